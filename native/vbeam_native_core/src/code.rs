@@ -1,0 +1,142 @@
+//! The buffer machine code is emitted into: bytes, bound labels and the
+//! fixups that the function (local labels) or the linker (symbols) patches.
+
+/// What a fixup refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RelocTarget {
+    /// A label local to the function being emitted.
+    Label(u32),
+    /// A function of the linked program (user function, runtime routine or
+    /// stub), by its index in the link's symbol table.
+    Function(u32),
+    /// A data or bss entry, by its index in the link's data table.
+    Data(u32),
+}
+
+/// How a fixup field is computed and written. `S` is the target's address,
+/// `P` the address of the fixup field, `A` the addend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RelocKind {
+    /// x86_64: 32-bit `S + A - (P + 4)`, for jmp/jcc/call rel32 and
+    /// RIP-relative operands whose displacement ends the instruction.
+    X86Rel32,
+    /// arm64 B/BL: imm26 = (S - P) / 4.
+    Arm64Branch26,
+    /// arm64 B.cond/CBZ/CBNZ: imm19 = (S - P) / 4, bits 5..24.
+    Arm64Branch19,
+    /// arm64 ADRP: page delta (S >> 12) - (P >> 12) in immhi:immlo.
+    Arm64AdrpPage21,
+    /// arm64 ADD (immediate): the low 12 bits of S in imm12.
+    Arm64AddLo12,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fixup {
+    /// Byte offset of the instruction (arm64) or of the 32-bit field (x86) in
+    /// the buffer.
+    pub offset: u32,
+    pub kind: RelocKind,
+    pub target: RelocTarget,
+    pub addend: i64,
+}
+
+#[derive(Default, Debug, Clone)]
+pub struct CodeBuffer {
+    pub bytes: Vec<u8>,
+    /// Offset of each bound local label.
+    labels: Vec<Option<u32>>,
+    pub fixups: Vec<Fixup>,
+}
+
+impl CodeBuffer {
+    pub fn new() -> CodeBuffer {
+        CodeBuffer::default()
+    }
+    pub fn offset(&self) -> u32 {
+        self.bytes.len() as u32
+    }
+    pub fn put1(&mut self, b: u8) {
+        self.bytes.push(b);
+    }
+    pub fn put4(&mut self, v: u32) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn put8(&mut self, v: u64) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn put_bytes(&mut self, b: &[u8]) {
+        self.bytes.extend_from_slice(b);
+    }
+    /// Records a fixup at `offset` (see `Fixup::offset`).
+    pub fn fixup(&mut self, offset: u32, kind: RelocKind, target: RelocTarget) {
+        self.fixups.push(Fixup { offset, kind, target, addend: 0 });
+    }
+    /// Binds a local label to the current offset.
+    pub fn bind_label(&mut self, label: u32) {
+        let i = label as usize;
+        if self.labels.len() <= i {
+            self.labels.resize(i + 1, None);
+        }
+        self.labels[i] = Some(self.offset());
+    }
+    pub fn label_offset(&self, label: u32) -> Option<u32> {
+        self.labels.get(label as usize).copied().flatten()
+    }
+    /// Patches every fixup to a local label in place and drops it; the
+    /// others stay for the linker. Fails with the first unbound label.
+    pub fn resolve_labels(&mut self) -> Result<(), u32> {
+        let fixups = std::mem::take(&mut self.fixups);
+        for f in fixups {
+            match f.target {
+                RelocTarget::Label(l) => {
+                    let target = self.label_offset(l).ok_or(l)?;
+                    apply(&mut self.bytes, f.offset as usize, f.kind, f.offset as u64, target as u64 + f.addend as u64)
+                        .map_err(|_| l)?;
+                }
+                _ => self.fixups.push(f),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A fixup that cannot be encoded (target out of range or misaligned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfRange;
+
+/// Writes the fixup field at `bytes[at..]` for a field at address `p`
+/// pointing to address `s` (both in the same address space).
+pub fn apply(bytes: &mut [u8], at: usize, kind: RelocKind, p: u64, s: u64) -> Result<(), OutOfRange> {
+    let delta = s.wrapping_sub(p) as i64;
+    let read32 = |b: &[u8]| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let word = match kind {
+        RelocKind::X86Rel32 => {
+            let v = delta - 4;
+            i32::try_from(v).map_err(|_| OutOfRange)? as u32
+        }
+        RelocKind::Arm64Branch26 => {
+            if delta % 4 != 0 || !(-(1 << 27)..(1 << 27)).contains(&delta) {
+                return Err(OutOfRange);
+            }
+            (read32(bytes) & !0x03ff_ffff) | ((delta >> 2) as u32 & 0x03ff_ffff)
+        }
+        RelocKind::Arm64Branch19 => {
+            if delta % 4 != 0 || !(-(1 << 20)..(1 << 20)).contains(&delta) {
+                return Err(OutOfRange);
+            }
+            (read32(bytes) & !(0x7ffff << 5)) | (((delta >> 2) as u32 & 0x7ffff) << 5)
+        }
+        RelocKind::Arm64AdrpPage21 => {
+            let pages = (s >> 12) as i64 - (p >> 12) as i64;
+            if !(-(1 << 20)..(1 << 20)).contains(&pages) {
+                return Err(OutOfRange);
+            }
+            let imm = pages as u32 & 0x1f_ffff;
+            let (lo, hi) = (imm & 3, imm >> 2);
+            (read32(bytes) & !(3 << 29 | 0x7ffff << 5)) | lo << 29 | hi << 5
+        }
+        RelocKind::Arm64AddLo12 => (read32(bytes) & !(0xfff << 10)) | ((s & 0xfff) as u32) << 10,
+    };
+    bytes[at..at + 4].copy_from_slice(&word.to_le_bytes());
+    Ok(())
+}

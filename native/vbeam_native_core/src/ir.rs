@@ -1,0 +1,303 @@
+//! The native IR as the backend sees it after decoding (see `shared/docs/ir-spec.md`).
+//!
+//! Decoding (`crate::decode`) resolves every name it can: labels become
+//! per-function indices, physical registers become hardware encodings of the
+//! module's target. Symbols (`data_ref`, `sym`) stay names until validation,
+//! because they refer to the whole module.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    X86_64,
+    Arm64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Elf64,
+    Macho,
+    Pe,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::X86_64 => "x86_64",
+            Target::Arm64 => "arm64",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Target> {
+        match name {
+            "x86_64" => Some(Target::X86_64),
+            "arm64" => Some(Target::Arm64),
+            _ => None,
+        }
+    }
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Elf64 => "elf64",
+            Format::Macho => "macho",
+            Format::Pe => "pe",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "elf64" => Some(Format::Elf64),
+            "macho" => Some(Format::Macho),
+            "pe" => Some(Format::Pe),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Module {
+    pub target: Target,
+    pub format: Format,
+    pub functions: Vec<Function>,
+    pub data: Vec<DataEntry>,
+    pub bss: Vec<BssEntry>,
+    pub imports: Vec<(String, u32)>,
+    pub allow_stubs: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataEntry {
+    pub name: String,
+    pub align: u64,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BssEntry {
+    pub name: String,
+    pub align: u64,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub arity: u32,
+    pub exported: bool,
+    /// Bound in order to the incoming argument registers.
+    pub params: Vec<Reg>,
+    /// The generator's hint of how many vregs the body uses.
+    pub locals: u32,
+    pub body: Vec<Inst>,
+    /// Label names, indexed by `Label`.
+    pub labels: Vec<String>,
+}
+
+/// A physical register: its hardware number on the module's target
+/// (x86_64: rax=0 … r15=15; arm64: x0=0 … x30=30).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PReg(pub u8);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reg {
+    V(u32),
+    P(PReg),
+}
+
+/// A per-function label: index into `Function::labels`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label(pub u32);
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Reg(Reg),
+    Imm(i64),
+    /// IR stack slot N of the current frame (8 bytes each).
+    Stack(u32),
+}
+
+/// A register or an immediate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Src {
+    Reg(Reg),
+    Imm(i64),
+}
+
+/// A register or an IR stack slot: the destinations of `mov`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Dst {
+    Reg(Reg),
+    Stack(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    And,
+    Or,
+    Xor,
+    Sdiv,
+    Srem,
+    Shl,
+    Shr,
+    Sar,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FloatOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Width {
+    W64,
+    W8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cond {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Ltu,
+    Leu,
+    Gtu,
+    Geu,
+}
+
+impl Cond {
+    pub const ALL: [Cond; 10] = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::Lt,
+        Cond::Le,
+        Cond::Gt,
+        Cond::Ge,
+        Cond::Ltu,
+        Cond::Leu,
+        Cond::Gtu,
+        Cond::Geu,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Cond::Eq => "eq",
+            Cond::Ne => "ne",
+            Cond::Lt => "lt",
+            Cond::Le => "le",
+            Cond::Gt => "gt",
+            Cond::Ge => "ge",
+            Cond::Ltu => "ltu",
+            Cond::Leu => "leu",
+            Cond::Gtu => "gtu",
+            Cond::Geu => "geu",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Cond> {
+        Cond::ALL.into_iter().find(|c| c.name() == name)
+    }
+    /// Whether `a cond b` holds for 64-bit values.
+    pub fn holds(self, a: i64, b: i64) -> bool {
+        let (ua, ub) = (a as u64, b as u64);
+        match self {
+            Cond::Eq => a == b,
+            Cond::Ne => a != b,
+            Cond::Lt => a < b,
+            Cond::Le => a <= b,
+            Cond::Gt => a > b,
+            Cond::Ge => a >= b,
+            Cond::Ltu => ua < ub,
+            Cond::Leu => ua <= ub,
+            Cond::Gtu => ua > ub,
+            Cond::Geu => ua >= ub,
+        }
+    }
+}
+
+/// The source of a string literal.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StrSource {
+    /// A data entry, with an explicit length or (None) the entry's size.
+    Data(String, Option<u64>),
+    /// A literal binary written in the instruction itself.
+    Bytes(Vec<u8>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inst {
+    /// `mov` and `mov_imm`.
+    Mov { dst: Dst, src: Operand },
+    Bin { op: BinOp, dst: Reg, a: Reg, b: Src },
+    Unary { op: UnOp, dst: Reg, src: Src },
+    Load { width: Width, dst: Reg, base: Reg, offset: i32 },
+    Store { width: Width, base: Reg, offset: i32, src: Src },
+    Lea { dst: Reg, symbol: String },
+    Cmp { a: Reg, b: Src },
+    Jmp(Label),
+    Jcc(Cond, Label),
+    Call(String),
+    CallIndirect(Reg),
+    Ret,
+    Push(Src),
+    Pop(Reg),
+    Syscall,
+    Label(Label),
+    /// `comment` and `nop` (the comment text is dropped).
+    Nop,
+    Raw(Vec<u8>),
+    PrintInt(Src),
+    // ---- data types ----
+    StringLit { dst: Reg, source: StrSource },
+    StringLen { dst: Reg, s: Reg },
+    StringCmp { dst: Reg, a: Reg, b: Reg },
+    StringConcat { dst: Reg, a: Reg, b: Reg },
+    PrintStr(Reg),
+    IntToStr { dst: Reg, src: Src },
+    FloatToStr { dst: Reg, src: Src },
+    ArrayNew { dst: Reg, elem_size: i64, cap: i64 },
+    ArrayGet { dst: Reg, arr: Reg, index: Src, elem_size: i64 },
+    ArraySet { arr: Reg, index: Src, value: Src, elem_size: i64 },
+    ArrayLen { dst: Reg, arr: Reg },
+    ArrayAppend { dst: Reg, arr: Reg, value: Src, elem_size: i64 },
+    StructNew { dst: Reg, size: i64 },
+    FieldGet { dst: Reg, s: Reg, offset: i64 },
+    FieldSet { s: Reg, offset: i64, value: Src },
+    MapNew { dst: Reg },
+    MapPut { dst: Reg, map: Reg, key: Src, value: Src },
+    MapGet { dst: Reg, map: Reg, key: Src },
+    MapDelete { dst: Reg, map: Reg, key: Src },
+    FloatBin { op: FloatOp, dst: Reg, a: Src, b: Src },
+    IntToFloat { dst: Reg, src: Src },
+    FloatToInt { dst: Reg, src: Src },
+    PrintFloat(Src),
+    MethodCall { dst: Reg, type_name: String, method: String, args: Vec<Src> },
+}
+
+impl Inst {
+    /// Whether control never falls through to the next instruction.
+    pub fn is_terminator(&self) -> bool {
+        matches!(self, Inst::Jmp(_) | Inst::Ret)
+    }
+}
+
+impl fmt::Display for Reg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reg::V(n) => write!(f, "v{n}"),
+            Reg::P(p) => write!(f, "p{}", p.0),
+        }
+    }
+}

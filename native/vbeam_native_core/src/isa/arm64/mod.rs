@@ -1,0 +1,5 @@
+pub mod emit;
+#[cfg(test)]
+mod emit_tests;
+pub mod imms;
+pub mod inst;

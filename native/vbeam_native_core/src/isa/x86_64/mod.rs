@@ -1,0 +1,4 @@
+pub mod emit;
+#[cfg(test)]
+mod emit_tests;
+pub mod inst;

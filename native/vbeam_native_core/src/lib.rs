@@ -1,0 +1,15 @@
+//! vbeam_native_core: the native-code backend of V-on-BEAM as a plain Rust
+//! library. It knows nothing of the BEAM: IR terms arrive through the
+//! `term::Term` view, executables leave as bytes.
+//!
+//! Pipeline: `decode` → `validate` → per function `liveness` + `regalloc` →
+//! `isa::<arch>::lower` (machine instructions) → `isa::<arch>::emit` (bytes)
+//! → `link` (layout, fixups) → `elf` / `macho` / `pe` (the file).
+
+pub mod code;
+pub mod decode;
+pub mod error;
+pub mod ir;
+pub mod isa;
+pub mod regs;
+pub mod term;

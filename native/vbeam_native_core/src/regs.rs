@@ -1,0 +1,186 @@
+//! Register names and the calling convention of each target, as the register
+//! allocator and the lowerers see them. Registers are hardware numbers
+//! (`PReg`): x86_64 rax=0 … r15=15, arm64 x0=0 … x30=30.
+
+use crate::ir::{PReg, Target};
+
+const X86_NAMES: [&str; 16] = [
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+];
+
+pub mod x86 {
+    use crate::ir::PReg;
+    pub const RAX: PReg = PReg(0);
+    pub const RCX: PReg = PReg(1);
+    pub const RDX: PReg = PReg(2);
+    pub const RBX: PReg = PReg(3);
+    pub const RSP: PReg = PReg(4);
+    pub const RBP: PReg = PReg(5);
+    pub const RSI: PReg = PReg(6);
+    pub const RDI: PReg = PReg(7);
+    pub const R8: PReg = PReg(8);
+    pub const R9: PReg = PReg(9);
+    pub const R10: PReg = PReg(10);
+    pub const R11: PReg = PReg(11);
+    pub const R12: PReg = PReg(12);
+    pub const R13: PReg = PReg(13);
+    pub const R14: PReg = PReg(14);
+    pub const R15: PReg = PReg(15);
+}
+
+pub mod arm64 {
+    use crate::ir::PReg;
+    pub const X0: PReg = PReg(0);
+    pub const X1: PReg = PReg(1);
+    pub const X2: PReg = PReg(2);
+    pub const X8: PReg = PReg(8);
+    pub const X16: PReg = PReg(16);
+    pub const X17: PReg = PReg(17);
+    pub const X18: PReg = PReg(18);
+    pub const X28: PReg = PReg(28);
+    /// Frame pointer.
+    pub const FP: PReg = PReg(29);
+    /// Link register.
+    pub const LR: PReg = PReg(30);
+    /// Stack pointer / zero register, depending on the instruction.
+    pub const SP: PReg = PReg(31);
+}
+
+/// A set of physical registers (bit N = register N).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RegSet(pub u64);
+
+impl RegSet {
+    pub const EMPTY: RegSet = RegSet(0);
+    pub fn of(regs: &[PReg]) -> RegSet {
+        regs.iter().fold(RegSet::EMPTY, |s, r| s.with(*r))
+    }
+    pub fn contains(self, r: PReg) -> bool {
+        self.0 >> r.0 & 1 != 0
+    }
+    pub fn with(self, r: PReg) -> RegSet {
+        RegSet(self.0 | 1 << r.0)
+    }
+    pub fn without(self, r: PReg) -> RegSet {
+        RegSet(self.0 & !(1 << r.0))
+    }
+    pub fn union(self, o: RegSet) -> RegSet {
+        RegSet(self.0 | o.0)
+    }
+    pub fn minus(self, o: RegSet) -> RegSet {
+        RegSet(self.0 & !o.0)
+    }
+    pub fn intersect(self, o: RegSet) -> RegSet {
+        RegSet(self.0 & o.0)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+    /// Registers in ascending hardware order.
+    pub fn iter(self) -> impl Iterator<Item = PReg> {
+        (0..64u8).filter(move |i| self.0 >> i & 1 != 0).map(PReg)
+    }
+}
+
+/// Everything target-specific the register allocator needs.
+#[derive(Clone, Debug)]
+pub struct CallConv {
+    pub target: Target,
+    /// Integer argument registers, in order.
+    pub args: &'static [PReg],
+    pub result: PReg,
+    /// Registers a call may destroy.
+    pub caller_saved: RegSet,
+    /// Registers every function must preserve.
+    pub callee_saved: RegSet,
+    /// Registers vregs may live in, in order of preference (caller-saved
+    /// first, so short-lived values do not cost a save in the prologue).
+    pub allocatable: &'static [PReg],
+    /// Registers the lowerer may use for two scratch values inside one IR
+    /// instruction, in order of preference. A function takes the first two
+    /// that its IR never names.
+    pub scratch_candidates: &'static [PReg],
+    /// The bump allocator's heap pointer, reserved when the module allocates.
+    pub heap: PReg,
+    /// Registers the IR may not name: stack and frame pointers.
+    pub reserved: RegSet,
+    /// Registers the `syscall` instruction reads (number first) and the one
+    /// it writes.
+    pub syscall_uses: &'static [PReg],
+    pub syscall_result: PReg,
+    /// Registers the `syscall` instruction destroys besides its result.
+    pub syscall_clobbers: RegSet,
+}
+
+static X86_64: CallConv = CallConv {
+    target: Target::X86_64,
+    args: &[x86::RDI, x86::RSI, x86::RDX, x86::RCX, x86::R8, x86::R9],
+    result: x86::RAX,
+    caller_saved: RegSet(0b0000_1111_1100_0111), // rax rcx rdx rsi rdi r8-r11
+    callee_saved: RegSet(0b1111_0000_0010_1000), // rbx rbp r12-r15
+    allocatable: &[
+        x86::RAX, x86::RCX, x86::RDX, x86::RSI, x86::RDI, x86::R8, x86::R9, x86::R10, x86::R11,
+        x86::RBX, x86::R12, x86::R13, x86::R14, x86::R15,
+    ],
+    scratch_candidates: &[x86::R11, x86::R10, x86::R9, x86::R8, x86::RSI, x86::RDI],
+    heap: x86::R15,
+    reserved: RegSet(1 << 4 | 1 << 5), // rsp rbp
+    syscall_uses: &[x86::RAX, x86::RDI, x86::RSI, x86::RDX, x86::R10, x86::R8, x86::R9],
+    syscall_result: x86::RAX,
+    syscall_clobbers: RegSet(1 << 1 | 1 << 11), // rcx r11
+};
+
+static ARM64: CallConv = CallConv {
+    target: Target::Arm64,
+    args: &[PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5), PReg(6), PReg(7)],
+    result: PReg(0),
+    // x0-x17 and lr; x18 is the platform register on macOS, never touched.
+    caller_saved: RegSet(0x3_ffff | 1 << 30),
+    callee_saved: RegSet(0x1ff8_0000 | 1 << 29), // x19-x28, fp
+    allocatable: &[
+        PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5), PReg(6), PReg(7), PReg(8), PReg(9),
+        PReg(10), PReg(11), PReg(12), PReg(13), PReg(14), PReg(15), PReg(19), PReg(20), PReg(21),
+        PReg(22), PReg(23), PReg(24), PReg(25), PReg(26), PReg(27), PReg(28),
+    ],
+    scratch_candidates: &[arm64::X17, arm64::X16, PReg(15), PReg(14), PReg(13), PReg(12)],
+    heap: arm64::X28,
+    reserved: RegSet(1 << 18 | 1 << 29 | 1 << 31), // x18 fp sp
+    syscall_uses: &[arm64::X16, PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5)],
+    syscall_result: PReg(0),
+    syscall_clobbers: RegSet::EMPTY,
+};
+
+pub fn call_conv(target: Target) -> &'static CallConv {
+    match target {
+        Target::X86_64 => &X86_64,
+        Target::Arm64 => &ARM64,
+    }
+}
+
+pub fn preg_name(target: Target, r: PReg) -> String {
+    match target {
+        Target::X86_64 => X86_NAMES.get(r.0 as usize).map_or_else(|| format!("r?{}", r.0), |n| n.to_string()),
+        Target::Arm64 => match r.0 {
+            31 => "sp".to_string(),
+            n => format!("x{n}"),
+        },
+    }
+}
+
+pub fn preg_from_name(target: Target, name: &str) -> Option<PReg> {
+    match target {
+        Target::X86_64 => X86_NAMES.iter().position(|n| *n == name).map(|i| PReg(i as u8)),
+        Target::Arm64 => match name {
+            "fp" => Some(arm64::FP),
+            "lr" => Some(arm64::LR),
+            "sp" => Some(arm64::SP),
+            _ => {
+                let n: u8 = name.strip_prefix('x')?.parse().ok()?;
+                (n <= 30 && name.len() == 1 + n.to_string().len()).then_some(PReg(n))
+            }
+        },
+    }
+}
