@@ -7,9 +7,11 @@
 //! → `link` (layout, fixups) → `elf` / `macho` / `pe` (the file).
 
 pub mod code;
+pub mod compile;
 pub mod decode;
 pub mod error;
 pub mod ir;
 pub mod isa;
 pub mod regs;
 pub mod term;
+pub use compile::{compile_module, compile_term};
