@@ -1,0 +1,154 @@
+//! What each IR instruction reads and writes: the explicit register operands
+//! (`for_each_reg`) and the implicit ones a calling or system-call convention
+//! adds (`implicit`). Liveness, allocation and lowering all agree through
+//! this one module.
+
+use crate::ir::*;
+use crate::regs::{CallConv, RegSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Use,
+    Def,
+}
+
+macro_rules! visit_regs {
+    ($inst:expr, $f:expr, $($m:tt)*) => {{
+        let f = $f;
+        macro_rules! src { ($s:expr) => { if let Src::Reg(r) = $s { f(r, Role::Use) } } }
+        match $inst {
+            Inst::Mov { dst, src } => {
+                if let Operand::Reg(r) = src { f(r, Role::Use) }
+                if let Dst::Reg(r) = dst { f(r, Role::Def) }
+            }
+            Inst::Bin { dst, a, b, .. } => { f(a, Role::Use); src!(b); f(dst, Role::Def) }
+            Inst::Unary { dst, src, .. } => { src!(src); f(dst, Role::Def) }
+            Inst::Load { dst, base, .. } => { f(base, Role::Use); f(dst, Role::Def) }
+            Inst::Store { base, src, .. } => { f(base, Role::Use); src!(src) }
+            Inst::Lea { dst, .. } => f(dst, Role::Def),
+            Inst::Cmp { a, b } => { f(a, Role::Use); src!(b) }
+            Inst::CallIndirect(r) => f(r, Role::Use),
+            Inst::Push(s) => src!(s),
+            Inst::Pop(r) => f(r, Role::Def),
+            Inst::PrintInt(s) | Inst::PrintFloat(s) => src!(s),
+            Inst::StringLit { dst, .. } | Inst::MapNew { dst } | Inst::ArrayNew { dst, .. } | Inst::StructNew { dst, .. } => {
+                f(dst, Role::Def)
+            }
+            Inst::StringLen { dst, s } => { f(s, Role::Use); f(dst, Role::Def) }
+            Inst::StringCmp { dst, a, b } | Inst::StringConcat { dst, a, b } => {
+                f(a, Role::Use); f(b, Role::Use); f(dst, Role::Def)
+            }
+            Inst::PrintStr(r) => f(r, Role::Use),
+            Inst::IntToStr { dst, src } | Inst::FloatToStr { dst, src } | Inst::IntToFloat { dst, src } | Inst::FloatToInt { dst, src } => {
+                src!(src); f(dst, Role::Def)
+            }
+            Inst::ArrayGet { dst, arr, index, .. } => { f(arr, Role::Use); src!(index); f(dst, Role::Def) }
+            Inst::ArraySet { arr, index, value, .. } => { f(arr, Role::Use); src!(index); src!(value) }
+            Inst::ArrayLen { dst, arr } => { f(arr, Role::Use); f(dst, Role::Def) }
+            Inst::ArrayAppend { dst, arr, value, .. } => { f(arr, Role::Use); src!(value); f(dst, Role::Def) }
+            Inst::FieldGet { dst, s, .. } => { f(s, Role::Use); f(dst, Role::Def) }
+            Inst::FieldSet { s, value, .. } => { f(s, Role::Use); src!(value) }
+            Inst::MapPut { dst, map, key, value } => { f(map, Role::Use); src!(key); src!(value); f(dst, Role::Def) }
+            Inst::MapGet { dst, map, key } | Inst::MapDelete { dst, map, key } => {
+                f(map, Role::Use); src!(key); f(dst, Role::Def)
+            }
+            Inst::FloatBin { dst, a, b, .. } => { src!(a); src!(b); f(dst, Role::Def) }
+            Inst::MethodCall { dst, args, .. } => {
+                for a in args.$($m)*() { src!(a) }
+                f(dst, Role::Def)
+            }
+            Inst::Jmp(_) | Inst::Jcc(..) | Inst::Call(_) | Inst::Ret | Inst::Syscall | Inst::Label(_)
+            | Inst::Nop | Inst::Raw(_) => {}
+        }
+    }};
+}
+
+/// Calls `f` for every explicit register operand, uses before defs.
+pub fn for_each_reg(inst: &Inst, mut f: impl FnMut(Reg, Role)) {
+    visit_regs!(inst, &mut |r: &Reg, role| f(*r, role), iter)
+}
+
+/// Like `for_each_reg`, with the operands mutable (for renaming).
+pub fn for_each_reg_mut(inst: &mut Inst, mut f: impl FnMut(&mut Reg, Role)) {
+    visit_regs!(inst, &mut |r: &mut Reg, role| f(r, role), iter_mut)
+}
+
+/// Registers an instruction touches beyond its explicit operands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Implicit {
+    pub uses: RegSet,
+    pub defs: RegSet,
+    /// Destroyed between the instruction's reads and its writes: a value
+    /// live across the instruction cannot stay in one of these.
+    pub clobbers: RegSet,
+    /// Destroyed while the operands are read and the result written too, so
+    /// no operand or destination may be allocated to them (x86 division).
+    pub clobbers_operands: RegSet,
+    /// The instruction calls a runtime routine: physical registers that the
+    /// IR keeps live across it are saved and restored by the lowering.
+    pub runtime_call: bool,
+}
+
+/// Facts about the module an instruction's implicit operands depend on.
+pub trait CallInfo {
+    /// Number of integer arguments a direct call to `name` passes.
+    fn call_arity(&self, name: &str) -> Option<u32>;
+    /// Number of argument registers a `syscall` at this instruction reads,
+    /// when its number is known.
+    fn syscall_args(&self, index: usize) -> Option<u32>;
+}
+
+pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -> Implicit {
+    let args = |n: usize| RegSet::of(&cc.args[..n.min(cc.args.len())]);
+    let call = |uses: RegSet| Implicit {
+        uses,
+        defs: RegSet::of(&[cc.result]),
+        clobbers: cc.caller_saved.without(cc.result),
+        ..Implicit::default()
+    };
+    let runtime = Implicit { clobbers: cc.caller_saved, runtime_call: true, ..Implicit::default() };
+    match inst {
+        Inst::Call(name) => call(args(info.call_arity(name).unwrap_or(cc.args.len() as u32) as usize)),
+        Inst::CallIndirect(_) => call(args(cc.args.len())),
+        Inst::MethodCall { .. } => runtime,
+        Inst::Ret => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
+        Inst::Syscall => {
+            let n = info.syscall_args(index).map_or(cc.syscall_uses.len() - 1, |n| n as usize);
+            Implicit {
+                uses: RegSet::of(&cc.syscall_uses[..=n.min(cc.syscall_uses.len() - 1)]),
+                defs: RegSet::of(&[cc.syscall_result]),
+                clobbers: cc.syscall_clobbers,
+                ..Implicit::default()
+            }
+        }
+        Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, .. } => Implicit {
+            clobbers_operands: cc.division_clobbers,
+            ..Implicit::default()
+        },
+        Inst::Bin { op: BinOp::Shl | BinOp::Shr | BinOp::Sar, b: Src::Reg(_), .. } => Implicit {
+            clobbers_operands: cc.shift_count_clobbers,
+            ..Implicit::default()
+        },
+        Inst::PrintInt(_)
+        | Inst::PrintFloat(_)
+        | Inst::PrintStr(_)
+        | Inst::StringLit { .. }
+        | Inst::StringCmp { .. }
+        | Inst::StringConcat { .. }
+        | Inst::IntToStr { .. }
+        | Inst::FloatToStr { .. }
+        | Inst::ArrayNew { .. }
+        | Inst::ArrayGet { .. }
+        | Inst::ArraySet { .. }
+        | Inst::ArrayAppend { .. }
+        | Inst::StructNew { .. }
+        | Inst::MapNew { .. }
+        | Inst::MapPut { .. }
+        | Inst::MapGet { .. }
+        | Inst::MapDelete { .. }
+        | Inst::FloatBin { .. }
+        | Inst::IntToFloat { .. }
+        | Inst::FloatToInt { .. } => runtime,
+        _ => Implicit::default(),
+    }
+}
