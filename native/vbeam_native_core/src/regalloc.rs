@@ -122,7 +122,7 @@ pub fn allocate(
             Loc::Spill(s) => spill_slots = spill_slots.max(s + 1),
         }
     }
-    let saved = used.union(live.pregs_written).intersect(cc.callee_saved).minus(reserved);
+    let saved = used.union(live.pregs_written).union(RegSet::of(&[s0, s1])).intersect(cc.callee_saved).minus(reserved);
     Ok(Allocation { locs, scratch: [s0, s1], spill_slots, saved, pregs_live_across: live.pregs_live_across })
 }
 

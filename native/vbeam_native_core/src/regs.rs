@@ -101,7 +101,9 @@ pub struct CallConv {
     pub allocatable: &'static [PReg],
     /// Registers the lowerer may use for two scratch values inside one IR
     /// instruction, in order of preference. A function takes the first two
-    /// that its IR never names.
+    /// that its IR never names (saving them if they are callee-saved). None
+    /// is an argument register or one an instruction needs for itself, so
+    /// argument set-up and division never collide with scratch values.
     pub scratch_candidates: &'static [PReg],
     /// The bump allocator's heap pointer, reserved when the module allocates.
     pub heap: PReg,
@@ -129,7 +131,7 @@ static X86_64: CallConv = CallConv {
         x86::RAX, x86::RCX, x86::RDX, x86::RSI, x86::RDI, x86::R8, x86::R9, x86::R10, x86::R11,
         x86::RBX, x86::R12, x86::R13, x86::R14, x86::R15,
     ],
-    scratch_candidates: &[x86::R11, x86::R10, x86::R9, x86::R8, x86::RSI, x86::RDI],
+    scratch_candidates: &[x86::R11, x86::R10, x86::R12, x86::R13, x86::R14, x86::RBX],
     heap: x86::R15,
     reserved: RegSet(1 << 4 | 1 << 5), // rsp rbp
     syscall_uses: &[x86::RAX, x86::RDI, x86::RSI, x86::RDX, x86::R10, x86::R8, x86::R9],
@@ -151,9 +153,11 @@ static ARM64: CallConv = CallConv {
         PReg(10), PReg(11), PReg(12), PReg(13), PReg(14), PReg(15), PReg(19), PReg(20), PReg(21),
         PReg(22), PReg(23), PReg(24), PReg(25), PReg(26), PReg(27), PReg(28),
     ],
-    scratch_candidates: &[arm64::X17, arm64::X16, PReg(15), PReg(14), PReg(13), PReg(12)],
+    scratch_candidates: &[arm64::X17, arm64::X16, PReg(15), PReg(14), PReg(13), PReg(12), PReg(11)],
     heap: arm64::X28,
-    reserved: RegSet(1 << 18 | 1 << 29 | 1 << 31), // x18 fp sp
+    // x18 (platform register), fp, lr (the lowerer's third scratch between
+    // calls: the prologue saves it anyway), sp.
+    reserved: RegSet(1 << 18 | 1 << 29 | 1 << 30 | 1 << 31),
     syscall_uses: &[arm64::X16, PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5)],
     syscall_result: PReg(0),
     // Linux takes the number in x8: the translation of the IR's x16 uses it.

@@ -3,3 +3,4 @@ pub mod emit;
 mod emit_tests;
 pub mod imms;
 pub mod inst;
+pub mod lower;

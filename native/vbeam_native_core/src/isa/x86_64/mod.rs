@@ -2,3 +2,4 @@ pub mod emit;
 #[cfg(test)]
 mod emit_tests;
 pub mod inst;
+pub mod lower;
