@@ -1,0 +1,109 @@
+%% @doc Benchmarks of the backend, printing figures (no pass/fail):
+%% compile throughput of the NIF called from Erlang (term decoding
+%% included) at 1x, 4x and 10x a module of about 100,000 IR instructions,
+%% and the run time of the fib(35) binary beside the same C at gcc -O1.
+%% Run with `scripts/bench.sh`.
+-module(vbeam_native_bench).
+-export([main/1, throughput/1, module/2]).
+
+-define(BASE_FUNCTIONS, 300).
+-define(FUNCTION_BODY, 330).
+
+%% Entry point for `erl -run`: `throughput Scale Target` measures one size in
+%% this (fresh) VM and prints one line; `fib` prints the fib(35) IR path.
+main(["throughput", Scale, Target]) ->
+    throughput({list_to_integer(Scale), list_to_atom(Target)}),
+    halt(0);
+main(["write_fib", Target, Path]) ->
+    ok = file:write_file(Path, io_lib:format("~p.~n", [fib_module(list_to_atom(Target))])),
+    halt(0).
+
+%% @doc Compiles a Scale x 100k-instruction module several times and prints
+%% instructions per second (best of the runs) and the VM's peak resident
+%% memory, which includes the NIF's own allocations.
+-spec throughput({pos_integer(), x86_64 | arm64}) -> ok.
+throughput({Scale, Target}) ->
+    Module = module(Target, Scale * ?BASE_FUNCTIONS),
+    Insts = lists:sum([length(maps:get(body, F)) || F <- maps:get(functions, Module)]),
+    Runs = max(1, 10 div Scale),
+    Times = [begin
+                 {T, {ok, Bin}} = timer:tc(vbeam_native, compile, [Module]),
+                 true = byte_size(Bin) > 0,
+                 T
+             end || _ <- lists:seq(1, Runs)],
+    Best = lists:min(Times),
+    io:format("~-7s x~-3w ~8w IR instructions  best ~8.1f ms  ~6.2f M inst/s  peak RSS ~6.1f MiB~n",
+              [Target, Scale, Insts, Best / 1000, Insts / Best, peak_rss_kib() / 1024]).
+
+peak_rss_kib() ->
+    {ok, Status} = file:read_file("/proc/self/status"),
+    [Line] = [L || L <- binary:split(Status, <<"\n">>, [global]), binary:part(L, 0, min(6, byte_size(L))) =:= <<"VmHWM:">>],
+    [_, Kib | _] = binary:split(Line, [<<" ">>, <<"\t">>], [global, trim_all]),
+    binary_to_integer(Kib).
+
+%% @doc A module of `N` generated functions plus a `main` that calls them.
+-spec module(x86_64 | arm64, pos_integer()) -> map().
+module(Target, N) ->
+    rand:seed(exsss, {1, 2, 3}),
+    Funs = [function(Target, I) || I <- lists:seq(1, N)],
+    Calls = lists:append([[{mov, {preg, arg(Target, 0)}, {imm, I}},
+                           {call, {sym, fname(I)}},
+                           {mov, {vreg, 1}, {preg, ret(Target)}},
+                           {add, {vreg, 0}, {vreg, 0}, {vreg, 1}}] || I <- lists:seq(1, N)]),
+    Main = #{name => <<"main">>, arity => 0, exported => true, params => [], locals => 2,
+             body => [{mov_imm, {vreg, 0}, 0}] ++ Calls ++ [{print_int, {vreg, 0}}, ret]},
+    #{target => Target, format => elf64, functions => Funs ++ [Main], data => [],
+      bss => [{<<"scratch">>, 8, 4096}], imports => []}.
+
+fname(I) -> <<"f", (integer_to_binary(I))/binary>>.
+
+arg(x86_64, K) -> element(K + 1, {rdi, rsi, rdx, rcx, r8, r9});
+arg(arm64, K) -> list_to_atom("x" ++ integer_to_list(K)).
+ret(x86_64) -> rax;
+ret(arm64) -> x0.
+
+%% A function of about ?FUNCTION_BODY instructions: a counted loop around
+%% blocks of arithmetic on a pool of 12 vregs, memory traffic and branches,
+%% and calls to earlier functions.
+function(Target, I) ->
+    Blocks = lists:append([block(Target, I, B) || B <- lists:seq(1, ?FUNCTION_BODY div 22)]),
+    Body = [{mov_imm, {vreg, 1}, 3}, {lea, {vreg, 2}, {data_ref, <<"scratch">>}},
+            {label, <<"top">>}]
+        ++ Blocks ++
+        [{sub, {vreg, 1}, {vreg, 1}, {imm, 1}}, {cmp, {vreg, 1}, {imm, 0}}, {jcc, gt, <<"top">>},
+         {mov, {preg, ret(Target)}, {vreg, 0}}, ret],
+    #{name => fname(I), arity => 1, exported => false, params => [{vreg, 0}], locals => 16, body => Body}.
+
+block(Target, I, B) ->
+    V = fun(K) -> {vreg, 3 + (K rem 12)} end,
+    L = <<"b", (integer_to_binary(B))/binary>>,
+    Ops = [add, sub, mul, and_, or_, xor_, shl, sar],
+    Arith = [{lists:nth(1 + (K + B) rem length(Ops), Ops), V(K + 1), V(K), {imm, K + B}} || K <- lists:seq(0, 9)],
+    Call = case I > 1 andalso B rem 5 =:= 0 of
+               true -> [{mov, {preg, arg(Target, 0)}, V(B)}, {call, {sym, fname(I - 1)}},
+                        {mov, V(B + 1), {preg, ret(Target)}}];
+               false -> [{mov, V(B + 1), V(B + 2)}, nop, {comment, <<"no call">>}]
+           end,
+    [{add, V(0), {vreg, 0}, {imm, B}} | Arith]
+        ++ [{store, {vreg, 2}, 8 * (B rem 64), V(3)}, {load, V(4), {vreg, 2}, 8 * ((B + 1) rem 64)},
+            {cmp, V(5), V(6)}, {jcc, lt, L}, {add, {vreg, 0}, {vreg, 0}, V(7)}, {label, L},
+            {add, {vreg, 0}, {vreg, 0}, V(8)}]
+        ++ Call.
+
+%% The spec's worked example without the greeting: prints fib(35).
+fib_module(Target) ->
+    R = ret(Target), A = arg(Target, 0),
+    Fib = #{name => <<"fib">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 6,
+            body => [{cmp, {vreg, 0}, {imm, 2}}, {jcc, ge, <<"rec">>},
+                     {mov, {preg, R}, {vreg, 0}}, ret,
+                     {label, <<"rec">>},
+                     {sub, {vreg, 1}, {vreg, 0}, {imm, 1}}, {mov, {preg, A}, {vreg, 1}},
+                     {call, {sym, <<"fib">>}}, {mov, {vreg, 2}, {preg, R}},
+                     {sub, {vreg, 3}, {vreg, 0}, {imm, 2}}, {mov, {preg, A}, {vreg, 3}},
+                     {call, {sym, <<"fib">>}}, {mov, {vreg, 4}, {preg, R}},
+                     {add, {vreg, 5}, {vreg, 2}, {vreg, 4}}, {mov, {preg, R}, {vreg, 5}}, ret]},
+    Main = #{name => <<"main">>, arity => 0, exported => true, params => [], locals => 2,
+             body => [{mov_imm, {vreg, 0}, 35}, {mov, {preg, A}, {vreg, 0}},
+                      {call, {sym, <<"fib">>}}, {mov, {vreg, 1}, {preg, R}},
+                      {print_int, {vreg, 1}}, ret]},
+    #{target => Target, format => elf64, functions => [Fib, Main], data => [], bss => [], imports => []}.
