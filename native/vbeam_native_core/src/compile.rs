@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::decode::decode_module;
 use crate::error::{CompileError, Error};
+use crate::expand;
 use crate::ir::{Dst, Format, Function, Inst, Module, Operand, Target};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionSymbol, LinkInput};
@@ -55,6 +56,7 @@ impl CallInfo for FnInfo<'_> {
 /// Compiles a decoded module, consuming it.
 pub fn compile(mut module: Module) -> Result<Vec<u8>, CompileError> {
     let symbols = validate::validate(&module)?;
+    expand::expand_module(&mut module);
     add_runtime(&mut module, &symbols);
 
     let functions: HashMap<String, u32> =
@@ -90,8 +92,10 @@ pub fn compile(mut module: Module) -> Result<Vec<u8>, CompileError> {
     let mut buf = CodeBuffer::new();
     let main = functions[validate::ENTRY_POINT];
     match module.target {
-        Target::X86_64 => isa::x86_64::lower::emit_entry(&mut buf, main, exit_number(module.target, module.format)?),
-        Target::Arm64 => isa::arm64::lower::emit_entry(&mut buf, main, module.format),
+        Target::X86_64 => {
+            isa::x86_64::lower::emit_entry(&mut buf, main, exit_number(module.target, module.format)?, symbols.allocates)
+        }
+        Target::Arm64 => isa::arm64::lower::emit_entry(&mut buf, main, module.format, symbols.allocates),
     }
     let offset = text.len() as u32;
     fixups.extend(buf.fixups.iter().map(|f| crate::code::Fixup { offset: f.offset + offset, ..*f }));
@@ -126,10 +130,19 @@ fn add_runtime(module: &mut Module, symbols: &Symbols) {
     let mut needed = BTreeSet::new();
     for f in &module.functions {
         for inst in &f.body {
-            needed.extend(runtime::routines_used(inst).iter().copied());
+            if let Some(name) = runtime::callees(inst) {
+                if !symbols.functions.contains_key(name) {
+                    needed.insert(name.to_string());
+                }
+            }
         }
     }
-    let rt = runtime::build(module.target, needed, symbols.stubs.iter().map(String::as_str));
+    let rt = runtime::build(
+        module.target,
+        module.format,
+        needed.iter().map(String::as_str),
+        symbols.stubs.iter().map(String::as_str),
+    );
     module.functions.extend(rt.functions);
     module.data.extend(rt.data);
     module.bss.extend(rt.bss);

@@ -163,6 +163,29 @@ pub enum FloatOp {
 pub enum Width {
     W64,
     W8,
+    /// Internal widths for 2- and 4-byte array elements (loads zero-extend).
+    W16,
+    W32,
+}
+
+impl Width {
+    pub fn bytes(self) -> i64 {
+        match self {
+            Width::W8 => 1,
+            Width::W16 => 2,
+            Width::W32 => 4,
+            Width::W64 => 8,
+        }
+    }
+    /// The width of an element of `size` bytes (1, 2, 4 or 8).
+    pub fn of_size(size: i64) -> Width {
+        match size {
+            1 => Width::W8,
+            2 => Width::W16,
+            4 => Width::W32,
+            _ => Width::W64,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -284,12 +307,20 @@ pub enum Inst {
     FloatToInt { dst: Reg, src: Src },
     PrintFloat(Src),
     MethodCall { dst: Reg, type_name: String, method: String, args: Vec<Src> },
+    // ---- internal (never decoded) ----
+    /// Call `callee` with `args` in the argument registers and its result
+    /// into `dst`, preserving every physical register the IR keeps live
+    /// across it. Data-type instructions expand into these (see `expand`).
+    CallWith { callee: String, args: Vec<Src>, dst: Option<Reg> },
+    /// Never reached (follows a call that does not return): a terminator
+    /// with no successors, lowered to a trapping instruction.
+    Trap,
 }
 
 impl Inst {
     /// Whether control never falls through to the next instruction.
     pub fn is_terminator(&self) -> bool {
-        matches!(self, Inst::Jmp(_) | Inst::Ret)
+        matches!(self, Inst::Jmp(_) | Inst::Ret | Inst::Trap)
     }
 }
 

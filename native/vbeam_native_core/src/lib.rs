@@ -10,6 +10,7 @@ pub mod code;
 pub mod compile;
 pub mod decode;
 pub mod error;
+pub mod expand;
 pub mod ir;
 pub mod isa;
 pub mod link;

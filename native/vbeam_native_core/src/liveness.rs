@@ -43,7 +43,7 @@ pub fn blocks(func: &Function) -> (Vec<Block>, Vec<usize>) {
     for (i, inst) in body.iter().enumerate() {
         match inst {
             Inst::Label(_) if i > 0 && *starts.last().unwrap() != i => starts.push(i),
-            Inst::Jmp(_) | Inst::Jcc(..) | Inst::Ret if i + 1 < body.len() => starts.push(i + 1),
+            Inst::Jmp(_) | Inst::Jcc(..) | Inst::Ret | Inst::Trap if i + 1 < body.len() => starts.push(i + 1),
             _ => {}
         }
     }
@@ -66,7 +66,7 @@ pub fn blocks(func: &Function) -> (Vec<Block>, Vec<usize>) {
         blocks[b].succs = match body[start..end].last() {
             Some(Inst::Jmp(l)) => [Some(label_block[l.0 as usize]), None],
             Some(Inst::Jcc(_, l)) => [Some(label_block[l.0 as usize]), next],
-            Some(Inst::Ret) => [None, None],
+            Some(Inst::Ret | Inst::Trap) => [None, None],
             _ => [next, None],
         };
     }

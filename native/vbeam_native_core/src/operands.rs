@@ -57,8 +57,12 @@ macro_rules! visit_regs {
                 for a in args.$($m)*() { src!(a) }
                 f(dst, Role::Def)
             }
+            Inst::CallWith { args, dst, .. } => {
+                for a in args.$($m)*() { src!(a) }
+                if let Some(d) = dst { f(d, Role::Def) }
+            }
             Inst::Jmp(_) | Inst::Jcc(..) | Inst::Call(_) | Inst::Ret | Inst::Syscall | Inst::Label(_)
-            | Inst::Nop | Inst::Raw(_) => {}
+            | Inst::Nop | Inst::Raw(_) | Inst::Trap => {}
         }
     }};
 }
@@ -110,7 +114,7 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
     match inst {
         Inst::Call(name) => call(args(info.call_arity(name).unwrap_or(cc.args.len() as u32) as usize)),
         Inst::CallIndirect(_) => call(args(cc.args.len())),
-        Inst::MethodCall { .. } => runtime,
+        Inst::CallWith { .. } => runtime,
         Inst::Ret => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
         Inst::Syscall => {
             let n = info.syscall_args(index).map_or(cc.syscall_uses.len() - 1, |n| n as usize);
@@ -129,26 +133,6 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
             clobbers_operands: cc.shift_count_clobbers,
             ..Implicit::default()
         },
-        Inst::PrintInt(_)
-        | Inst::PrintFloat(_)
-        | Inst::PrintStr(_)
-        | Inst::StringLit { .. }
-        | Inst::StringCmp { .. }
-        | Inst::StringConcat { .. }
-        | Inst::IntToStr { .. }
-        | Inst::FloatToStr { .. }
-        | Inst::ArrayNew { .. }
-        | Inst::ArrayGet { .. }
-        | Inst::ArraySet { .. }
-        | Inst::ArrayAppend { .. }
-        | Inst::StructNew { .. }
-        | Inst::MapNew { .. }
-        | Inst::MapPut { .. }
-        | Inst::MapGet { .. }
-        | Inst::MapDelete { .. }
-        | Inst::FloatBin { .. }
-        | Inst::IntToFloat { .. }
-        | Inst::FloatToInt { .. } => runtime,
         _ => Implicit::default(),
     }
 }

@@ -1,35 +1,95 @@
 //! The runtime routines the binaries carry, written once as IR and compiled
 //! by the backend itself for each target, so both targets share one
-//! definition of every algorithm. Only the routines a program needs are
-//! linked in. Their names start with `__vbeam_`, a prefix reserved for them.
+//! definition of every algorithm. Only the routines a program needs (and
+//! those they call) are linked in. Internal routines are named `__vbeam_*`,
+//! a prefix reserved for them; builtins carry the names the V compiler
+//! calls.
 
 use crate::ir::*;
 use crate::regs::{arm64, call_conv, x86};
 
+pub const ALLOC: &str = "__vbeam_alloc";
+pub const MEMCPY: &str = "__vbeam_memcpy";
+pub const STRING_NEW: &str = "__vbeam_string_new";
+pub const STRING_CMP: &str = "__vbeam_string_cmp";
+pub const STRING_CONCAT: &str = "__vbeam_string_concat";
+pub const PRINT_STR: &str = "__vbeam_print_str";
+pub const FORMAT_INT: &str = "__vbeam_format_int";
 pub const PRINT_INT: &str = "__vbeam_print_int";
+pub const INT_TO_STR: &str = "__vbeam_int_to_str";
+pub const ARRAY_NEW: &str = "__vbeam_array_new";
+pub const ARRAY_PUSH_SLOT: &str = "__vbeam_array_push_slot";
+pub const INDEX_PANIC: &str = "__vbeam_index_panic";
+pub const MAP_FIND: &str = "__vbeam_map_find";
+pub const MAP_GET: &str = "__vbeam_map_get";
+pub const MAP_PUT: &str = "__vbeam_map_put";
+pub const MAP_DELETE: &str = "__vbeam_map_delete";
 pub const DIV_ZERO: &str = "__vbeam_div_zero";
-const DIGITS: &str = "__vbeam_digits";
-const DIV_ZERO_MSG: &str = "__vbeam_msg_div_zero";
-/// Room for "-9223372036854775808\n".
-const DIGITS_SIZE: u64 = 32;
+pub const OUT_OF_MEMORY: &str = "__vbeam_out_of_memory";
 
-/// Builtins: functions the V compiler leaves undefined and the backend
-/// provides, by name.
-const BUILTINS: &[&str] = &[];
+/// The heap's current region ends here (0 until the first region exists).
+const HEAP_END: &str = "__vbeam_heap_end";
+const DIGITS: &str = "__vbeam_digits";
+/// Room for "-9223372036854775808\n".
+const DIGITS_SIZE: i64 = 32;
+/// Heap regions are at least this large (the OS backs pages lazily).
+const HEAP_REGION: i64 = 64 << 20;
+const PAGE: i64 = 4096;
+const PROT_READ_WRITE: i64 = 3;
+const LINUX_MAP_PRIVATE_ANONYMOUS: i64 = 0x22;
+const MACOS_MAP_PRIVATE_ANON: i64 = 0x1002;
+/// Raw Linux system calls return -errno: results above this (unsigned) failed.
+const FIRST_ERRNO: i64 = -4095;
+const STDOUT: i64 = 1;
+const STDERR: i64 = 2;
+
+/// Fixed texts of the runtime, as data entries.
+const TEXTS: &[(&str, &[u8])] = &[
+    ("__vbeam_msg_div_zero", b"V panic: division by zero\n"),
+    ("__vbeam_msg_oom", b"V panic: out of memory\n"),
+    ("__vbeam_msg_index", b"V panic: array index out of range: index "),
+    ("__vbeam_msg_len", b", len "),
+    ("__vbeam_msg_panic", b"V panic: "),
+    ("__vbeam_newline", b"\n"),
+];
+
+fn text(name: &str) -> (&'static str, usize) {
+    let (n, t) = TEXTS.iter().find(|(n, _)| *n == name).expect("a runtime text");
+    (n, t.len())
+}
+
+/// Builtins the backend provides: (name, arity, allocates).
+const BUILTINS: &[(&str, u32, bool)] = &[
+    ("println", 1, false),
+    ("print", 1, false),
+    ("eprintln", 1, false),
+    ("exit", 1, false),
+    ("panic", 1, false),
+    ("string__int", 1, false),
+    ("int__str", 1, true),
+    ("string__repeat", 2, true),
+    ("string__to_upper", 1, true),
+    ("string__trim_space", 1, true),
+];
 
 /// The builtin called `name`, if the backend provides it.
 pub fn builtin(name: &str) -> Option<&'static str> {
-    BUILTINS.iter().copied().find(|b| *b == name)
+    BUILTINS.iter().find(|b| b.0 == name).map(|b| b.0)
 }
 
-/// Whether an instruction allocates heap memory.
+/// Whether the builtin `name` allocates heap memory.
+pub fn builtin_allocates(name: &str) -> bool {
+    BUILTINS.iter().any(|b| b.0 == name && b.2)
+}
+
+/// Whether an instruction allocates heap memory (calls aside: see
+/// `builtin_allocates`).
 pub fn allocates(inst: &Inst) -> bool {
     matches!(
         inst,
         Inst::StringLit { .. }
             | Inst::StringConcat { .. }
             | Inst::IntToStr { .. }
-            | Inst::FloatToStr { .. }
             | Inst::ArrayNew { .. }
             | Inst::ArrayAppend { .. }
             | Inst::StructNew { .. }
@@ -38,30 +98,10 @@ pub fn allocates(inst: &Inst) -> bool {
     )
 }
 
-/// Whether the lowerers implement an instruction.
-pub fn lowered(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::Mov { .. }
-            | Inst::Bin { .. }
-            | Inst::Unary { .. }
-            | Inst::Load { .. }
-            | Inst::Store { .. }
-            | Inst::Lea { .. }
-            | Inst::Cmp { .. }
-            | Inst::Jmp(_)
-            | Inst::Jcc(..)
-            | Inst::Call(_)
-            | Inst::CallIndirect(_)
-            | Inst::Ret
-            | Inst::Push(_)
-            | Inst::Pop(_)
-            | Inst::Syscall
-            | Inst::Label(_)
-            | Inst::Nop
-            | Inst::Raw(_)
-            | Inst::PrintInt(_)
-    )
+/// Whether the backend implements an instruction (float printing does not
+/// exist yet).
+pub fn supported(inst: &Inst) -> bool {
+    !matches!(inst, Inst::PrintFloat(_) | Inst::FloatToStr { .. })
 }
 
 /// Routines and data a program needs beyond its own.
@@ -72,41 +112,115 @@ pub struct Runtime {
     pub bss: Vec<BssEntry>,
 }
 
-/// Which runtime routines an instruction calls.
-pub fn routines_used(inst: &Inst) -> &'static [&'static str] {
+fn is_routine(name: &str) -> bool {
+    name.starts_with("__vbeam_") || builtin(name).is_some()
+}
+
+/// The runtime routines an (expanded) instruction calls.
+pub fn callees(inst: &Inst) -> Option<&str> {
     match inst {
-        Inst::PrintInt(_) => &[PRINT_INT],
-        Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, b, .. } if !matches!(b, Src::Imm(n) if *n != 0) => &[DIV_ZERO],
-        Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, .. } => &[],
-        _ => &[],
+        Inst::CallWith { callee, .. } | Inst::Call(callee) if is_routine(callee) => Some(callee),
+        Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, b, .. } if !matches!(b, Src::Imm(n) if *n != 0) => Some(DIV_ZERO),
+        _ => None,
     }
 }
 
-/// Builds the routines named in `names` (and stubs returning 0 for
-/// `stubs`) for `target`.
-pub fn build<'a>(target: Target, names: impl IntoIterator<Item = &'a str>, stubs: impl IntoIterator<Item = &'a str>) -> Runtime {
+/// Builds the routines `roots` need, with every routine they call in turn,
+/// and stubs returning 0 for `stubs`.
+pub fn build<'a>(
+    target: Target,
+    format: Format,
+    roots: impl IntoIterator<Item = &'a str>,
+    stubs: impl IntoIterator<Item = &'a str>,
+) -> Runtime {
     let mut rt = Runtime::default();
-    for name in names {
-        match name {
-            PRINT_INT => {
-                rt.functions.push(print_int(target));
-                rt.bss.push(BssEntry { name: DIGITS.into(), align: 8, size: DIGITS_SIZE });
+    let mut done: std::collections::BTreeSet<String> = Default::default();
+    let mut pending: Vec<String> = roots.into_iter().map(String::from).collect();
+    let mut texts: std::collections::BTreeSet<&str> = Default::default();
+    while let Some(name) = pending.pop() {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        let f = routine(target, format, &name);
+        for inst in &f.body {
+            if let Some(c) = callees(inst) {
+                pending.push(c.to_string());
             }
-            DIV_ZERO => {
-                let msg = b"panic: division by zero\n".to_vec();
-                rt.functions.push(fatal(target, DIV_ZERO, DIV_ZERO_MSG, msg.len() as i64));
-                rt.data.push(DataEntry { name: DIV_ZERO_MSG.into(), align: 1, bytes: msg });
+            if let Inst::Lea { symbol, .. } = inst {
+                if let Some((n, _)) = TEXTS.iter().find(|(n, _)| n == symbol) {
+                    texts.insert(n);
+                }
+                if symbol == DIGITS && !rt.bss.iter().any(|b| b.name == DIGITS) {
+                    rt.bss.push(BssEntry { name: DIGITS.into(), align: 8, size: DIGITS_SIZE as u64 });
+                }
+                if symbol == HEAP_END && !rt.bss.iter().any(|b| b.name == HEAP_END) {
+                    rt.bss.push(BssEntry { name: HEAP_END.into(), align: 8, size: 8 });
+                }
             }
-            other => unreachable!("no runtime routine named {other}"),
+        }
+        rt.functions.push(f);
+    }
+    for (name, bytes) in TEXTS {
+        if texts.contains(name) {
+            rt.data.push(DataEntry { name: (*name).into(), align: 1, bytes: bytes.to_vec() });
         }
     }
     for name in stubs {
         let mut b = Builder::new(target, name, 0);
-        b.mov_imm(Reg::P(b.cc_result()), 0);
-        b.push(Inst::Ret);
+        b.ret(Src::Imm(0));
         rt.functions.push(b.finish());
     }
     rt
+}
+
+fn routine(target: Target, format: Format, name: &str) -> Function {
+    let arity = BUILTINS.iter().find(|b| b.0 == name).map_or_else(|| routine_arity(name), |b| b.1);
+    let mut b = Builder::new(target, name, arity);
+    match name {
+        ALLOC => alloc(&mut b, format),
+        MEMCPY => memcpy(&mut b),
+        STRING_NEW => string_new(&mut b),
+        STRING_CMP => string_cmp(&mut b),
+        STRING_CONCAT => string_concat(&mut b),
+        PRINT_STR => print_str(&mut b, STDOUT),
+        FORMAT_INT => format_int(&mut b),
+        PRINT_INT => print_int(&mut b),
+        INT_TO_STR | "int__str" => int_to_str(&mut b),
+        ARRAY_NEW => array_new(&mut b),
+        ARRAY_PUSH_SLOT => array_push_slot(&mut b),
+        INDEX_PANIC => index_panic(&mut b),
+        MAP_FIND => map_find(&mut b),
+        MAP_GET => map_get(&mut b),
+        MAP_PUT => map_put(&mut b),
+        MAP_DELETE => map_delete(&mut b),
+        DIV_ZERO => fatal(&mut b, "__vbeam_msg_div_zero"),
+        OUT_OF_MEMORY => fatal(&mut b, "__vbeam_msg_oom"),
+        "println" => println(&mut b, STDOUT),
+        "eprintln" => println(&mut b, STDERR),
+        "print" => print_str(&mut b, STDOUT),
+        "exit" => {
+            let status = b.param(0);
+            b.exit(Src::Reg(status));
+        }
+        "panic" => panic(&mut b),
+        "string__int" => string_int(&mut b),
+        "string__repeat" => string_repeat(&mut b),
+        "string__to_upper" => string_to_upper(&mut b),
+        "string__trim_space" => string_trim_space(&mut b),
+        other => unreachable!("no runtime routine named {other}"),
+    }
+    b.finish()
+}
+
+/// Arity of the internal routines (builtins carry theirs in `BUILTINS`).
+fn routine_arity(name: &str) -> u32 {
+    match name {
+        ALLOC | PRINT_STR | PRINT_INT | INT_TO_STR | MAP_FIND => 1,
+        STRING_NEW | STRING_CMP | STRING_CONCAT | FORMAT_INT | ARRAY_NEW | ARRAY_PUSH_SLOT | INDEX_PANIC
+        | MAP_GET | MAP_DELETE => 2,
+        MEMCPY | MAP_PUT => 3,
+        _ => 0,
+    }
 }
 
 /// A small IR assembler for runtime routines.
@@ -129,16 +243,22 @@ impl Builder {
         };
         Builder { target, func, next_vreg: arity }
     }
+    fn param(&self, k: u32) -> Reg {
+        Reg::V(k)
+    }
     fn vreg(&mut self) -> Reg {
         self.next_vreg += 1;
         Reg::V(self.next_vreg - 1)
     }
-    fn label(&mut self, name: &str) -> Label {
-        self.func.labels.push(name.into());
+    fn label(&mut self) -> Label {
+        self.func.labels.push(format!("l{}", self.func.labels.len()));
         Label(self.func.labels.len() as u32 - 1)
     }
     fn push(&mut self, inst: Inst) {
         self.func.body.push(inst);
+    }
+    fn bind(&mut self, l: Label) {
+        self.push(Inst::Label(l));
     }
     fn mov_imm(&mut self, dst: Reg, imm: i64) {
         self.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Imm(imm) });
@@ -149,28 +269,98 @@ impl Builder {
     fn bin(&mut self, op: BinOp, dst: Reg, a: Reg, b: Src) {
         self.push(Inst::Bin { op, dst, a, b });
     }
-    fn cc_result(&self) -> PReg {
-        call_conv(self.target).result
+    /// A fresh vreg holding `a op b`.
+    fn op(&mut self, op: BinOp, a: Reg, b: Src) -> Reg {
+        let d = self.vreg();
+        self.bin(op, d, a, b);
+        d
+    }
+    fn load(&mut self, base: Reg, offset: i32) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Load { width: Width::W64, dst: d, base, offset });
+        d
+    }
+    fn load_byte(&mut self, base: Reg, offset: i32) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Load { width: Width::W8, dst: d, base, offset });
+        d
+    }
+    fn store(&mut self, base: Reg, offset: i32, src: Src) {
+        self.push(Inst::Store { width: Width::W64, base, offset, src });
+    }
+    fn store_byte(&mut self, base: Reg, offset: i32, src: Src) {
+        self.push(Inst::Store { width: Width::W8, base, offset, src });
+    }
+    fn lea(&mut self, symbol: &str) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Lea { dst: d, symbol: symbol.into() });
+        d
+    }
+    fn cmp(&mut self, a: Reg, b: Src) {
+        self.push(Inst::Cmp { a, b });
+    }
+    fn jcc(&mut self, c: Cond, l: Label) {
+        self.push(Inst::Jcc(c, l));
+    }
+    fn jmp(&mut self, l: Label) {
+        self.push(Inst::Jmp(l));
+    }
+    /// Calls another routine; returns its result in a fresh vreg.
+    fn call(&mut self, callee: &str, args: &[Src]) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: Some(d) });
+        d
+    }
+    fn call_void(&mut self, callee: &str, args: &[Src]) {
+        self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: None });
+    }
+    fn ret(&mut self, value: Src) {
+        let result = Reg::P(call_conv(self.target).result);
+        match value {
+            Src::Reg(r) => self.mov(result, r),
+            Src::Imm(i) => self.mov_imm(result, i),
+        }
+        self.push(Inst::Ret);
+    }
+    fn ret_void(&mut self) {
+        self.push(Inst::Ret);
     }
     /// A system call in the IR's own convention for the target: x86_64 uses
     /// Linux numbers, arm64 BSD ones (translated per format by `syscall`).
-    fn syscall(&mut self, call: IrSyscall, args: &[Src]) {
+    fn syscall(&mut self, call: IrSyscall, args: &[Src]) -> Reg {
         let (number_reg, number) = match (self.target, call) {
             (Target::X86_64, IrSyscall::Write) => (x86::RAX, 1),
             (Target::X86_64, IrSyscall::Exit) => (x86::RAX, 60),
+            (Target::X86_64, IrSyscall::Mmap) => (x86::RAX, 9),
             (Target::Arm64, IrSyscall::Write) => (arm64::X16, 4),
             (Target::Arm64, IrSyscall::Exit) => (arm64::X16, 1),
+            (Target::Arm64, IrSyscall::Mmap) => (arm64::X16, 197),
         };
-        let arg_regs = call_conv(self.target).syscall_uses[1..].to_vec();
-        for (a, r) in args.iter().zip(arg_regs) {
+        let cc = call_conv(self.target);
+        for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
             let src = match a {
                 Src::Reg(x) => Operand::Reg(*x),
                 Src::Imm(i) => Operand::Imm(*i),
             };
-            self.push(Inst::Mov { dst: Dst::Reg(Reg::P(r)), src });
+            self.push(Inst::Mov { dst: Dst::Reg(Reg::P(*r)), src });
         }
         self.mov_imm(Reg::P(number_reg), number);
         self.push(Inst::Syscall);
+        let result = self.vreg();
+        self.mov(result, Reg::P(cc.syscall_result));
+        result
+    }
+    fn write(&mut self, fd: i64, ptr: Src, len: Src) {
+        self.syscall(IrSyscall::Write, &[Src::Imm(fd), ptr, len]);
+    }
+    /// Writes the whole of data entry `name` (of `len` bytes).
+    fn write_data(&mut self, fd: i64, name: &str, len: usize) {
+        let p = self.lea(name);
+        self.write(fd, Src::Reg(p), Src::Imm(len as i64));
+    }
+    fn exit(&mut self, status: Src) {
+        self.syscall(IrSyscall::Exit, &[status]);
+        self.push(Inst::Trap);
     }
     fn finish(mut self) -> Function {
         self.func.locals = self.next_vreg;
@@ -182,56 +372,568 @@ impl Builder {
 enum IrSyscall {
     Write,
     Exit,
+    Mmap,
 }
 
-const STDOUT: i64 = 1;
-const STDERR: i64 = 2;
+/// `alloc(size) -> ptr`: bump allocation of `size` bytes rounded up to 16
+/// from the heap register, mapping a new region when the current one is
+/// full. Memory comes zeroed from the OS and is never reused.
+fn alloc(b: &mut Builder, format: Format) {
+    let heap = Reg::P(call_conv(b.target).heap);
+    let size = b.param(0);
+    let rounded = b.op(BinOp::Add, size, Src::Imm(15));
+    b.bin(BinOp::And, rounded, rounded, Src::Imm(-16));
+    let end_ptr = b.lea(HEAP_END);
+    let end = b.load(end_ptr, 0);
+    let next = b.op(BinOp::Add, heap, Src::Reg(rounded));
+    let (fits, big_enough, oom) = (b.label(), b.label(), b.label());
+    b.cmp(next, Src::Reg(end));
+    b.jcc(Cond::Leu, fits);
+    // A new region: HEAP_REGION bytes, or the request rounded to pages.
+    let region = b.vreg();
+    b.mov_imm(region, HEAP_REGION);
+    b.cmp(rounded, Src::Reg(region));
+    b.jcc(Cond::Leu, big_enough);
+    b.bin(BinOp::Add, region, rounded, Src::Imm(PAGE - 1));
+    b.bin(BinOp::And, region, region, Src::Imm(-PAGE));
+    b.bind(big_enough);
+    let flags = if format == Format::Macho { MACOS_MAP_PRIVATE_ANON } else { LINUX_MAP_PRIVATE_ANONYMOUS };
+    let base = b.syscall(
+        IrSyscall::Mmap,
+        &[Src::Imm(0), Src::Reg(region), Src::Imm(PROT_READ_WRITE), Src::Imm(flags), Src::Imm(-1), Src::Imm(0)],
+    );
+    b.cmp(base, Src::Imm(FIRST_ERRNO));
+    b.jcc(Cond::Geu, oom);
+    b.mov(heap, base);
+    let new_end = b.op(BinOp::Add, base, Src::Reg(region));
+    b.store(end_ptr, 0, Src::Reg(new_end));
+    b.bin(BinOp::Add, next, heap, Src::Reg(rounded));
+    b.bind(fits);
+    let ptr = b.vreg();
+    b.mov(ptr, heap);
+    b.mov(heap, next);
+    b.ret(Src::Reg(ptr));
+    b.bind(oom);
+    b.call_void(OUT_OF_MEMORY, &[]);
+    b.push(Inst::Trap);
+}
 
-/// `print_int`: the value in decimal and a newline on stdout. Digits are
-/// produced from the value made non-positive, so i64::MIN needs no special
-/// case.
-fn print_int(target: Target) -> Function {
-    let mut b = Builder::new(target, PRINT_INT, 1);
-    let value = Reg::V(0);
-    let (end, cursor, n, digit) = (b.vreg(), b.vreg(), b.vreg(), b.vreg());
-    let (non_positive, loop_top, positive_done, len) = (b.label("non_positive"), b.label("digit"), b.label("sign_done"), b.vreg());
-    b.push(Inst::Lea { dst: end, symbol: DIGITS.into() });
-    b.bin(BinOp::Add, end, end, Src::Imm(DIGITS_SIZE as i64));
-    b.bin(BinOp::Sub, cursor, end, Src::Imm(1));
-    b.push(Inst::Store { width: Width::W8, base: cursor, offset: 0, src: Src::Imm(b'\n' as i64) });
+/// `memcpy(dst, src, n)`: forward copy, a word at a time, then bytes.
+fn memcpy(b: &mut Builder) {
+    let (dst, src, n) = (b.param(0), b.param(1), b.param(2));
+    let (words, bytes, done) = (b.label(), b.label(), b.label());
+    b.bind(words);
+    b.cmp(n, Src::Imm(8));
+    b.jcc(Cond::Lt, bytes);
+    let w = b.load(src, 0);
+    b.store(dst, 0, Src::Reg(w));
+    b.bin(BinOp::Add, dst, dst, Src::Imm(8));
+    b.bin(BinOp::Add, src, src, Src::Imm(8));
+    b.bin(BinOp::Sub, n, n, Src::Imm(8));
+    b.jmp(words);
+    b.bind(bytes);
+    b.cmp(n, Src::Imm(0));
+    b.jcc(Cond::Le, done);
+    let c = b.load_byte(src, 0);
+    b.store_byte(dst, 0, Src::Reg(c));
+    b.bin(BinOp::Add, dst, dst, Src::Imm(1));
+    b.bin(BinOp::Add, src, src, Src::Imm(1));
+    b.bin(BinOp::Sub, n, n, Src::Imm(1));
+    b.jmp(bytes);
+    b.bind(done);
+    b.ret_void();
+}
+
+/// `string_new(ptr, len) -> string header`.
+fn string_new(b: &mut Builder) {
+    let (ptr, len) = (b.param(0), b.param(1));
+    let h = b.call(ALLOC, &[Src::Imm(16)]);
+    b.store(h, 0, Src::Reg(ptr));
+    b.store(h, 8, Src::Reg(len));
+    b.ret(Src::Reg(h));
+}
+
+/// `string_cmp(a, b)`: -1, 0 or 1, bytewise (unsigned), then shorter first.
+fn string_cmp(b: &mut Builder) {
+    let (x, y) = (b.param(0), b.param(1));
+    let (px, lx, py, ly) = (b.load(x, 0), b.load(x, 8), b.load(y, 0), b.load(y, 8));
+    let n = b.vreg();
+    let (short, top, tail, less, greater) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    b.mov(n, lx);
+    b.cmp(lx, Src::Reg(ly));
+    b.jcc(Cond::Le, short);
+    b.mov(n, ly);
+    b.bind(short);
+    let i = b.vreg();
+    b.mov_imm(i, 0);
+    b.bind(top);
+    b.cmp(i, Src::Reg(n));
+    b.jcc(Cond::Ge, tail);
+    let ax = b.op(BinOp::Add, px, Src::Reg(i));
+    let ay = b.op(BinOp::Add, py, Src::Reg(i));
+    let (cx, cy) = (b.load_byte(ax, 0), b.load_byte(ay, 0));
+    b.cmp(cx, Src::Reg(cy));
+    b.jcc(Cond::Ltu, less);
+    b.jcc(Cond::Gtu, greater);
+    b.bin(BinOp::Add, i, i, Src::Imm(1));
+    b.jmp(top);
+    b.bind(tail);
+    b.cmp(lx, Src::Reg(ly));
+    b.jcc(Cond::Lt, less);
+    b.jcc(Cond::Gt, greater);
+    b.ret(Src::Imm(0));
+    b.bind(less);
+    b.ret(Src::Imm(-1));
+    b.bind(greater);
+    b.ret(Src::Imm(1));
+}
+
+/// `string_concat(a, b)`: a new string of a's bytes then b's.
+fn string_concat(b: &mut Builder) {
+    let (x, y) = (b.param(0), b.param(1));
+    let (lx, ly) = (b.load(x, 8), b.load(y, 8));
+    let n = b.op(BinOp::Add, lx, Src::Reg(ly));
+    let buf = b.call(ALLOC, &[Src::Reg(n)]);
+    let px = b.load(x, 0);
+    b.call_void(MEMCPY, &[Src::Reg(buf), Src::Reg(px), Src::Reg(lx)]);
+    let second = b.op(BinOp::Add, buf, Src::Reg(lx));
+    let py = b.load(y, 0);
+    b.call_void(MEMCPY, &[Src::Reg(second), Src::Reg(py), Src::Reg(ly)]);
+    let s = b.call(STRING_NEW, &[Src::Reg(buf), Src::Reg(n)]);
+    b.ret(Src::Reg(s));
+}
+
+/// Writes a string's bytes to `fd`.
+fn write_string(b: &mut Builder, fd: i64, s: Reg) {
+    let (p, n) = (b.load(s, 0), b.load(s, 8));
+    b.write(fd, Src::Reg(p), Src::Reg(n));
+}
+
+fn print_str(b: &mut Builder, fd: i64) {
+    let s = b.param(0);
+    write_string(b, fd, s);
+    b.ret_void();
+}
+
+fn println(b: &mut Builder, fd: i64) {
+    let s = b.param(0);
+    write_string(b, fd, s);
+    let (nl, len) = text("__vbeam_newline");
+    b.write_data(fd, nl, len);
+    b.ret_void();
+}
+
+/// `panic(s)`: "V panic: " s "\n" on stderr, exit status 1.
+fn panic(b: &mut Builder) {
+    let s = b.param(0);
+    let (prefix, len) = text("__vbeam_msg_panic");
+    b.write_data(STDERR, prefix, len);
+    write_string(b, STDERR, s);
+    let (nl, len) = text("__vbeam_newline");
+    b.write_data(STDERR, nl, len);
+    b.exit(Src::Imm(1));
+}
+
+/// A routine that writes a fixed text to stderr and exits with status 1.
+fn fatal(b: &mut Builder, message: &str) {
+    let (name, len) = text(message);
+    b.write_data(STDERR, name, len);
+    b.exit(Src::Imm(1));
+}
+
+/// `format_int(value, end) -> start`: the decimal digits of `value` in the
+/// bytes just before `end`. Digits come from the value made non-positive,
+/// so i64::MIN needs no special case.
+fn format_int(b: &mut Builder) {
+    let (value, end) = (b.param(0), b.param(1));
+    let (cursor, n) = (b.vreg(), b.vreg());
+    let (non_positive, top, sign_done) = (b.label(), b.label(), b.label());
+    b.mov(cursor, end);
     b.mov(n, value);
-    b.push(Inst::Cmp { a: n, b: Src::Imm(0) });
-    b.push(Inst::Jcc(Cond::Le, non_positive));
+    b.cmp(n, Src::Imm(0));
+    b.jcc(Cond::Le, non_positive);
     b.push(Inst::Unary { op: UnOp::Neg, dst: n, src: Src::Reg(n) });
-    b.push(Inst::Label(non_positive));
-    b.push(Inst::Label(loop_top));
-    // digit = '0' - (n rem 10), since n rem 10 is in -9..=0.
-    b.bin(BinOp::Srem, digit, n, Src::Imm(10));
+    b.bind(non_positive);
+    b.bind(top);
+    // digit = '0' - (n rem 10), as n rem 10 is in -9..=0.
+    let digit = b.op(BinOp::Srem, n, Src::Imm(10));
     b.push(Inst::Unary { op: UnOp::Neg, dst: digit, src: Src::Reg(digit) });
     b.bin(BinOp::Add, digit, digit, Src::Imm(b'0' as i64));
     b.bin(BinOp::Sub, cursor, cursor, Src::Imm(1));
-    b.push(Inst::Store { width: Width::W8, base: cursor, offset: 0, src: Src::Reg(digit) });
+    b.store_byte(cursor, 0, Src::Reg(digit));
     b.bin(BinOp::Sdiv, n, n, Src::Imm(10));
-    b.push(Inst::Cmp { a: n, b: Src::Imm(0) });
-    b.push(Inst::Jcc(Cond::Ne, loop_top));
-    b.push(Inst::Cmp { a: value, b: Src::Imm(0) });
-    b.push(Inst::Jcc(Cond::Ge, positive_done));
+    b.cmp(n, Src::Imm(0));
+    b.jcc(Cond::Ne, top);
+    b.cmp(value, Src::Imm(0));
+    b.jcc(Cond::Ge, sign_done);
     b.bin(BinOp::Sub, cursor, cursor, Src::Imm(1));
-    b.push(Inst::Store { width: Width::W8, base: cursor, offset: 0, src: Src::Imm(b'-' as i64) });
-    b.push(Inst::Label(positive_done));
-    b.bin(BinOp::Sub, len, end, Src::Reg(cursor));
-    b.syscall(IrSyscall::Write, &[Src::Imm(STDOUT), Src::Reg(cursor), Src::Reg(len)]);
-    b.push(Inst::Ret);
-    b.finish()
+    b.store_byte(cursor, 0, Src::Imm(b'-' as i64));
+    b.bind(sign_done);
+    b.ret(Src::Reg(cursor));
 }
 
-/// A routine that writes a fixed message to stderr and exits with status 1.
-fn fatal(target: Target, name: &str, message: &str, len: i64) -> Function {
-    let mut b = Builder::new(target, name, 0);
-    let msg = b.vreg();
-    b.push(Inst::Lea { dst: msg, symbol: message.into() });
-    b.syscall(IrSyscall::Write, &[Src::Imm(STDERR), Src::Reg(msg), Src::Imm(len)]);
-    b.syscall(IrSyscall::Exit, &[Src::Imm(1)]);
-    b.push(Inst::Ret);
-    b.finish()
+/// `print_int(value)`: decimal and a newline on stdout (no heap needed).
+fn print_int(b: &mut Builder) {
+    let value = b.param(0);
+    let digits = b.lea(DIGITS);
+    let end = b.op(BinOp::Add, digits, Src::Imm(DIGITS_SIZE));
+    let newline = b.op(BinOp::Sub, end, Src::Imm(1));
+    b.store_byte(newline, 0, Src::Imm(b'\n' as i64));
+    let start = b.call(FORMAT_INT, &[Src::Reg(value), Src::Reg(newline)]);
+    let len = b.op(BinOp::Sub, end, Src::Reg(start));
+    b.write(STDOUT, Src::Reg(start), Src::Reg(len));
+    b.ret_void();
+}
+
+/// `int_to_str(value)`: a new string of the decimal text.
+fn int_to_str(b: &mut Builder) {
+    let value = b.param(0);
+    let buf = b.call(ALLOC, &[Src::Imm(DIGITS_SIZE)]);
+    let end = b.op(BinOp::Add, buf, Src::Imm(DIGITS_SIZE));
+    let start = b.call(FORMAT_INT, &[Src::Reg(value), Src::Reg(end)]);
+    let len = b.op(BinOp::Sub, end, Src::Reg(start));
+    let s = b.call(STRING_NEW, &[Src::Reg(start), Src::Reg(len)]);
+    b.ret(Src::Reg(s));
+}
+
+/// `array_new(elem_size, cap)`: header `{ptr, 0, cap}` and zeroed elements.
+fn array_new(b: &mut Builder) {
+    let (elem_size, cap) = (b.param(0), b.param(1));
+    let h = b.call(ALLOC, &[Src::Imm(24)]);
+    let bytes = b.op(BinOp::Mul, elem_size, Src::Reg(cap));
+    let e = b.call(ALLOC, &[Src::Reg(bytes)]);
+    b.store(h, 0, Src::Reg(e));
+    b.store(h, 16, Src::Reg(cap));
+    b.ret(Src::Reg(h));
+}
+
+/// `array_push_slot(arr, elem_size) -> slot`: grows the element buffer
+/// (doubling, at least 4) when full, bumps the length, and returns the
+/// address of the new last element for the caller to store into.
+fn array_push_slot(b: &mut Builder) {
+    let (arr, elem_size) = (b.param(0), b.param(1));
+    let (len, cap) = (b.load(arr, 8), b.load(arr, 16));
+    let (room, at_least_four) = (b.label(), b.label());
+    b.cmp(len, Src::Reg(cap));
+    b.jcc(Cond::Lt, room);
+    let new_cap = b.op(BinOp::Add, cap, Src::Reg(cap));
+    b.cmp(new_cap, Src::Imm(4));
+    b.jcc(Cond::Ge, at_least_four);
+    b.mov_imm(new_cap, 4);
+    b.bind(at_least_four);
+    let bytes = b.op(BinOp::Mul, new_cap, Src::Reg(elem_size));
+    let e = b.call(ALLOC, &[Src::Reg(bytes)]);
+    let old = b.load(arr, 0);
+    let used = b.op(BinOp::Mul, len, Src::Reg(elem_size));
+    b.call_void(MEMCPY, &[Src::Reg(e), Src::Reg(old), Src::Reg(used)]);
+    b.store(arr, 0, Src::Reg(e));
+    b.store(arr, 16, Src::Reg(new_cap));
+    b.bind(room);
+    let ptr = b.load(arr, 0);
+    let offset = b.op(BinOp::Mul, len, Src::Reg(elem_size));
+    let slot = b.op(BinOp::Add, ptr, Src::Reg(offset));
+    let new_len = b.op(BinOp::Add, len, Src::Imm(1));
+    b.store(arr, 8, Src::Reg(new_len));
+    b.ret(Src::Reg(slot));
+}
+
+/// Writes `value` in decimal to stderr.
+fn write_int(b: &mut Builder, value: Reg) {
+    let digits = b.lea(DIGITS);
+    let end = b.op(BinOp::Add, digits, Src::Imm(DIGITS_SIZE));
+    let start = b.call(FORMAT_INT, &[Src::Reg(value), Src::Reg(end)]);
+    let len = b.op(BinOp::Sub, end, Src::Reg(start));
+    b.write(STDERR, Src::Reg(start), Src::Reg(len));
+}
+
+/// `index_panic(index, len)`: the out-of-range diagnostic, exit status 1.
+fn index_panic(b: &mut Builder) {
+    let (index, len) = (b.param(0), b.param(1));
+    let (msg, n) = text("__vbeam_msg_index");
+    b.write_data(STDERR, msg, n);
+    write_int(b, index);
+    let (msg, n) = text("__vbeam_msg_len");
+    b.write_data(STDERR, msg, n);
+    write_int(b, len);
+    let (nl, n) = text("__vbeam_newline");
+    b.write_data(STDERR, nl, n);
+    b.exit(Src::Imm(1));
+}
+
+/// Address of map entry `i` (16 bytes each) from the entries pointer.
+fn entry(b: &mut Builder, entries: Reg, i: Reg) -> Reg {
+    let offset = b.op(BinOp::Shl, i, Src::Imm(4));
+    b.op(BinOp::Add, entries, Src::Reg(offset))
+}
+
+/// `map_find(map, key) -> index`: the first entry whose key is not less
+/// than `key` (binary search over the sorted entries).
+fn map_find(b: &mut Builder) {
+    let (map, key) = (b.param(0), b.param(1));
+    let entries = b.load(map, 0);
+    let (lo, hi) = (b.vreg(), b.vreg());
+    b.mov_imm(lo, 0);
+    let len = b.load(map, 8);
+    b.mov(hi, len);
+    let (top, right, done) = (b.label(), b.label(), b.label());
+    b.bind(top);
+    b.cmp(lo, Src::Reg(hi));
+    b.jcc(Cond::Ge, done);
+    let sum = b.op(BinOp::Add, lo, Src::Reg(hi));
+    let mid = b.op(BinOp::Shr, sum, Src::Imm(1));
+    let at = entry(b, entries, mid);
+    let k = b.load(at, 0);
+    b.cmp(k, Src::Reg(key));
+    b.jcc(Cond::Lt, right);
+    b.mov(hi, mid);
+    b.jmp(top);
+    b.bind(right);
+    b.bin(BinOp::Add, lo, mid, Src::Imm(1));
+    b.jmp(top);
+    b.bind(done);
+    b.ret(Src::Reg(lo));
+}
+
+/// The index of `key`'s place in `map`, the map's length, and the entry
+/// address; jumps to `absent` (with index and length already set) when the
+/// key is not there.
+fn find_entry(b: &mut Builder, map: Reg, key: Reg, absent: Label) -> (Reg, Reg, Reg) {
+    let i = b.call(MAP_FIND, &[Src::Reg(map), Src::Reg(key)]);
+    let len = b.load(map, 8);
+    let entries = b.load(map, 0);
+    b.cmp(i, Src::Reg(len));
+    b.jcc(Cond::Ge, absent);
+    let at = entry(b, entries, i);
+    let k = b.load(at, 0);
+    b.cmp(k, Src::Reg(key));
+    b.jcc(Cond::Ne, absent);
+    (i, len, at)
+}
+
+/// `map_get(map, key)`: the value, or 0 when the key is absent.
+fn map_get(b: &mut Builder) {
+    let (map, key) = (b.param(0), b.param(1));
+    let absent = b.label();
+    let (_, _, at) = find_entry(b, map, key, absent);
+    let v = b.load(at, 8);
+    b.ret(Src::Reg(v));
+    b.bind(absent);
+    b.ret(Src::Imm(0));
+}
+
+/// `map_put(map, key, value)`: replaces, or inserts in order (growing the
+/// entries by doubling, at least 8).
+fn map_put(b: &mut Builder) {
+    let (map, key, value) = (b.param(0), b.param(1), b.param(2));
+    let insert = b.label();
+    let (i, len, at) = find_entry(b, map, key, insert);
+    b.store(at, 8, Src::Reg(value));
+    b.ret_void();
+    // find_entry defines i and len before its first branch.
+    b.bind(insert);
+    let cap = b.load(map, 16);
+    let (room, at_least_eight, shift, place) = (b.label(), b.label(), b.label(), b.label());
+    b.cmp(len, Src::Reg(cap));
+    b.jcc(Cond::Lt, room);
+    let new_cap = b.op(BinOp::Add, cap, Src::Reg(cap));
+    b.cmp(new_cap, Src::Imm(8));
+    b.jcc(Cond::Ge, at_least_eight);
+    b.mov_imm(new_cap, 8);
+    b.bind(at_least_eight);
+    let bytes = b.op(BinOp::Shl, new_cap, Src::Imm(4));
+    let fresh = b.call(ALLOC, &[Src::Reg(bytes)]);
+    let old = b.load(map, 0);
+    let used = b.op(BinOp::Shl, len, Src::Imm(4));
+    b.call_void(MEMCPY, &[Src::Reg(fresh), Src::Reg(old), Src::Reg(used)]);
+    b.store(map, 0, Src::Reg(fresh));
+    b.store(map, 16, Src::Reg(new_cap));
+    b.bind(room);
+    // Move entries i..len up by one, from the top down.
+    let entries = b.load(map, 0);
+    let j = b.vreg();
+    b.mov(j, len);
+    b.bind(shift);
+    b.cmp(j, Src::Reg(i));
+    b.jcc(Cond::Le, place);
+    let to = entry(b, entries, j);
+    let (k, v) = (b.load(to, -16), b.load(to, -8));
+    b.store(to, 0, Src::Reg(k));
+    b.store(to, 8, Src::Reg(v));
+    b.bin(BinOp::Sub, j, j, Src::Imm(1));
+    b.jmp(shift);
+    b.bind(place);
+    let at = entry(b, entries, i);
+    b.store(at, 0, Src::Reg(key));
+    b.store(at, 8, Src::Reg(value));
+    let new_len = b.op(BinOp::Add, len, Src::Imm(1));
+    b.store(map, 8, Src::Reg(new_len));
+    b.ret_void();
+}
+
+/// `map_delete(map, key)`: removes the entry if present.
+fn map_delete(b: &mut Builder) {
+    let (map, key) = (b.param(0), b.param(1));
+    let (absent, shift, shrink) = (b.label(), b.label(), b.label());
+    let (i, len, _) = find_entry(b, map, key, absent);
+    let entries = b.load(map, 0);
+    let j = b.vreg();
+    b.mov(j, i);
+    let last = b.op(BinOp::Sub, len, Src::Imm(1));
+    b.bind(shift);
+    b.cmp(j, Src::Reg(last));
+    b.jcc(Cond::Ge, shrink);
+    let to = entry(b, entries, j);
+    let (k, v) = (b.load(to, 16), b.load(to, 24));
+    b.store(to, 0, Src::Reg(k));
+    b.store(to, 8, Src::Reg(v));
+    b.bin(BinOp::Add, j, j, Src::Imm(1));
+    b.jmp(shift);
+    b.bind(shrink);
+    b.store(map, 8, Src::Reg(last));
+    b.bind(absent);
+    b.ret_void();
+}
+
+/// `string__int(s)`: optional sign then decimal digits, up to the first
+/// other byte (0 when there are none), wrapping like the arithmetic.
+fn string_int(b: &mut Builder) {
+    let s = b.param(0);
+    let (p, len) = (b.load(s, 0), b.load(s, 8));
+    let (i, n, neg) = (b.vreg(), b.vreg(), b.vreg());
+    b.mov_imm(i, 0);
+    b.mov_imm(n, 0);
+    b.mov_imm(neg, 0);
+    let (digits, plus, top, done, positive) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    b.cmp(len, Src::Imm(0));
+    b.jcc(Cond::Le, done);
+    let first = b.load_byte(p, 0);
+    b.cmp(first, Src::Imm(b'-' as i64));
+    b.jcc(Cond::Ne, plus);
+    b.mov_imm(neg, 1);
+    b.mov_imm(i, 1);
+    b.jmp(digits);
+    b.bind(plus);
+    b.cmp(first, Src::Imm(b'+' as i64));
+    b.jcc(Cond::Ne, digits);
+    b.mov_imm(i, 1);
+    b.bind(digits);
+    b.bind(top);
+    b.cmp(i, Src::Reg(len));
+    b.jcc(Cond::Ge, done);
+    let at = b.op(BinOp::Add, p, Src::Reg(i));
+    let c = b.load_byte(at, 0);
+    let d = b.op(BinOp::Sub, c, Src::Imm(b'0' as i64));
+    b.cmp(d, Src::Imm(9));
+    b.jcc(Cond::Gtu, done);
+    b.bin(BinOp::Mul, n, n, Src::Imm(10));
+    b.bin(BinOp::Add, n, n, Src::Reg(d));
+    b.bin(BinOp::Add, i, i, Src::Imm(1));
+    b.jmp(top);
+    b.bind(done);
+    b.cmp(neg, Src::Imm(0));
+    b.jcc(Cond::Eq, positive);
+    b.push(Inst::Unary { op: UnOp::Neg, dst: n, src: Src::Reg(n) });
+    b.bind(positive);
+    b.ret(Src::Reg(n));
+}
+
+/// `string__repeat(s, count)`: s repeated; empty for count <= 0.
+fn string_repeat(b: &mut Builder) {
+    let (s, count) = (b.param(0), b.param(1));
+    let (p, len) = (b.load(s, 0), b.load(s, 8));
+    let (positive, top, done) = (b.label(), b.label(), b.label());
+    let times = b.vreg();
+    b.mov(times, count);
+    b.cmp(times, Src::Imm(0));
+    b.jcc(Cond::Gt, positive);
+    b.mov_imm(times, 0);
+    b.bind(positive);
+    let total = b.op(BinOp::Mul, len, Src::Reg(times));
+    let buf = b.call(ALLOC, &[Src::Reg(total)]);
+    let (k, at) = (b.vreg(), b.vreg());
+    b.mov_imm(k, 0);
+    b.mov(at, buf);
+    b.bind(top);
+    b.cmp(k, Src::Reg(times));
+    b.jcc(Cond::Ge, done);
+    b.call_void(MEMCPY, &[Src::Reg(at), Src::Reg(p), Src::Reg(len)]);
+    b.bin(BinOp::Add, at, at, Src::Reg(len));
+    b.bin(BinOp::Add, k, k, Src::Imm(1));
+    b.jmp(top);
+    b.bind(done);
+    let r = b.call(STRING_NEW, &[Src::Reg(buf), Src::Reg(total)]);
+    b.ret(Src::Reg(r));
+}
+
+/// `string__to_upper(s)`: a copy with ASCII a-z made upper case.
+fn string_to_upper(b: &mut Builder) {
+    let s = b.param(0);
+    let len = b.load(s, 8);
+    let buf = b.call(ALLOC, &[Src::Reg(len)]);
+    let p = b.load(s, 0);
+    let i = b.vreg();
+    b.mov_imm(i, 0);
+    let (top, keep, done) = (b.label(), b.label(), b.label());
+    b.bind(top);
+    b.cmp(i, Src::Reg(len));
+    b.jcc(Cond::Ge, done);
+    let from = b.op(BinOp::Add, p, Src::Reg(i));
+    let c = b.load_byte(from, 0);
+    let letter = b.op(BinOp::Sub, c, Src::Imm(b'a' as i64));
+    b.cmp(letter, Src::Imm(25));
+    b.jcc(Cond::Gtu, keep);
+    b.bin(BinOp::Sub, c, c, Src::Imm(32));
+    b.bind(keep);
+    let to = b.op(BinOp::Add, buf, Src::Reg(i));
+    b.store_byte(to, 0, Src::Reg(c));
+    b.bin(BinOp::Add, i, i, Src::Imm(1));
+    b.jmp(top);
+    b.bind(done);
+    let r = b.call(STRING_NEW, &[Src::Reg(buf), Src::Reg(len)]);
+    b.ret(Src::Reg(r));
+}
+
+/// Jumps to `yes` when byte `c` is ASCII white space (space, \t … \r).
+fn jump_if_space(b: &mut Builder, c: Reg, yes: Label) {
+    b.cmp(c, Src::Imm(b' ' as i64));
+    b.jcc(Cond::Eq, yes);
+    let control = b.op(BinOp::Sub, c, Src::Imm(9));
+    b.cmp(control, Src::Imm(4));
+    b.jcc(Cond::Leu, yes);
+}
+
+/// `string__trim_space(s)`: the string without leading and trailing white
+/// space (sharing s's bytes).
+fn string_trim_space(b: &mut Builder) {
+    let s = b.param(0);
+    let (p, len) = (b.load(s, 0), b.load(s, 8));
+    let (start, end) = (b.vreg(), b.vreg());
+    b.mov_imm(start, 0);
+    b.mov(end, len);
+    let (front, front_skip, back, back_skip, done) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    b.bind(front);
+    b.cmp(start, Src::Reg(end));
+    b.jcc(Cond::Ge, done);
+    let at = b.op(BinOp::Add, p, Src::Reg(start));
+    let c = b.load_byte(at, 0);
+    jump_if_space(b, c, front_skip);
+    b.jmp(back);
+    b.bind(front_skip);
+    b.bin(BinOp::Add, start, start, Src::Imm(1));
+    b.jmp(front);
+    b.bind(back);
+    b.cmp(end, Src::Reg(start));
+    b.jcc(Cond::Le, done);
+    let at = b.op(BinOp::Add, p, Src::Reg(end));
+    let c = b.load_byte(at, -1);
+    jump_if_space(b, c, back_skip);
+    b.jmp(done);
+    b.bind(back_skip);
+    b.bin(BinOp::Sub, end, end, Src::Imm(1));
+    b.jmp(back);
+    b.bind(done);
+    let from = b.op(BinOp::Add, p, Src::Reg(start));
+    let n = b.op(BinOp::Sub, end, Src::Reg(start));
+    let r = b.call(STRING_NEW, &[Src::Reg(from), Src::Reg(n)]);
+    b.ret(Src::Reg(r));
 }

@@ -48,16 +48,17 @@ pub fn validate(module: &Module) -> Result<Symbols, CompileError> {
             return Err(CompileError::DuplicateData(name.clone()));
         }
     }
-    sym.allocates = module.functions.iter().any(|f| f.body.iter().any(runtime::allocates));
-
-    let cc = call_conv(module.target);
-    let mut reserved = cc.reserved;
-    if sym.allocates {
-        reserved = reserved.with(cc.heap);
-    }
+    // Calls first: which builtins are used decides whether the program
+    // allocates, and so whether the heap register is reserved.
     let mut unresolved = BTreeSet::new();
     for f in &module.functions {
-        check_function(module, f, &sym, reserved, &mut unresolved)?;
+        for inst in &f.body {
+            if let Some(name) = callee(inst) {
+                if !sym.functions.contains_key(&name) {
+                    unresolved.insert(name);
+                }
+            }
+        }
     }
     let mut missing = Vec::new();
     for name in unresolved {
@@ -72,16 +73,30 @@ pub fn validate(module: &Module) -> Result<Symbols, CompileError> {
     if !missing.is_empty() {
         return Err(CompileError::UnresolvedSymbols(missing));
     }
+    sym.allocates = module.functions.iter().any(|f| f.body.iter().any(runtime::allocates))
+        || sym.builtins.iter().any(|b| runtime::builtin_allocates(b));
+
+    let cc = call_conv(module.target);
+    let mut reserved = cc.reserved;
+    if sym.allocates {
+        reserved = reserved.with(cc.heap);
+    }
+    for f in &module.functions {
+        check_function(module, f, &sym, reserved)?;
+    }
     Ok(sym)
 }
 
-fn check_function(
-    module: &Module,
-    f: &Function,
-    sym: &Symbols,
-    reserved: RegSet,
-    unresolved: &mut BTreeSet<String>,
-) -> Result<(), CompileError> {
+/// The function a call instruction names.
+fn callee(inst: &Inst) -> Option<String> {
+    match inst {
+        Inst::Call(name) => Some(name.clone()),
+        Inst::MethodCall { type_name, method, .. } => Some(method_symbol(type_name, method)),
+        _ => None,
+    }
+}
+
+fn check_function(module: &Module, f: &Function, sym: &Symbols, reserved: RegSet) -> Result<(), CompileError> {
     let cc = call_conv(module.target);
     if f.params.len() > cc.args.len() {
         return Err(CompileError::InvalidFunction {
@@ -123,11 +138,11 @@ fn check_function(
                 register: preg_name(module.target, p),
             });
         }
-        if !runtime::lowered(inst) {
+        if !runtime::supported(inst) {
             return Err(CompileError::InvalidOperand {
                 function: f.name.clone(),
                 index,
-                reason: "this data-type instruction is not supported by the backend yet".into(),
+                reason: "printing floats is not supported by the backend yet".into(),
             });
         }
         let data_name = match inst {
@@ -150,23 +165,13 @@ fn check_function(
                 }
             }
         }
-        let callee = match inst {
-            Inst::Call(name) => Some(name.clone()),
-            Inst::MethodCall { type_name, method, args, .. } => {
-                if args.len() > cc.args.len() {
-                    return Err(CompileError::InvalidOperand {
-                        function: f.name.clone(),
-                        index,
-                        reason: format!("{} arguments; at most {} are passed in registers", args.len(), cc.args.len()),
-                    });
-                }
-                Some(method_symbol(type_name, method))
-            }
-            _ => None,
-        };
-        if let Some(name) = callee {
-            if !sym.functions.contains_key(&name) {
-                unresolved.insert(name);
+        if let Inst::MethodCall { args, .. } = inst {
+            if args.len() > cc.args.len() {
+                return Err(CompileError::InvalidOperand {
+                    function: f.name.clone(),
+                    index,
+                    reason: format!("{} arguments; at most {} are passed in registers", args.len(), cc.args.len()),
+                });
             }
         }
     }

@@ -9,10 +9,10 @@
 //! third scratch between calls, since the prologue saves it anyway.
 
 use super::imms::load_imm64;
-use super::inst::{AluOp, Cond as C, ImmOp, Inst, ShiftOp, Width, Xr, SP, XZR};
+use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, SP, XZR};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
-use crate::ir::{self, BinOp, Cond, Dst, Format, Operand, PReg, Reg, Src, UnOp};
+use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Format, Operand, PReg, Reg, Src, UnOp};
 use crate::lower::{move_src, parallel_move, Frame, FnCtx, MoveSrc, ProgramCtx};
 use crate::regalloc::Loc;
 use crate::regs::{arm64::*, call_conv, CallConv};
@@ -38,6 +38,20 @@ pub struct Lowerer<'a> {
     s1: Xr,
     next_label: u32,
     div_zero: Option<u32>,
+}
+
+/// Floating-point work registers: no value lives in an FP register across
+/// IR instructions, so these need no allocation.
+const D0: Dr = Dr(0);
+const D1: Dr = Dr(1);
+
+fn width_of(w: ir::Width) -> Width {
+    match w {
+        ir::Width::W8 => Width::B8,
+        ir::Width::W16 => Width::B16,
+        ir::Width::W32 => Width::B32,
+        ir::Width::W64 => Width::B64,
+    }
 }
 
 fn cond_of(c: Cond) -> C {
@@ -87,13 +101,19 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
     )))
 }
 
-/// The process entry point: call `main`, then exit with status 0.
-pub fn emit_entry(buf: &mut CodeBuffer, main: u32, format: Format) {
+/// The process entry point: clear the heap register when the program
+/// allocates (the first allocation then maps a region), call `main`, then
+/// exit with status 0.
+pub fn emit_entry(buf: &mut CodeBuffer, main: u32, format: Format, allocates: bool) {
     let (number_reg, number, svc) = match format {
         Format::Macho => (X16, MACOS_EXIT, SVC_MACOS),
         _ => (X8, LINUX_EXIT, SVC_LINUX),
     };
-    let mut insts = vec![Inst::Bl { target: RelocTarget::Function(main) }, Inst::Movz { dst: X0, imm16: 0, shift: 0 }];
+    let mut insts = Vec::new();
+    if allocates {
+        insts.push(Inst::Movz { dst: X28, imm16: 0, shift: 0 });
+    }
+    insts.extend([Inst::Bl { target: RelocTarget::Function(main) }, Inst::Movz { dst: X0, imm16: 0, shift: 0 }]);
     insts.extend(load_imm64(number_reg, number));
     insts.push(Inst::Svc { imm16: svc });
     for inst in insts {
@@ -283,20 +303,14 @@ impl Lowerer<'_> {
             I::Load { width, dst, base, offset } => {
                 let b = self.read(*base, s0);
                 let t = self.dst_reg(*dst);
-                let w = match width {
-                    ir::Width::W64 => Width::B64,
-                    ir::Width::W8 => Width::B8,
-                };
+                let w = width_of(*width);
                 self.access(w, b, *offset, Some(t), None);
                 self.write(*dst, t);
             }
             I::Store { width, base, offset, src } => {
                 let b = self.read(*base, s0);
                 let v = self.read_src(*src, s1);
-                let w = match width {
-                    ir::Width::W64 => Width::B64,
-                    ir::Width::W8 => Width::B8,
-                };
+                let w = width_of(*width);
                 self.access(w, b, *offset, None, Some(v));
             }
             I::Lea { dst, symbol } => {
@@ -350,9 +364,40 @@ impl Lowerer<'_> {
             },
             I::Label(l) => self.buf.bind_label(l.0),
             I::Nop => {}
+            I::Trap => self.emit(Inst::Brk { imm16: 1 }),
             I::Raw(bytes) => self.emit(Inst::Raw(bytes.clone())),
-            I::PrintInt(s) => self.runtime_call(i, runtime::PRINT_INT, &[*s], None),
-            other => unreachable!("validation rejects {other:?} until the data types land"),
+            I::CallWith { callee, args, dst } => self.runtime_call(i, callee, args, *dst),
+            I::FloatBin { op, dst, a, b } => {
+                let ra = self.read_src(*a, s0);
+                let rb = self.read_src(*b, s1);
+                self.emit(Inst::FmovToFp { dst: D0, src: ra });
+                self.emit(Inst::FmovToFp { dst: D1, src: rb });
+                let op = match op {
+                    FloatOp::Add => FpuOp::Fadd,
+                    FloatOp::Sub => FpuOp::Fsub,
+                    FloatOp::Mul => FpuOp::Fmul,
+                    FloatOp::Div => FpuOp::Fdiv,
+                };
+                self.emit(Inst::FpuRRR { op, dst: D0, a: D0, b: D1 });
+                let t = self.dst_reg(*dst);
+                self.emit(Inst::FmovFromFp { dst: t, src: D0 });
+                self.write(*dst, t);
+            }
+            I::IntToFloat { dst, src } => {
+                let v = self.read_src(*src, s0);
+                self.emit(Inst::Scvtf { dst: D0, src: v });
+                let t = self.dst_reg(*dst);
+                self.emit(Inst::FmovFromFp { dst: t, src: D0 });
+                self.write(*dst, t);
+            }
+            I::FloatToInt { dst, src } => {
+                let v = self.read_src(*src, s0);
+                self.emit(Inst::FmovToFp { dst: D0, src: v });
+                let t = self.dst_reg(*dst);
+                self.emit(Inst::Fcvtzs { dst: t, src: D0 });
+                self.write(*dst, t);
+            }
+            other => unreachable!("`expand` rewrites {other:?} before lowering"),
         }
     }
 

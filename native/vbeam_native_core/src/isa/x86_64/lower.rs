@@ -6,10 +6,10 @@
 //! Spilled vregs are read into the function's two scratch registers and
 //! written back from them.
 
-use super::inst::{AluOp, Amode, Inst, Narrow, ShiftOp, CC};
+use super::inst::{AluOp, Amode, Inst, Narrow, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
-use crate::ir::{self, BinOp, Cond, Dst, Operand, PReg, Reg, Src, UnOp, Width};
+use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Operand, PReg, Reg, Src, UnOp, Width};
 use crate::lower::{move_src, parallel_move, Frame, FnCtx, MoveSrc, ProgramCtx};
 use crate::regalloc::Loc;
 use crate::regs::{call_conv, x86::*, CallConv};
@@ -43,6 +43,21 @@ fn cc_of(c: Cond) -> CC {
     }
 }
 
+/// Floating-point work registers: no value lives in an FP register across
+/// IR instructions, so these need no allocation.
+const XMM0: Xmm = Xmm(0);
+const XMM1: Xmm = Xmm(1);
+
+/// The narrow access for a width, None for 64 bits.
+fn narrow(w: Width) -> Option<Narrow> {
+    match w {
+        Width::W8 => Some(Narrow::B8),
+        Width::W16 => Some(Narrow::B16),
+        Width::W32 => Some(Narrow::B32),
+        Width::W64 => None,
+    }
+}
+
 fn imm32(i: i64) -> Option<i32> {
     i32::try_from(i).ok()
 }
@@ -73,8 +88,13 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
     })
 }
 
-/// The process entry point: call `main`, then exit with status 0.
-pub fn emit_entry(buf: &mut CodeBuffer, main: u32, exit_number: i64) {
+/// The process entry point: clear the heap register when the program
+/// allocates (the first allocation then maps a region), call `main`, then
+/// exit with status 0.
+pub fn emit_entry(buf: &mut CodeBuffer, main: u32, exit_number: i64, allocates: bool) {
+    if allocates {
+        Inst::MovRI { dst: call_conv(crate::ir::Target::X86_64).heap, imm: 0 }.emit(buf);
+    }
     for inst in [
         Inst::Call { target: RelocTarget::Function(main) },
         Inst::MovRI { dst: RDI, imm: 0 },
@@ -227,26 +247,24 @@ impl Lowerer<'_> {
                 let b = self.read(*base, s0);
                 let t = self.dst_reg(*dst);
                 let mem = Amode::base_disp(b, *offset);
-                self.emit(match width {
-                    Width::W64 => Inst::Load { dst: t, mem },
-                    Width::W8 => Inst::LoadNarrow { width: Narrow::B8, dst: t, mem },
+                self.emit(match narrow(*width) {
+                    None => Inst::Load { dst: t, mem },
+                    Some(width) => Inst::LoadNarrow { width, dst: t, mem },
                 });
                 self.write(*dst, t);
             }
             I::Store { width, base, offset, src } => {
                 let b = self.read(*base, s0);
                 let mem = Amode::base_disp(b, *offset);
-                match (width, src) {
-                    (Width::W64, Src::Imm(v)) if imm32(*v).is_some() => {
-                        self.emit(Inst::StoreImm { mem, imm: *v as i32 })
-                    }
-                    (Width::W64, _) => {
+                match (narrow(*width), src) {
+                    (None, Src::Imm(v)) if imm32(*v).is_some() => self.emit(Inst::StoreImm { mem, imm: *v as i32 }),
+                    (None, _) => {
                         let v = self.read_src(*src, s1);
                         self.emit(Inst::Store { mem, src: v });
                     }
-                    (Width::W8, _) => {
+                    (Some(width), _) => {
                         let v = self.read_src(*src, s1);
-                        self.emit(Inst::StoreNarrow { width: Narrow::B8, mem, src: v });
+                        self.emit(Inst::StoreNarrow { width, mem, src: v });
                     }
                 }
             }
@@ -297,9 +315,40 @@ impl Lowerer<'_> {
             }
             I::Label(l) => self.buf.bind_label(l.0),
             I::Nop => {}
+            I::Trap => self.emit(Inst::Ud2),
             I::Raw(bytes) => self.emit(Inst::Raw(bytes.clone())),
-            I::PrintInt(s) => self.runtime_call(i, runtime::PRINT_INT, &[*s], None),
-            other => unreachable!("validation rejects {other:?} until the data types land"),
+            I::CallWith { callee, args, dst } => self.runtime_call(i, callee, args, *dst),
+            I::FloatBin { op, dst, a, b } => {
+                let ra = self.read_src(*a, s0);
+                let rb = self.read_src(*b, s1);
+                self.emit(Inst::MovqToXmm { dst: XMM0, src: ra });
+                self.emit(Inst::MovqToXmm { dst: XMM1, src: rb });
+                let op = match op {
+                    FloatOp::Add => SseOp::Add,
+                    FloatOp::Sub => SseOp::Sub,
+                    FloatOp::Mul => SseOp::Mul,
+                    FloatOp::Div => SseOp::Div,
+                };
+                self.emit(Inst::SseBin { op, dst: XMM0, src: XMM1 });
+                let t = self.dst_reg(*dst);
+                self.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
+                self.write(*dst, t);
+            }
+            I::IntToFloat { dst, src } => {
+                let v = self.read_src(*src, s0);
+                self.emit(Inst::Cvtsi2sd { dst: XMM0, src: v });
+                let t = self.dst_reg(*dst);
+                self.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
+                self.write(*dst, t);
+            }
+            I::FloatToInt { dst, src } => {
+                let v = self.read_src(*src, s0);
+                self.emit(Inst::MovqToXmm { dst: XMM0, src: v });
+                let t = self.dst_reg(*dst);
+                self.emit(Inst::Cvttsd2si { dst: t, src: XMM0 });
+                self.write(*dst, t);
+            }
+            other => unreachable!("`expand` rewrites {other:?} before lowering"),
         }
     }
 

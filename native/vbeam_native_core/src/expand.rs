@@ -1,0 +1,226 @@
+//! Rewrites the data-type instructions into the integer IR plus calls of
+//! runtime routines (`Inst::CallWith`), before register allocation, so both
+//! targets share one definition of every data structure. What stays for the
+//! lowerers is the integer IR, `CallWith`, and the float arithmetic.
+//!
+//! Layouts (spec): string `{ptr, len}`, array `{ptr, len, cap}`, map
+//! `{entries, len, cap}` with 16-byte `{key, value}` entries.
+
+use crate::ir::*;
+use crate::runtime as rt;
+use crate::validate::{data_size, method_symbol};
+
+const STRING_LEN: i32 = 8;
+const ARRAY_PTR: i32 = 0;
+const ARRAY_LEN: i32 = 8;
+const ARRAY_CAP: i32 = 16;
+const MAP_HEADER_SIZE: i64 = 24;
+
+/// Expands every function of the module in place.
+pub fn expand_module(module: &mut Module) {
+    let mut literals = 0usize;
+    let mut functions = std::mem::take(&mut module.functions);
+    for f in &mut functions {
+        if f.body.iter().any(needs_expansion) {
+            expand_function(module, f, &mut literals);
+        }
+    }
+    module.functions = functions;
+}
+
+fn needs_expansion(inst: &Inst) -> bool {
+    !matches!(
+        inst,
+        Inst::Mov { .. }
+            | Inst::Bin { .. }
+            | Inst::Unary { .. }
+            | Inst::Load { .. }
+            | Inst::Store { .. }
+            | Inst::Lea { .. }
+            | Inst::Cmp { .. }
+            | Inst::Jmp(_)
+            | Inst::Jcc(..)
+            | Inst::Call(_)
+            | Inst::CallIndirect(_)
+            | Inst::Ret
+            | Inst::Push(_)
+            | Inst::Pop(_)
+            | Inst::Syscall
+            | Inst::Label(_)
+            | Inst::Nop
+            | Inst::Raw(_)
+            | Inst::FloatBin { .. }
+            | Inst::IntToFloat { .. }
+            | Inst::FloatToInt { .. }
+            | Inst::CallWith { .. }
+            | Inst::Trap
+    )
+}
+
+struct Expander<'a> {
+    module: &'a mut Module,
+    literals: &'a mut usize,
+    labels: Vec<String>,
+    next_vreg: u32,
+    out: Vec<Inst>,
+}
+
+fn expand_function(module: &mut Module, f: &mut Function, literals: &mut usize) {
+    let mut max_vreg = f.params.iter().filter_map(|r| if let Reg::V(v) = r { Some(*v) } else { None }).max();
+    for inst in &f.body {
+        crate::operands::for_each_reg(inst, |r, _| {
+            if let Reg::V(v) = r {
+                max_vreg = max_vreg.max(Some(v));
+            }
+        });
+    }
+    let body = std::mem::take(&mut f.body);
+    let mut x = Expander {
+        module,
+        literals,
+        labels: std::mem::take(&mut f.labels),
+        next_vreg: max_vreg.map_or(0, |v| v + 1),
+        out: Vec::with_capacity(body.len() * 2),
+    };
+    for inst in body {
+        x.expand(inst);
+    }
+    f.body = x.out;
+    f.labels = x.labels;
+}
+
+impl Expander<'_> {
+    fn vreg(&mut self) -> Reg {
+        self.next_vreg += 1;
+        Reg::V(self.next_vreg - 1)
+    }
+    fn label(&mut self) -> Label {
+        self.labels.push(format!("__vbeam_l{}", self.labels.len()));
+        Label(self.labels.len() as u32 - 1)
+    }
+    fn call(&mut self, callee: &str, args: Vec<Src>, dst: Option<Reg>) {
+        self.out.push(Inst::CallWith { callee: callee.into(), args, dst });
+    }
+    /// `src` in a register (constants are moved into a fresh vreg).
+    fn reg(&mut self, src: Src) -> Reg {
+        match src {
+            Src::Reg(r) => r,
+            Src::Imm(i) => {
+                let r = self.vreg();
+                self.out.push(Inst::Mov { dst: Dst::Reg(r), src: Operand::Imm(i) });
+                r
+            }
+        }
+    }
+    fn load(&mut self, dst: Reg, base: Reg, offset: i32) {
+        self.out.push(Inst::Load { width: Width::W64, dst, base, offset });
+    }
+
+    /// Checks `index <u limit(arr)` (limit = the word at `limit_offset`),
+    /// panicking otherwise; returns the address of element `index`, or the
+    /// element pointer and a constant byte offset. The panic path ends in a
+    /// `Trap`, so no value is live across its call and the check costs the
+    /// allocator nothing.
+    fn element(&mut self, arr: Reg, index: Src, elem_size: i64, limit_offset: i32) -> (Reg, i32) {
+        let limit = self.vreg();
+        self.load(limit, arr, limit_offset);
+        let idx = self.reg(index);
+        let ok = self.label();
+        self.out.push(Inst::Cmp { a: idx, b: Src::Reg(limit) });
+        self.out.push(Inst::Jcc(Cond::Ltu, ok));
+        let len = self.vreg();
+        self.load(len, arr, ARRAY_LEN);
+        self.call(rt::INDEX_PANIC, vec![Src::Reg(idx), Src::Reg(len)], None);
+        self.out.push(Inst::Trap);
+        self.out.push(Inst::Label(ok));
+        let ptr = self.vreg();
+        self.load(ptr, arr, ARRAY_PTR);
+        if let Src::Imm(i) = index {
+            if let Some(off) = i.checked_mul(elem_size).and_then(|o| i32::try_from(o).ok()) {
+                return (ptr, off);
+            }
+        }
+        let scaled = match elem_size {
+            1 => idx,
+            _ => {
+                let s = self.vreg();
+                self.out.push(Inst::Bin { op: BinOp::Shl, dst: s, a: idx, b: Src::Imm(elem_size.trailing_zeros() as i64) });
+                s
+            }
+        };
+        let addr = self.vreg();
+        self.out.push(Inst::Bin { op: BinOp::Add, dst: addr, a: ptr, b: Src::Reg(scaled) });
+        (addr, 0)
+    }
+
+    fn expand(&mut self, inst: Inst) {
+        match inst {
+            Inst::PrintInt(s) => self.call(rt::PRINT_INT, vec![s], None),
+            Inst::StringLit { dst, source } => {
+                let (name, len) = match source {
+                    StrSource::Data(name, Some(len)) => (name, len),
+                    StrSource::Data(name, None) => {
+                        let index = self.module.data.iter().map(|d| &d.name).chain(self.module.bss.iter().map(|b| &b.name)).position(|n| *n == name);
+                        let len = index.map_or(0, |i| data_size(self.module, i));
+                        (name, len)
+                    }
+                    StrSource::Bytes(bytes) => {
+                        let name = format!("__vbeam_lit{}", self.literals);
+                        *self.literals += 1;
+                        let len = bytes.len() as u64;
+                        self.module.data.push(DataEntry { name: name.clone(), align: 1, bytes });
+                        (name, len)
+                    }
+                };
+                let ptr = self.vreg();
+                self.out.push(Inst::Lea { dst: ptr, symbol: name });
+                self.call(rt::STRING_NEW, vec![Src::Reg(ptr), Src::Imm(len as i64)], Some(dst));
+            }
+            Inst::StringLen { dst, s } => self.load(dst, s, STRING_LEN),
+            Inst::StringCmp { dst, a, b } => self.call(rt::STRING_CMP, vec![Src::Reg(a), Src::Reg(b)], Some(dst)),
+            Inst::StringConcat { dst, a, b } => self.call(rt::STRING_CONCAT, vec![Src::Reg(a), Src::Reg(b)], Some(dst)),
+            Inst::PrintStr(s) => self.call(rt::PRINT_STR, vec![Src::Reg(s)], None),
+            Inst::IntToStr { dst, src } => self.call(rt::INT_TO_STR, vec![src], Some(dst)),
+            Inst::ArrayNew { dst, elem_size, cap } => {
+                self.call(rt::ARRAY_NEW, vec![Src::Imm(elem_size), Src::Imm(cap)], Some(dst))
+            }
+            Inst::ArrayGet { dst, arr, index, elem_size } => {
+                let (base, offset) = self.element(arr, index, elem_size, ARRAY_LEN);
+                self.out.push(Inst::Load { width: Width::of_size(elem_size), dst, base, offset });
+            }
+            Inst::ArraySet { arr, index, value, elem_size } => {
+                let (base, offset) = self.element(arr, index, elem_size, ARRAY_CAP);
+                self.out.push(Inst::Store { width: Width::of_size(elem_size), base, offset, src: value });
+            }
+            Inst::ArrayLen { dst, arr } => self.load(dst, arr, ARRAY_LEN),
+            Inst::ArrayAppend { dst, arr, value, elem_size } => {
+                let slot = self.vreg();
+                self.call(rt::ARRAY_PUSH_SLOT, vec![Src::Reg(arr), Src::Imm(elem_size)], Some(slot));
+                self.out.push(Inst::Store { width: Width::of_size(elem_size), base: slot, offset: 0, src: value });
+                self.out.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(arr) });
+            }
+            Inst::StructNew { dst, size } => self.call(rt::ALLOC, vec![Src::Imm(size)], Some(dst)),
+            Inst::FieldGet { dst, s, offset } => self.load(dst, s, offset as i32),
+            Inst::FieldSet { s, offset, value } => {
+                self.out.push(Inst::Store { width: Width::W64, base: s, offset: offset as i32, src: value })
+            }
+            Inst::MapNew { dst } => self.call(rt::ALLOC, vec![Src::Imm(MAP_HEADER_SIZE)], Some(dst)),
+            Inst::MapPut { dst, map, key, value } => {
+                self.call(rt::MAP_PUT, vec![Src::Reg(map), key, value], None);
+                self.out.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(map) });
+            }
+            Inst::MapGet { dst, map, key } => self.call(rt::MAP_GET, vec![Src::Reg(map), key], Some(dst)),
+            Inst::MapDelete { dst, map, key } => {
+                self.call(rt::MAP_DELETE, vec![Src::Reg(map), key], None);
+                self.out.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(map) });
+            }
+            Inst::MethodCall { dst, type_name, method, args } => {
+                self.call(&method_symbol(&type_name, &method), args, Some(dst))
+            }
+            Inst::PrintFloat(_) | Inst::FloatToStr { .. } => {
+                unreachable!("validation rejects float printing until it lands")
+            }
+            other => self.out.push(other),
+        }
+    }
+}
