@@ -178,3 +178,130 @@ fn linear_scan(live: &Liveness, pool: &[PReg]) -> Vec<Loc> {
     }
     locs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{BinOp, Dst, Function, Inst, Label, Operand, Src, Target};
+    use crate::regs::{call_conv, x86};
+
+    struct NoInfo;
+    impl CallInfo for NoInfo {
+        fn call_arity(&self, _: &str) -> Option<u32> {
+            Some(1)
+        }
+        fn syscall_args(&self, _: usize) -> Option<u32> {
+            None
+        }
+    }
+
+    fn func(body: Vec<Inst>, labels: usize) -> Function {
+        Function {
+            name: "f".into(),
+            arity: 1,
+            exported: false,
+            params: vec![Reg::V(0)],
+            locals: 0,
+            body,
+            labels: (0..labels).map(|i| format!("l{i}")).collect(),
+        }
+    }
+
+    fn mov(dst: Reg, src: Reg) -> Inst {
+        Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(src) }
+    }
+
+    fn alloc(f: &mut Function) -> Allocation {
+        let n = renumber(f);
+        allocate(f, n, call_conv(Target::X86_64), &NoInfo, RegSet::EMPTY).unwrap()
+    }
+
+    #[test]
+    fn values_live_across_calls_avoid_caller_saved_registers() {
+        let cc = call_conv(Target::X86_64);
+        let mut f = func(
+            vec![
+                mov(Reg::P(x86::RDI), Reg::V(0)),
+                Inst::Call("g".into()),
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(1), a: Reg::V(0), b: Src::Imm(1) },
+                mov(Reg::P(x86::RAX), Reg::V(1)),
+                Inst::Ret,
+            ],
+            0,
+        );
+        let a = alloc(&mut f);
+        match a.loc(0) {
+            Loc::Reg(r) => assert!(cc.callee_saved.contains(r), "v0 in {r:?}"),
+            Loc::Spill(_) => {}
+        }
+        if let Loc::Reg(r) = a.loc(0) {
+            assert!(a.saved.contains(r));
+        }
+    }
+
+    #[test]
+    fn loop_carried_values_keep_their_register_through_the_loop() {
+        // v1 is read at the top of the loop and written at the bottom: its
+        // interval must cover the whole loop, so v2 (live inside) cannot
+        // share its register.
+        let top = Label(0);
+        let mut f = func(
+            vec![
+                Inst::Mov { dst: Dst::Reg(Reg::V(1)), src: Operand::Imm(0) },
+                Inst::Label(top),
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(2), a: Reg::V(1), b: Src::Imm(1) },
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(1), a: Reg::V(2), b: Src::Reg(Reg::V(0)) },
+                Inst::Cmp { a: Reg::V(1), b: Src::Imm(100) },
+                Inst::Jcc(crate::ir::Cond::Lt, top),
+                mov(Reg::P(x86::RAX), Reg::V(1)),
+                Inst::Ret,
+            ],
+            1,
+        );
+        let a = alloc(&mut f);
+        assert_ne!(a.loc(0), a.loc(1));
+        assert_ne!(a.loc(1), a.loc(2));
+        assert_ne!(a.loc(0), a.loc(2));
+    }
+
+    #[test]
+    fn many_simultaneous_values_spill_to_distinct_slots() {
+        let n = 40u32;
+        let mut body: Vec<Inst> =
+            (1..=n).map(|v| Inst::Bin { op: BinOp::Add, dst: Reg::V(v), a: Reg::V(0), b: Src::Imm(v as i64) }).collect();
+        for v in 1..=n {
+            body.push(Inst::Bin { op: BinOp::Add, dst: Reg::V(0), a: Reg::V(0), b: Src::Reg(Reg::V(v)) });
+        }
+        body.push(mov(Reg::P(x86::RAX), Reg::V(0)));
+        body.push(Inst::Ret);
+        let mut f = func(body, 0);
+        let a = alloc(&mut f);
+        let spilled: Vec<u32> = a.locs.iter().filter_map(|l| if let Loc::Spill(s) = l { Some(*s) } else { None }).collect();
+        assert!(!spilled.is_empty());
+        let mut unique = spilled.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), spilled.len());
+        let regs: Vec<PReg> = a.locs.iter().filter_map(|l| if let Loc::Reg(r) = l { Some(*r) } else { None }).collect();
+        assert!(regs.iter().all(|r| !a.scratch.contains(r)));
+    }
+
+    #[test]
+    fn fixed_registers_are_not_given_to_overlapping_values() {
+        // rdi holds an argument from its write to the call; v1 lives across
+        // that range and must not be put in rdi.
+        let mut f = func(
+            vec![
+                Inst::Mov { dst: Dst::Reg(Reg::V(1)), src: Operand::Imm(5) },
+                mov(Reg::P(x86::RDI), Reg::V(0)),
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(2), a: Reg::V(1), b: Src::Imm(1) },
+                Inst::Call("g".into()),
+                mov(Reg::P(x86::RAX), Reg::V(2)),
+                Inst::Ret,
+            ],
+            0,
+        );
+        let a = alloc(&mut f);
+        assert_ne!(a.loc(1), Loc::Reg(x86::RDI));
+    }
+}
