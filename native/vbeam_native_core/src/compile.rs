@@ -154,7 +154,7 @@ fn compile_function(
     arities: &HashMap<String, u32>,
     reserved: RegSet,
 ) -> Result<CodeBuffer, CompileError> {
-    let num_vregs = regalloc::renumber(func);
+    let num_vregs = regalloc::renumber(func).len();
     if !func.body.last().is_some_and(Inst::is_terminator) {
         func.body.push(Inst::Ret);
     }
@@ -185,4 +185,26 @@ fn ir_slots(func: &Function) -> u32 {
         _ => 0,
     };
     func.body.iter().map(slot).max().unwrap_or(0)
+}
+
+/// The register allocation of one function on its own (for the
+/// `vbeam_native_regalloc` API): each vreg of the IR with its location,
+/// plus the allocation itself. Calls are assumed to pass every argument
+/// register, and system calls to follow the target's Linux convention.
+pub fn allocate_function(target: Target, mut func: Function) -> Result<(Vec<(u32, regalloc::Loc)>, regalloc::Allocation), CompileError> {
+    let original = regalloc::renumber(&mut func);
+    let mut plans = Vec::new();
+    for (i, number) in syscall::numbers(&func, target) {
+        let plan = syscall::plan(target, Format::Elf64, number).map_err(|reason| CompileError::InvalidSyscall {
+            function: func.name.clone(),
+            index: i + 1,
+            reason,
+        })?;
+        plans.push((i, plan));
+    }
+    let arities = HashMap::new();
+    let info = FnInfo { arities: &arities, syscalls: &plans };
+    let alloc = regalloc::allocate(&func, original.len(), call_conv(target), &info, RegSet::EMPTY)?;
+    let locs = original.iter().enumerate().map(|(dense, v)| (*v, alloc.loc(dense as u32))).collect();
+    Ok((locs, alloc))
 }

@@ -52,13 +52,19 @@ impl Allocation {
 }
 
 /// Renames the function's vregs to `0..n` in order of first appearance
-/// (params first) and returns `n`, so later passes can use plain vectors.
-pub fn renumber(func: &mut Function) -> usize {
+/// (params first), so later passes can use plain vectors. Returns the
+/// original number of each renamed vreg.
+pub fn renumber(func: &mut Function) -> Vec<u32> {
     let mut map: HashMap<u32, u32> = HashMap::new();
+    let mut original = Vec::new();
     let mut rename = |r: &mut Reg| {
         if let Reg::V(v) = r {
             let next = map.len() as u32;
-            *v = *map.entry(*v).or_insert(next);
+            let dense = *map.entry(*v).or_insert(next);
+            if dense == next {
+                original.push(*v);
+            }
+            *v = dense;
         }
     };
     for p in &mut func.params {
@@ -67,7 +73,7 @@ pub fn renumber(func: &mut Function) -> usize {
     for inst in &mut func.body {
         for_each_reg_mut(inst, |r, _| rename(r));
     }
-    map.len()
+    original
 }
 
 /// Physical registers the function's IR names explicitly.
@@ -212,7 +218,7 @@ mod tests {
     }
 
     fn alloc(f: &mut Function) -> Allocation {
-        let n = renumber(f);
+        let n = renumber(f).len();
         allocate(f, n, call_conv(Target::X86_64), &NoInfo, RegSet::EMPTY).unwrap()
     }
 

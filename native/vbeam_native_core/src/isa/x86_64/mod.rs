@@ -1,3 +1,4 @@
+pub mod asm;
 pub mod emit;
 #[cfg(test)]
 mod emit_tests;
