@@ -4,3 +4,4 @@ pub mod emit;
 mod emit_tests;
 pub mod inst;
 pub mod lower;
+mod print;
