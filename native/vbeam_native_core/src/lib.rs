@@ -9,6 +9,7 @@
 pub mod code;
 pub mod compile;
 pub mod decode;
+pub mod elf;
 pub mod error;
 pub mod expand;
 pub mod ir;
@@ -22,5 +23,6 @@ pub mod regs;
 pub mod runtime;
 pub mod syscall;
 pub mod term;
+pub mod term_text;
 pub mod validate;
 pub use compile::{compile_module, compile_term};

@@ -58,18 +58,18 @@ fn text(name: &str) -> (&'static str, usize) {
     (n, t.len())
 }
 
-/// Builtins the backend provides: (name, arity, allocates).
-const BUILTINS: &[(&str, u32, bool)] = &[
-    ("println", 1, false),
-    ("print", 1, false),
-    ("eprintln", 1, false),
-    ("exit", 1, false),
-    ("panic", 1, false),
-    ("string__int", 1, false),
-    ("int__str", 1, true),
-    ("string__repeat", 2, true),
-    ("string__to_upper", 1, true),
-    ("string__trim_space", 1, true),
+/// Builtins the backend provides: (name, whether it allocates).
+const BUILTINS: &[(&str, bool)] = &[
+    ("println", false),
+    ("print", false),
+    ("eprintln", false),
+    ("exit", false),
+    ("panic", false),
+    ("string__int", false),
+    ("int__str", true),
+    ("string__repeat", true),
+    ("string__to_upper", true),
+    ("string__trim_space", true),
 ];
 
 /// The builtin called `name`, if the backend provides it.
@@ -79,7 +79,7 @@ pub fn builtin(name: &str) -> Option<&'static str> {
 
 /// Whether the builtin `name` allocates heap memory.
 pub fn builtin_allocates(name: &str) -> bool {
-    BUILTINS.iter().any(|b| b.0 == name && b.2)
+    BUILTINS.iter().any(|b| b.0 == name && b.1)
 }
 
 /// Whether an instruction allocates heap memory (calls aside: see
@@ -166,7 +166,7 @@ pub fn build<'a>(
         }
     }
     for name in stubs {
-        let mut b = Builder::new(target, name, 0);
+        let mut b = Builder::new(target, name);
         b.ret(Src::Imm(0));
         rt.functions.push(b.finish());
     }
@@ -174,8 +174,7 @@ pub fn build<'a>(
 }
 
 fn routine(target: Target, format: Format, name: &str) -> Function {
-    let arity = BUILTINS.iter().find(|b| b.0 == name).map_or_else(|| routine_arity(name), |b| b.1);
-    let mut b = Builder::new(target, name, arity);
+    let mut b = Builder::new(target, name);
     match name {
         ALLOC => alloc(&mut b, format),
         MEMCPY => memcpy(&mut b),
@@ -199,7 +198,7 @@ fn routine(target: Target, format: Format, name: &str) -> Function {
         "eprintln" => println(&mut b, STDERR),
         "print" => print_str(&mut b, STDOUT),
         "exit" => {
-            let status = b.param(0);
+            let [status] = b.params();
             b.exit(Src::Reg(status));
         }
         "panic" => panic(&mut b),
@@ -212,17 +211,6 @@ fn routine(target: Target, format: Format, name: &str) -> Function {
     b.finish()
 }
 
-/// Arity of the internal routines (builtins carry theirs in `BUILTINS`).
-fn routine_arity(name: &str) -> u32 {
-    match name {
-        ALLOC | PRINT_STR | PRINT_INT | INT_TO_STR | MAP_FIND => 1,
-        STRING_NEW | STRING_CMP | STRING_CONCAT | FORMAT_INT | ARRAY_NEW | ARRAY_PUSH_SLOT | INDEX_PANIC
-        | MAP_GET | MAP_DELETE => 2,
-        MEMCPY | MAP_PUT => 3,
-        _ => 0,
-    }
-}
-
 /// A small IR assembler for runtime routines.
 struct Builder {
     target: Target,
@@ -231,20 +219,25 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(target: Target, name: &str, arity: u32) -> Builder {
+    fn new(target: Target, name: &str) -> Builder {
         let func = Function {
             name: name.into(),
-            arity,
+            arity: 0,
             exported: false,
-            params: (0..arity).map(Reg::V).collect(),
-            locals: arity,
+            params: Vec::new(),
+            locals: 0,
             body: Vec::new(),
             labels: Vec::new(),
         };
-        Builder { target, func, next_vreg: arity }
+        Builder { target, func, next_vreg: 0 }
     }
-    fn param(&self, k: u32) -> Reg {
-        Reg::V(k)
+    /// Declares the routine's N parameters (before any other vreg).
+    fn params<const N: usize>(&mut self) -> [Reg; N] {
+        debug_assert_eq!(self.next_vreg, 0, "parameters come first");
+        self.func.params = (0..N as u32).map(Reg::V).collect();
+        self.func.arity = N as u32;
+        self.next_vreg = N as u32;
+        std::array::from_fn(|k| Reg::V(k as u32))
     }
     fn vreg(&mut self) -> Reg {
         self.next_vreg += 1;
@@ -380,7 +373,7 @@ enum IrSyscall {
 /// full. Memory comes zeroed from the OS and is never reused.
 fn alloc(b: &mut Builder, format: Format) {
     let heap = Reg::P(call_conv(b.target).heap);
-    let size = b.param(0);
+    let [size] = b.params();
     let rounded = b.op(BinOp::Add, size, Src::Imm(15));
     b.bin(BinOp::And, rounded, rounded, Src::Imm(-16));
     let end_ptr = b.lea(HEAP_END);
@@ -420,7 +413,7 @@ fn alloc(b: &mut Builder, format: Format) {
 
 /// `memcpy(dst, src, n)`: forward copy, a word at a time, then bytes.
 fn memcpy(b: &mut Builder) {
-    let (dst, src, n) = (b.param(0), b.param(1), b.param(2));
+    let [dst, src, n] = b.params();
     let (words, bytes, done) = (b.label(), b.label(), b.label());
     b.bind(words);
     b.cmp(n, Src::Imm(8));
@@ -446,7 +439,7 @@ fn memcpy(b: &mut Builder) {
 
 /// `string_new(ptr, len) -> string header`.
 fn string_new(b: &mut Builder) {
-    let (ptr, len) = (b.param(0), b.param(1));
+    let [ptr, len] = b.params();
     let h = b.call(ALLOC, &[Src::Imm(16)]);
     b.store(h, 0, Src::Reg(ptr));
     b.store(h, 8, Src::Reg(len));
@@ -455,7 +448,7 @@ fn string_new(b: &mut Builder) {
 
 /// `string_cmp(a, b)`: -1, 0 or 1, bytewise (unsigned), then shorter first.
 fn string_cmp(b: &mut Builder) {
-    let (x, y) = (b.param(0), b.param(1));
+    let [x, y] = b.params();
     let (px, lx, py, ly) = (b.load(x, 0), b.load(x, 8), b.load(y, 0), b.load(y, 8));
     let n = b.vreg();
     let (short, top, tail, less, greater) = (b.label(), b.label(), b.label(), b.label(), b.label());
@@ -490,7 +483,7 @@ fn string_cmp(b: &mut Builder) {
 
 /// `string_concat(a, b)`: a new string of a's bytes then b's.
 fn string_concat(b: &mut Builder) {
-    let (x, y) = (b.param(0), b.param(1));
+    let [x, y] = b.params();
     let (lx, ly) = (b.load(x, 8), b.load(y, 8));
     let n = b.op(BinOp::Add, lx, Src::Reg(ly));
     let buf = b.call(ALLOC, &[Src::Reg(n)]);
@@ -510,13 +503,13 @@ fn write_string(b: &mut Builder, fd: i64, s: Reg) {
 }
 
 fn print_str(b: &mut Builder, fd: i64) {
-    let s = b.param(0);
+    let [s] = b.params();
     write_string(b, fd, s);
     b.ret_void();
 }
 
 fn println(b: &mut Builder, fd: i64) {
-    let s = b.param(0);
+    let [s] = b.params();
     write_string(b, fd, s);
     let (nl, len) = text("__vbeam_newline");
     b.write_data(fd, nl, len);
@@ -525,7 +518,7 @@ fn println(b: &mut Builder, fd: i64) {
 
 /// `panic(s)`: "V panic: " s "\n" on stderr, exit status 1.
 fn panic(b: &mut Builder) {
-    let s = b.param(0);
+    let [s] = b.params();
     let (prefix, len) = text("__vbeam_msg_panic");
     b.write_data(STDERR, prefix, len);
     write_string(b, STDERR, s);
@@ -545,7 +538,7 @@ fn fatal(b: &mut Builder, message: &str) {
 /// bytes just before `end`. Digits come from the value made non-positive,
 /// so i64::MIN needs no special case.
 fn format_int(b: &mut Builder) {
-    let (value, end) = (b.param(0), b.param(1));
+    let [value, end] = b.params();
     let (cursor, n) = (b.vreg(), b.vreg());
     let (non_positive, top, sign_done) = (b.label(), b.label(), b.label());
     b.mov(cursor, end);
@@ -574,7 +567,7 @@ fn format_int(b: &mut Builder) {
 
 /// `print_int(value)`: decimal and a newline on stdout (no heap needed).
 fn print_int(b: &mut Builder) {
-    let value = b.param(0);
+    let [value] = b.params();
     let digits = b.lea(DIGITS);
     let end = b.op(BinOp::Add, digits, Src::Imm(DIGITS_SIZE));
     let newline = b.op(BinOp::Sub, end, Src::Imm(1));
@@ -587,7 +580,7 @@ fn print_int(b: &mut Builder) {
 
 /// `int_to_str(value)`: a new string of the decimal text.
 fn int_to_str(b: &mut Builder) {
-    let value = b.param(0);
+    let [value] = b.params();
     let buf = b.call(ALLOC, &[Src::Imm(DIGITS_SIZE)]);
     let end = b.op(BinOp::Add, buf, Src::Imm(DIGITS_SIZE));
     let start = b.call(FORMAT_INT, &[Src::Reg(value), Src::Reg(end)]);
@@ -598,7 +591,7 @@ fn int_to_str(b: &mut Builder) {
 
 /// `array_new(elem_size, cap)`: header `{ptr, 0, cap}` and zeroed elements.
 fn array_new(b: &mut Builder) {
-    let (elem_size, cap) = (b.param(0), b.param(1));
+    let [elem_size, cap] = b.params();
     let h = b.call(ALLOC, &[Src::Imm(24)]);
     let bytes = b.op(BinOp::Mul, elem_size, Src::Reg(cap));
     let e = b.call(ALLOC, &[Src::Reg(bytes)]);
@@ -611,7 +604,7 @@ fn array_new(b: &mut Builder) {
 /// (doubling, at least 4) when full, bumps the length, and returns the
 /// address of the new last element for the caller to store into.
 fn array_push_slot(b: &mut Builder) {
-    let (arr, elem_size) = (b.param(0), b.param(1));
+    let [arr, elem_size] = b.params();
     let (len, cap) = (b.load(arr, 8), b.load(arr, 16));
     let (room, at_least_four) = (b.label(), b.label());
     b.cmp(len, Src::Reg(cap));
@@ -648,7 +641,7 @@ fn write_int(b: &mut Builder, value: Reg) {
 
 /// `index_panic(index, len)`: the out-of-range diagnostic, exit status 1.
 fn index_panic(b: &mut Builder) {
-    let (index, len) = (b.param(0), b.param(1));
+    let [index, len] = b.params();
     let (msg, n) = text("__vbeam_msg_index");
     b.write_data(STDERR, msg, n);
     write_int(b, index);
@@ -669,7 +662,7 @@ fn entry(b: &mut Builder, entries: Reg, i: Reg) -> Reg {
 /// `map_find(map, key) -> index`: the first entry whose key is not less
 /// than `key` (binary search over the sorted entries).
 fn map_find(b: &mut Builder) {
-    let (map, key) = (b.param(0), b.param(1));
+    let [map, key] = b.params();
     let entries = b.load(map, 0);
     let (lo, hi) = (b.vreg(), b.vreg());
     b.mov_imm(lo, 0);
@@ -712,7 +705,7 @@ fn find_entry(b: &mut Builder, map: Reg, key: Reg, absent: Label) -> (Reg, Reg, 
 
 /// `map_get(map, key)`: the value, or 0 when the key is absent.
 fn map_get(b: &mut Builder) {
-    let (map, key) = (b.param(0), b.param(1));
+    let [map, key] = b.params();
     let absent = b.label();
     let (_, _, at) = find_entry(b, map, key, absent);
     let v = b.load(at, 8);
@@ -724,7 +717,7 @@ fn map_get(b: &mut Builder) {
 /// `map_put(map, key, value)`: replaces, or inserts in order (growing the
 /// entries by doubling, at least 8).
 fn map_put(b: &mut Builder) {
-    let (map, key, value) = (b.param(0), b.param(1), b.param(2));
+    let [map, key, value] = b.params();
     let insert = b.label();
     let (i, len, at) = find_entry(b, map, key, insert);
     b.store(at, 8, Src::Reg(value));
@@ -772,7 +765,7 @@ fn map_put(b: &mut Builder) {
 
 /// `map_delete(map, key)`: removes the entry if present.
 fn map_delete(b: &mut Builder) {
-    let (map, key) = (b.param(0), b.param(1));
+    let [map, key] = b.params();
     let (absent, shift, shrink) = (b.label(), b.label(), b.label());
     let (i, len, _) = find_entry(b, map, key, absent);
     let entries = b.load(map, 0);
@@ -797,7 +790,7 @@ fn map_delete(b: &mut Builder) {
 /// `string__int(s)`: optional sign then decimal digits, up to the first
 /// other byte (0 when there are none), wrapping like the arithmetic.
 fn string_int(b: &mut Builder) {
-    let s = b.param(0);
+    let [s] = b.params();
     let (p, len) = (b.load(s, 0), b.load(s, 8));
     let (i, n, neg) = (b.vreg(), b.vreg(), b.vreg());
     b.mov_imm(i, 0);
@@ -839,7 +832,7 @@ fn string_int(b: &mut Builder) {
 
 /// `string__repeat(s, count)`: s repeated; empty for count <= 0.
 fn string_repeat(b: &mut Builder) {
-    let (s, count) = (b.param(0), b.param(1));
+    let [s, count] = b.params();
     let (p, len) = (b.load(s, 0), b.load(s, 8));
     let (positive, top, done) = (b.label(), b.label(), b.label());
     let times = b.vreg();
@@ -867,7 +860,7 @@ fn string_repeat(b: &mut Builder) {
 
 /// `string__to_upper(s)`: a copy with ASCII a-z made upper case.
 fn string_to_upper(b: &mut Builder) {
-    let s = b.param(0);
+    let [s] = b.params();
     let len = b.load(s, 8);
     let buf = b.call(ALLOC, &[Src::Reg(len)]);
     let p = b.load(s, 0);
@@ -905,7 +898,7 @@ fn jump_if_space(b: &mut Builder, c: Reg, yes: Label) {
 /// `string__trim_space(s)`: the string without leading and trailing white
 /// space (sharing s's bytes).
 fn string_trim_space(b: &mut Builder) {
-    let s = b.param(0);
+    let [s] = b.params();
     let (p, len) = (b.load(s, 0), b.load(s, 8));
     let (start, end) = (b.vreg(), b.vreg());
     b.mov_imm(start, 0);

@@ -1,0 +1,235 @@
+//! Static ELF64 executables for Linux, x86_64 and AArch64: two loadable
+//! segments (code, read+execute, including the headers; data+bss,
+//! read+write), a non-executable stack, and section headers with a symbol
+//! table so `objdump -d`, `gdb` and `perf` name every function.
+
+use crate::error::CompileError;
+use crate::ir::Target;
+use crate::link::{apply_fixups, layout_data, max_data_align, LinkInput, Layout};
+
+const BASE_ADDR: u64 = 0x40_0000;
+/// Segment alignment: 4 KiB pages on x86_64; 64 KiB on AArch64 so kernels
+/// with any page size load the file.
+fn page_size(target: Target) -> u64 {
+    match target {
+        Target::X86_64 => 0x1000,
+        Target::Arm64 => 0x1_0000,
+    }
+}
+
+const EHDR_SIZE: u64 = 64;
+const PHDR_SIZE: u64 = 56;
+const SHDR_SIZE: u64 = 64;
+const SYM_SIZE: u64 = 24;
+const TEXT_ALIGN: u64 = 16;
+
+const ELFCLASS64: u8 = 2;
+const ELFDATA2LSB: u8 = 1;
+const EV_CURRENT: u8 = 1;
+const ELFOSABI_SYSV: u8 = 0;
+const ET_EXEC: u16 = 2;
+const EM_X86_64: u16 = 62;
+const EM_AARCH64: u16 = 183;
+
+const PT_LOAD: u32 = 1;
+const PT_GNU_STACK: u32 = 0x6474_e551;
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+
+const SHT_PROGBITS: u32 = 1;
+const SHT_SYMTAB: u32 = 2;
+const SHT_STRTAB: u32 = 3;
+const SHT_NOBITS: u32 = 8;
+const SHF_WRITE: u64 = 1;
+const SHF_ALLOC: u64 = 2;
+const SHF_EXECINSTR: u64 = 4;
+
+const STB_LOCAL: u8 = 0;
+const STB_GLOBAL: u8 = 1;
+const STT_OBJECT: u8 = 1;
+const STT_FUNC: u8 = 2;
+
+/// Section indices, in the order the headers are written.
+const SHN_TEXT: u16 = 1;
+const SHN_DATA: u16 = 2;
+const SHN_BSS: u16 = 3;
+const SHN_STRTAB: u32 = 5;
+const SHN_SHSTRTAB: u16 = 6;
+const SECTION_COUNT: u16 = 7;
+const SHSTRTAB: &[u8] = b"\0.text\0.data\0.bss\0.symtab\0.strtab\0.shstrtab\0";
+/// Offsets of each name in `SHSTRTAB`.
+const NAME_TEXT: u32 = 1;
+const NAME_DATA: u32 = 7;
+const NAME_BSS: u32 = 13;
+const NAME_SYMTAB: u32 = 18;
+const NAME_STRTAB: u32 = 26;
+const NAME_SHSTRTAB: u32 = 34;
+
+/// Little-endian byte writer.
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn pad_to(&mut self, offset: u64) {
+        self.0.resize(offset as usize, 0);
+    }
+}
+
+struct Symbol {
+    name: u32,
+    info: u8,
+    section: u16,
+    value: u64,
+    size: u64,
+}
+
+/// Writes the executable.
+pub fn write(input: &LinkInput) -> Result<Vec<u8>, CompileError> {
+    let page = page_size(input.target).max(max_data_align(&input.data));
+    let phnum: u64 = 3;
+    let text_off = (EHDR_SIZE + phnum * PHDR_SIZE).next_multiple_of(TEXT_ALIGN);
+    let text_end = text_off + input.text.len() as u64;
+    // The data segment follows in the file at its strictest alignment, and
+    // in memory on the next page with the same offset within the page, as
+    // the loader requires.
+    let data_off = text_end.next_multiple_of(max_data_align(&input.data));
+    let data_start = BASE_ADDR + data_off.next_multiple_of(page) + data_off % page;
+    let (data_addrs, data_file_size, data_mem_size) = layout_data(&input.data, data_start);
+    let layout = Layout { text_addr: BASE_ADDR + text_off, data_addrs, data_start, data_file_size, data_mem_size };
+    let mut text = input.text.clone();
+    apply_fixups(input, &layout, &mut text)?;
+
+    // Symbol table: locals first, as ELF requires.
+    let mut strtab = vec![0u8];
+    let mut name = |s: &str| {
+        let at = strtab.len() as u32;
+        strtab.extend_from_slice(s.as_bytes());
+        strtab.push(0);
+        at
+    };
+    let mut locals = Vec::new();
+    let mut globals = Vec::new();
+    for f in &input.functions {
+        let sym = Symbol {
+            name: name(&f.name),
+            info: (if f.global { STB_GLOBAL } else { STB_LOCAL }) << 4 | STT_FUNC,
+            section: SHN_TEXT,
+            value: layout.text_addr + f.offset as u64,
+            size: f.size as u64,
+        };
+        if f.global { globals.push(sym) } else { locals.push(sym) }
+    }
+    for (d, addr) in input.data.iter().zip(&layout.data_addrs) {
+        locals.push(Symbol {
+            name: name(&d.name),
+            info: STB_LOCAL << 4 | STT_OBJECT,
+            section: if d.bytes.is_some() { SHN_DATA } else { SHN_BSS },
+            value: *addr,
+            size: d.size,
+        });
+    }
+    let first_global = 1 + locals.len() as u32;
+
+    let data_end = data_off + data_file_size;
+    let symtab_off = data_end.next_multiple_of(8);
+    let symtab_size = SYM_SIZE * (1 + locals.len() + globals.len()) as u64;
+    let strtab_off = symtab_off + symtab_size;
+    let shstrtab_off = strtab_off + strtab.len() as u64;
+    let shoff = (shstrtab_off + SHSTRTAB.len() as u64).next_multiple_of(8);
+
+    let mut o = Out(Vec::with_capacity((shoff + SHDR_SIZE * SECTION_COUNT as u64) as usize));
+    // ELF header.
+    o.0.extend_from_slice(b"\x7fELF");
+    o.u8(ELFCLASS64);
+    o.u8(ELFDATA2LSB);
+    o.u8(EV_CURRENT);
+    o.u8(ELFOSABI_SYSV);
+    o.pad_to(16);
+    o.u16(ET_EXEC);
+    o.u16(match input.target {
+        Target::X86_64 => EM_X86_64,
+        Target::Arm64 => EM_AARCH64,
+    });
+    o.u32(EV_CURRENT as u32);
+    o.u64(layout.function_addr(input, input.entry));
+    o.u64(EHDR_SIZE);
+    o.u64(shoff);
+    o.u32(0);
+    o.u16(EHDR_SIZE as u16);
+    o.u16(PHDR_SIZE as u16);
+    o.u16(phnum as u16);
+    o.u16(SHDR_SIZE as u16);
+    o.u16(SECTION_COUNT);
+    o.u16(SHN_SHSTRTAB);
+    // Program headers: code (with the headers), data + bss, stack.
+    let phdr = |o: &mut Out, kind: u32, flags: u32, off: u64, addr: u64, filesz: u64, memsz: u64, align: u64| {
+        o.u32(kind);
+        o.u32(flags);
+        o.u64(off);
+        o.u64(addr);
+        o.u64(addr);
+        o.u64(filesz);
+        o.u64(memsz);
+        o.u64(align);
+    };
+    phdr(&mut o, PT_LOAD, PF_R | PF_X, 0, BASE_ADDR, text_end, text_end, page);
+    phdr(&mut o, PT_LOAD, PF_R | PF_W, data_off, data_start, data_file_size, data_mem_size.max(1), page);
+    phdr(&mut o, PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0, 16);
+    // Contents.
+    o.pad_to(text_off);
+    o.0.extend_from_slice(&text);
+    o.pad_to(data_off);
+    o.pad_to(data_end);
+    for (d, addr) in input.data.iter().zip(&layout.data_addrs) {
+        if let Some(bytes) = &d.bytes {
+            let at = (data_off + (addr - data_start)) as usize;
+            o.0[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+    }
+    o.pad_to(symtab_off);
+    o.0.extend_from_slice(&[0; SYM_SIZE as usize]);
+    for s in locals.iter().chain(&globals) {
+        o.u32(s.name);
+        o.u8(s.info);
+        o.u8(0);
+        o.u16(s.section);
+        o.u64(s.value);
+        o.u64(s.size);
+    }
+    o.0.extend_from_slice(&strtab);
+    o.0.extend_from_slice(SHSTRTAB);
+    o.pad_to(shoff);
+    // Section headers.
+    let shdr = |o: &mut Out, name: u32, kind: u32, flags: u64, addr: u64, off: u64, size: u64, link: u32, info: u32, align: u64, entsize: u64| {
+        o.u32(name);
+        o.u32(kind);
+        o.u64(flags);
+        o.u64(addr);
+        o.u64(off);
+        o.u64(size);
+        o.u32(link);
+        o.u32(info);
+        o.u64(align);
+        o.u64(entsize);
+    };
+    shdr(&mut o, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    shdr(&mut o, NAME_TEXT, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, layout.text_addr, text_off, input.text.len() as u64, 0, 0, TEXT_ALIGN, 0);
+    shdr(&mut o, NAME_DATA, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, data_start, data_off, data_file_size, 0, 0, 16, 0);
+    shdr(&mut o, NAME_BSS, SHT_NOBITS, SHF_ALLOC | SHF_WRITE, data_start + data_file_size, data_end, data_mem_size - data_file_size, 0, 0, 16, 0);
+    shdr(&mut o, NAME_SYMTAB, SHT_SYMTAB, 0, 0, symtab_off, symtab_size, SHN_STRTAB, first_global, 8, SYM_SIZE);
+    shdr(&mut o, NAME_STRTAB, SHT_STRTAB, 0, 0, strtab_off, strtab.len() as u64, 0, 0, 1, 0);
+    shdr(&mut o, NAME_SHSTRTAB, SHT_STRTAB, 0, 0, shstrtab_off, SHSTRTAB.len() as u64, 0, 0, 1, 0);
+    Ok(o.0)
+}
