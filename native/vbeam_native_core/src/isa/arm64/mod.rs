@@ -5,3 +5,4 @@ mod emit_tests;
 pub mod imms;
 pub mod inst;
 pub mod lower;
+mod print;
