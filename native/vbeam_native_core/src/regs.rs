@@ -81,7 +81,14 @@ impl RegSet {
     }
     /// Registers in ascending hardware order.
     pub fn iter(self) -> impl Iterator<Item = PReg> {
-        (0..64u8).filter(move |i| self.0 >> i & 1 != 0).map(PReg)
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let r = bits.trailing_zeros() as u8;
+                bits &= bits - 1;
+                PReg(r)
+            })
+        })
     }
 }
 

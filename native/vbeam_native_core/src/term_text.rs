@@ -15,7 +15,9 @@ pub enum Value {
     Map(Vec<(Value, Value)>),
 }
 
-impl Term for Value {
+/// Terms are read through references, so taking a tuple or list apart
+/// copies no subtree.
+impl<'a> Term for &'a Value {
     fn atom(&self) -> Option<String> {
         match self {
             Value::Atom(a) => Some(a.clone()),
@@ -34,21 +36,21 @@ impl Term for Value {
             _ => None,
         }
     }
-    fn tuple(&self) -> Option<Vec<Value>> {
+    fn tuple(&self) -> Option<Vec<&'a Value>> {
         match self {
-            Value::Tuple(t) => Some(t.clone()),
+            Value::Tuple(t) => Some(t.iter().collect()),
             _ => None,
         }
     }
-    fn list(&self) -> Option<Vec<Value>> {
+    fn list(&self) -> Option<Vec<&'a Value>> {
         match self {
-            Value::List(l) => Some(l.clone()),
+            Value::List(l) => Some(l.iter().collect()),
             _ => None,
         }
     }
-    fn map_get(&self, key: &str) -> Option<Option<Value>> {
+    fn map_get(&self, key: &str) -> Option<Option<&'a Value>> {
         match self {
-            Value::Map(m) => Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key)).map(|(_, v)| v.clone())),
+            Value::Map(m) => Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key)).map(|(_, v)| v)),
             _ => None,
         }
     }

@@ -40,7 +40,7 @@ fn every_fixture_runs_with_its_expected_output() {
             None => (stem.strip_suffix("_arm64").expect("fixtures are named NAME_TARGET.ir"), "arm64"),
         };
         let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let binary = match compile_term(&term, None, None) {
+        let binary = match compile_term(&&term, None, None) {
             Ok(b) => b,
             Err(e) => {
                 failures.push(format!("{stem}: compile error {e}"));
