@@ -122,7 +122,7 @@ fn name_of<T: Term>(term: &T) -> Option<String> {
     }
 }
 
-fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<Function, T> {
+pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<Function, T> {
     let invalid = || DecodeError::InvalidFunction { index, term: term.clone() };
     if !term.is_map() {
         return Err(invalid());

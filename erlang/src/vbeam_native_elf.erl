@@ -1,0 +1,9 @@
+%% @doc The ELF64 (Linux) writer: `emit(Target, Code, Data, Opts)' writes an
+%% executable whose entry point is the first byte of `Code', with `Data' in
+%% a writable segment (`Opts' is reserved).
+-module(vbeam_native_elf).
+-export([emit/4]).
+
+-spec emit(vbeam_native:target(), binary(), binary(), map()) -> {ok, binary()} | {error, term()}.
+emit(Target, Code, Data, _Opts) ->
+    vbeam_native_link:link(Target, elf64, Code, Data).

@@ -1,0 +1,10 @@
+%% @doc The internal linker: lays out code and data for a file format and
+%% writes the executable. `link(Target, Format, Code, Data)' makes a program
+%% whose entry point is the first byte of `Code', with `Data' in a writable
+%% segment.
+-module(vbeam_native_link).
+-export([link/4]).
+
+-spec link(vbeam_native:target(), vbeam_native:format(), binary(), binary()) -> {ok, binary()} | {error, term()}.
+link(Target, Format, Code, Data) ->
+    vbeam_native_nif:link_executable(Target, Format, Code, Data).

@@ -1,0 +1,67 @@
+//! Core errors as the `{error, Reason}` reasons of the Erlang API (one
+//! clause per variant, no wildcard, so a new variant cannot go unmapped).
+
+use rustler::{Atom, Encoder, Env, Term};
+use vbeam_native_core::error::{CompileError, DecodeError, Error};
+
+use crate::term::BeamTerm;
+
+fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
+    Atom::from_str(env, name).expect("an atom name").encode(env)
+}
+
+fn bin<'a>(env: Env<'a>, s: &str) -> Term<'a> {
+    let mut b = rustler::OwnedBinary::new(s.len());
+    b.as_mut_slice().copy_from_slice(s.as_bytes());
+    rustler::Binary::from_owned(b, env).encode(env)
+}
+
+pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
+    let a = |n: &str| atom(env, n);
+    let b = |s: &str| bin(env, s);
+    match e {
+        Error::Decode(d) => match d {
+            DecodeError::InvalidModule(t) => (a("invalid_module"), t.0).encode(env),
+            DecodeError::MissingKey(k) => (a("missing_key"), a(k)).encode(env),
+            DecodeError::InvalidTarget(t) => (a("invalid_target"), t.0).encode(env),
+            DecodeError::InvalidFormat(t) => (a("invalid_format"), t.0).encode(env),
+            DecodeError::InvalidField { key, term } => (a("invalid_field"), a(key), term.0).encode(env),
+            DecodeError::InvalidFunction { index, term } => (a("invalid_function"), index, term.0).encode(env),
+            DecodeError::InvalidFunctionField { function, key, term } => {
+                (a("invalid_function_field"), b(function), a(key), term.0).encode(env)
+            }
+            DecodeError::InvalidInstruction { function, index, term } => {
+                (a("invalid_instruction"), b(function), index, term.0).encode(env)
+            }
+            DecodeError::InvalidData(t) => (a("invalid_data"), t.0).encode(env),
+        },
+        Error::Compile(c) => match c {
+            CompileError::DuplicateFunction(n) => (a("duplicate_function"), b(n)).encode(env),
+            CompileError::DuplicateData(n) => (a("duplicate_data"), b(n)).encode(env),
+            CompileError::NoEntryPoint(n) => (a("no_entry_point"), b(n)).encode(env),
+            CompileError::UndefinedLabel { function, label } => (a("undefined_label"), b(function), b(label)).encode(env),
+            CompileError::DuplicateLabel { function, label } => (a("duplicate_label"), b(function), b(label)).encode(env),
+            CompileError::UnresolvedSymbols(names) => {
+                let list: Vec<Term> = names.iter().map(|n| b(n)).collect();
+                (a("unresolved_symbols"), list).encode(env)
+            }
+            CompileError::UndefinedData { function, index, name } => {
+                (a("undefined_data"), b(function), index, b(name)).encode(env)
+            }
+            CompileError::ReservedRegister { function, index, register } => {
+                (a("reserved_register"), b(function), index, a(register)).encode(env)
+            }
+            CompileError::InvalidSyscall { function, index, reason } => {
+                (a("invalid_syscall"), b(function), index, b(reason)).encode(env)
+            }
+            CompileError::InvalidOperand { function, index, reason } => {
+                (a("invalid_operand"), b(function), index, b(reason)).encode(env)
+            }
+            CompileError::InvalidFunction { function, reason } => (a("invalid_function"), b(function), b(reason)).encode(env),
+            CompileError::Unsupported { target, format, reason } => {
+                (a("unsupported"), a(target), a(format), b(reason)).encode(env)
+            }
+            CompileError::TooLarge(reason) => (a("too_large"), b(reason)).encode(env),
+        },
+    }
+}

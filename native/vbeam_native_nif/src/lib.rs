@@ -1,0 +1,176 @@
+//! The NIF: thin glue between the BEAM and `vbeam_native_core`. It reads
+//! terms in place through `BeamTerm`, runs compilation on a dirty CPU
+//! scheduler, and turns every failure (a panic included) into
+//! `{error, Reason}`; the reasons are documented in README.md.
+
+mod errors;
+mod term;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedBinary, Term};
+use vbeam_native_core::ir::{Format, Target};
+use vbeam_native_core::link::{self, DataSymbol, FunctionSymbol, LinkInput};
+use vbeam_native_core::{compile, decode, isa, regalloc, regs};
+
+use crate::term::BeamTerm;
+
+mod atoms {
+    rustler::atoms! {
+        ok,
+        error,
+        undefined,
+        internal_error,
+        invalid_target,
+        invalid_format,
+        invalid_instruction,
+        invalid_binary,
+        locations,
+        spill,
+        spill_slots,
+        scratch,
+        saved,
+        preg,
+    }
+}
+
+/// `{ok, Binary}` from bytes.
+fn ok_binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
+    let mut bin = OwnedBinary::new(bytes.len());
+    bin.as_mut_slice().copy_from_slice(bytes);
+    (atoms::ok(), Binary::from_owned(bin, env)).encode(env)
+}
+
+/// Runs `f`, turning a panic into `{error, {internal_error, Message}}` so a
+/// bug in the backend never takes the VM down.
+fn guarded<'a>(env: Env<'a>, f: impl FnOnce() -> Term<'a>) -> Term<'a> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(t) => t,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            (atoms::error(), (atoms::internal_error(), message)).encode(env)
+        }
+    }
+}
+
+/// `undefined` or a target atom.
+fn target_override(t: Term) -> Result<Option<Target>, ()> {
+    if t.decode::<Atom>().is_ok_and(|a| a == atoms::undefined()) {
+        return Ok(None);
+    }
+    t.atom_to_string().ok().and_then(|n| Target::from_name(&n)).map(Some).ok_or(())
+}
+
+fn format_override(t: Term) -> Result<Option<Format>, ()> {
+    if t.decode::<Atom>().is_ok_and(|a| a == atoms::undefined()) {
+        return Ok(None);
+    }
+    t.atom_to_string().ok().and_then(|n| Format::from_name(&n)).map(Some).ok_or(())
+}
+
+/// `compile(Module, Target | undefined, Format | undefined)`.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>) -> Term<'a> {
+    guarded(env, || {
+        let Ok(target) = target_override(target) else {
+            return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
+        };
+        let Ok(format) = format_override(format) else {
+            return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
+        };
+        match compile::compile_term(&BeamTerm(module), target, format) {
+            Ok(bytes) => ok_binary(env, &bytes),
+            Err(e) => (atoms::error(), errors::reason(env, &e)).encode(env),
+        }
+    })
+}
+
+/// `encode(Target, Instruction)`: one instruction's machine code.
+#[rustler::nif]
+fn encode<'a>(env: Env<'a>, target: Term<'a>, inst: Term<'a>) -> Term<'a> {
+    guarded(env, || {
+        let bytes = match target_override(target) {
+            Ok(Some(Target::X86_64)) => isa::x86_64::asm::assemble(&BeamTerm(inst)),
+            Ok(Some(Target::Arm64)) => isa::arm64::asm::assemble(&BeamTerm(inst)),
+            _ => return (atoms::error(), (atoms::invalid_target(), target)).encode(env),
+        };
+        match bytes {
+            Some(b) => ok_binary(env, &b),
+            None => (atoms::error(), (atoms::invalid_instruction(), inst)).encode(env),
+        }
+    })
+}
+
+/// `allocate(Target, Function)`: where each vreg of one function lives.
+#[rustler::nif]
+fn allocate<'a>(env: Env<'a>, target: Term<'a>, function: Term<'a>) -> Term<'a> {
+    guarded(env, || {
+        let target = match target_override(target) {
+            Ok(Some(t)) => t,
+            _ => return (atoms::error(), (atoms::invalid_target(), target)).encode(env),
+        };
+        let func = match decode::decode_function(&BeamTerm(function), 1, target) {
+            Ok(f) => f,
+            Err(e) => return (atoms::error(), errors::reason(env, &e.into())).encode(env),
+        };
+        match compile::allocate_function(target, func) {
+            Ok((locs, alloc)) => {
+                let preg = |p| (atoms::preg(), Atom::from_str(env, &regs::preg_name(target, p)).unwrap()).encode(env);
+                let locations: Vec<Term> = locs
+                    .iter()
+                    .map(|(v, loc)| match loc {
+                        regalloc::Loc::Reg(p) => (v, preg(*p)).encode(env),
+                        regalloc::Loc::Spill(s) => (v, (atoms::spill(), s)).encode(env),
+                    })
+                    .collect();
+                let scratch: Vec<Term> = alloc.scratch.iter().map(|p| preg(*p)).collect();
+                let saved: Vec<Term> = alloc.saved.iter().map(preg).collect();
+                let map = Term::map_from_pairs(
+                    env,
+                    &[
+                        (atoms::locations().encode(env), locations.encode(env)),
+                        (atoms::scratch().encode(env), scratch.encode(env)),
+                        (atoms::saved().encode(env), saved.encode(env)),
+                        (atoms::spill_slots().encode(env), alloc.spill_slots.encode(env)),
+                    ],
+                )
+                .expect("a map of distinct keys");
+                (atoms::ok(), map).encode(env)
+            }
+            Err(e) => (atoms::error(), errors::reason(env, &e.into())).encode(env),
+        }
+    })
+}
+
+/// `link(Target, Format, Code, Data)`: an executable whose entry point is
+/// the first byte of `Code` and whose one data entry `data` holds `Data`.
+#[rustler::nif]
+fn link_executable<'a>(env: Env<'a>, target: Term<'a>, format: Term<'a>, code: Binary<'a>, data: Binary<'a>) -> NifResult<Term<'a>> {
+    Ok(guarded(env, || {
+        let Ok(Some(target)) = target_override(target) else {
+            return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
+        };
+        let Ok(Some(format)) = format_override(format) else {
+            return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
+        };
+        let input = LinkInput {
+            target,
+            format,
+            text: code.as_slice().to_vec(),
+            fixups: Vec::new(),
+            functions: vec![FunctionSymbol { name: "_start".into(), offset: 0, size: code.len() as u32, global: true }],
+            data: vec![DataSymbol { name: "data".into(), align: 16, size: data.len() as u64, bytes: Some(data.as_slice().to_vec()) }],
+            entry: 0,
+        };
+        match link::link(&input) {
+            Ok(bytes) => ok_binary(env, &bytes),
+            Err(e) => (atoms::error(), errors::reason(env, &e.into())).encode(env),
+        }
+    }))
+}
+
+rustler::init!("vbeam_native_nif");
