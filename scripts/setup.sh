@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what building and testing need on Debian 12 (run as root), then
+# builds the NIF and the Erlang application. Quick when all is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+command -v erl >/dev/null || need+=(erlang-nox erlang-dev)
+[ -d /usr/lib/erlang/lib/eunit-* ] 2>/dev/null || need+=(erlang-eunit)
+command -v rebar3 >/dev/null || need+=(rebar3)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+command -v llvm-mc >/dev/null || need+=(llvm)
+command -v gcc >/dev/null || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required" >&2; exit 1; }
+rebar3 compile

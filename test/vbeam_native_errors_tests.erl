@@ -1,0 +1,62 @@
+%% @doc Malformed modules, each with the exact `{error, Reason}' the API
+%% promises (README "Errors"); the VM keeps running through all of them.
+-module(vbeam_native_errors_tests).
+-include_lib("eunit/include/eunit.hrl").
+
+main(Body) -> #{name => <<"main">>, arity => 0, exported => true, params => [], locals => 4, body => Body}.
+module(Funs) -> #{target => x86_64, format => elf64, functions => Funs, data => [], bss => [], imports => []}.
+module_body(Body) -> module([main(Body)]).
+
+deep(0) -> [];
+deep(N) -> [deep(N - 1)].
+
+error_table_test_() ->
+    Junk = {add, {vreg, {{{[[[{}]]]}}}}, {vreg, 1}, {imm, 1}},
+    Cases = [
+        {not_a_map, {invalid_module, not_a_map}},
+        {#{}, {missing_key, target}},
+        {(module_body([ret]))#{target := sparc}, {invalid_target, sparc}},
+        {(module_body([ret]))#{format := coff}, {invalid_format, coff}},
+        {(module_body([ret]))#{functions := nope}, {invalid_field, functions, nope}},
+        {module([not_a_function]), {invalid_function, 1, not_a_function}},
+        {module([(main([ret]))#{body := foo}]), {invalid_function_field, <<"main">>, body, foo}},
+        {module_body([{frobnicate, {vreg, 0}}, ret]), {invalid_instruction, <<"main">>, 1, {frobnicate, {vreg, 0}}}},
+        {module_body([ret, {add, {vreg, 0}, {imm, 1}, {vreg, 1}}]), {invalid_instruction, <<"main">>, 2, {add, {vreg, 0}, {imm, 1}, {vreg, 1}}}},
+        {module_body([{mov_imm, {vreg, 0}, 1 bsl 70}]), {invalid_instruction, <<"main">>, 1, {mov_imm, {vreg, 0}, 1 bsl 70}}},
+        {module_body([{mov, {vreg, 0}, {imm, -(1 bsl 64)}}]), {invalid_instruction, <<"main">>, 1, {mov, {vreg, 0}, {imm, -(1 bsl 64)}}}},
+        {module_body([Junk]), {invalid_instruction, <<"main">>, 1, Junk}},
+        {module_body([{mov, {preg, x0}, {imm, 1}}]), {invalid_instruction, <<"main">>, 1, {mov, {preg, x0}, {imm, 1}}}},
+        {module_body([deep(100000)]), {invalid_instruction, <<"main">>, 1, deep(100000)}},
+        {module([main([ret]), main([ret])]), {duplicate_function, <<"main">>}},
+        {module_body([{jmp, <<"nowhere">>}]), {undefined_label, <<"main">>, <<"nowhere">>}},
+        {module_body([{label, <<"a">>}, {label, <<"a">>}, ret]), {duplicate_label, <<"main">>, <<"a">>}},
+        {module_body([{call, {sym, <<"g">>}}, {call, {sym, <<"f">>}}, ret]), {unresolved_symbols, [<<"f">>, <<"g">>]}},
+        {module([(main([ret]))#{name := <<"start">>}]), {no_entry_point, <<"main">>}},
+        {module_body([{lea, {vreg, 0}, {data_ref, <<"nope">>}}, ret]), {undefined_data, <<"main">>, 1, <<"nope">>}},
+        {module_body([{mov, {preg, rsp}, {imm, 0}}, ret]), {reserved_register, <<"main">>, 1, rsp}},
+        {(module_body([ret]))#{data := [{<<"d">>, 3, <<>>}]}, {invalid_data, {<<"d">>, 3, <<>>}}},
+        {(module_body([ret]))#{data := [{<<"d">>, 1, <<>>}], bss := [{<<"d">>, 8, 8}]}, {duplicate_data, <<"d">>}}
+    ],
+    [?_assertEqual({error, Reason}, vbeam_native:compile(M)) || {M, Reason} <- Cases].
+
+syscall_errors_test_() ->
+    Arm = fun(Body) -> (module_body(Body))#{target := arm64} end,
+    [?_assertMatch({error, {invalid_syscall, <<"main">>, 2, _}},
+                   vbeam_native:compile(Arm([{mov_imm, {preg, x16}, 999}, syscall, ret]))),
+     ?_assertMatch({error, {invalid_syscall, <<"main">>, 2, _}},
+                   vbeam_native:compile(Arm([{mov, {preg, x16}, {vreg, 0}}, syscall, ret]))),
+     ?_assertMatch({error, {invalid_syscall, <<"main">>, 2, _}},
+                   vbeam_native:compile(module_body([{mov_imm, {preg, rax}, 60}, syscall]), x86_64, pe)),
+     ?_assertMatch({error, {unsupported, x86_64, pe, _}}, vbeam_native:compile(module_body([ret]), x86_64, pe))].
+
+overrides_test_() ->
+    M = module_body([ret]),
+    [?_assertMatch({ok, <<127, "ELF", _/binary>>}, vbeam_native:compile(M, arm64, elf64)),
+     ?_assertMatch({ok, <<127, "ELF", _/binary>>}, vbeam_native:compile(M, #{target => arm64})),
+     ?_assertEqual({error, {invalid_target, mips}}, vbeam_native:compile(M, mips, elf64)),
+     ?_assertEqual({error, {invalid_format, coff}}, vbeam_native:compile(M, x86_64, coff)),
+     ?_assertMatch({ok, _}, vbeam_native:compile((module_body([{call, {sym, <<"g">>}}, ret]))#{allow_stubs => true}))].
+
+vm_survives_test() ->
+    [vbeam_native:compile(X) || X <- [1, [], {}, <<>>, #{target => x86_64, format => elf64, functions => [#{}]}]],
+    ?assertMatch({ok, _}, vbeam_native:compile(module_body([ret]))).
