@@ -1,0 +1,40 @@
+//! `difftest [--target x86_64|arm64|both] [--count N] [--seed S] [--plain]
+//! [--functions F] [--statements K] [--keep-dir D]`: generates N programs
+//! per target from seed S, runs each through the backend and the reference
+//! interpreter, and prints every disagreement and a summary line.
+
+use vbeam_native_core::ir::Target;
+use vbeam_native_testkit::difftest::{run_many, work_dir};
+use vbeam_native_testkit::gen::Config;
+
+fn main() {
+    let mut targets = vec![Target::X86_64, Target::Arm64];
+    let (mut count, mut seed) = (100u64, 1u64);
+    let mut cfg = Config::default();
+    let mut work = work_dir("difftest");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
+        match a.as_str() {
+            "--target" => {
+                targets = match value().as_str() {
+                    "both" => vec![Target::X86_64, Target::Arm64],
+                    t => vec![Target::from_name(t).expect("x86_64, arm64 or both")],
+                }
+            }
+            "--count" => count = value().parse().expect("a number"),
+            "--seed" => seed = value().parse().expect("a number"),
+            "--functions" => cfg.functions = value().parse().expect("a number"),
+            "--statements" => cfg.statements = value().parse().expect("a number"),
+            "--plain" => cfg.data_types = false,
+            "--keep-dir" => work = value().into(),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    let (failures, total) = run_many(&targets, seed, count, &cfg, &work);
+    for f in &failures {
+        println!("{f}");
+    }
+    println!("difftest: {} passed, {} failed", total - failures.len() as u64, failures.len());
+    std::process::exit(if failures.is_empty() { 0 } else { 1 });
+}

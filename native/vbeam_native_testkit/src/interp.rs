@@ -1,0 +1,608 @@
+//! A reference interpreter of the IR, written from the spec and sharing no
+//! code with the backend's lowering or runtime, so differential testing
+//! compares two independent readings of the spec.
+//!
+//! Memory is byte addressed: data and bss entries, and a heap laid out
+//! exactly as the spec's layouts say, so programs that read headers with
+//! `load`/`store` behave as on the machine.
+
+use std::collections::HashMap;
+
+use vbeam_native_core::ir::*;
+use vbeam_native_core::regs::call_conv;
+
+/// What a run produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_status: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterpError {
+    StepLimit,
+    BadAddress(u64),
+    Unsupported(String),
+    /// Where an error happened: function name and 1-based instruction index.
+    At(String, usize, Box<InterpError>),
+}
+
+const DATA_BASE: u64 = 0x1000_0000;
+const HEAP_BASE: u64 = 0x4000_0000;
+
+/// How a run ends early: an exit status (exit syscall, panic) or an error.
+enum Stop {
+    Exit(i32),
+    Error(InterpError),
+}
+
+impl From<InterpError> for Stop {
+    fn from(e: InterpError) -> Stop {
+        Stop::Error(e)
+    }
+}
+
+struct Memory {
+    data: Vec<u8>,
+    heap: Vec<u8>,
+}
+
+impl Memory {
+    fn slice(&mut self, addr: u64, len: u64) -> Result<&mut [u8], InterpError> {
+        if len == 0 {
+            // Empty buffers (a new map's entries) may be null.
+            return Ok(&mut []);
+        }
+        let (region, base) = if addr >= HEAP_BASE { (&mut self.heap, HEAP_BASE) } else { (&mut self.data, DATA_BASE) };
+        let start = addr.checked_sub(base).ok_or(InterpError::BadAddress(addr))? as usize;
+        let end = start.checked_add(len as usize).ok_or(InterpError::BadAddress(addr))?;
+        region.get_mut(start..end).ok_or(InterpError::BadAddress(addr))
+    }
+    fn read(&mut self, addr: u64, width: u64) -> Result<i64, InterpError> {
+        let s = self.slice(addr, width)?;
+        let mut b = [0u8; 8];
+        b[..width as usize].copy_from_slice(s);
+        Ok(i64::from_le_bytes(b))
+    }
+    fn write(&mut self, addr: u64, width: u64, v: i64) -> Result<(), InterpError> {
+        let s = self.slice(addr, width)?;
+        s.copy_from_slice(&v.to_le_bytes()[..width as usize]);
+        Ok(())
+    }
+    fn bytes(&mut self, addr: u64, len: u64) -> Result<Vec<u8>, InterpError> {
+        Ok(self.slice(addr, len)?.to_vec())
+    }
+    fn alloc(&mut self, size: u64) -> u64 {
+        let at = HEAP_BASE + self.heap.len() as u64;
+        let size = size.next_multiple_of(16);
+        self.heap.resize(self.heap.len() + size as usize, 0);
+        at
+    }
+}
+
+struct Frame {
+    vregs: HashMap<u32, i64>,
+    slots: HashMap<u32, i64>,
+    stack: Vec<i64>,
+}
+
+pub struct Interp<'m> {
+    module: &'m Module,
+    functions: HashMap<&'m str, usize>,
+    labels: Vec<HashMap<u32, usize>>,
+    data_addr: HashMap<&'m str, (u64, u64)>,
+    mem: Memory,
+    pregs: [i64; 32],
+    flags: (i64, i64),
+    out: Outcome,
+    steps: u64,
+    max_steps: u64,
+}
+
+/// Runs `module` from `main`.
+pub fn run(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
+    let mut it = Interp::new(module, max_steps);
+    let main = it.functions["main"];
+    match it.call(main, &[]) {
+        Ok(_) => it.out.exit_status = 0,
+        Err(Stop::Exit(s)) => it.out.exit_status = s,
+        Err(Stop::Error(e)) => return Err(e),
+    }
+    Ok(it.out)
+}
+
+fn fbits(f: f64) -> i64 {
+    f.to_bits() as i64
+}
+fn float(v: i64) -> f64 {
+    f64::from_bits(v as u64)
+}
+
+impl<'m> Interp<'m> {
+    fn new(module: &'m Module, max_steps: u64) -> Interp<'m> {
+        let mut data = Vec::new();
+        let mut data_addr = HashMap::new();
+        for d in &module.data {
+            data.resize(data.len().next_multiple_of(d.align as usize), 0);
+            data_addr.insert(d.name.as_str(), (DATA_BASE + data.len() as u64, d.bytes.len() as u64));
+            data.extend_from_slice(&d.bytes);
+        }
+        for b in &module.bss {
+            data.resize(data.len().next_multiple_of(b.align as usize), 0);
+            data_addr.insert(b.name.as_str(), (DATA_BASE + data.len() as u64, b.size));
+            data.resize(data.len() + b.size as usize, 0);
+        }
+        let labels = module
+            .functions
+            .iter()
+            .map(|f| f.body.iter().enumerate().filter_map(|(i, inst)| if let Inst::Label(l) = inst { Some((l.0, i)) } else { None }).collect())
+            .collect();
+        Interp {
+            module,
+            functions: module.functions.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect(),
+            labels,
+            data_addr,
+            mem: Memory { data, heap: Vec::new() },
+            pregs: [0; 32],
+            flags: (0, 0),
+            out: Outcome { stdout: Vec::new(), stderr: Vec::new(), exit_status: 0 },
+            steps: 0,
+            max_steps,
+        }
+    }
+
+    fn panic(&mut self, message: &str) -> Stop {
+        self.out.stderr.extend_from_slice(message.as_bytes());
+        Stop::Exit(1)
+    }
+
+    /// Calls function `fi` with `args` bound to its params.
+    fn call(&mut self, fi: usize, args: &[i64]) -> Result<(), Stop> {
+        let f = &self.module.functions[fi];
+        let mut frame = Frame { vregs: HashMap::new(), slots: HashMap::new(), stack: Vec::new() };
+        for (p, v) in f.params.iter().zip(args) {
+            if let Reg::V(n) = p {
+                frame.vregs.insert(*n, *v);
+            }
+        }
+        let mut pc = 0;
+        while pc < f.body.len() {
+            self.steps += 1;
+            if self.steps > self.max_steps {
+                return Err(Stop::Error(InterpError::StepLimit));
+            }
+            let flow = self.step(&mut frame, &f.body[pc]).map_err(|stop| match stop {
+                Stop::Error(e @ InterpError::At(..)) => Stop::Error(e),
+                Stop::Error(e) => Stop::Error(InterpError::At(f.name.clone(), pc + 1, Box::new(e))),
+                exit => exit,
+            })?;
+            match flow {
+                Flow::Next => pc += 1,
+                Flow::Jump(l) => pc = self.labels[fi][&l.0],
+                Flow::Return => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn reg(&self, frame: &Frame, r: Reg) -> i64 {
+        match r {
+            Reg::V(n) => frame.vregs.get(&n).copied().unwrap_or(0),
+            Reg::P(p) => self.pregs[p.0 as usize],
+        }
+    }
+    fn set(&mut self, frame: &mut Frame, r: Reg, v: i64) {
+        match r {
+            Reg::V(n) => {
+                frame.vregs.insert(n, v);
+            }
+            Reg::P(p) => self.pregs[p.0 as usize] = v,
+        }
+    }
+    fn src(&self, frame: &Frame, s: Src) -> i64 {
+        match s {
+            Src::Reg(r) => self.reg(frame, r),
+            Src::Imm(i) => i,
+        }
+    }
+
+    fn args_regs(&self) -> Vec<i64> {
+        call_conv(self.module.target).args.iter().map(|p| self.pregs[p.0 as usize]).collect()
+    }
+
+    fn new_string(&mut self, ptr: u64, len: u64) -> Result<i64, Stop> {
+        let h = self.mem.alloc(16);
+        self.mem.write(h, 8, ptr as i64)?;
+        self.mem.write(h + 8, 8, len as i64)?;
+        Ok(h as i64)
+    }
+    fn string_bytes(&mut self, s: i64) -> Result<Vec<u8>, Stop> {
+        let ptr = self.mem.read(s as u64, 8)? as u64;
+        let len = self.mem.read(s as u64 + 8, 8)? as u64;
+        Ok(self.mem.bytes(ptr, len)?)
+    }
+    fn string_from(&mut self, bytes: &[u8]) -> Result<i64, Stop> {
+        let p = self.mem.alloc(bytes.len() as u64);
+        self.mem.slice(p, bytes.len() as u64)?.copy_from_slice(bytes);
+        self.new_string(p, bytes.len() as u64)
+    }
+
+    /// Entry index where `key` is or would go, with the map's len and entries.
+    fn map_find(&mut self, map: i64, key: i64) -> Result<(u64, u64, u64, bool), Stop> {
+        let m = map as u64;
+        let entries = self.mem.read(m, 8)? as u64;
+        let len = self.mem.read(m + 8, 8)? as u64;
+        let (mut lo, mut hi) = (0u64, len);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.mem.read(entries + mid * 16, 8)? < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let found = lo < len && self.mem.read(entries + lo * 16, 8)? == key;
+        Ok((lo, len, entries, found))
+    }
+
+    fn builtin(&mut self, name: &str) -> Result<Option<i64>, Stop> {
+        let a = self.args_regs();
+        Ok(Some(match name {
+            "println" | "print" | "eprintln" => {
+                let mut b = self.string_bytes(a[0])?;
+                if name != "print" {
+                    b.push(b'\n');
+                }
+                if name == "eprintln" { &mut self.out.stderr } else { &mut self.out.stdout }.extend_from_slice(&b);
+                0
+            }
+            "exit" => return Err(Stop::Exit(a[0] as u8 as i32)),
+            "panic" => {
+                let b = self.string_bytes(a[0])?;
+                let text = format!("V panic: {}\n", String::from_utf8_lossy(&b));
+                return Err(self.panic(&text));
+            }
+            "string__int" => {
+                let b = self.string_bytes(a[0])?;
+                let (neg, digits) = match b.first() {
+                    Some(b'-') => (true, &b[1..]),
+                    Some(b'+') => (false, &b[1..]),
+                    _ => (false, &b[..]),
+                };
+                let mut n: i64 = 0;
+                for c in digits.iter().take_while(|c| c.is_ascii_digit()) {
+                    n = n.wrapping_mul(10).wrapping_add((c - b'0') as i64);
+                }
+                if neg { n.wrapping_neg() } else { n }
+            }
+            "int__str" => self.string_from(a[0].to_string().as_bytes())?,
+            "string__repeat" => {
+                let b = self.string_bytes(a[0])?;
+                self.string_from(&b.repeat(a[1].max(0) as usize))?
+            }
+            "string__to_upper" => {
+                let b = self.string_bytes(a[0])?;
+                self.string_from(&b.to_ascii_uppercase())?
+            }
+            "string__trim_space" => {
+                let b = self.string_bytes(a[0])?;
+                let is_space = |c: &u8| *c == b' ' || (9..=13).contains(c);
+                let start = b.iter().position(|c| !is_space(c)).unwrap_or(b.len());
+                let end = b.iter().rposition(|c| !is_space(c)).map_or(start, |e| e + 1);
+                self.string_from(&b[start..end])?
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    fn call_named(&mut self, name: &str, args: Vec<i64>) -> Result<i64, Stop> {
+        let result = call_conv(self.module.target).result;
+        if let Some(&fi) = self.functions.get(name) {
+            self.call(fi, &args)?;
+        } else {
+            let cc = call_conv(self.module.target);
+            for (r, v) in cc.args.iter().zip(&args) {
+                self.pregs[r.0 as usize] = *v;
+            }
+            match self.builtin(name)? {
+                Some(v) => self.pregs[result.0 as usize] = v,
+                None if self.module.allow_stubs => self.pregs[result.0 as usize] = 0,
+                None => return Err(Stop::Error(InterpError::Unsupported(format!("call to {name}")))),
+            }
+        }
+        Ok(self.pregs[result.0 as usize])
+    }
+
+    fn step(&mut self, frame: &mut Frame, inst: &Inst) -> Result<Flow, Stop> {
+        match inst {
+            Inst::Mov { dst, src } => {
+                let v = match src {
+                    Operand::Reg(r) => self.reg(frame, *r),
+                    Operand::Imm(i) => *i,
+                    Operand::Stack(n) => frame.slots.get(n).copied().unwrap_or(0),
+                };
+                match dst {
+                    Dst::Reg(r) => self.set(frame, *r, v),
+                    Dst::Stack(n) => {
+                        frame.slots.insert(*n, v);
+                    }
+                }
+            }
+            Inst::Bin { op, dst, a, b } => {
+                let (x, y) = (self.reg(frame, *a), self.src(frame, *b));
+                let v = match op {
+                    BinOp::Add => x.wrapping_add(y),
+                    BinOp::Sub => x.wrapping_sub(y),
+                    BinOp::Mul => x.wrapping_mul(y),
+                    BinOp::And => x & y,
+                    BinOp::Or => x | y,
+                    BinOp::Xor => x ^ y,
+                    BinOp::Sdiv | BinOp::Srem if y == 0 => return Err(self.panic("V panic: division by zero\n")),
+                    BinOp::Sdiv => x.wrapping_div(y),
+                    BinOp::Srem => x.wrapping_rem(y),
+                    BinOp::Shl => x.wrapping_shl((y & 63) as u32),
+                    BinOp::Shr => ((x as u64) >> (y & 63)) as i64,
+                    BinOp::Sar => x >> (y & 63),
+                };
+                self.set(frame, *dst, v);
+            }
+            Inst::Unary { op, dst, src } => {
+                let x = self.src(frame, *src);
+                let v = match op {
+                    UnOp::Neg => x.wrapping_neg(),
+                    UnOp::Not => !x,
+                };
+                self.set(frame, *dst, v);
+            }
+            Inst::Load { width, dst, base, offset } => {
+                let addr = self.reg(frame, *base).wrapping_add(*offset as i64) as u64;
+                let v = self.mem.read(addr, width.bytes() as u64)?;
+                self.set(frame, *dst, v);
+            }
+            Inst::Store { width, base, offset, src } => {
+                let addr = self.reg(frame, *base).wrapping_add(*offset as i64) as u64;
+                let v = self.src(frame, *src);
+                self.mem.write(addr, width.bytes() as u64, v)?;
+            }
+            Inst::Lea { dst, symbol } => {
+                let addr = self.data_addr[symbol.as_str()].0;
+                self.set(frame, *dst, addr as i64);
+            }
+            Inst::Cmp { a, b } => self.flags = (self.reg(frame, *a), self.src(frame, *b)),
+            Inst::Jmp(l) => return Ok(Flow::Jump(*l)),
+            Inst::Jcc(c, l) => {
+                if c.holds(self.flags.0, self.flags.1) {
+                    return Ok(Flow::Jump(*l));
+                }
+            }
+            Inst::Call(name) => {
+                let args = self.args_regs();
+                self.call_named(name, args)?;
+            }
+            Inst::CallIndirect(_) => return Err(Stop::Error(InterpError::Unsupported("call_indirect".into()))),
+            Inst::Ret => return Ok(Flow::Return),
+            Inst::Push(s) => {
+                let v = self.src(frame, *s);
+                frame.stack.push(v);
+            }
+            Inst::Pop(r) => {
+                let v = frame.stack.pop().unwrap_or(0);
+                self.set(frame, *r, v);
+            }
+            Inst::Syscall => self.syscall()?,
+            Inst::Label(_) | Inst::Nop => {}
+            Inst::PrintInt(s) => {
+                let v = self.src(frame, *s);
+                self.out.stdout.extend_from_slice(format!("{v}\n").as_bytes());
+            }
+            Inst::StringLit { dst, source } => {
+                let h = match source {
+                    StrSource::Data(name, len) => {
+                        let (addr, size) = self.data_addr[name.as_str()];
+                        self.new_string(addr, len.unwrap_or(size))?
+                    }
+                    StrSource::Bytes(b) => self.string_from(b)?,
+                };
+                self.set(frame, *dst, h);
+            }
+            Inst::StringLen { dst, s } => {
+                let v = self.mem.read(self.reg(frame, *s) as u64 + 8, 8)?;
+                self.set(frame, *dst, v);
+            }
+            Inst::StringCmp { dst, a, b } => {
+                let (x, y) = (self.reg(frame, *a), self.reg(frame, *b));
+                let (x, y) = (self.string_bytes(x)?, self.string_bytes(y)?);
+                self.set(frame, *dst, x.cmp(&y) as i64);
+            }
+            Inst::StringConcat { dst, a, b } => {
+                let (x, y) = (self.reg(frame, *a), self.reg(frame, *b));
+                let mut bytes = self.string_bytes(x)?;
+                bytes.extend(self.string_bytes(y)?);
+                let h = self.string_from(&bytes)?;
+                self.set(frame, *dst, h);
+            }
+            Inst::PrintStr(s) => {
+                let v = self.reg(frame, *s);
+                let b = self.string_bytes(v)?;
+                self.out.stdout.extend_from_slice(&b);
+            }
+            Inst::IntToStr { dst, src } => {
+                let v = self.src(frame, *src);
+                let h = self.string_from(v.to_string().as_bytes())?;
+                self.set(frame, *dst, h);
+            }
+            Inst::ArrayNew { dst, elem_size, cap } => {
+                let h = self.mem.alloc(24);
+                let e = self.mem.alloc((*elem_size * *cap) as u64);
+                self.mem.write(h, 8, e as i64)?;
+                self.mem.write(h + 16, 8, *cap)?;
+                self.set(frame, *dst, h as i64);
+            }
+            Inst::ArrayGet { dst, arr, index, elem_size } => {
+                let a = self.reg(frame, *arr) as u64;
+                let i = self.src(frame, *index);
+                let len = self.mem.read(a + 8, 8)?;
+                if (i as u64) >= len as u64 {
+                    return Err(self.panic(&format!("V panic: array index out of range: index {i}, len {len}\n")));
+                }
+                let e = self.mem.read(a, 8)? as u64;
+                let v = self.mem.read(e + i as u64 * *elem_size as u64, *elem_size as u64)?;
+                self.set(frame, *dst, v);
+            }
+            Inst::ArraySet { arr, index, value, elem_size } => {
+                let a = self.reg(frame, *arr) as u64;
+                let i = self.src(frame, *index);
+                let cap = self.mem.read(a + 16, 8)?;
+                if (i as u64) >= cap as u64 {
+                    let len = self.mem.read(a + 8, 8)?;
+                    return Err(self.panic(&format!("V panic: array index out of range: index {i}, len {len}\n")));
+                }
+                let e = self.mem.read(a, 8)? as u64;
+                let v = self.src(frame, *value);
+                self.mem.write(e + i as u64 * *elem_size as u64, *elem_size as u64, v)?;
+            }
+            Inst::ArrayLen { dst, arr } => {
+                let v = self.mem.read(self.reg(frame, *arr) as u64 + 8, 8)?;
+                self.set(frame, *dst, v);
+            }
+            Inst::ArrayAppend { dst, arr, value, elem_size } => {
+                let a = self.reg(frame, *arr) as u64;
+                let es = *elem_size as u64;
+                let len = self.mem.read(a + 8, 8)? as u64;
+                let cap = self.mem.read(a + 16, 8)? as u64;
+                if len == cap {
+                    let new_cap = (cap * 2).max(4);
+                    let fresh = self.mem.alloc(new_cap * es);
+                    let old = self.mem.read(a, 8)? as u64;
+                    let bytes = self.mem.bytes(old, len * es)?;
+                    self.mem.slice(fresh, len * es)?.copy_from_slice(&bytes);
+                    self.mem.write(a, 8, fresh as i64)?;
+                    self.mem.write(a + 16, 8, new_cap as i64)?;
+                }
+                let e = self.mem.read(a, 8)? as u64;
+                let v = self.src(frame, *value);
+                self.mem.write(e + len * es, es, v)?;
+                self.mem.write(a + 8, 8, len as i64 + 1)?;
+                self.set(frame, *dst, a as i64);
+            }
+            Inst::StructNew { dst, size } => {
+                let p = self.mem.alloc(*size as u64);
+                self.set(frame, *dst, p as i64);
+            }
+            Inst::FieldGet { dst, s, offset } => {
+                let v = self.mem.read((self.reg(frame, *s) + offset) as u64, 8)?;
+                self.set(frame, *dst, v);
+            }
+            Inst::FieldSet { s, offset, value } => {
+                let v = self.src(frame, *value);
+                self.mem.write((self.reg(frame, *s) + offset) as u64, 8, v)?;
+            }
+            Inst::MapNew { dst } => {
+                let p = self.mem.alloc(24);
+                self.set(frame, *dst, p as i64);
+            }
+            Inst::MapPut { dst, map, key, value } => {
+                let m = self.reg(frame, *map);
+                let (k, v) = (self.src(frame, *key), self.src(frame, *value));
+                let (i, len, entries, found) = self.map_find(m, k)?;
+                if found {
+                    self.mem.write(entries + i * 16 + 8, 8, v)?;
+                } else {
+                    let mu = m as u64;
+                    let cap = self.mem.read(mu + 16, 8)? as u64;
+                    let mut entries = entries;
+                    if len == cap {
+                        let new_cap = (cap * 2).max(8);
+                        let fresh = self.mem.alloc(new_cap * 16);
+                        let bytes = self.mem.bytes(entries, len * 16)?;
+                        self.mem.slice(fresh, len * 16)?.copy_from_slice(&bytes);
+                        self.mem.write(mu, 8, fresh as i64)?;
+                        self.mem.write(mu + 16, 8, new_cap as i64)?;
+                        entries = fresh;
+                    }
+                    let tail = self.mem.bytes(entries + i * 16, (len - i) * 16)?;
+                    self.mem.slice(entries + (i + 1) * 16, (len - i) * 16)?.copy_from_slice(&tail);
+                    self.mem.write(entries + i * 16, 8, k)?;
+                    self.mem.write(entries + i * 16 + 8, 8, v)?;
+                    self.mem.write(mu + 8, 8, len as i64 + 1)?;
+                }
+                self.set(frame, *dst, m);
+            }
+            Inst::MapGet { dst, map, key } => {
+                let m = self.reg(frame, *map);
+                let k = self.src(frame, *key);
+                let (i, _, entries, found) = self.map_find(m, k)?;
+                let v = if found { self.mem.read(entries + i * 16 + 8, 8)? } else { 0 };
+                self.set(frame, *dst, v);
+            }
+            Inst::MapDelete { dst, map, key } => {
+                let m = self.reg(frame, *map);
+                let k = self.src(frame, *key);
+                let (i, len, entries, found) = self.map_find(m, k)?;
+                if found {
+                    let tail = self.mem.bytes(entries + (i + 1) * 16, (len - i - 1) * 16)?;
+                    self.mem.slice(entries + i * 16, (len - i - 1) * 16)?.copy_from_slice(&tail);
+                    self.mem.write(m as u64 + 8, 8, len as i64 - 1)?;
+                }
+                self.set(frame, *dst, m);
+            }
+            Inst::FloatBin { op, dst, a, b } => {
+                let (x, y) = (float(self.src(frame, *a)), float(self.src(frame, *b)));
+                let v = match op {
+                    FloatOp::Add => x + y,
+                    FloatOp::Sub => x - y,
+                    FloatOp::Mul => x * y,
+                    FloatOp::Div => x / y,
+                };
+                self.set(frame, *dst, fbits(v));
+            }
+            Inst::IntToFloat { dst, src } => {
+                let v = self.src(frame, *src) as f64;
+                self.set(frame, *dst, fbits(v));
+            }
+            Inst::FloatToInt { dst, src } => {
+                let v = float(self.src(frame, *src)).trunc() as i64;
+                self.set(frame, *dst, v);
+            }
+            Inst::MethodCall { dst, type_name, method, args } => {
+                let values: Vec<i64> = args.iter().map(|a| self.src(frame, *a)).collect();
+                let v = self.call_named(&format!("{type_name}__{method}"), values)?;
+                self.set(frame, *dst, v);
+            }
+            other => return Err(Stop::Error(InterpError::Unsupported(format!("{other:?}")))),
+        }
+        Ok(Flow::Next)
+    }
+
+    fn syscall(&mut self) -> Result<(), Stop> {
+        let cc = call_conv(self.module.target);
+        let reg = |p: PReg| self.pregs[p.0 as usize];
+        let number = reg(cc.syscall_uses[0]);
+        let args: Vec<i64> = cc.syscall_uses[1..].iter().map(|p| reg(*p)).collect();
+        let (write, exit) = match self.module.target {
+            Target::X86_64 => (1, 60),
+            Target::Arm64 => (4, 1),
+        };
+        if number == write {
+            let bytes = self.mem.bytes(args[1] as u64, args[2] as u64)?;
+            match args[0] {
+                1 => self.out.stdout.extend_from_slice(&bytes),
+                2 => self.out.stderr.extend_from_slice(&bytes),
+                _ => {}
+            }
+            self.pregs[cc.syscall_result.0 as usize] = args[2];
+            Ok(())
+        } else if number == exit {
+            Err(Stop::Exit(args[0] as u8 as i32))
+        } else {
+            Err(Stop::Error(InterpError::Unsupported(format!("syscall {number}"))))
+        }
+    }
+}
+
+enum Flow {
+    Next,
+    Jump(Label),
+    Return,
+}

@@ -1,0 +1,22 @@
+//! Every program differential testing ever got wrong, replayed: one
+//! `TARGET SEED [plain]` per line of regressions/seeds.txt.
+
+use vbeam_native_core::ir::Target;
+use vbeam_native_testkit::difftest::{check, work_dir};
+use vbeam_native_testkit::gen::Config;
+
+#[test]
+fn past_failures_stay_fixed() {
+    let text = include_str!("regressions/seeds.txt");
+    let work = work_dir("regressions");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut failures = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let target = Target::from_name(parts[0]).expect("a target");
+        let seed: u64 = parts[1].parse().expect("a seed");
+        let cfg = Config { data_types: parts.get(2) != Some(&"plain"), ..Config::default() };
+        failures.extend(check(target, seed, &cfg, &work));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
