@@ -14,6 +14,7 @@ use crate::{interp, ir_text};
 /// Steps a reference run may take before the program counts as runaway.
 pub const MAX_STEPS: u64 = 20_000_000;
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+const ETXTBSY: i32 = 26;
 
 /// One program's result: `None` when both agree.
 pub fn check(target: Target, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
@@ -68,7 +69,20 @@ fn run(exe: &Path, target: Target) -> Result<(Vec<u8>, i32), String> {
             c
         }
     };
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().map_err(|e| format!("cannot run: {e}"))?;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    // Another thread's fork may briefly hold the just-written file open
+    // (ETXTBSY) until its child execs: try again shortly.
+    let mut tries = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Ok(c) => break c,
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(format!("cannot run: {e}")),
+        }
+    };
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
