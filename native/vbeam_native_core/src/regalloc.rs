@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::error::CompileError;
-use crate::ir::{Function, PReg, Reg};
+use crate::ir::{Dst, Function, Inst, Operand, PReg, Reg};
 use crate::liveness::{self, Liveness};
 use crate::operands::{for_each_reg, for_each_reg_mut, CallInfo};
 use crate::regs::{CallConv, RegSet};
@@ -119,7 +119,8 @@ pub fn allocate(
         .copied()
         .filter(|r| *r != s0 && *r != s1 && !reserved.contains(*r))
         .collect();
-    let locs = linear_scan(&live, &pool);
+    let hints = hints(func, num_vregs, cc);
+    let locs = linear_scan(&live, &pool, &hints);
     let mut spill_slots = 0;
     let mut used = RegSet::EMPTY;
     for loc in &locs {
@@ -132,7 +133,30 @@ pub fn allocate(
     Ok(Allocation { locs, scratch: [s0, s1], spill_slots, saved, pregs_live_across: live.pregs_live_across })
 }
 
-fn linear_scan(live: &Liveness, pool: &[PReg]) -> Vec<Loc> {
+/// The register each vreg would best live in: the physical register it is
+/// copied to or from (an argument set up for a call, a result read back, a
+/// parameter), so the copy disappears when the allocator can honour it.
+fn hints(func: &Function, num_vregs: usize, cc: &CallConv) -> Vec<Option<PReg>> {
+    let mut hints = vec![None; num_vregs];
+    for (k, p) in func.params.iter().enumerate() {
+        if let Reg::V(v) = p {
+            hints[*v as usize] = cc.args.get(k).copied();
+        }
+    }
+    for inst in &func.body {
+        if let Inst::Mov { dst: Dst::Reg(d), src: Operand::Reg(s) } = inst {
+            match (*d, *s) {
+                (Reg::P(p), Reg::V(v)) | (Reg::V(v), Reg::P(p)) => {
+                    hints[v as usize].get_or_insert(p);
+                }
+                _ => {}
+            }
+        }
+    }
+    hints
+}
+
+fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Loc> {
     let mut order: Vec<(u32, u32, u32)> = live
         .intervals
         .iter()
@@ -154,7 +178,8 @@ fn linear_scan(live: &Liveness, pool: &[PReg]) -> Vec<Loc> {
             }
             keep
         });
-        if let Some(r) = pool.iter().copied().find(|r| free.contains(*r) && fits(*r, start, end)) {
+        let hinted = hints[v as usize].filter(|r| pool.contains(r) && free.contains(*r) && fits(*r, start, end));
+        if let Some(r) = hinted.or_else(|| pool.iter().copied().find(|r| free.contains(*r) && fits(*r, start, end))) {
             free = free.without(r);
             active.push((end, v, r));
             locs[v as usize] = Loc::Reg(r);

@@ -3,6 +3,8 @@
 //!
 //! Frame: `push rbp; mov rbp, rsp; sub rsp, size`; frame slot k (see
 //! `lower::Frame`) is `[rbp - 8(k+1)]`, so IR `push`/`pop` never move a slot.
+//! A function with no frame slots and no IR `push`/`pop` only pushes the
+//! callee-saved registers it uses.
 //! Spilled vregs are read into the function's two scratch registers and
 //! written back from them.
 
@@ -171,16 +173,41 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Whether the function needs no frame pointer: nothing lives in frame
+    /// slots and the IR never moves rsp itself, so callee-saved registers
+    /// can simply be pushed and popped.
+    fn frameless(&self) -> bool {
+        self.frame.ir_slots == 0
+            && self.frame.spill_slots == 0
+            && !self.f.func.body.iter().any(|i| matches!(i, ir::Inst::Push(_) | ir::Inst::Pop(_)))
+    }
+
+    /// Bytes of padding a frameless function adds so rsp is 16-byte aligned
+    /// at its calls (it is 8 past alignment on entry).
+    fn frameless_pad(&self) -> i32 {
+        if self.frame.saved.len() % 2 == 0 { 8 } else { 0 }
+    }
+
     fn prologue(&mut self) {
-        self.emit(Inst::Push { reg: RBP });
-        self.emit(Inst::MovRR { dst: RBP, src: RSP });
-        let size = self.frame.size();
-        if size > 0 {
-            self.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: size as i32 });
-        }
-        for k in 0..self.frame.saved.len() {
-            let mem = self.slot(self.frame.saved_slot(k));
-            self.emit(Inst::Store { mem, src: self.frame.saved[k] });
+        if self.frameless() {
+            for k in 0..self.frame.saved.len() {
+                self.emit(Inst::Push { reg: self.frame.saved[k] });
+            }
+            let pad = self.frameless_pad();
+            if pad != 0 {
+                self.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: pad });
+            }
+        } else {
+            self.emit(Inst::Push { reg: RBP });
+            self.emit(Inst::MovRR { dst: RBP, src: RSP });
+            let size = self.frame.size();
+            if size > 0 {
+                self.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: size as i32 });
+            }
+            for k in 0..self.frame.saved.len() {
+                let mem = self.slot(self.frame.saved_slot(k));
+                self.emit(Inst::Store { mem, src: self.frame.saved[k] });
+            }
         }
         // Bind parameters: spilled ones are stored first (that only reads
         // registers), then the register ones as one parallel move.
@@ -207,6 +234,17 @@ impl Lowerer<'_> {
     }
 
     fn epilogue(&mut self) {
+        if self.frameless() {
+            let pad = self.frameless_pad();
+            if pad != 0 {
+                self.emit(Inst::AluRI { op: AluOp::Add, dst: RSP, imm: pad });
+            }
+            for k in (0..self.frame.saved.len()).rev() {
+                self.emit(Inst::Pop { reg: self.frame.saved[k] });
+            }
+            self.emit(Inst::Ret);
+            return;
+        }
         for k in 0..self.frame.saved.len() {
             let mem = self.slot(self.frame.saved_slot(k));
             self.emit(Inst::Load { dst: self.frame.saved[k], mem });
@@ -407,6 +445,15 @@ impl Lowerer<'_> {
             _ => {}
         }
         let ra = self.read(a, s0);
+        // A constant added into another register: one three-address lea.
+        if let (BinOp::Add | BinOp::Sub, Src::Imm(v)) = (op, b) {
+            let disp = if op == BinOp::Sub { v.checked_neg() } else { Some(v) };
+            let d = self.dst_reg(dst);
+            if let Some(disp) = disp.and_then(imm32).filter(|_| d != ra) {
+                self.emit(Inst::Lea { dst: d, mem: Amode::base_disp(ra, disp) });
+                return self.write(dst, d);
+            }
+        }
         // b as a register, or as an imm32 for the ALU forms.
         let b_imm = match b {
             Src::Imm(v) if alu.is_some() => imm32(v),
