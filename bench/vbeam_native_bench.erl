@@ -25,7 +25,7 @@ main(["write_fib", Target, Path]) ->
 throughput({Scale, Target}) ->
     Module = module(Target, Scale * ?BASE_FUNCTIONS),
     Insts = lists:sum([length(maps:get(body, F)) || F <- maps:get(functions, Module)]),
-    Runs = max(1, 10 div Scale),
+    Runs = max(3, 10 div Scale),
     Times = [begin
                  {T, {ok, Bin}} = timer:tc(vbeam_native, compile, [Module]),
                  true = byte_size(Bin) > 0,

@@ -118,7 +118,7 @@ fn symbol_entry<T: Term>(term: &T) -> Option<(String, u64, T)> {
 fn name_of<T: Term>(term: &T) -> Option<String> {
     match term.bytes() {
         Some(b) => String::from_utf8(b.to_vec()).ok(),
-        None => term.atom(),
+        None => term.atom().map(String::from),
     }
 }
 
@@ -207,51 +207,48 @@ fn label<T: Term>(term: &T, labels: &mut LabelTable) -> Option<Label> {
         return labels.intern(b);
     }
     let (tag, args) = tagged(term)?;
-    match (tag.as_str(), args.as_slice()) {
+    match (tag.as_ref(), args.as_slice()) {
         ("label_ref", [name]) | ("label", [name]) => labels.intern(name.bytes()?),
         _ => None,
     }
 }
 
-fn reg<T: Term>(term: &T, target: Target) -> Option<Reg> {
+/// Any operand of `{vreg, N}`, `{preg, Name}`, `{imm, I}`, `{stack, N}`,
+/// from one look at the term.
+fn operand<T: Term>(term: &T, target: Target) -> Option<Operand> {
     let (tag, args) = tagged(term)?;
-    match (tag.as_str(), args.as_slice()) {
+    match (tag.as_ref(), args.as_slice()) {
         ("vreg", [n]) => {
             let n = n.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n))?;
-            Some(Reg::V(n as u32))
+            Some(Operand::Reg(Reg::V(n as u32)))
         }
-        ("preg", [name]) => regs::preg_from_name(target, &name.atom()?).map(Reg::P),
+        ("preg", [name]) => regs::preg_from_name(target, &name.atom()?).map(|p| Operand::Reg(Reg::P(p))),
+        ("imm", [i]) => i.int64_bits().map(Operand::Imm),
+        ("stack", [n]) => Some(Operand::Stack(n.int64_bits().filter(|n| (0..1 << 24).contains(n))? as u32)),
+        _ => None,
+    }
+}
+
+fn reg<T: Term>(term: &T, target: Target) -> Option<Reg> {
+    match operand(term, target)? {
+        Operand::Reg(r) => Some(r),
         _ => None,
     }
 }
 
 fn imm<T: Term>(term: &T) -> Option<i64> {
     let (tag, args) = tagged(term)?;
-    match (tag.as_str(), args.as_slice()) {
+    match (tag.as_ref(), args.as_slice()) {
         ("imm", [i]) => i.int64_bits(),
         _ => None,
     }
 }
 
 fn src<T: Term>(term: &T, target: Target) -> Option<Src> {
-    reg(term, target).map(Src::Reg).or_else(|| imm(term).map(Src::Imm))
-}
-
-fn operand<T: Term>(term: &T, target: Target) -> Option<Operand> {
-    if let Some(s) = src(term, target) {
-        return Some(match s {
-            Src::Reg(r) => Operand::Reg(r),
-            Src::Imm(i) => Operand::Imm(i),
-        });
-    }
-    stack_slot(term).map(Operand::Stack)
-}
-
-fn stack_slot<T: Term>(term: &T) -> Option<u32> {
-    let (tag, args) = tagged(term)?;
-    match (tag.as_str(), args.as_slice()) {
-        ("stack", [n]) => Some(n.int64_bits().filter(|n| (0..1 << 24).contains(n))? as u32),
-        _ => None,
+    match operand(term, target)? {
+        Operand::Reg(r) => Some(Src::Reg(r)),
+        Operand::Imm(i) => Some(Src::Imm(i)),
+        Operand::Stack(_) => None,
     }
 }
 
@@ -271,7 +268,7 @@ fn size<T: Term>(term: &T) -> Option<i64> {
 
 fn data_ref<T: Term>(term: &T) -> Option<String> {
     let (tag, args) = tagged(term)?;
-    match (tag.as_str(), args.as_slice()) {
+    match (tag.as_ref(), args.as_slice()) {
         ("data_ref", [name]) => name_of(name),
         _ => None,
     }
@@ -282,7 +279,7 @@ fn symbol<T: Term>(term: &T) -> Option<String> {
         return name_of(term);
     }
     let (tag, args) = tagged(term)?;
-    match (tag.as_str(), args.as_slice()) {
+    match (tag.as_ref(), args.as_slice()) {
         ("sym", [name]) => name_of(name),
         _ => None,
     }
@@ -311,11 +308,12 @@ fn decode_inst<T: Term>(term: &T, target: Target, labels: &mut LabelTable) -> Op
             _ => None,
         }
     };
-    let inst = match (tag.as_str(), a.as_slice()) {
+    let inst = match (tag.as_ref(), a.as_slice()) {
         ("mov", [d, x]) => {
-            let dst = match r(d) {
-                Some(reg) => Dst::Reg(reg),
-                None => Dst::Stack(stack_slot(d)?),
+            let dst = match operand(d, target)? {
+                Operand::Reg(reg) => Dst::Reg(reg),
+                Operand::Stack(n) => Dst::Stack(n),
+                Operand::Imm(_) => return None,
             };
             let src = operand(x, target)?;
             if matches!((dst, &src), (Dst::Stack(_), Operand::Stack(_))) {

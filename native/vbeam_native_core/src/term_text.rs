@@ -18,9 +18,9 @@ pub enum Value {
 /// Terms are read through references, so taking a tuple or list apart
 /// copies no subtree.
 impl<'a> Term for &'a Value {
-    fn atom(&self) -> Option<String> {
+    fn atom(&self) -> Option<std::borrow::Cow<'static, str>> {
         match self {
-            Value::Atom(a) => Some(a.clone()),
+            Value::Atom(a) => Some(std::borrow::Cow::Owned(a.clone())),
             _ => None,
         }
     }

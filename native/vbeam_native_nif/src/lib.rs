@@ -173,4 +173,10 @@ fn link_executable<'a>(env: Env<'a>, target: Term<'a>, format: Term<'a>, code: B
     }))
 }
 
-rustler::init!("vbeam_native_nif");
+/// Interns the IR's atoms when the library loads.
+fn load(env: Env, _info: Term) -> bool {
+    term::intern_known_atoms(env);
+    true
+}
+
+rustler::init!("vbeam_native_nif", load = load);

@@ -14,7 +14,7 @@ use crate::term::{tagged, Term};
 /// as one or the other).
 fn reg<T: Term>(t: &T) -> Option<Xr> {
     let name = t.atom()?;
-    match name.as_str() {
+    match name.as_ref() {
         "sp" | "xzr" => Some(PReg(31)),
         "fp" => Some(PReg(29)),
         "lr" => Some(PReg(30)),
@@ -45,7 +45,8 @@ fn mem<T: Term>(t: &T) -> Option<(Xr, u32)> {
 
 fn decode<T: Term>(term: &T) -> Option<Vec<Inst>> {
     let (op, a) = tagged(term)?;
-    let alu = match op.as_str() {
+    let op: &str = op.as_ref();
+    let alu = match op {
         "add" => Some((AluOp::Add, Some(ImmOp::Add))),
         "sub" => Some((AluOp::Sub, Some(ImmOp::Sub))),
         "adds" => Some((AluOp::Adds, Some(ImmOp::Adds))),
@@ -55,14 +56,14 @@ fn decode<T: Term>(term: &T) -> Option<Vec<Inst>> {
         "eor" => Some((AluOp::Eor, None)),
         _ => None,
     };
-    let shift = match op.as_str() {
+    let shift = match op {
         "lsl" => Some(ShiftOp::Lsl),
         "lsr" => Some(ShiftOp::Lsr),
         "asr" => Some(ShiftOp::Asr),
         _ => None,
     };
     let one = |i: Inst| Some(vec![i]);
-    match (op.as_str(), a.as_slice()) {
+    match (op, a.as_slice()) {
         ("mov", [d, s]) => match reg(s) {
             Some(src) => one(Inst::MovRR { dst: reg(d)?, src }),
             None => Some(load_imm64(reg(d)?, imm(s)?)),

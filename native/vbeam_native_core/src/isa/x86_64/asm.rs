@@ -36,7 +36,8 @@ fn mem<T: Term>(t: &T) -> Option<Amode> {
 
 fn decode<T: Term>(term: &T) -> Option<Inst> {
     let (op, a) = tagged(term)?;
-    let alu = match op.as_str() {
+    let op: &str = op.as_ref();
+    let alu = match op {
         "add" => Some(AluOp::Add),
         "sub" => Some(AluOp::Sub),
         "and" => Some(AluOp::And),
@@ -45,13 +46,13 @@ fn decode<T: Term>(term: &T) -> Option<Inst> {
         "cmp" => Some(AluOp::Cmp),
         _ => None,
     };
-    let shift = match op.as_str() {
+    let shift = match op {
         "shl" => Some(ShiftOp::Shl),
         "shr" => Some(ShiftOp::Shr),
         "sar" => Some(ShiftOp::Sar),
         _ => None,
     };
-    Some(match (op.as_str(), a.as_slice()) {
+    Some(match (op, a.as_slice()) {
         ("mov", [d, s]) => match (reg(d), reg(s), imm(s), mem(d), mem(s)) {
             (Some(dst), Some(src), ..) => Inst::MovRR { dst, src },
             (Some(dst), _, Some(imm), ..) => Inst::MovRI { dst, imm },
