@@ -55,25 +55,53 @@ impl Allocation {
 /// (params first), so later passes can use plain vectors. Returns the
 /// original number of each renamed vreg.
 pub fn renumber(func: &mut Function) -> Vec<u32> {
-    let mut map: HashMap<u32, u32> = HashMap::new();
-    let mut original = Vec::new();
-    let mut rename = |r: &mut Reg| {
+    // vreg numbers are usually small: a table beats hashing; a hash map
+    // keeps huge, sparse numbers cheap.
+    let mut max = 0u32;
+    let mut seen = |r: &mut Reg| {
         if let Reg::V(v) = r {
-            let next = map.len() as u32;
-            let dense = *map.entry(*v).or_insert(next);
-            if dense == next {
-                original.push(*v);
-            }
-            *v = dense;
+            max = max.max(*v);
         }
     };
-    for p in &mut func.params {
-        rename(p);
-    }
+    func.params.iter_mut().for_each(&mut seen);
     for inst in &mut func.body {
-        for_each_reg_mut(inst, |r, _| rename(r));
+        for_each_reg_mut(inst, |r, _| seen(r));
+    }
+    let mut original = Vec::new();
+    if (max as usize) < 4 * func.body.len() + 1024 {
+        let mut table = vec![u32::MAX; max as usize + 1];
+        rename_all(func, |v| {
+            let slot = &mut table[v as usize];
+            if *slot == u32::MAX {
+                *slot = original.len() as u32;
+                original.push(v);
+            }
+            *slot
+        });
+    } else {
+        let mut map: HashMap<u32, u32> = HashMap::new();
+        rename_all(func, |v| {
+            *map.entry(v).or_insert_with(|| {
+                original.push(v);
+                original.len() as u32 - 1
+            })
+        });
     }
     original
+}
+
+/// Replaces every vreg number `v` of the function by `rename(v)`, params
+/// first, then in body order.
+fn rename_all(func: &mut Function, mut rename: impl FnMut(u32) -> u32) {
+    let mut apply = |r: &mut Reg| {
+        if let Reg::V(v) = r {
+            *v = rename(*v);
+        }
+    };
+    func.params.iter_mut().for_each(&mut apply);
+    for inst in &mut func.body {
+        for_each_reg_mut(inst, |r, _| apply(r));
+    }
 }
 
 /// Physical registers the function's IR names explicitly.
