@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{Format, Function, PReg, Reg, Src, Target};
+use crate::ir::{Dst, Format, Function, Operand, PReg, Reg, Src, Target};
 use crate::regalloc::{Allocation, Loc};
 use crate::regs::RegSet;
 use crate::syscall::Plan;
@@ -130,6 +130,31 @@ pub fn parallel_move(moves: &[(PReg, MoveSrc)], scratch: PReg, mut emit: impl Fn
             emit(d, s);
         }
     }
+}
+
+/// Where a `mov` writes: a register or a frame slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MoveDst {
+    Reg(PReg),
+    Slot(u32),
+}
+
+/// The source and destination of an IR `mov`, resolved to registers, frame
+/// slots and constants.
+pub fn mov_operands(f: &FnCtx, frame: &Frame, dst: Dst, src: &Operand) -> (MoveDst, MoveSrc) {
+    let src = match *src {
+        Operand::Reg(r) => move_src(f, frame, Src::Reg(r)),
+        Operand::Imm(i) => MoveSrc::Imm(i),
+        Operand::Stack(n) => MoveSrc::Slot(frame.ir_slot(n)),
+    };
+    let dst = match dst {
+        Dst::Reg(r) => match f.loc(r) {
+            Loc::Reg(p) => MoveDst::Reg(p),
+            Loc::Spill(n) => MoveDst::Slot(frame.spill_slot(n)),
+        },
+        Dst::Stack(n) => MoveDst::Slot(frame.ir_slot(n)),
+    };
+    (dst, src)
 }
 
 /// Where an IR source operand is, for a move.

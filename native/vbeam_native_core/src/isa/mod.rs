@@ -4,3 +4,5 @@
 
 pub mod arm64;
 pub mod x86_64;
+#[cfg(test)]
+mod llvm_mc;

@@ -3,10 +3,8 @@
 //! PATH: CI installs it). Fixup-bearing forms are checked with the zero
 //! offset the encoder leaves in them.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use super::inst::*;
+use crate::isa::llvm_mc;
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::PReg;
 
@@ -138,44 +136,10 @@ fn encode(inst: &Inst) -> Vec<u8> {
     buf.bytes
 }
 
-/// Encodings llvm-mc gives for each line of `text`, in order.
-fn llvm_mc(text: &str) -> Vec<Vec<u8>> {
-    let mut child = Command::new("llvm-mc")
-        .args(["-triple=aarch64", "-show-encoding"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("llvm-mc must be installed (apt-get install llvm)");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "llvm-mc failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split("encoding: [").nth(1))
-        .map(|enc| {
-            enc.trim_end_matches(']')
-                .split(',')
-                .map(|b| u8::from_str_radix(b.trim().trim_start_matches("0x"), 16).unwrap())
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn every_form_matches_llvm_mc() {
     let forms = all_forms();
-    let text: String = forms.iter().map(|i| format!("{i}\n")).collect();
-    let expected = llvm_mc(&text);
-    assert_eq!(expected.len(), forms.len(), "llvm-mc rejected some lines");
-    let mut failures = Vec::new();
-    for (inst, want) in forms.iter().zip(&expected) {
-        let got = encode(inst);
-        if &got != want {
-            failures.push(format!("{inst}: ours {got:02x?}, llvm-mc {want:02x?}"));
-        }
-    }
+    let failures = llvm_mc::compare(&["-triple=aarch64"], "", &forms, encode);
     assert!(failures.is_empty(), "{} of {} forms differ:\n{}", failures.len(), forms.len(), failures.join("\n"));
     assert!(forms.len() > 2000);
 }

@@ -13,7 +13,7 @@ use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Format, Operand, PReg, Reg, Src, UnOp};
-use crate::lower::{move_src, parallel_move, Frame, FnCtx, MoveSrc, ProgramCtx};
+use crate::lower::{mov_operands, move_src, parallel_move, Frame, FnCtx, MoveDst, MoveSrc, ProgramCtx};
 use crate::regalloc::Loc;
 use crate::regs::{arm64::*, call_conv, CallConv};
 use crate::runtime;
@@ -402,20 +402,10 @@ impl Lowerer<'_> {
     }
 
     fn mov(&mut self, dst: Dst, src: &Operand) {
-        let src = match *src {
-            Operand::Reg(r) => match self.f.loc(r) {
-                Loc::Reg(p) => MoveSrc::Reg(p),
-                Loc::Spill(n) => MoveSrc::Slot(self.frame.spill_slot(n)),
-            },
-            Operand::Imm(i) => MoveSrc::Imm(i),
-            Operand::Stack(n) => MoveSrc::Slot(self.frame.ir_slot(n)),
-        };
+        let (dst, src) = mov_operands(self.f, &self.frame, dst, src);
         let dst_slot = match dst {
-            Dst::Reg(r) => match self.f.loc(r) {
-                Loc::Reg(p) => return self.mov_to_reg(p, src),
-                Loc::Spill(n) => self.frame.spill_slot(n),
-            },
-            Dst::Stack(n) => self.frame.ir_slot(n),
+            MoveDst::Reg(p) => return self.mov_to_reg(p, src),
+            MoveDst::Slot(k) => k,
         };
         match src {
             MoveSrc::Reg(r) => self.store_slot(r, dst_slot),
