@@ -217,9 +217,8 @@ impl Expander<'_> {
             Inst::MethodCall { dst, type_name, method, args } => {
                 self.call(&method_symbol(&type_name, &method), args, Some(dst))
             }
-            Inst::PrintFloat(_) | Inst::FloatToStr { .. } => {
-                unreachable!("validation rejects float printing until it lands")
-            }
+            Inst::PrintFloat(s) => self.call(rt::PRINT_FLOAT, vec![s], None),
+            Inst::FloatToStr { dst, src } => self.call(rt::FLOAT_TO_STR, vec![src], Some(dst)),
             other => self.out.push(other),
         }
     }

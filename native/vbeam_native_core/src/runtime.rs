@@ -5,8 +5,12 @@
 //! a prefix reserved for them; builtins carry the names the V compiler
 //! calls.
 
+mod float;
+
 use crate::ir::*;
 use crate::regs::{arm64, call_conv, x86};
+
+pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 
 pub const ALLOC: &str = "__vbeam_alloc";
 pub const MEMCPY: &str = "__vbeam_memcpy";
@@ -95,13 +99,9 @@ pub fn allocates(inst: &Inst) -> bool {
             | Inst::StructNew { .. }
             | Inst::MapNew { .. }
             | Inst::MapPut { .. }
+            | Inst::PrintFloat(_)
+            | Inst::FloatToStr { .. }
     )
-}
-
-/// Whether the backend implements an instruction (float printing does not
-/// exist yet).
-pub fn supported(inst: &Inst) -> bool {
-    !matches!(inst, Inst::PrintFloat(_) | Inst::FloatToStr { .. })
 }
 
 /// Routines and data a program needs beyond its own.
@@ -150,11 +150,10 @@ pub fn build<'a>(
                 if let Some((n, _)) = TEXTS.iter().find(|(n, _)| n == symbol) {
                     texts.insert(n);
                 }
-                if symbol == DIGITS && !rt.bss.iter().any(|b| b.name == DIGITS) {
-                    rt.bss.push(BssEntry { name: DIGITS.into(), align: 8, size: DIGITS_SIZE as u64 });
-                }
-                if symbol == HEAP_END && !rt.bss.iter().any(|b| b.name == HEAP_END) {
-                    rt.bss.push(BssEntry { name: HEAP_END.into(), align: 8, size: 8 });
+                if let Some(size) = bss_size(symbol) {
+                    if !rt.bss.iter().any(|b| &b.name == symbol) {
+                        rt.bss.push(BssEntry { name: symbol.clone(), align: 8, size });
+                    }
                 }
             }
         }
@@ -171,6 +170,15 @@ pub fn build<'a>(
         rt.functions.push(b.finish());
     }
     rt
+}
+
+/// Size of the runtime's zero-filled entry `name`, if it is one.
+fn bss_size(name: &str) -> Option<u64> {
+    match name {
+        DIGITS => Some(DIGITS_SIZE as u64),
+        HEAP_END => Some(8),
+        _ => float::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size),
+    }
 }
 
 fn routine(target: Target, format: Format, name: &str) -> Function {
@@ -206,7 +214,7 @@ fn routine(target: Target, format: Format, name: &str) -> Function {
         "string__repeat" => string_repeat(&mut b),
         "string__to_upper" => string_to_upper(&mut b),
         "string__trim_space" => string_trim_space(&mut b),
-        other => unreachable!("no runtime routine named {other}"),
+        other => assert!(float::routine(&mut b, other), "no runtime routine named {other}"),
     }
     b.finish()
 }

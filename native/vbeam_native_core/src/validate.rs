@@ -138,13 +138,6 @@ fn check_function(module: &Module, f: &Function, sym: &Symbols, reserved: RegSet
                 register: preg_name(module.target, p),
             });
         }
-        if !runtime::supported(inst) {
-            return Err(CompileError::InvalidOperand {
-                function: f.name.clone(),
-                index,
-                reason: "printing floats is not supported by the backend yet".into(),
-            });
-        }
         let data_name = match inst {
             Inst::Lea { symbol, .. } => Some(symbol),
             Inst::StringLit { source: StrSource::Data(name, _), .. } => Some(name),

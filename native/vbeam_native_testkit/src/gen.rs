@@ -287,6 +287,10 @@ impl<'r> FnGen<'r> {
         let x = self.rng.below(100) as i64 - 50;
         self.emit(Inst::IntToFloat { dst: v(f), src: Src::Imm(x) });
         self.floats.push(f);
+        let g = self.fresh();
+        let c: f64 = self.rng.pick(&[0.1, 3.14, 1e-7, 2.5e20, 1e300, 5e-324, -0.0, 0.3]);
+        self.mov_imm(g, c.to_bits() as i64);
+        self.floats.push(g);
         let st = self.fresh();
         self.emit(Inst::StructNew { dst: v(st), size: 24 });
         self.structs.push(st);
@@ -563,7 +567,21 @@ impl<'r> FnGen<'r> {
                 self.emit(Inst::FloatBin { op, dst: v(d), a: Src::Reg(v(f)), b: Src::Imm(c.to_bits() as i64) });
                 Self::keep(&mut self.floats, self.depth, d);
             }
-            _ => self.emit(Inst::PrintInt(Src::Reg(v(f)))),
+            _ => {
+                if self.rng.chance(50) {
+                    self.emit(Inst::PrintFloat(Src::Reg(v(f))));
+                } else {
+                    let d = self.fresh();
+                    self.emit(Inst::FloatToStr { dst: v(d), src: Src::Reg(v(f)) });
+                    self.emit(Inst::PrintStr(v(d)));
+                    Self::keep(&mut self.strings, self.depth, d);
+                }
+                // Any bit pattern prints, specials and subnormals included.
+                if self.rng.chance(20) {
+                    let x = self.var();
+                    self.emit(Inst::PrintFloat(Src::Reg(v(x))));
+                }
+            }
         }
     }
 

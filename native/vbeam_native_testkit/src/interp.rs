@@ -112,6 +112,40 @@ pub fn run(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
     Ok(it.out)
 }
 
+/// V's text of a float, from Rust's own shortest round-trip digits: plain
+/// for 1e-5 <= |x| < 1e16, `d.ddde±XX` outside, and the specials.
+pub fn v_float_text(bits: i64) -> String {
+    let x = f64::from_bits(bits as u64);
+    if x.is_nan() {
+        return "nan".into();
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    let a = x.abs();
+    if a.is_infinite() {
+        return format!("{sign}inf");
+    }
+    if a == 0.0 {
+        return format!("{sign}0.0");
+    }
+    // `{:e}` gives d[.ddd]eE with the shortest digits.
+    let sci = format!("{a:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("scientific text");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = exp.parse::<i32>().expect("an exponent") + 1;
+    let n = digits.len() as i32;
+    if (1..=16).contains(&k) {
+        let int: String = (0..k).map(|i| digits.as_bytes().get(i as usize).map_or('0', |c| *c as char)).collect();
+        let frac = if n > k { &digits[k as usize..] } else { "0" };
+        format!("{sign}{int}.{frac}")
+    } else if (-4..=0).contains(&k) {
+        format!("{sign}0.{}{digits}", "0".repeat((-k) as usize))
+    } else {
+        let e = k - 1;
+        let rest = if n > 1 { format!(".{}", &digits[1..]) } else { String::new() };
+        format!("{sign}{}{rest}e{}{:02}", &digits[..1], if e < 0 { '-' } else { '+' }, e.abs())
+    }
+}
+
 fn fbits(f: f64) -> i64 {
     f.to_bits() as i64
 }
@@ -564,6 +598,16 @@ impl<'m> Interp<'m> {
             Inst::FloatToInt { dst, src } => {
                 let v = float(self.src(frame, *src)).trunc() as i64;
                 self.set(frame, *dst, v);
+            }
+            Inst::PrintFloat(src) => {
+                let text = v_float_text(self.src(frame, *src));
+                self.out.stdout.extend_from_slice(text.as_bytes());
+                self.out.stdout.push(b'\n');
+            }
+            Inst::FloatToStr { dst, src } => {
+                let text = v_float_text(self.src(frame, *src));
+                let h = self.string_from(text.as_bytes())?;
+                self.set(frame, *dst, h);
             }
             Inst::MethodCall { dst, type_name, method, args } => {
                 let values: Vec<i64> = args.iter().map(|a| self.src(frame, *a)).collect();
