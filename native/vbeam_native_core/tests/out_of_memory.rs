@@ -1,0 +1,26 @@
+//! When the OS refuses memory, a program stops with a diagnostic on stderr
+//! and exit status 1 (run under an address-space limit).
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use vbeam_native_core::{compile_term, term_text};
+
+const GREEDY: &str = "#{target => x86_64, format => elf64, functions => [
+  #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+    body => [{label, <<\"more\">>}, {struct_new, {vreg, 0}, {imm, 104857600}},
+             {field_set, {vreg, 0}, {imm, 0}, {imm, 1}}, {jmp, <<\"more\">>}]}],
+  data => [], bss => [], imports => []}.";
+
+#[test]
+fn heap_exhaustion_is_a_clear_error() {
+    let term = term_text::parse(GREEDY).unwrap();
+    let binary = compile_term(&&term, None, None).unwrap();
+    let exe = std::env::temp_dir().join(format!("vbeam_greedy_{}", std::process::id()));
+    std::fs::write(&exe, binary).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // 1 GiB of address space: the program asks for 100 MiB at a time forever.
+    let out = Command::new("sh").arg("-c").arg(format!("ulimit -v 1048576; exec {}", exe.display())).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "V panic: out of memory\n");
+}
