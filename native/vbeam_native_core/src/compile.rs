@@ -41,6 +41,7 @@ pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
 struct FnInfo<'a> {
     arities: &'a HashMap<String, u32>,
     syscalls: &'a [(usize, syscall::Plan)],
+    returns_value: bool,
 }
 
 impl CallInfo for FnInfo<'_> {
@@ -50,6 +51,9 @@ impl CallInfo for FnInfo<'_> {
     fn syscall_args(&self, index: usize) -> Option<u32> {
         let k = self.syscalls.binary_search_by_key(&index, |(i, _)| *i).ok()?;
         Some(self.syscalls[k].1.args)
+    }
+    fn returns_value(&self) -> bool {
+        self.returns_value
     }
 }
 
@@ -167,7 +171,8 @@ fn compile_function(
         })?;
         plans.push((i, plan));
     }
-    let info = FnInfo { arities, syscalls: &plans };
+    let returns_value = crate::operands::sets_result(func, call_conv(ctx.target));
+    let info = FnInfo { arities, syscalls: &plans, returns_value };
     let alloc = regalloc::allocate(func, num_vregs, call_conv(ctx.target), &info, reserved)?;
     let f = FnCtx { func, alloc: &alloc, syscalls: &plans, ir_slots: ir_slots(func) };
     let mut buf = CodeBuffer::new();
@@ -203,7 +208,8 @@ pub fn allocate_function(target: Target, mut func: Function) -> Result<(Vec<(u32
         plans.push((i, plan));
     }
     let arities = HashMap::new();
-    let info = FnInfo { arities: &arities, syscalls: &plans };
+    let returns_value = crate::operands::sets_result(&func, call_conv(target));
+    let info = FnInfo { arities: &arities, syscalls: &plans, returns_value };
     let alloc = regalloc::allocate(&func, original.len(), call_conv(target), &info, RegSet::EMPTY)?;
     let locs = original.iter().enumerate().map(|(dense, v)| (*v, alloc.loc(dense as u32))).collect();
     Ok((locs, alloc))

@@ -100,6 +100,10 @@ pub trait CallInfo {
     /// Number of argument registers a `syscall` at this instruction reads,
     /// when its number is known.
     fn syscall_args(&self, index: usize) -> Option<u32>;
+    /// Whether the function ever sets the result register (explicitly or
+    /// by a call): otherwise its `ret` returns nothing, and the register is
+    /// not kept live up to it.
+    fn returns_value(&self) -> bool;
 }
 
 pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -> Implicit {
@@ -115,7 +119,7 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
         Inst::Call(name) => call(args(info.call_arity(name).unwrap_or(cc.args.len() as u32) as usize)),
         Inst::CallIndirect(_) => call(args(cc.args.len())),
         Inst::CallWith { .. } => runtime,
-        Inst::Ret => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
+        Inst::Ret if info.returns_value() => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
         Inst::Syscall => {
             let n = info.syscall_args(index).map_or(cc.syscall_uses.len() - 1, |n| n as usize);
             Implicit {
@@ -135,4 +139,14 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
         },
         _ => Implicit::default(),
     }
+}
+
+/// Whether `func` sets the result register anywhere: explicitly, or through
+/// a call (whose result it may pass on) or a system call.
+pub fn sets_result(func: &Function, cc: &CallConv) -> bool {
+    func.body.iter().any(|inst| {
+        let mut writes = matches!(inst, Inst::Call(_) | Inst::CallIndirect(_) | Inst::Syscall);
+        for_each_reg(inst, |r, role| writes |= role == Role::Def && r == Reg::P(cc.result));
+        writes
+    })
 }

@@ -252,6 +252,9 @@ mod tests {
         fn syscall_args(&self, _: usize) -> Option<u32> {
             None
         }
+        fn returns_value(&self) -> bool {
+            true
+        }
     }
 
     fn func(body: Vec<Inst>, labels: usize) -> Function {

@@ -749,18 +749,17 @@ fn map_put(b: &mut Builder) {
     b.store(map, 0, Src::Reg(fresh));
     b.store(map, 16, Src::Reg(new_cap));
     b.bind(room);
-    // Move entries i..len up by one, from the top down.
+    // Move entries i..len up by one, from the top down, a word at a time.
     let entries = b.load(map, 0);
-    let j = b.vreg();
-    b.mov(j, len);
+    let stop = entry(b, entries, i);
+    let to = entry(b, entries, len);
     b.bind(shift);
-    b.cmp(j, Src::Reg(i));
-    b.jcc(Cond::Le, place);
-    let to = entry(b, entries, j);
+    b.cmp(to, Src::Reg(stop));
+    b.jcc(Cond::Leu, place);
     let (k, v) = (b.load(to, -16), b.load(to, -8));
     b.store(to, 0, Src::Reg(k));
     b.store(to, 8, Src::Reg(v));
-    b.bin(BinOp::Sub, j, j, Src::Imm(1));
+    b.bin(BinOp::Sub, to, to, Src::Imm(16));
     b.jmp(shift);
     b.bind(place);
     let at = entry(b, entries, i);
