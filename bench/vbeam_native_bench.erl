@@ -1,10 +1,11 @@
 %% @doc Benchmarks of the backend, printing figures (no pass/fail):
 %% compile throughput of the NIF called from Erlang (term decoding
 %% included) at 1x, 4x and 10x a module of about 100,000 IR instructions,
-%% and the run time of the fib(35) binary beside the same C at gcc -O1.
+%% for integer-only and data-type modules, and the run time of the fib(35)
+%% binary beside the same C at gcc -O1.
 %% Run with `scripts/bench.sh`.
 -module(vbeam_native_bench).
--export([main/1, throughput/1, module/2]).
+-export([main/1, throughput/1, module/3]).
 
 -define(BASE_FUNCTIONS, 300).
 -define(FUNCTION_BODY, 330).
@@ -12,7 +13,10 @@
 %% Entry point for `erl -run`: `throughput Scale Target` measures one size in
 %% this (fresh) VM and prints one line; `fib` prints the fib(35) IR path.
 main(["throughput", Scale, Target]) ->
-    throughput({list_to_integer(Scale), list_to_atom(Target)}),
+    throughput({list_to_integer(Scale), list_to_atom(Target), int}),
+    halt(0);
+main(["throughput", Scale, Target, Kind]) ->
+    throughput({list_to_integer(Scale), list_to_atom(Target), list_to_atom(Kind)}),
     halt(0);
 main(["write_fib", Target, Path]) ->
     ok = file:write_file(Path, io_lib:format("~p.~n", [fib_module(list_to_atom(Target))])),
@@ -21,9 +25,9 @@ main(["write_fib", Target, Path]) ->
 %% @doc Compiles a Scale x 100k-instruction module several times and prints
 %% instructions per second (best of the runs) and the VM's peak resident
 %% memory, which includes the NIF's own allocations.
--spec throughput({pos_integer(), x86_64 | arm64}) -> ok.
-throughput({Scale, Target}) ->
-    Module = module(Target, Scale * ?BASE_FUNCTIONS),
+-spec throughput({pos_integer(), x86_64 | arm64, int | data}) -> ok.
+throughput({Scale, Target, Kind}) ->
+    Module = module(Target, Scale * ?BASE_FUNCTIONS, Kind),
     Insts = lists:sum([length(maps:get(body, F)) || F <- maps:get(functions, Module)]),
     Runs = max(3, 10 div Scale),
     Times = [begin
@@ -32,8 +36,8 @@ throughput({Scale, Target}) ->
                  T
              end || _ <- lists:seq(1, Runs)],
     Best = lists:min(Times),
-    io:format("~-7s x~-3w ~8w IR instructions  best ~8.1f ms  ~6.2f M inst/s  peak RSS ~6.1f MiB~n",
-              [Target, Scale, Insts, Best / 1000, Insts / Best, peak_rss_kib() / 1024]).
+    io:format("~-7s ~-4s x~-3w ~8w IR instructions  best ~8.1f ms  ~6.2f M inst/s  peak RSS ~6.1f MiB~n",
+              [Target, Kind, Scale, Insts, Best / 1000, Insts / Best, peak_rss_kib() / 1024]).
 
 peak_rss_kib() ->
     {ok, Status} = file:read_file("/proc/self/status"),
@@ -41,19 +45,24 @@ peak_rss_kib() ->
     [_, Kib | _] = binary:split(Line, [<<" ">>, <<"\t">>], [global, trim_all]),
     binary_to_integer(Kib).
 
-%% @doc A module of `N` generated functions plus a `main` that calls them.
--spec module(x86_64 | arm64, pos_integer()) -> map().
-module(Target, N) ->
-    rand:seed(exsss, {1, 2, 3}),
-    Funs = [function(Target, I) || I <- lists:seq(1, N)],
+%% @doc A module of `N` generated functions plus a `main` that calls them;
+%% `data' functions also use every data-type instruction.
+-spec module(x86_64 | arm64, pos_integer(), int | data) -> map().
+module(Target, N, Kind) ->
+    Funs = [function(Target, I, Kind) || I <- lists:seq(1, N)],
     Calls = lists:append([[{mov, {preg, arg(Target, 0)}, {imm, I}},
                            {call, {sym, fname(I)}},
                            {mov, {vreg, 1}, {preg, ret(Target)}},
                            {add, {vreg, 0}, {vreg, 0}, {vreg, 1}}] || I <- lists:seq(1, N)]),
     Main = #{name => <<"main">>, arity => 0, exported => true, params => [], locals => 2,
              body => [{mov_imm, {vreg, 0}, 0}] ++ Calls ++ [{print_int, {vreg, 0}}, ret]},
-    #{target => Target, format => elf64, functions => Funs ++ [Main], data => [],
-      bss => [{<<"scratch">>, 8, 4096}], imports => []}.
+    #{target => Target, format => elf64, functions => Funs ++ [Main, box_method(Target)],
+      data => [{<<"text">>, 1, <<"hello">>}], bss => [{<<"scratch">>, 8, 4096}], imports => []}.
+
+box_method(Target) ->
+    #{name => <<"Box__get">>, arity => 2, exported => false, params => [{vreg, 0}, {vreg, 1}], locals => 3,
+      body => [{field_get, {vreg, 2}, {vreg, 0}, {imm, 0}}, {add, {vreg, 2}, {vreg, 2}, {vreg, 1}},
+               {mov, {preg, ret(Target)}, {vreg, 2}}, ret]}.
 
 fname(I) -> <<"f", (integer_to_binary(I))/binary>>.
 
@@ -65,8 +74,8 @@ ret(arm64) -> x0.
 %% A function of about ?FUNCTION_BODY instructions: a counted loop around
 %% blocks of arithmetic on a pool of 12 vregs, memory traffic and branches,
 %% and calls to earlier functions.
-function(Target, I) ->
-    Blocks = lists:append([block(Target, I, B) || B <- lists:seq(1, ?FUNCTION_BODY div 22)]),
+function(Target, I, Kind) ->
+    Blocks = lists:append([block(Target, I, B, Kind) || B <- lists:seq(1, ?FUNCTION_BODY div 22)]),
     Body = [{mov_imm, {vreg, 1}, 3}, {lea, {vreg, 2}, {data_ref, <<"scratch">>}},
             {label, <<"top">>}]
         ++ Blocks ++
@@ -74,7 +83,24 @@ function(Target, I) ->
          {mov, {preg, ret(Target)}, {vreg, 0}}, ret],
     #{name => fname(I), arity => 1, exported => false, params => [{vreg, 0}], locals => 16, body => Body}.
 
-block(Target, I, B) ->
+block(Target, I, B, data) ->
+    V = fun(K) -> {vreg, 3 + (K rem 12)} end,
+    Data = [{string_lit, {vreg, 20}, {data_ref, <<"text">>}, 5}, {string_lit, {vreg, 21}, <<"lit">>},
+            {string_concat, {vreg, 22}, {vreg, 20}, {vreg, 21}}, {string_len, V(1), {vreg, 22}},
+            {string_cmp, V(2), {vreg, 20}, {vreg, 21}}, {int_to_str, {vreg, 23}, V(3)},
+            {array_new, {vreg, 24}, {imm, 8}, {imm, 4}}, {array_set, {vreg, 24}, {imm, 0}, V(4), {imm, 8}},
+            {store, {vreg, 24}, 8, {imm, 1}}, {array_append, {vreg, 24}, {vreg, 24}, V(5), {imm, 8}},
+            {array_get, V(6), {vreg, 24}, {imm, 1}, {imm, 8}}, {array_len, V(7), {vreg, 24}},
+            {struct_new, {vreg, 25}, {imm, 16}}, {field_set, {vreg, 25}, {imm, 8}, V(8)},
+            {field_get, V(9), {vreg, 25}, {imm, 8}}, {map_new, {vreg, 26}},
+            {map_put, {vreg, 26}, {vreg, 26}, V(1), V(2)}, {map_get, V(10), {vreg, 26}, V(1)},
+            {map_delete, {vreg, 26}, {vreg, 26}, V(1)}, {int_to_float, {vreg, 27}, V(3)},
+            {fadd, {vreg, 27}, {vreg, 27}, {vreg, 27}}, {fmul, {vreg, 27}, {vreg, 27}, {imm, 4611686018427387904}},
+            {fsub, {vreg, 27}, {vreg, 27}, {vreg, 27}}, {fdiv, {vreg, 27}, {vreg, 27}, {imm, 4611686018427387904}},
+            {float_to_int, V(11), {vreg, 27}}, {float_to_str, {vreg, 28}, {vreg, 27}},
+            {method_call, V(0), <<"Box">>, <<"get">>, [{vreg, 25}, {imm, 1}]}],
+    block(Target, I, B, int) ++ Data;
+block(Target, I, B, int) ->
     V = fun(K) -> {vreg, 3 + (K rem 12)} end,
     L = <<"b", (integer_to_binary(B))/binary>>,
     Ops = [add, sub, mul, and_, or_, xor_, shl, sar],

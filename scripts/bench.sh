@@ -14,6 +14,9 @@ for target in x86_64 arm64; do
     erl -noshell -pa "$ebin" "$work" -run vbeam_native_bench main throughput "$scale" "$target"
   done
 done
+for target in x86_64 arm64; do
+  erl -noshell -pa "$ebin" "$work" -run vbeam_native_bench main throughput 1 "$target" data
+done
 
 # Best wall time of three runs of a command, in milliseconds.
 best_ms() {
@@ -40,3 +43,22 @@ gcc -O1 -o "$work/fib_c" "$work/fib.c"
 ours=$(best_ms "$work/fib_vbeam")
 theirs=$(best_ms "$work/fib_c")
 awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "vbeam_native %d ms, gcc -O1 %d ms, ratio %.2f\n", a, b, (b > 0 ? a / b : 0) }'
+
+echo "== strings, arrays and maps (bench/data_*.ir beside bench/data.c at gcc -O1)"
+sed 's/target => x86_64/target => arm64/' bench/data_x86_64.ir > "$work/data_arm64.ir"
+erl -noshell -pa "$ebin" -eval "vbeam_native:main([\"bench/data_x86_64.ir\", \"-o\", \"$work/data_x86_64\"])" -s init stop >/dev/null
+erl -noshell -pa "$ebin" -eval "vbeam_native:main([\"$work/data_arm64.ir\", \"-o\", \"$work/data_arm64\"])" -s init stop >/dev/null
+gcc -O1 -o "$work/data_c" bench/data.c
+[ "$("$work/data_x86_64")" = "$("$work/data_c")" ] || { echo "data outputs differ" >&2; exit 1; }
+ours=$(best_ms "$work/data_x86_64")
+theirs=$(best_ms "$work/data_c")
+awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "x86_64: vbeam_native %d ms, gcc -O1 %d ms, ratio %.2f\n", a, b, (b > 0 ? a / b : 0) }'
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+  aarch64-linux-gnu-gcc -O1 -static -o "$work/data_c_arm64" bench/data.c
+  [ "$(qemu-aarch64 "$work/data_arm64")" = "$(qemu-aarch64 "$work/data_c_arm64")" ] || { echo "arm64 data outputs differ" >&2; exit 1; }
+  ours=$(best_ms qemu-aarch64 "$work/data_arm64")
+  theirs=$(best_ms qemu-aarch64 "$work/data_c_arm64")
+  awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "arm64 (both under qemu-aarch64): vbeam_native %d ms, gcc -O1 %d ms, ratio %.2f\n", a, b, (b > 0 ? a / b : 0) }'
+else
+  echo "arm64: install gcc-aarch64-linux-gnu for the C side; vbeam_native alone under qemu: $(best_ms qemu-aarch64 "$work/data_arm64") ms"
+fi
