@@ -84,9 +84,9 @@ pub fn compile(mut module: Module) -> Result<Vec<u8>, CompileError> {
         Target::X86_64 => 0xcc, // int3
         Target::Arm64 => 0,     // udf #0
     };
-    for func in module.functions.iter_mut() {
+    let buffers = compile_functions(&ctx, &mut module.functions, &arities, reserved)?;
+    for (func, buf) in module.functions.iter().zip(buffers) {
         text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
-        let buf = compile_function(&ctx, func, &arities, reserved)?;
         let offset = text.len() as u32;
         fixups.extend(buf.fixups.iter().map(|f| crate::code::Fixup { offset: f.offset + offset, ..*f }));
         text.extend_from_slice(&buf.bytes);
@@ -150,6 +150,57 @@ fn add_runtime(module: &mut Module, symbols: &Symbols) {
     module.functions.extend(rt.functions);
     module.data.extend(rt.data);
     module.bss.extend(rt.bss);
+}
+
+/// Below this many IR instructions a module is compiled on the calling
+/// thread: starting workers would cost more than they save.
+const PARALLEL_MIN_INSTRUCTIONS: usize = 20_000;
+/// Workers beyond this bring little: linking and decoding stay serial.
+const MAX_WORKERS: usize = 8;
+
+/// Compiles every function, on several threads for large modules. Each
+/// function is independent once the module is validated, so the result,
+/// errors included (the first in function order), does not depend on how
+/// the work was split.
+fn compile_functions(
+    ctx: &ProgramCtx,
+    functions: &mut [Function],
+    arities: &HashMap<String, u32>,
+    reserved: RegSet,
+) -> Result<Vec<CodeBuffer>, CompileError> {
+    let total: usize = functions.iter().map(|f| f.body.len()).sum();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
+    if workers < 2 || total < PARALLEL_MIN_INSTRUCTIONS {
+        return functions.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect();
+    }
+    // Contiguous shares of about equal instruction counts.
+    let share = total.div_ceil(workers);
+    let mut chunks: Vec<&mut [Function]> = Vec::with_capacity(workers);
+    let mut rest = functions;
+    while !rest.is_empty() {
+        let mut len = 0;
+        let mut count = 0;
+        while len < rest.len() && (count < share || len == 0) {
+            count += rest[len].body.len();
+            len += 1;
+        }
+        let (chunk, tail) = rest.split_at_mut(len);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    let results: Vec<Vec<Result<CodeBuffer, CompileError>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || chunk.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    results.into_iter().flatten().collect()
 }
 
 fn compile_function(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::error::DecodeError;
 use crate::ir::*;
 use crate::regs;
-use crate::term::{tagged, Term};
+use crate::term::{with_tagged_known, Atom, Term};
 
 type Result<T, E> = std::result::Result<T, DecodeError<E>>;
 
@@ -23,11 +23,11 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
     if !term.is_map() {
         return Err(DecodeError::InvalidModule(term.clone()));
     }
-    let get = |key: &'static str| term.map_get(key).flatten();
+    let get = |key: Atom| term.map_get(key).flatten();
     let target = match target {
         Some(t) => t,
         None => {
-            let t = get("target").ok_or(DecodeError::MissingKey("target"))?;
+            let t = get(Atom::Target).ok_or(DecodeError::MissingKey("target"))?;
             t.atom()
                 .and_then(|a| Target::from_name(&a))
                 .ok_or(DecodeError::InvalidTarget(t))?
@@ -36,13 +36,13 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
     let format = match format {
         Some(f) => f,
         None => {
-            let f = get("format").ok_or(DecodeError::MissingKey("format"))?;
+            let f = get(Atom::Format).ok_or(DecodeError::MissingKey("format"))?;
             f.atom()
                 .and_then(|a| Format::from_name(&a))
                 .ok_or(DecodeError::InvalidFormat(f))?
         }
     };
-    let functions_term = get("functions").ok_or(DecodeError::MissingKey("functions"))?;
+    let functions_term = get(Atom::Functions).ok_or(DecodeError::MissingKey("functions"))?;
     let function_terms = functions_term
         .list()
         .ok_or_else(|| DecodeError::InvalidField { key: "functions", term: functions_term.clone() })?;
@@ -50,7 +50,7 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
     for (i, f) in function_terms.iter().enumerate() {
         functions.push(decode_function(f, i + 1, target)?);
     }
-    let data = match get("data") {
+    let data = match get(Atom::Data) {
         None => Vec::new(),
         Some(d) => list_of(&d, "data")?
             .into_iter()
@@ -61,7 +61,7 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
             })
             .collect::<Result<Vec<_>, T>>()?,
     };
-    let bss = match get("bss") {
+    let bss = match get(Atom::Bss) {
         None => Vec::new(),
         Some(b) => list_of(&b, "bss")?
             .into_iter()
@@ -75,27 +75,28 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
             })
             .collect::<Result<Vec<_>, T>>()?,
     };
-    let imports = match get("imports") {
+    let imports = match get(Atom::Imports) {
         None => Vec::new(),
         Some(i) => list_of(&i, "imports")?
             .into_iter()
             .map(|e| {
-                e.tuple()
-                    .filter(|t| t.len() == 2)
-                    .and_then(|t| {
-                        let name = name_of(&t[0])?;
-                        let arity = t[1].int64_bits().filter(|a| (0..=255).contains(a))? as u32;
-                        Some((name, arity))
-                    })
-                    .ok_or_else(|| DecodeError::InvalidField { key: "imports", term: e.clone() })
+                e.with_tuple(|t| match t {
+                    [name, arity] => {
+                        let arity = arity.int64_bits().filter(|a| (0..=255).contains(a))? as u32;
+                        Some((name_of(name)?, arity))
+                    }
+                    _ => None,
+                })
+                .flatten()
+                .ok_or_else(|| DecodeError::InvalidField { key: "imports", term: e.clone() })
             })
             .collect::<Result<Vec<_>, T>>()?,
     };
-    let allow_stubs = match get("allow_stubs") {
+    let allow_stubs = match get(Atom::AllowStubs) {
         None => false,
-        Some(a) => match a.atom().as_deref() {
-            Some("true") => true,
-            Some("false") => false,
+        Some(a) => match a.known_atom() {
+            Some(Atom::True) => true,
+            Some(Atom::False) => false,
             _ => return Err(DecodeError::InvalidField { key: "allow_stubs", term: a }),
         },
     };
@@ -108,10 +109,13 @@ fn list_of<T: Term + std::fmt::Debug>(term: &T, key: &'static str) -> Result<Vec
 
 /// `{Name, Align, Payload}` with a positive power-of-two alignment.
 fn symbol_entry<T: Term>(term: &T) -> Option<(String, u64, T)> {
-    let t = term.tuple().filter(|t| t.len() == 3)?;
-    let name = name_of(&t[0])?;
-    let align = t[1].int64_bits().filter(|a| *a > 0 && (*a as u64).is_power_of_two() && *a <= 1 << 16)?;
-    Some((name, align as u64, t[2].clone()))
+    term.with_tuple(|t| match t {
+        [name, align, payload] => {
+            let align = align.int64_bits().filter(|a| *a > 0 && (*a as u64).is_power_of_two() && *a <= 1 << 16)?;
+            Some((name_of(name)?, align as u64, payload.clone()))
+        }
+        _ => None,
+    })?
 }
 
 /// A name: a binary of UTF-8 text (atoms are accepted too).
@@ -127,39 +131,39 @@ pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target
     if !term.is_map() {
         return Err(invalid());
     }
-    let name_term = term.map_get("name").flatten().ok_or_else(invalid)?;
+    let name_term = term.map_get(Atom::Name).flatten().ok_or_else(invalid)?;
     let name = name_of(&name_term).ok_or_else(invalid)?;
-    let field = |key: &'static str| term.map_get(key).flatten();
-    let field_error = |key: &'static str, t: T| DecodeError::InvalidFunctionField { function: name.clone(), key, term: t };
+    let field = |key: Atom| term.map_get(key).flatten();
+    let field_error = |key: Atom, t: T| DecodeError::InvalidFunctionField { function: name.clone(), key: key.name(), term: t };
 
-    let arity = match field("arity") {
+    let arity = match field(Atom::Arity) {
         None => None,
-        Some(a) => Some(a.int64_bits().filter(|n| (0..=255).contains(n)).ok_or_else(|| field_error("arity", a.clone()))? as u32),
+        Some(a) => Some(a.int64_bits().filter(|n| (0..=255).contains(n)).ok_or_else(|| field_error(Atom::Arity, a.clone()))? as u32),
     };
-    let exported = match field("exported") {
+    let exported = match field(Atom::Exported) {
         None => false,
-        Some(e) => match e.atom().as_deref() {
-            Some("true") => true,
-            Some("false") => false,
-            _ => return Err(field_error("exported", e)),
+        Some(e) => match e.known_atom() {
+            Some(Atom::True) => true,
+            Some(Atom::False) => false,
+            _ => return Err(field_error(Atom::Exported, e)),
         },
     };
-    let params = match field("params") {
+    let params = match field(Atom::Params) {
         None => Vec::new(),
         Some(p) => {
-            let items = p.list().ok_or_else(|| field_error("params", p.clone()))?;
+            let items = p.list().ok_or_else(|| field_error(Atom::Params, p.clone()))?;
             items
                 .iter()
-                .map(|r| reg(r, target).ok_or_else(|| field_error("params", r.clone())))
+                .map(|r| reg(r, target).ok_or_else(|| field_error(Atom::Params, r.clone())))
                 .collect::<Result<Vec<_>, T>>()?
         }
     };
-    let locals = match field("locals") {
+    let locals = match field(Atom::Locals) {
         None => 0,
-        Some(l) => l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error("locals", l.clone()))? as u32,
+        Some(l) => l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error(Atom::Locals, l.clone()))? as u32,
     };
-    let body_term = field("body").ok_or_else(|| field_error("body", name_term.clone()))?;
-    let body_terms = body_term.list().ok_or_else(|| field_error("body", body_term.clone()))?;
+    let body_term = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term.clone()))?;
+    let body_terms = body_term.list().ok_or_else(|| field_error(Atom::Body, body_term.clone()))?;
 
     let mut labels = LabelTable::default();
     let mut body = Vec::with_capacity(body_terms.len());
@@ -206,27 +210,25 @@ fn label<T: Term>(term: &T, labels: &mut LabelTable) -> Option<Label> {
     if let Some(b) = term.bytes() {
         return labels.intern(b);
     }
-    let (tag, args) = tagged(term)?;
-    match (tag.as_ref(), args.as_slice()) {
-        ("label_ref", [name]) | ("label", [name]) => labels.intern(name.bytes()?),
+    with_tagged_known(term, |tag, args| match (tag, args) {
+        (Atom::LabelRef, [name]) | (Atom::Label, [name]) => labels.intern(name.bytes()?),
         _ => None,
-    }
+    })
 }
 
 /// Any operand of `{vreg, N}`, `{preg, Name}`, `{imm, I}`, `{stack, N}`,
 /// from one look at the term.
 fn operand<T: Term>(term: &T, target: Target) -> Option<Operand> {
-    let (tag, args) = tagged(term)?;
-    match (tag.as_ref(), args.as_slice()) {
-        ("vreg", [n]) => {
+    with_tagged_known(term, |tag, args| match (tag, args) {
+        (Atom::Vreg, [n]) => {
             let n = n.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n))?;
             Some(Operand::Reg(Reg::V(n as u32)))
         }
-        ("preg", [name]) => regs::preg_from_name(target, &name.atom()?).map(|p| Operand::Reg(Reg::P(p))),
-        ("imm", [i]) => i.int64_bits().map(Operand::Imm),
-        ("stack", [n]) => Some(Operand::Stack(n.int64_bits().filter(|n| (0..1 << 24).contains(n))? as u32)),
+        (Atom::Preg, [name]) => regs::preg_from_name(target, &name.atom()?).map(|p| Operand::Reg(Reg::P(p))),
+        (Atom::Imm, [i]) => i.int64_bits().map(Operand::Imm),
+        (Atom::Stack, [n]) => Some(Operand::Stack(n.int64_bits().filter(|n| (0..1 << 24).contains(n))? as u32)),
         _ => None,
-    }
+    })
 }
 
 fn reg<T: Term>(term: &T, target: Target) -> Option<Reg> {
@@ -237,11 +239,10 @@ fn reg<T: Term>(term: &T, target: Target) -> Option<Reg> {
 }
 
 fn imm<T: Term>(term: &T) -> Option<i64> {
-    let (tag, args) = tagged(term)?;
-    match (tag.as_ref(), args.as_slice()) {
-        ("imm", [i]) => i.int64_bits(),
+    with_tagged_known(term, |tag, args| match (tag, args) {
+        (Atom::Imm, [i]) => i.int64_bits(),
         _ => None,
-    }
+    })
 }
 
 fn src<T: Term>(term: &T, target: Target) -> Option<Src> {
@@ -267,26 +268,27 @@ fn size<T: Term>(term: &T) -> Option<i64> {
 }
 
 fn data_ref<T: Term>(term: &T) -> Option<String> {
-    let (tag, args) = tagged(term)?;
-    match (tag.as_ref(), args.as_slice()) {
-        ("data_ref", [name]) => name_of(name),
+    with_tagged_known(term, |tag, args| match (tag, args) {
+        (Atom::DataRef, [name]) => name_of(name),
         _ => None,
-    }
+    })
 }
 
 fn symbol<T: Term>(term: &T) -> Option<String> {
     if term.bytes().is_some() {
         return name_of(term);
     }
-    let (tag, args) = tagged(term)?;
-    match (tag.as_ref(), args.as_slice()) {
-        ("sym", [name]) => name_of(name),
+    with_tagged_known(term, |tag, args| match (tag, args) {
+        (Atom::Sym, [name]) => name_of(name),
         _ => None,
-    }
+    })
 }
 
 fn decode_inst<T: Term>(term: &T, target: Target, labels: &mut LabelTable) -> Option<Inst> {
-    let (tag, a) = tagged(term)?;
+    with_tagged_known(term, |tag, a| decode_tagged(tag, a, target, labels))
+}
+
+fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Target, labels: &mut LabelTable) -> Option<Inst> {
     let r = |t: &T| reg(t, target);
     let s = |t: &T| src(t, target);
     let bin = |op: BinOp, a: &[T]| -> Option<Inst> {
@@ -308,8 +310,8 @@ fn decode_inst<T: Term>(term: &T, target: Target, labels: &mut LabelTable) -> Op
             _ => None,
         }
     };
-    let inst = match (tag.as_ref(), a.as_slice()) {
-        ("mov", [d, x]) => {
+    let inst = match (tag, a) {
+        (Atom::Mov, [d, x]) => {
             let dst = match operand(d, target)? {
                 Operand::Reg(reg) => Dst::Reg(reg),
                 Operand::Stack(n) => Dst::Stack(n),
@@ -321,74 +323,74 @@ fn decode_inst<T: Term>(term: &T, target: Target, labels: &mut LabelTable) -> Op
             }
             Inst::Mov { dst, src }
         }
-        ("mov_imm", [d, i]) => Inst::Mov { dst: Dst::Reg(r(d)?), src: Operand::Imm(int(i)?) },
-        ("add", a) => bin(BinOp::Add, a)?,
-        ("sub", a) => bin(BinOp::Sub, a)?,
-        ("mul", a) => bin(BinOp::Mul, a)?,
-        ("and_", a) => bin(BinOp::And, a)?,
-        ("or_", a) => bin(BinOp::Or, a)?,
-        ("xor_", a) => bin(BinOp::Xor, a)?,
-        ("sdiv", a) => bin(BinOp::Sdiv, a)?,
-        ("srem", a) => bin(BinOp::Srem, a)?,
-        ("shl", a) => bin(BinOp::Shl, a)?,
-        ("shr", a) => bin(BinOp::Shr, a)?,
-        ("sar", a) => bin(BinOp::Sar, a)?,
-        ("neg", a) => unary(UnOp::Neg, a)?,
-        ("not_", a) => unary(UnOp::Not, a)?,
-        ("load", [d, b, o]) => Inst::Load { width: Width::W64, dst: r(d)?, base: r(b)?, offset: offset(o)? },
-        ("load_byte", [d, b, o]) => Inst::Load { width: Width::W8, dst: r(d)?, base: r(b)?, offset: offset(o)? },
-        ("store", [b, o, v]) => Inst::Store { width: Width::W64, base: r(b)?, offset: offset(o)?, src: s(v)? },
-        ("store_byte", [b, o, v]) => Inst::Store { width: Width::W8, base: r(b)?, offset: offset(o)?, src: s(v)? },
-        ("lea", [d, x]) => Inst::Lea { dst: r(d)?, symbol: data_ref(x)? },
-        ("cmp", [x, y]) => Inst::Cmp { a: r(x)?, b: s(y)? },
-        ("jmp", [l]) => Inst::Jmp(label(l, labels)?),
-        ("jcc", [c, l]) => Inst::Jcc(Cond::from_name(&c.atom()?)?, label(l, labels)?),
-        ("call", [f]) => Inst::Call(symbol(f)?),
-        ("call_indirect", [x]) => Inst::CallIndirect(r(x)?),
-        ("ret", []) => Inst::Ret,
-        ("push", [x]) => Inst::Push(s(x)?),
-        ("pop", [d]) => Inst::Pop(r(d)?),
-        ("syscall", []) => Inst::Syscall,
-        ("label", [l]) => Inst::Label(labels.intern(l.bytes()?)?),
-        ("comment", [_]) | ("nop", []) => Inst::Nop,
-        ("raw", [b]) => Inst::Raw(b.bytes()?.to_vec()),
-        ("print_int", [x]) => Inst::PrintInt(s(x)?),
-        ("string_lit", [d, x, len]) => {
+        (Atom::MovImm, [d, i]) => Inst::Mov { dst: Dst::Reg(r(d)?), src: Operand::Imm(int(i)?) },
+        (Atom::Add, a) => bin(BinOp::Add, a)?,
+        (Atom::Sub, a) => bin(BinOp::Sub, a)?,
+        (Atom::Mul, a) => bin(BinOp::Mul, a)?,
+        (Atom::And, a) => bin(BinOp::And, a)?,
+        (Atom::Or, a) => bin(BinOp::Or, a)?,
+        (Atom::Xor, a) => bin(BinOp::Xor, a)?,
+        (Atom::Sdiv, a) => bin(BinOp::Sdiv, a)?,
+        (Atom::Srem, a) => bin(BinOp::Srem, a)?,
+        (Atom::Shl, a) => bin(BinOp::Shl, a)?,
+        (Atom::Shr, a) => bin(BinOp::Shr, a)?,
+        (Atom::Sar, a) => bin(BinOp::Sar, a)?,
+        (Atom::Neg, a) => unary(UnOp::Neg, a)?,
+        (Atom::Not, a) => unary(UnOp::Not, a)?,
+        (Atom::Load, [d, b, o]) => Inst::Load { width: Width::W64, dst: r(d)?, base: r(b)?, offset: offset(o)? },
+        (Atom::LoadByte, [d, b, o]) => Inst::Load { width: Width::W8, dst: r(d)?, base: r(b)?, offset: offset(o)? },
+        (Atom::Store, [b, o, v]) => Inst::Store { width: Width::W64, base: r(b)?, offset: offset(o)?, src: s(v)? },
+        (Atom::StoreByte, [b, o, v]) => Inst::Store { width: Width::W8, base: r(b)?, offset: offset(o)?, src: s(v)? },
+        (Atom::Lea, [d, x]) => Inst::Lea { dst: r(d)?, symbol: data_ref(x)? },
+        (Atom::Cmp, [x, y]) => Inst::Cmp { a: r(x)?, b: s(y)? },
+        (Atom::Jmp, [l]) => Inst::Jmp(label(l, labels)?),
+        (Atom::Jcc, [c, l]) => Inst::Jcc(Cond::from_name(&c.atom()?)?, label(l, labels)?),
+        (Atom::Call, [f]) => Inst::Call(symbol(f)?),
+        (Atom::CallIndirect, [x]) => Inst::CallIndirect(r(x)?),
+        (Atom::Ret, []) => Inst::Ret,
+        (Atom::Push, [x]) => Inst::Push(s(x)?),
+        (Atom::Pop, [d]) => Inst::Pop(r(d)?),
+        (Atom::Syscall, []) => Inst::Syscall,
+        (Atom::Label, [l]) => Inst::Label(labels.intern(l.bytes()?)?),
+        (Atom::Comment, [_]) | (Atom::Nop, []) => Inst::Nop,
+        (Atom::Raw, [b]) => Inst::Raw(b.bytes()?.to_vec()),
+        (Atom::PrintInt, [x]) => Inst::PrintInt(s(x)?),
+        (Atom::StringLit, [d, x, len]) => {
             Inst::StringLit { dst: r(d)?, source: StrSource::Data(data_ref(x)?, Some(size(len)? as u64)) }
         }
-        ("string_lit", [d, x]) => {
+        (Atom::StringLit, [d, x]) => {
             let source = match x.bytes() {
                 Some(b) => StrSource::Bytes(b.to_vec()),
                 None => StrSource::Data(data_ref(x)?, None),
             };
             Inst::StringLit { dst: r(d)?, source }
         }
-        ("string_len", [d, x]) => Inst::StringLen { dst: r(d)?, s: r(x)? },
-        ("string_cmp", [d, x, y]) => Inst::StringCmp { dst: r(d)?, a: r(x)?, b: r(y)? },
-        ("string_concat", [d, x, y]) => Inst::StringConcat { dst: r(d)?, a: r(x)?, b: r(y)? },
-        ("print_str", [x]) => Inst::PrintStr(r(x)?),
-        ("int_to_str", [d, x]) => Inst::IntToStr { dst: r(d)?, src: s(x)? },
-        ("float_to_str", [d, x]) => Inst::FloatToStr { dst: r(d)?, src: s(x)? },
-        ("array_new", [d, e, c]) => Inst::ArrayNew { dst: r(d)?, elem_size: elem_size(e)?, cap: size(c)? },
-        ("array_get", [d, x, i, e]) => Inst::ArrayGet { dst: r(d)?, arr: r(x)?, index: s(i)?, elem_size: elem_size(e)? },
-        ("array_set", [x, i, v, e]) => Inst::ArraySet { arr: r(x)?, index: s(i)?, value: s(v)?, elem_size: elem_size(e)? },
-        ("array_len", [d, x]) => Inst::ArrayLen { dst: r(d)?, arr: r(x)? },
-        ("array_append", [d, x, v, e]) => Inst::ArrayAppend { dst: r(d)?, arr: r(x)?, value: s(v)?, elem_size: elem_size(e)? },
-        ("struct_new", [d, n]) => Inst::StructNew { dst: r(d)?, size: size(n)? },
-        ("field_get", [d, x, o]) => Inst::FieldGet { dst: r(d)?, s: r(x)?, offset: field_offset(o)? },
-        ("field_set", [x, o, v]) => Inst::FieldSet { s: r(x)?, offset: field_offset(o)?, value: s(v)? },
-        ("map_new", [d]) => Inst::MapNew { dst: r(d)? },
-        ("map_put", [d, m, k, v]) => Inst::MapPut { dst: r(d)?, map: r(m)?, key: s(k)?, value: s(v)? },
-        ("map_get", [d, m, k]) => Inst::MapGet { dst: r(d)?, map: r(m)?, key: s(k)? },
-        ("map_delete", [d, m, k]) => Inst::MapDelete { dst: r(d)?, map: r(m)?, key: s(k)? },
-        ("fadd", a) => fbin(FloatOp::Add, a)?,
-        ("fsub", a) => fbin(FloatOp::Sub, a)?,
-        ("fmul", a) => fbin(FloatOp::Mul, a)?,
-        ("fdiv", a) => fbin(FloatOp::Div, a)?,
-        ("int_to_float", [d, x]) => Inst::IntToFloat { dst: r(d)?, src: s(x)? },
-        ("float_to_int", [d, x]) => Inst::FloatToInt { dst: r(d)?, src: s(x)? },
-        ("print_float", [x]) => Inst::PrintFloat(s(x)?),
-        ("method_call", [d, t, m, args]) => Inst::MethodCall {
+        (Atom::StringLen, [d, x]) => Inst::StringLen { dst: r(d)?, s: r(x)? },
+        (Atom::StringCmp, [d, x, y]) => Inst::StringCmp { dst: r(d)?, a: r(x)?, b: r(y)? },
+        (Atom::StringConcat, [d, x, y]) => Inst::StringConcat { dst: r(d)?, a: r(x)?, b: r(y)? },
+        (Atom::PrintStr, [x]) => Inst::PrintStr(r(x)?),
+        (Atom::IntToStr, [d, x]) => Inst::IntToStr { dst: r(d)?, src: s(x)? },
+        (Atom::FloatToStr, [d, x]) => Inst::FloatToStr { dst: r(d)?, src: s(x)? },
+        (Atom::ArrayNew, [d, e, c]) => Inst::ArrayNew { dst: r(d)?, elem_size: elem_size(e)?, cap: size(c)? },
+        (Atom::ArrayGet, [d, x, i, e]) => Inst::ArrayGet { dst: r(d)?, arr: r(x)?, index: s(i)?, elem_size: elem_size(e)? },
+        (Atom::ArraySet, [x, i, v, e]) => Inst::ArraySet { arr: r(x)?, index: s(i)?, value: s(v)?, elem_size: elem_size(e)? },
+        (Atom::ArrayLen, [d, x]) => Inst::ArrayLen { dst: r(d)?, arr: r(x)? },
+        (Atom::ArrayAppend, [d, x, v, e]) => Inst::ArrayAppend { dst: r(d)?, arr: r(x)?, value: s(v)?, elem_size: elem_size(e)? },
+        (Atom::StructNew, [d, n]) => Inst::StructNew { dst: r(d)?, size: size(n)? },
+        (Atom::FieldGet, [d, x, o]) => Inst::FieldGet { dst: r(d)?, s: r(x)?, offset: field_offset(o)? },
+        (Atom::FieldSet, [x, o, v]) => Inst::FieldSet { s: r(x)?, offset: field_offset(o)?, value: s(v)? },
+        (Atom::MapNew, [d]) => Inst::MapNew { dst: r(d)? },
+        (Atom::MapPut, [d, m, k, v]) => Inst::MapPut { dst: r(d)?, map: r(m)?, key: s(k)?, value: s(v)? },
+        (Atom::MapGet, [d, m, k]) => Inst::MapGet { dst: r(d)?, map: r(m)?, key: s(k)? },
+        (Atom::MapDelete, [d, m, k]) => Inst::MapDelete { dst: r(d)?, map: r(m)?, key: s(k)? },
+        (Atom::Fadd, a) => fbin(FloatOp::Add, a)?,
+        (Atom::Fsub, a) => fbin(FloatOp::Sub, a)?,
+        (Atom::Fmul, a) => fbin(FloatOp::Mul, a)?,
+        (Atom::Fdiv, a) => fbin(FloatOp::Div, a)?,
+        (Atom::IntToFloat, [d, x]) => Inst::IntToFloat { dst: r(d)?, src: s(x)? },
+        (Atom::FloatToInt, [d, x]) => Inst::FloatToInt { dst: r(d)?, src: s(x)? },
+        (Atom::PrintFloat, [x]) => Inst::PrintFloat(s(x)?),
+        (Atom::MethodCall, [d, t, m, args]) => Inst::MethodCall {
             dst: r(d)?,
             type_name: name_of(t)?,
             method: name_of(m)?,

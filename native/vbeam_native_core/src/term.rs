@@ -3,66 +3,138 @@
 //! tests. The core never depends on the BEAM itself.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
-/// What the decoder needs to know of a term. Implementations must be cheap to
-/// clone (a handle, not a deep copy).
-pub trait Term: Clone {
+/// What the decoder needs to know of a term. Implementations are handles
+/// (a reference or a word), never a deep copy.
+pub trait Term: Copy {
     /// The atom's name, if the term is an atom. Implementations may lend the
     /// names of `KNOWN_ATOMS` without allocating.
     fn atom(&self) -> Option<Cow<'static, str>>;
+    /// The atom, if the term is one of the IR's known atoms. Implementations
+    /// over live terms answer from a table of interned atoms.
+    fn known_atom(&self) -> Option<Atom> {
+        Atom::from_name(&self.atom()?)
+    }
     /// The integer as 64 bits, if the term is an integer in
     /// `-2^63 .. 2^64-1`; values of 2^63 and above wrap to their two's
     /// complement bit pattern (float constants are written that way).
     fn int64_bits(&self) -> Option<i64>;
     /// The bytes, if the term is a binary.
     fn bytes(&self) -> Option<&[u8]>;
-    /// The elements, if the term is a tuple.
-    fn tuple(&self) -> Option<Vec<Self>>;
+    /// `f` of the elements, if the term is a tuple.
+    fn with_tuple<R>(&self, f: impl FnOnce(&[Self]) -> R) -> Option<R>;
     /// The elements, if the term is a proper list.
     fn list(&self) -> Option<Vec<Self>>;
     /// `None` if the term is not a map; `Some(None)` if the atom key is absent.
-    fn map_get(&self, key: &str) -> Option<Option<Self>>;
+    fn map_get(&self, key: Atom) -> Option<Option<Self>>;
     /// Whether the term is a map.
     fn is_map(&self) -> bool;
 }
 
-/// The tag atom and arguments of a tagged tuple such as `{add, D, A, B}`, or
-/// the atom alone for bare atoms such as `ret`.
-pub fn tagged<T: Term>(term: &T) -> Option<(Cow<'static, str>, Vec<T>)> {
-    if let Some(name) = term.atom() {
-        return Some((name, Vec::new()));
+/// Tuples up to this size are gathered on the stack: every IR instruction
+/// and operand fits.
+const INLINE_ITEMS: usize = 6;
+
+/// Calls `f` with `len` items, gathered without a heap allocation when
+/// they are few, so taking an instruction apart allocates nothing.
+/// `filler` (any value of the type, never read) occupies unused slots.
+pub fn with_items<T: Copy, R>(filler: T, len: usize, items: impl Iterator<Item = T>, f: impl FnOnce(&[T]) -> R) -> R {
+    if len <= INLINE_ITEMS {
+        let mut inline = [filler; INLINE_ITEMS];
+        for (slot, item) in inline.iter_mut().zip(items) {
+            *slot = item;
+        }
+        f(&inline[..len])
+    } else {
+        f(&items.collect::<Vec<T>>())
     }
-    let mut items = term.tuple()?;
-    if items.is_empty() {
-        return None;
-    }
-    let tag = items[0].atom()?;
-    items.remove(0);
-    Some((tag, items))
 }
 
-/// Every atom the IR uses by name: opcodes, operand tags, conditions,
-/// registers of both targets, module and function keys. Term
-/// implementations can intern these once and hand them out without
-/// allocating.
-pub const KNOWN_ATOMS: &[&str] = &[
+/// `f` of the tag and arguments of a tagged tuple such as `{add, D, A, B}`,
+/// or of the atom alone for bare atoms such as `ret` (no arguments).
+pub fn with_tagged<T: Term, R>(term: &T, f: impl FnOnce(&str, &[T]) -> Option<R>) -> Option<R> {
+    if let Some(name) = term.atom() {
+        return f(&name, &[]);
+    }
+    term.with_tuple(|items| {
+        let (tag, args) = items.split_first()?;
+        f(&tag.atom()?, args)
+    })?
+}
+
+/// As `with_tagged`, for tags among the IR's known atoms: one table lookup.
+pub fn with_tagged_known<T: Term, R>(term: &T, f: impl FnOnce(Atom, &[T]) -> Option<R>) -> Option<R> {
+    // Tuples first: nearly every instruction and operand is one.
+    let mut f = Some(f);
+    if let Some(result) = term.with_tuple(|items| {
+        let (tag, args) = items.split_first()?;
+        (f.take()?)(tag.known_atom()?, args)
+    }) {
+        return result;
+    }
+    (f?)(term.known_atom()?, &[])
+}
+
+macro_rules! known_atoms {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        /// Every atom the IR uses by name: operand tags, module and function
+        /// keys, opcodes, conditions and the registers of both targets.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Atom { $($variant),* }
+
+        /// The names of `Atom`'s variants, in order: implementations of
+        /// `Term` intern these once.
+        pub const KNOWN_ATOMS: &[&str] = &[$($name),*];
+
+        impl Atom {
+            pub const ALL: &'static [Atom] = &[$(Atom::$variant),*];
+        }
+    };
+}
+
+impl Atom {
+    pub fn name(self) -> &'static str {
+        KNOWN_ATOMS[self as usize]
+    }
+    pub fn from_name(name: &str) -> Option<Atom> {
+        static BY_NAME: LazyLock<HashMap<&'static str, Atom>> =
+            LazyLock::new(|| Atom::ALL.iter().map(|a| (a.name(), *a)).collect());
+        BY_NAME.get(name).copied()
+    }
+}
+
+known_atoms! {
     // operand tags and keys
-    "vreg", "preg", "imm", "stack", "data_ref", "sym", "label_ref", "mem", "true", "false", "undefined",
-    "target", "format", "functions", "data", "bss", "imports", "allow_stubs", "name", "arity", "exported",
-    "params", "locals", "body", "x86_64", "arm64", "elf64", "macho", "pe",
+    Vreg = "vreg", Preg = "preg", Imm = "imm", Stack = "stack", DataRef = "data_ref", Sym = "sym",
+    LabelRef = "label_ref", Mem = "mem", True = "true", False = "false", Undefined = "undefined",
+    Target = "target", Format = "format", Functions = "functions", Data = "data", Bss = "bss",
+    Imports = "imports", AllowStubs = "allow_stubs", Name = "name", Arity = "arity", Exported = "exported",
+    Params = "params", Locals = "locals", Body = "body", X86_64 = "x86_64", Arm64 = "arm64", Elf64 = "elf64",
+    Macho = "macho", Pe = "pe",
     // opcodes
-    "mov", "mov_imm", "add", "sub", "mul", "and_", "or_", "xor_", "sdiv", "srem", "shl", "shr", "sar", "neg",
-    "not_", "load", "load_byte", "store", "store_byte", "lea", "cmp", "jmp", "jcc", "call", "call_indirect", "ret",
-    "push", "pop", "syscall", "label", "comment", "nop", "raw", "print_int", "string_lit", "string_len",
-    "string_cmp", "string_concat", "print_str", "int_to_str", "float_to_str", "array_new", "array_get",
-    "array_set", "array_len", "array_append", "struct_new", "field_get", "field_set", "map_new", "map_put",
-    "map_get", "map_delete", "fadd", "fsub", "fmul", "fdiv", "int_to_float", "float_to_int", "print_float",
-    "method_call",
+    Mov = "mov", MovImm = "mov_imm", Add = "add", Sub = "sub", Mul = "mul", And = "and_", Or = "or_",
+    Xor = "xor_", Sdiv = "sdiv", Srem = "srem", Shl = "shl", Shr = "shr", Sar = "sar", Neg = "neg", Not = "not_",
+    Load = "load", LoadByte = "load_byte", Store = "store", StoreByte = "store_byte", Lea = "lea", Cmp = "cmp",
+    Jmp = "jmp", Jcc = "jcc", Call = "call", CallIndirect = "call_indirect", Ret = "ret", Push = "push",
+    Pop = "pop", Syscall = "syscall", Label = "label", Comment = "comment", Nop = "nop", Raw = "raw",
+    PrintInt = "print_int", StringLit = "string_lit", StringLen = "string_len", StringCmp = "string_cmp",
+    StringConcat = "string_concat", PrintStr = "print_str", IntToStr = "int_to_str", FloatToStr = "float_to_str",
+    ArrayNew = "array_new", ArrayGet = "array_get", ArraySet = "array_set", ArrayLen = "array_len",
+    ArrayAppend = "array_append", StructNew = "struct_new", FieldGet = "field_get", FieldSet = "field_set",
+    MapNew = "map_new", MapPut = "map_put", MapGet = "map_get", MapDelete = "map_delete", Fadd = "fadd",
+    Fsub = "fsub", Fmul = "fmul", Fdiv = "fdiv", IntToFloat = "int_to_float", FloatToInt = "float_to_int",
+    PrintFloat = "print_float", MethodCall = "method_call",
     // conditions
-    "eq", "ne", "lt", "le", "gt", "ge", "ltu", "leu", "gtu", "geu",
+    Eq = "eq", Ne = "ne", Lt = "lt", Le = "le", Gt = "gt", Ge = "ge", Ltu = "ltu", Leu = "leu", Gtu = "gtu",
+    Geu = "geu",
     // registers
-    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16",
-    "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "x29", "x30", "sp", "fp",
-    "lr", "xzr",
-];
+    Rax = "rax", Rcx = "rcx", Rdx = "rdx", Rbx = "rbx", Rsp = "rsp", Rbp = "rbp", Rsi = "rsi", Rdi = "rdi",
+    R8 = "r8", R9 = "r9", R10 = "r10", R11 = "r11", R12 = "r12", R13 = "r13", R14 = "r14", R15 = "r15",
+    X0 = "x0", X1 = "x1", X2 = "x2", X3 = "x3", X4 = "x4", X5 = "x5", X6 = "x6", X7 = "x7", X8 = "x8",
+    X9 = "x9", X10 = "x10", X11 = "x11", X12 = "x12", X13 = "x13", X14 = "x14", X15 = "x15", X16 = "x16",
+    X17 = "x17", X18 = "x18", X19 = "x19", X20 = "x20", X21 = "x21", X22 = "x22", X23 = "x23", X24 = "x24",
+    X25 = "x25", X26 = "x26", X27 = "x27", X28 = "x28", X29 = "x29", X30 = "x30", Sp = "sp", Fp = "fp",
+    Lr = "lr", Xzr = "xzr",
+}

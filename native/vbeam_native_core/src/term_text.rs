@@ -3,7 +3,7 @@
 //! without the BEAM. It covers what IR files contain: maps, tuples, lists,
 //! atoms, integers (with `16#` bases), strings, binaries and `%` comments.
 
-use crate::term::Term;
+use crate::term::{with_items, Atom, Term};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -24,6 +24,12 @@ impl<'a> Term for &'a Value {
             _ => None,
         }
     }
+    fn known_atom(&self) -> Option<Atom> {
+        match self {
+            Value::Atom(a) => Atom::from_name(a),
+            _ => None,
+        }
+    }
     fn int64_bits(&self) -> Option<i64> {
         match self {
             Value::Int(i) if (i64::MIN as i128..=u64::MAX as i128).contains(i) => Some(*i as i64),
@@ -36,9 +42,9 @@ impl<'a> Term for &'a Value {
             _ => None,
         }
     }
-    fn tuple(&self) -> Option<Vec<&'a Value>> {
+    fn with_tuple<R>(&self, f: impl FnOnce(&[&'a Value]) -> R) -> Option<R> {
         match self {
-            Value::Tuple(t) => Some(t.iter().collect()),
+            Value::Tuple(t) => Some(with_items(*self, t.len(), t.iter(), f)),
             _ => None,
         }
     }
@@ -48,9 +54,9 @@ impl<'a> Term for &'a Value {
             _ => None,
         }
     }
-    fn map_get(&self, key: &str) -> Option<Option<&'a Value>> {
+    fn map_get(&self, key: Atom) -> Option<Option<&'a Value>> {
         match self {
-            Value::Map(m) => Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key)).map(|(_, v)| v)),
+            Value::Map(m) => Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key.name())).map(|(_, v)| v)),
             _ => None,
         }
     }

@@ -19,3 +19,22 @@ fn generated_programs_agree_with_the_interpreter() {
     println!("difftest: {} passed, {} failed", total + total2 - failures.len() as u64, failures.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Modules this large are compiled on several threads: the result must
+/// still agree with the interpreter, and not depend on the split.
+#[test]
+fn large_modules_compiled_in_parallel_agree_with_the_interpreter() {
+    let cfg = Config { functions: 200, ..Config::default() };
+    for target in [Target::X86_64, Target::Arm64] {
+        let module = vbeam_native_testkit::gen::generate(target, 7, &cfg);
+        let instructions: usize = module.functions.iter().map(|f| f.body.len()).sum();
+        assert!(instructions > 20_000, "only {instructions} instructions: too small to compile in parallel");
+    }
+    let work = work_dir("difftest_large");
+    std::fs::create_dir_all(&work).unwrap();
+    let failures: Vec<String> = [Target::X86_64, Target::Arm64]
+        .into_iter()
+        .filter_map(|target| vbeam_native_testkit::difftest::check(target, 7, &cfg, &work))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

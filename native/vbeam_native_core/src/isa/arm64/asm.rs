@@ -8,7 +8,7 @@ use super::imms::load_imm64;
 use super::inst::{AluOp, ImmOp, Inst, ShiftOp, Width, Xr};
 use crate::code::CodeBuffer;
 use crate::ir::PReg;
-use crate::term::{tagged, Term};
+use crate::term::{with_tagged, Term};
 
 /// x0 … x30, and `sp` / `xzr` (both number 31: each instruction reads 31
 /// as one or the other).
@@ -26,26 +26,28 @@ fn reg<T: Term>(t: &T) -> Option<Xr> {
 }
 
 fn imm<T: Term>(t: &T) -> Option<i64> {
-    match tagged(t)? {
-        (tag, args) if tag == "imm" && args.len() == 1 => args[0].int64_bits(),
+    with_tagged(t, |tag, args| match (tag, args) {
+        ("imm", [i]) => i.int64_bits(),
         _ => None,
-    }
+    })
 }
 
 /// `{mem, Base, Offset}` with a non-negative offset a multiple of 8.
 fn mem<T: Term>(t: &T) -> Option<(Xr, u32)> {
-    match tagged(t)? {
-        (tag, args) if tag == "mem" && args.len() == 2 => {
-            let off = args[1].int64_bits().filter(|o| (0..32768).contains(o) && o % 8 == 0)?;
-            Some((reg(&args[0])?, off as u32))
+    with_tagged(t, |tag, args| match (tag, args) {
+        ("mem", [base, offset]) => {
+            let off = offset.int64_bits().filter(|o| (0..32768).contains(o) && o % 8 == 0)?;
+            Some((reg(base)?, off as u32))
         }
         _ => None,
-    }
+    })
 }
 
 fn decode<T: Term>(term: &T) -> Option<Vec<Inst>> {
-    let (op, a) = tagged(term)?;
-    let op: &str = op.as_ref();
+    with_tagged(term, decode_tagged)
+}
+
+fn decode_tagged<T: Term>(op: &str, a: &[T]) -> Option<Vec<Inst>> {
     let alu = match op {
         "add" => Some((AluOp::Add, Some(ImmOp::Add))),
         "sub" => Some((AluOp::Sub, Some(ImmOp::Sub))),
@@ -63,7 +65,7 @@ fn decode<T: Term>(term: &T) -> Option<Vec<Inst>> {
         _ => None,
     };
     let one = |i: Inst| Some(vec![i]);
-    match (op, a.as_slice()) {
+    match (op, a) {
         ("mov", [d, s]) => match reg(s) {
             Some(src) => one(Inst::MovRR { dst: reg(d)?, src }),
             None => Some(load_imm64(reg(d)?, imm(s)?)),

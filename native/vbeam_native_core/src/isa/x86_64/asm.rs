@@ -7,17 +7,17 @@ use super::inst::{AluOp, Amode, Inst, ShiftOp};
 use crate::code::CodeBuffer;
 use crate::ir::{PReg, Target};
 use crate::regs::preg_from_name;
-use crate::term::{tagged, Term};
+use crate::term::{with_tagged, Term};
 
 fn reg<T: Term>(t: &T) -> Option<PReg> {
     preg_from_name(Target::X86_64, &t.atom()?)
 }
 
 fn imm<T: Term>(t: &T) -> Option<i64> {
-    match tagged(t)? {
-        (tag, args) if tag == "imm" && args.len() == 1 => args[0].int64_bits(),
+    with_tagged(t, |tag, args| match (tag, args) {
+        ("imm", [i]) => i.int64_bits(),
         _ => None,
-    }
+    })
 }
 
 fn imm32<T: Term>(t: &T) -> Option<i32> {
@@ -26,17 +26,17 @@ fn imm32<T: Term>(t: &T) -> Option<i32> {
 
 /// `{mem, Base, Disp}`
 fn mem<T: Term>(t: &T) -> Option<Amode> {
-    match tagged(t)? {
-        (tag, args) if tag == "mem" && args.len() == 2 => {
-            Some(Amode::base_disp(reg(&args[0])?, i32::try_from(args[1].int64_bits()?).ok()?))
-        }
+    with_tagged(t, |tag, args| match (tag, args) {
+        ("mem", [base, disp]) => Some(Amode::base_disp(reg(base)?, i32::try_from(disp.int64_bits()?).ok()?)),
         _ => None,
-    }
+    })
 }
 
 fn decode<T: Term>(term: &T) -> Option<Inst> {
-    let (op, a) = tagged(term)?;
-    let op: &str = op.as_ref();
+    with_tagged(term, decode_tagged)
+}
+
+fn decode_tagged<T: Term>(op: &str, a: &[T]) -> Option<Inst> {
     let alu = match op {
         "add" => Some(AluOp::Add),
         "sub" => Some(AluOp::Sub),
@@ -52,7 +52,7 @@ fn decode<T: Term>(term: &T) -> Option<Inst> {
         "sar" => Some(ShiftOp::Sar),
         _ => None,
     };
-    Some(match (op, a.as_slice()) {
+    Some(match (op, a) {
         ("mov", [d, s]) => match (reg(d), reg(s), imm(s), mem(d), mem(s)) {
             (Some(dst), Some(src), ..) => Inst::MovRR { dst, src },
             (Some(dst), _, Some(imm), ..) => Inst::MovRI { dst, imm },
