@@ -231,6 +231,9 @@ fn compile_function(
         Target::X86_64 => isa::x86_64::lower::lower_function(ctx, &f, &mut buf)?,
         Target::Arm64 => isa::arm64::lower::lower_function(ctx, &f, &mut buf)?,
     }
+    // Linking needs only the function's name: release the body now, while
+    // it is still warm, to lower the peak memory of large modules.
+    func.body = Vec::new();
     Ok(buf)
 }
 

@@ -87,27 +87,37 @@ pub struct Liveness {
     pub pregs_live_across: Vec<(usize, RegSet)>,
 }
 
-/// Bit set over dense vregs.
-#[derive(Clone, PartialEq)]
-struct Bits(Vec<u64>);
+/// One bit set over dense vregs per basic block, in one allocation.
+struct BlockBits {
+    words: usize,
+    bits: Vec<u64>,
+}
 
-impl Bits {
-    fn new(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64)])
+impl BlockBits {
+    fn new(blocks: usize, vregs: usize) -> BlockBits {
+        let words = vregs.div_ceil(64);
+        BlockBits { words, bits: vec![0; blocks * words] }
     }
-    fn set(&mut self, i: u32) {
-        self.0[i as usize / 64] |= 1 << (i % 64);
+    fn row(&self, b: usize) -> &[u64] {
+        &self.bits[b * self.words..(b + 1) * self.words]
     }
-    fn contains(&self, i: u32) -> bool {
-        self.0[i as usize / 64] >> (i % 64) & 1 != 0
+    fn row_mut(&mut self, b: usize) -> &mut [u64] {
+        &mut self.bits[b * self.words..(b + 1) * self.words]
     }
-    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            let mut b = bits;
+    fn set(&mut self, b: usize, v: u32) {
+        self.bits[b * self.words + v as usize / 64] |= 1 << (v % 64);
+    }
+    fn contains(&self, b: usize, v: u32) -> bool {
+        self.bits[b * self.words + v as usize / 64] >> (v % 64) & 1 != 0
+    }
+    /// The vregs in block `b`'s set.
+    fn iter(&self, b: usize) -> impl Iterator<Item = u32> + '_ {
+        self.row(b).iter().enumerate().flat_map(|(w, &bits)| {
+            let mut rest = bits;
             std::iter::from_fn(move || {
-                (b != 0).then(|| {
-                    let t = b.trailing_zeros();
-                    b &= b - 1;
+                (rest != 0).then(|| {
+                    let t = rest.trailing_zeros();
+                    rest &= rest - 1;
                     w as u32 * 64 + t
                 })
             })
@@ -146,8 +156,8 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
     let mut fx = Effects { vuses: vec![], vdefs: vec![], puses: RegSet::EMPTY, pdefs: RegSet::EMPTY, imp: Implicit::default() };
 
     // Local gen/kill sets.
-    let mut vgen = vec![Bits::new(num_vregs); nb];
-    let mut vkill = vec![Bits::new(num_vregs); nb];
+    let mut vgen = BlockBits::new(nb, num_vregs);
+    let mut vkill = BlockBits::new(nb, num_vregs);
     let mut pgen = vec![RegSet::EMPTY; nb];
     let mut pkill = vec![RegSet::EMPTY; nb];
     let mut pregs_written = RegSet::EMPTY;
@@ -155,12 +165,12 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
         for i in block.start..block.end {
             effects(&func.body[i], i, cc, info, &mut fx);
             for &v in &fx.vuses {
-                if !vkill[b].contains(v) {
-                    vgen[b].set(v);
+                if !vkill.contains(b, v) {
+                    vgen.set(b, v);
                 }
             }
             for &v in &fx.vdefs {
-                vkill[b].set(v);
+                vkill.set(b, v);
             }
             pgen[b] = pgen[b].union(fx.puses.minus(pkill[b]));
             pkill[b] = pkill[b].union(fx.pdefs);
@@ -169,33 +179,33 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
     }
 
     // Backward dataflow to a fixed point.
-    let mut vin = vec![Bits::new(num_vregs); nb];
-    let mut vout = vec![Bits::new(num_vregs); nb];
+    let mut vin = BlockBits::new(nb, num_vregs);
+    let mut vout = BlockBits::new(nb, num_vregs);
     let mut pin = vec![RegSet::EMPTY; nb];
     let mut pout = vec![RegSet::EMPTY; nb];
     let mut changed = true;
     while changed {
         changed = false;
         for b in (0..nb).rev() {
-            let mut out = Bits::new(num_vregs);
             let mut po = RegSet::EMPTY;
-            for s in blocks[b].succs.iter().flatten() {
-                for (w, x) in out.0.iter_mut().zip(&vin[*s].0) {
-                    *w |= x;
+            for &s in blocks[b].succs.iter().flatten() {
+                for w in 0..vout.words {
+                    vout.row_mut(b)[w] |= vin.row(s)[w];
                 }
-                po = po.union(pin[*s]);
+                po = po.union(pin[s]);
             }
-            let mut inn = out.clone();
-            for ((w, g), k) in inn.0.iter_mut().zip(&vgen[b].0).zip(&vkill[b].0) {
-                *w = (*w & !k) | g;
+            for w in 0..vin.words {
+                let live_in = vgen.row(b)[w] | (vout.row(b)[w] & !vkill.row(b)[w]);
+                if live_in != vin.row(b)[w] {
+                    vin.row_mut(b)[w] = live_in;
+                    changed = true;
+                }
             }
             let pi = pgen[b].union(po.minus(pkill[b]));
-            if inn != vin[b] || pi != pin[b] {
-                changed = true;
-                vin[b] = inn;
+            if pi != pin[b] {
                 pin[b] = pi;
+                changed = true;
             }
-            vout[b] = out;
             pout[b] = po;
         }
     }
@@ -220,10 +230,10 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
         let (first, last) = (block.start, block.end.max(block.start + 1) - 1);
         let block_start = if b == 0 { 0 } else { use_point(first) };
         let block_end = def_point(last);
-        for v in vin[b].iter() {
+        for v in vin.iter(b) {
             extend(v, block_start);
         }
-        for v in vout[b].iter() {
+        for v in vout.iter(b) {
             extend(v, block_end);
         }
         // Backward scan for exact physical-register segments.
