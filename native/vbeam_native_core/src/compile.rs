@@ -1,6 +1,7 @@
 //! The pipeline driver: module in, executable bytes out.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::decode::decode_module;
@@ -157,6 +158,8 @@ fn add_runtime(module: &mut Module, symbols: &Symbols) {
 const PARALLEL_MIN_INSTRUCTIONS: usize = 20_000;
 /// Workers beyond this bring little: linking and decoding stay serial.
 const MAX_WORKERS: usize = 8;
+/// Shares of the work per thread.
+const SHARES_PER_WORKER: usize = 4;
 
 /// Compiles every function, on several threads for large modules. Each
 /// function is independent once the module is validated, so the result,
@@ -173,9 +176,10 @@ fn compile_functions(
     if workers < 2 || total < PARALLEL_MIN_INSTRUCTIONS {
         return functions.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect();
     }
-    // Contiguous shares of about equal instruction counts.
-    let share = total.div_ceil(workers);
-    let mut chunks: Vec<&mut [Function]> = Vec::with_capacity(workers);
+    // Contiguous shares of about equal instruction counts, a few per
+    // thread so that threads finishing early take more.
+    let share = total.div_ceil(workers * SHARES_PER_WORKER);
+    let mut shares: Vec<(usize, &mut [Function])> = Vec::new();
     let mut rest = functions;
     while !rest.is_empty() {
         let mut len = 0;
@@ -184,23 +188,29 @@ fn compile_functions(
             count += rest[len].body.len();
             len += 1;
         }
-        let (chunk, tail) = rest.split_at_mut(len);
-        chunks.push(chunk);
+        let (share, tail) = rest.split_at_mut(len);
+        shares.push((shares.len(), share));
         rest = tail;
     }
-    let results: Vec<Vec<Result<CodeBuffer, CompileError>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                scope.spawn(move || chunk.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect())
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
+    let results: Vec<Mutex<Vec<Result<CodeBuffer, CompileError>>>> =
+        shares.iter().map(|_| Mutex::new(Vec::new())).collect();
+    let queue = Mutex::new(shares);
+    let work = || loop {
+        let Some((index, share)) = queue.lock().expect("no panic while queued").pop() else { break };
+        let buffers = share.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect();
+        *results[index].lock().expect("each share written once") = buffers;
+    };
+    // The calling thread works too; a thread the OS refuses only means
+    // fewer helpers. A panic in any thread resumes in the caller.
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+                break;
+            }
+        }
+        work();
     });
-    results.into_iter().flatten().collect()
+    results.into_iter().flat_map(|r| r.into_inner().expect("threads joined")).collect()
 }
 
 fn compile_function(
