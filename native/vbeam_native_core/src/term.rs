@@ -53,28 +53,31 @@ pub fn with_items<T: Copy, R>(filler: T, len: usize, items: impl Iterator<Item =
 }
 
 /// `f` of the tag and arguments of a tagged tuple such as `{add, D, A, B}`,
-/// or of the atom alone for bare atoms such as `ret` (no arguments).
+/// or of the atom alone for bare atoms such as `ret` (no arguments), by name.
 pub fn with_tagged<T: Term, R>(term: &T, f: impl FnOnce(&str, &[T]) -> Option<R>) -> Option<R> {
-    if let Some(name) = term.atom() {
-        return f(&name, &[]);
-    }
-    term.with_tuple(|items| {
-        let (tag, args) = items.split_first()?;
-        f(&tag.atom()?, args)
-    })?
+    with_tag_of(term, T::atom, |tag, args| f(&tag, args))
 }
 
 /// As `with_tagged`, for tags among the IR's known atoms: one table lookup.
 pub fn with_tagged_known<T: Term, R>(term: &T, f: impl FnOnce(Atom, &[T]) -> Option<R>) -> Option<R> {
+    with_tag_of(term, T::known_atom, f)
+}
+
+/// `f` of `tag_of` the tag and the arguments, for a tuple or a bare atom.
+fn with_tag_of<T: Term, K, R>(
+    term: &T,
+    tag_of: impl Fn(&T) -> Option<K>,
+    f: impl FnOnce(K, &[T]) -> Option<R>,
+) -> Option<R> {
     // Tuples first: nearly every instruction and operand is one.
     let mut f = Some(f);
     if let Some(result) = term.with_tuple(|items| {
         let (tag, args) = items.split_first()?;
-        (f.take()?)(tag.known_atom()?, args)
+        (f.take()?)(tag_of(tag)?, args)
     }) {
         return result;
     }
-    (f?)(term.known_atom()?, &[])
+    (f?)(tag_of(term)?, &[])
 }
 
 macro_rules! known_atoms {
