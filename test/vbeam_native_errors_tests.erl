@@ -39,6 +39,22 @@ error_table_test_() ->
     ],
     [?_assertEqual({error, Reason}, vbeam_native:compile(M)) || {M, Reason} <- Cases].
 
+%% Many functions are decoded together; the error reported is still the
+%% first in function order, whether in a function's fields or its body.
+function_order_test_() ->
+    F = fun(I) -> #{name => <<"f", (integer_to_binary(I))/binary>>, arity => 0, params => [], locals => 1,
+                     body => [{mov_imm, {vreg, 0}, I}, ret]} end,
+    Funs = fun(Changes) -> [maps:merge(F(I), proplists:get_value(I, Changes, #{})) || I <- lists:seq(1, 20)] ++ [main([ret])] end,
+    Bad = {add, {imm, 1}},
+    [?_assertEqual({error, {invalid_function_field, <<"f11">>, body, [ret | foo]}},
+                   vbeam_native:compile(module(Funs([{11, #{body => [ret | foo]}}, {15, #{body => [Bad]}}])))),
+     ?_assertEqual({error, {invalid_function_field, <<"f9">>, arity, -1}},
+                   vbeam_native:compile(module(Funs([{9, #{arity => -1}}, {11, #{body => [ret | foo]}}])))),
+     ?_assertEqual({error, {invalid_instruction, <<"f9">>, 2, Bad}},
+                   vbeam_native:compile(module(Funs([{9, #{body => [ret, Bad]}}, {10, #{arity => -1}}])))),
+     ?_assertEqual({error, {invalid_instruction, <<"f20">>, 1, Bad}},
+                   vbeam_native:compile(module(Funs([{20, #{body => [Bad]}}]))))].
+
 syscall_errors_test_() ->
     Arm = fun(Body) -> (module_body(Body))#{target := arm64} end,
     [?_assertMatch({error, {invalid_syscall, <<"main">>, 2, _}},

@@ -47,8 +47,26 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
         .list()
         .ok_or_else(|| DecodeError::InvalidField { key: "functions", term: functions_term.clone() })?;
     let mut functions = Vec::with_capacity(function_terms.len());
-    for (i, f) in function_terms.iter().enumerate() {
-        functions.push(decode_function(f, i + 1, target)?);
+    for (chunk_index, chunk) in function_terms.chunks(BODIES_WALKED_TOGETHER).enumerate() {
+        // Errors stay in function order: a bad header ends the chunk after
+        // the bodies before it are decoded.
+        let mut headers = Vec::with_capacity(chunk.len());
+        let mut header_error = None;
+        for (i, f) in chunk.iter().enumerate() {
+            match decode_header(f, chunk_index * BODIES_WALKED_TOGETHER + i + 1, target) {
+                Ok(header) => headers.push(header),
+                Err(e) => {
+                    header_error = Some(e);
+                    break;
+                }
+            }
+        }
+        for function in decode_bodies(headers, target) {
+            functions.push(function?);
+        }
+        if let Some(e) = header_error {
+            return Err(e);
+        }
     }
     let data = match get(Atom::Data) {
         None => Vec::new(),
@@ -126,7 +144,19 @@ fn name_of<T: Term>(term: &T) -> Option<String> {
     }
 }
 
+/// Function bodies whose lists are walked together (see `Term::lists`):
+/// enough to overlap the fetches of their cells, few enough that the
+/// instructions the walk brings into cache are still there when decoded.
+const BODIES_WALKED_TOGETHER: usize = 8;
+
+/// Decodes one function term (the `index`th of its module, from 1).
 pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<Function, T> {
+    let header = decode_header(term, index, target)?;
+    decode_bodies(vec![header], target).pop().expect("one function decoded")
+}
+
+/// A function's fields, with an empty body, and the body's term.
+fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<(Function, T), T> {
     let invalid = || DecodeError::InvalidFunction { index, term: term.clone() };
     if !term.is_map() {
         return Err(invalid());
@@ -162,28 +192,34 @@ pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target
         None => 0,
         Some(l) => l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error(Atom::Locals, l.clone()))? as u32,
     };
-    let body_term = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term.clone()))?;
-    let body_terms = body_term.list().ok_or_else(|| field_error(Atom::Body, body_term.clone()))?;
+    let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term.clone()))?;
+    let arity = arity.unwrap_or(params.len() as u32);
+    Ok((Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new() }, body))
+}
 
-    let mut labels = LabelTable::default();
-    let mut body = Vec::with_capacity(body_terms.len());
-    for (i, inst) in body_terms.iter().enumerate() {
-        let decoded = decode_inst(inst, target, &mut labels).ok_or_else(|| DecodeError::InvalidInstruction {
-            function: name.clone(),
-            index: i + 1,
-            term: inst.clone(),
-        })?;
-        body.push(decoded);
-    }
-    Ok(Function {
-        name,
-        arity: arity.unwrap_or(params.len() as u32),
-        exported,
-        params,
-        locals,
-        body,
-        labels: labels.names,
-    })
+/// Decodes the bodies of functions whose headers are decoded: each
+/// function, or its first error, in order.
+fn decode_bodies<T: Term + std::fmt::Debug>(headers: Vec<(Function, T)>, target: Target) -> Vec<Result<Function, T>> {
+    let body_terms: Vec<T> = headers.iter().map(|(_, body)| *body).collect();
+    headers
+        .into_iter()
+        .zip(T::lists(&body_terms))
+        .map(|((mut function, body), items)| {
+            let items = items.ok_or_else(|| DecodeError::InvalidFunctionField { function: function.name.clone(), key: "body", term: body })?;
+            let mut labels = LabelTable::default();
+            function.body.reserve_exact(items.len());
+            for (i, inst) in items.iter().enumerate() {
+                let decoded = decode_inst(inst, target, &mut labels).ok_or_else(|| DecodeError::InvalidInstruction {
+                    function: function.name.clone(),
+                    index: i + 1,
+                    term: *inst,
+                })?;
+                function.body.push(decoded);
+            }
+            function.labels = labels.names;
+            Ok(function)
+        })
+        .collect()
 }
 
 /// Interns label names into dense per-function indices.

@@ -27,6 +27,12 @@ pub trait Term: Copy {
     fn with_tuple<R>(&self, f: impl FnOnce(&[Self]) -> R) -> Option<R>;
     /// The elements, if the term is a proper list.
     fn list(&self) -> Option<Vec<Self>>;
+    /// `list` of each term. Implementations over linked cells walk the
+    /// lists side by side: cells of different lists can be fetched from
+    /// memory at once, where one list's cells can only be fetched in turn.
+    fn lists(terms: &[Self]) -> Vec<Option<Vec<Self>>> {
+        terms.iter().map(Term::list).collect()
+    }
     /// `None` if the term is not a map; `Some(None)` if the atom key is absent.
     fn map_get(&self, key: Atom) -> Option<Option<Self>>;
     /// Whether the term is a map.
@@ -40,6 +46,7 @@ const INLINE_ITEMS: usize = 6;
 /// Calls `f` with `len` items, gathered without a heap allocation when
 /// they are few, so taking an instruction apart allocates nothing.
 /// `filler` (any value of the type, never read) occupies unused slots.
+#[inline(always)]
 pub fn with_items<T: Copy, R>(filler: T, len: usize, items: impl Iterator<Item = T>, f: impl FnOnce(&[T]) -> R) -> R {
     if len <= INLINE_ITEMS {
         let mut inline = [filler; INLINE_ITEMS];
@@ -59,11 +66,13 @@ pub fn with_tagged<T: Term, R>(term: &T, f: impl FnOnce(&str, &[T]) -> Option<R>
 }
 
 /// As `with_tagged`, for tags among the IR's known atoms: one table lookup.
+#[inline(always)]
 pub fn with_tagged_known<T: Term, R>(term: &T, f: impl FnOnce(Atom, &[T]) -> Option<R>) -> Option<R> {
     with_tag_of(term, T::known_atom, f)
 }
 
 /// `f` of `tag_of` the tag and the arguments, for a tuple or a bare atom.
+#[inline(always)]
 fn with_tag_of<T: Term, K, R>(
     term: &T,
     tag_of: impl Fn(&T) -> Option<K>,

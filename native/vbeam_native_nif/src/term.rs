@@ -26,6 +26,7 @@ impl AtomTable {
     /// Four times as many slots as atoms keeps probe chains short.
     const SLOTS: usize = (KNOWN_ATOMS.len() * 4).next_power_of_two();
 
+    #[inline(always)]
     fn slot(term: ErlNifTerm) -> usize {
         let mut hasher = WordHasher(0);
         term.hash(&mut hasher);
@@ -46,6 +47,7 @@ impl AtomTable {
         table
     }
 
+    #[inline(always)]
     fn lookup(&self, term: ErlNifTerm) -> Option<Atom> {
         let mut i = Self::slot(term);
         loop {
@@ -114,15 +116,18 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
         }
         self.0.atom_to_string().ok().map(Cow::Owned)
     }
+    #[inline(always)]
     fn known_atom(&self) -> Option<Atom> {
         atoms().lookup(self.0.as_c_arg())
     }
+    #[inline(always)]
     fn int64_bits(&self) -> Option<i64> {
         self.0.decode::<i64>().ok().or_else(|| self.0.decode::<u64>().ok().map(|u| u as i64))
     }
     fn bytes(&self) -> Option<&[u8]> {
         Binary::from_term(self.0).ok().map(|b| b.as_slice())
     }
+    #[inline(always)]
     fn with_tuple<R>(&self, f: impl FnOnce(&[Self]) -> R) -> Option<R> {
         let mut arity: c_int = 0;
         let mut array: *const ErlNifTerm = std::ptr::null();
@@ -137,17 +142,34 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
         Some(with_items(*self, items.len(), items.iter().map(|&raw| self.wrap(raw)), f))
     }
     fn list(&self) -> Option<Vec<Self>> {
-        let env = self.0.get_env().as_c_arg();
-        let mut items = Vec::new();
-        let mut cell = self.0.as_c_arg();
-        let (mut head, mut tail) = (ErlNifTerm::default(), ErlNifTerm::default());
-        // SAFETY: env and terms are live for the NIF call.
-        while unsafe { enif_get_list_cell(env, cell, &mut head, &mut tail) } != 0 {
-            items.push(self.wrap(head));
-            cell = tail;
+        Self::lists(std::slice::from_ref(self)).pop().flatten()
+    }
+    fn lists(terms: &[Self]) -> Vec<Option<Vec<Self>>> {
+        let Some(first) = terms.first() else { return Vec::new() };
+        let env = first.0.get_env().as_c_arg();
+        // One cursor per list: the next cell, or the end reached.
+        let mut cursors: Vec<ErlNifTerm> = terms.iter().map(|t| t.0.as_c_arg()).collect();
+        let mut items: Vec<Vec<Self>> = terms.iter().map(|_| Vec::new()).collect();
+        let mut ended = vec![false; terms.len()];
+        let mut walking = terms.len();
+        while walking > 0 {
+            for ((cell, list), ended) in cursors.iter_mut().zip(&mut items).zip(&mut ended) {
+                if *ended {
+                    continue;
+                }
+                let (mut head, mut tail) = (ErlNifTerm::default(), ErlNifTerm::default());
+                // SAFETY: env and terms are live for the NIF call.
+                if unsafe { enif_get_list_cell(env, *cell, &mut head, &mut tail) } != 0 {
+                    list.push(first.wrap(head));
+                    *cell = tail;
+                } else {
+                    *ended = true;
+                    walking -= 1;
+                }
+            }
         }
         // A proper list ends in [].
-        self.wrap(cell).0.is_empty_list().then_some(items)
+        cursors.into_iter().zip(items).map(|(end, list)| first.wrap(end).0.is_empty_list().then_some(list)).collect()
     }
     fn map_get(&self, key: Atom) -> Option<Option<Self>> {
         if !self.0.is_map() {
