@@ -1,6 +1,8 @@
 //! The buffer machine code is emitted into: bytes, bound labels and the
 //! fixups that the function (local labels) or the linker (symbols) patches.
 
+use std::collections::HashMap;
+
 /// What a fixup refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RelocTarget {
@@ -11,6 +13,17 @@ pub enum RelocTarget {
     Function(u32),
     /// A data or bss entry, by its index in the link's data table.
     Data(u32),
+    /// A function or data entry by name, as index in the buffer's
+    /// `symbols`: a function is lowered before the program's symbol tables
+    /// exist, and its references are resolved when functions are joined.
+    Symbol(u32),
+}
+
+/// A name a function's code refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Symbol {
+    Function(String),
+    Data(String),
 }
 
 /// How a fixup field is computed and written. `S` is the target's address,
@@ -46,6 +59,10 @@ pub struct CodeBuffer {
     /// Offset of each bound local label.
     labels: Vec<Option<u32>>,
     pub fixups: Vec<Fixup>,
+    /// The names `RelocTarget::Symbol` fixups refer to, each once.
+    pub symbols: Vec<Symbol>,
+    function_symbols: HashMap<String, u32>,
+    data_symbols: HashMap<String, u32>,
 }
 
 impl CodeBuffer {
@@ -70,6 +87,28 @@ impl CodeBuffer {
     /// Records a fixup at `offset` (see `Fixup::offset`).
     pub fn fixup(&mut self, offset: u32, kind: RelocKind, target: RelocTarget) {
         self.fixups.push(Fixup { offset, kind, target, addend: 0 });
+    }
+    /// The fixup target for function `name`.
+    pub fn function_symbol(&mut self, name: &str) -> RelocTarget {
+        Self::intern(&mut self.symbols, &mut self.function_symbols, name, Symbol::Function)
+    }
+    /// The fixup target for data or bss entry `name`.
+    pub fn data_symbol(&mut self, name: &str) -> RelocTarget {
+        Self::intern(&mut self.symbols, &mut self.data_symbols, name, Symbol::Data)
+    }
+    fn intern(
+        symbols: &mut Vec<Symbol>,
+        index: &mut HashMap<String, u32>,
+        name: &str,
+        symbol: fn(String) -> Symbol,
+    ) -> RelocTarget {
+        if let Some(&i) = index.get(name) {
+            return RelocTarget::Symbol(i);
+        }
+        let i = symbols.len() as u32;
+        symbols.push(symbol(name.to_string()));
+        index.insert(name.to_string(), i);
+        RelocTarget::Symbol(i)
     }
     /// Binds a local label to the current offset.
     pub fn bind_label(&mut self, label: u32) {

@@ -1,13 +1,25 @@
 //! The pipeline driver: module in, executable bytes out.
+//!
+//! Functions are compiled while the module is still being decoded: the
+//! calling thread decodes bodies a chunk at a time and queues them, worker
+//! threads check, expand, allocate and lower them meanwhile. A function's
+//! code names the functions and data it refers to, resolved when the
+//! functions are joined, so compiling it needs only the module's own names
+//! (known before any body is read) and whether the program uses the heap,
+//! which reserves a register everywhere. That last fact is known for sure
+//! only once every body is read: functions queued before the first use of
+//! the heap are compiled again, with the register reserved, if one turns
+//! up. The result never depends on how the work was split.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::convert::Infallible;
+use std::sync::{Condvar, Mutex, PoisonError};
 
-use crate::code::{CodeBuffer, RelocTarget};
-use crate::decode::decode_module;
+use crate::code::{CodeBuffer, Fixup, RelocTarget, Symbol};
+use crate::decode::{decode_outline, BODIES_WALKED_TOGETHER};
 use crate::error::{CompileError, Error};
 use crate::expand;
-use crate::ir::{Dst, Format, Function, Inst, Module, Operand, Target};
+use crate::ir::{DataEntry, Dst, Format, Function, Inst, Module, Operand, Target};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionSymbol, LinkInput};
 use crate::lower::{FnCtx, ProgramCtx};
@@ -16,7 +28,7 @@ use crate::regalloc;
 use crate::regs::{call_conv, RegSet};
 use crate::runtime;
 use crate::syscall;
-use crate::validate::{self, Symbols};
+use crate::validate::{self, ModuleNames, Needs};
 
 /// Name of the process entry point the backend adds.
 pub const START_SYMBOL: &str = "_start";
@@ -30,13 +42,28 @@ pub fn compile_term<T: crate::term::Term + std::fmt::Debug>(
     target: Option<Target>,
     format: Option<Format>,
 ) -> Result<Vec<u8>, Error<T>> {
-    let module = decode_module(term, target, format)?;
-    Ok(compile(module)?)
+    let outline = decode_outline(term, target, format)?;
+    if let Some(e) = outline.header_error {
+        // An error in the bodies before the bad function comes first.
+        let mut functions = outline.module.functions;
+        for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
+            outline.bodies.decode(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
+        }
+        return Err(e.into());
+    }
+    let bodies = outline.bodies;
+    Ok(compile_as_decoded(outline.module, |first, functions| bodies.decode(first, functions))??)
 }
 
 /// Compiles a decoded module to an executable file image.
 pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
     compile(module.clone())
+}
+
+/// Compiles a decoded module, consuming it.
+pub fn compile(module: Module) -> Result<Vec<u8>, CompileError> {
+    let Ok(result) = compile_as_decoded(module, |_, _| Ok::<(), Infallible>(()));
+    result
 }
 
 struct FnInfo<'a> {
@@ -58,55 +85,289 @@ impl CallInfo for FnInfo<'_> {
     }
 }
 
-/// Compiles a decoded module, consuming it.
-pub fn compile(mut module: Module) -> Result<Vec<u8>, CompileError> {
-    let symbols = validate::validate(&module)?;
-    expand::expand_module(&mut module);
-    add_runtime(&mut module, &symbols);
+/// Below this many IR instructions a module is compiled on the calling
+/// thread alone: starting workers would cost more than they save.
+const PARALLEL_MIN_INSTRUCTIONS: usize = 20_000;
+/// Workers beyond this bring little: decoding and linking stay serial.
+const MAX_WORKERS: usize = 8;
 
-    let functions: HashMap<String, u32> =
-        module.functions.iter().enumerate().map(|(i, f)| (f.name.clone(), i as u32)).collect();
-    let arities: HashMap<String, u32> = module.functions.iter().map(|f| (f.name.clone(), f.arity)).collect();
+/// Functions queued together: one decoded chunk.
+struct Job {
+    first: usize,
+    functions: Vec<Function>,
+    heap_reserved: bool,
+}
+
+/// Jobs waiting for a worker, and whether more will come.
+#[derive(Default)]
+struct Queue {
+    jobs: std::collections::VecDeque<Job>,
+    closed: bool,
+}
+
+/// One function compiled.
+struct Compiled {
+    name: String,
+    exported: bool,
+    code: Result<CodeBuffer, CompileError>,
+    /// Data entries of the function's string literals.
+    literals: Vec<DataEntry>,
+    /// Runtime routines its code calls.
+    routines: BTreeSet<String>,
+    /// The function as it came, kept while the heap register may yet have
+    /// to be reserved.
+    kept: Option<Function>,
+}
+
+/// What compiling any one function needs: the module's names and targets.
+struct FunctionCompiler<'a> {
+    ctx: ProgramCtx,
+    names: &'a ModuleNames,
+    arities: &'a HashMap<String, u32>,
+}
+
+impl FunctionCompiler<'_> {
+    /// Checks, expands and compiles function number `index`.
+    fn compile(&self, mut f: Function, index: usize, heap_reserved: bool) -> Compiled {
+        let mut compiled = Compiled {
+            name: f.name.clone(),
+            exported: f.exported,
+            code: Ok(CodeBuffer::new()),
+            literals: Vec::new(),
+            routines: BTreeSet::new(),
+            kept: None,
+        };
+        if let Err(e) = validate::check_function(self.ctx.target, &f, self.names, heap_reserved) {
+            compiled.code = Err(e);
+            return compiled;
+        }
+        let unexpanded = (!heap_reserved && expand::needed(&f)).then(|| f.clone());
+        compiled.literals = expand::expand_function(&mut f, index, &self.names.data_sizes);
+        compiled.routines = f
+            .body
+            .iter()
+            .filter_map(runtime::callees)
+            .filter(|name| !self.names.functions.contains_key(*name))
+            .map(String::from)
+            .collect();
+        let cc = call_conv(self.ctx.target);
+        let reserved = if heap_reserved { RegSet::of(&[cc.heap]) } else { RegSet::EMPTY };
+        compiled.code = compile_function(&self.ctx, &mut f, self.arities, reserved);
+        if !heap_reserved {
+            // Renumbering and the final `ret` leave a function that compiles
+            // the same again.
+            compiled.kept = Some(unexpanded.unwrap_or(f));
+        }
+        compiled
+    }
+}
+
+/// Compiles a module whose functions' bodies `fill(first, functions)`
+/// provides a chunk at a time, in order (the functions from number `first`
+/// on); an error of `fill` ends the compilation. Errors come in this order:
+/// `fill`'s, the module's names, unresolved calls, then the first function
+/// (in module order) that fails to check or compile.
+fn compile_as_decoded<D>(
+    mut module: Module,
+    mut fill: impl FnMut(usize, &mut [Function]) -> Result<(), D>,
+) -> Result<Result<Vec<u8>, CompileError>, D> {
+    let names = validate::check_module(&module);
+    let mut functions = std::mem::take(&mut module.functions);
+    let names = match names {
+        Ok(names) => names,
+        Err(e) => {
+            for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
+                fill(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
+            }
+            return Ok(Err(e));
+        }
+    };
+    let mut arities: HashMap<String, u32> = functions.iter().map(|f| (f.name.clone(), f.arity)).collect();
+    for (name, arity) in runtime::builtin_arities(module.target, module.format) {
+        arities.entry(name.to_string()).or_insert(arity);
+    }
+    let compiler = FunctionCompiler { ctx: ProgramCtx { target: module.target, format: module.format }, names: &names, arities: &arities };
+
+    let count = functions.len();
+    let queue = Mutex::new(Queue::default());
+    let queued = Condvar::new();
+    let results: Mutex<Vec<Option<Compiled>>> = Mutex::new((0..count).map(|_| None).collect());
+    let work = || loop {
+        let job = {
+            let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(job) = q.jobs.pop_front() {
+                    break Some(job);
+                }
+                if q.closed {
+                    break None;
+                }
+                q = queued.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let Some(job) = job else { break };
+        let done: Vec<Compiled> = job
+            .functions
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| compiler.compile(f, job.first + i, job.heap_reserved))
+            .collect();
+        let mut results = results.lock().unwrap_or_else(PoisonError::into_inner);
+        for (i, c) in done.into_iter().enumerate() {
+            results[job.first + i] = Some(c);
+        }
+    };
+    // Closes the queue however the decoding ends, so that no worker waits
+    // for jobs that will never come.
+    struct CloseOnDrop<'a>(&'a Mutex<Queue>, &'a Condvar);
+    impl Drop for CloseOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
+            self.1.notify_all();
+        }
+    }
+
+    let mut needs: Vec<Needs> = Vec::with_capacity(count);
+    let mut allocates = false;
+    let mut decode_error = None;
+    std::thread::scope(|scope| {
+        let closer = CloseOnDrop(&queue, &queued);
+        let mut decoded_instructions = 0;
+        let mut helpers_started = false;
+        let mut rest = functions.into_iter();
+        let mut first = 0;
+        loop {
+            let mut chunk: Vec<Function> = rest.by_ref().take(BODIES_WALKED_TOGETHER).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            if let Err(e) = fill(first, &mut chunk) {
+                decode_error = Some(e);
+                queue.lock().unwrap_or_else(PoisonError::into_inner).jobs.clear();
+                break;
+            }
+            for f in &chunk {
+                let n = validate::needs(f, &names);
+                allocates |= n.allocates;
+                needs.push(n);
+                decoded_instructions += f.body.len();
+            }
+            let len = chunk.len();
+            queue.lock().unwrap_or_else(PoisonError::into_inner).jobs.push_back(Job { first, functions: chunk, heap_reserved: allocates });
+            queued.notify_one();
+            first += len;
+            if !helpers_started && decoded_instructions >= PARALLEL_MIN_INSTRUCTIONS {
+                helpers_started = true;
+                let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
+                // A thread the OS refuses only means fewer helpers; a panic
+                // in one resumes in the caller.
+                for _ in 1..workers {
+                    if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(closer);
+        work();
+    });
+    if let Some(e) = decode_error {
+        return Err(e);
+    }
+    Ok(finish(module, compiler, results.into_inner().unwrap_or_else(PoisonError::into_inner), needs, allocates))
+}
+
+/// Resolves the program's calls, recompiles what must leave the heap
+/// register alone, adds the runtime and links.
+fn finish(
+    module: Module,
+    compiler: FunctionCompiler,
+    results: Vec<Option<Compiled>>,
+    needs: Vec<Needs>,
+    allocates: bool,
+) -> Result<Vec<u8>, CompileError> {
+    let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
+    let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
+    let mut compiled: Vec<Compiled> = results.into_iter().map(|c| c.expect("every function compiled")).collect();
+    if allocates {
+        for (index, c) in compiled.iter_mut().enumerate() {
+            if let Some(f) = c.kept.take() {
+                *c = compiler.compile(f, index, true);
+            }
+        }
+    }
+    if let Some(e) = compiled.iter().find_map(|c| c.code.as_ref().err()) {
+        return Err(e.clone());
+    }
+
+    let routines: BTreeSet<&str> =
+        compiled.iter().flat_map(|c| c.routines.iter().map(String::as_str)).chain(builtins.iter().copied()).collect();
+    let rt = runtime::build(module.target, module.format, routines, stubs.iter().map(String::as_str));
+    let mut arities = compiler.arities.clone();
+    arities.extend(rt.functions.iter().map(|f| (f.name.clone(), f.arity)));
+    let cc = call_conv(module.target);
+    let reserved = if allocates { RegSet::of(&[cc.heap]) } else { RegSet::EMPTY };
+    for mut f in rt.functions {
+        let code = compile_function(&compiler.ctx, &mut f, &arities, reserved)?;
+        let routines = BTreeSet::new();
+        compiled.push(Compiled { name: f.name, exported: f.exported, code: Ok(code), literals: Vec::new(), routines, kept: None });
+    }
+
+    // The link's tables: functions in order, then `_start`; data entries,
+    // then bss entries.
+    let function_index: HashMap<&str, u32> = compiled.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    let literals = compiled.iter().flat_map(|c| c.literals.iter());
     let data_symbols: Vec<DataSymbol> = module
         .data
         .iter()
+        .chain(literals)
+        .chain(rt.data.iter())
         .map(|d| DataSymbol { name: d.name.clone(), align: d.align, size: d.bytes.len() as u64, bytes: Some(d.bytes.clone()) })
-        .chain(module.bss.iter().map(|b| DataSymbol { name: b.name.clone(), align: b.align, size: b.size, bytes: None }))
+        .chain(module.bss.iter().chain(rt.bss.iter()).map(|b| DataSymbol { name: b.name.clone(), align: b.align, size: b.size, bytes: None }))
         .collect();
-    let data: HashMap<String, u32> = data_symbols.iter().enumerate().map(|(i, d)| (d.name.clone(), i as u32)).collect();
-    let ctx = ProgramCtx { target: module.target, format: module.format, functions: &functions, data: &data };
-    let cc = call_conv(module.target);
-    let reserved = if symbols.allocates { RegSet::of(&[cc.heap]) } else { RegSet::EMPTY };
+    let data_index: HashMap<&str, u32> = data_symbols.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect();
+    let resolve = |symbol: &Symbol| match symbol {
+        Symbol::Function(name) => RelocTarget::Function(*function_index.get(name.as_str()).expect("calls resolved by validation")),
+        Symbol::Data(name) => RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation")),
+    };
 
     let mut text: Vec<u8> = Vec::new();
     let mut fixups = Vec::new();
-    let mut syms = Vec::with_capacity(module.functions.len() + 1);
+    let mut syms = Vec::with_capacity(compiled.len() + 1);
     let pad = match module.target {
         Target::X86_64 => 0xcc, // int3
         Target::Arm64 => 0,     // udf #0
     };
-    let buffers = compile_functions(&ctx, &mut module.functions, &arities, reserved)?;
-    for (func, buf) in module.functions.iter().zip(buffers) {
-        text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
+    let mut place = |text: &mut Vec<u8>, buf: &CodeBuffer, name: &str, global: bool| {
         let offset = text.len() as u32;
-        fixups.extend(buf.fixups.iter().map(|f| crate::code::Fixup { offset: f.offset + offset, ..*f }));
+        let targets: Vec<RelocTarget> = buf.symbols.iter().map(resolve).collect();
+        fixups.extend(buf.fixups.iter().map(|f| Fixup {
+            offset: f.offset + offset,
+            target: match f.target {
+                RelocTarget::Symbol(i) => targets[i as usize],
+                other => other,
+            },
+            ..*f
+        }));
         text.extend_from_slice(&buf.bytes);
-        syms.push(FunctionSymbol { name: func.name.clone(), offset, size: buf.bytes.len() as u32, global: func.exported });
+        syms.push(FunctionSymbol { name: name.to_string(), offset, size: buf.bytes.len() as u32, global });
+    };
+    for c in &compiled {
+        text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
+        let buf = c.code.as_ref().expect("errors returned above");
+        place(&mut text, buf, &c.name, c.exported);
     }
     text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
-    let mut buf = CodeBuffer::new();
-    let main = functions[validate::ENTRY_POINT];
+    let mut entry = CodeBuffer::new();
+    let main = function_index[validate::ENTRY_POINT];
     match module.target {
         Target::X86_64 => {
-            isa::x86_64::lower::emit_entry(&mut buf, main, exit_number(module.target, module.format)?, symbols.allocates)
+            isa::x86_64::lower::emit_entry(&mut entry, main, exit_number(module.target, module.format)?, allocates)
         }
-        Target::Arm64 => isa::arm64::lower::emit_entry(&mut buf, main, module.format, symbols.allocates),
+        Target::Arm64 => isa::arm64::lower::emit_entry(&mut entry, main, module.format, allocates),
     }
-    let offset = text.len() as u32;
-    fixups.extend(buf.fixups.iter().map(|f| crate::code::Fixup { offset: f.offset + offset, ..*f }));
-    text.extend_from_slice(&buf.bytes);
-    syms.push(FunctionSymbol { name: START_SYMBOL.into(), offset, size: buf.bytes.len() as u32, global: true });
-    debug_assert!(fixups.iter().all(|f| !matches!(f.target, RelocTarget::Label(_))));
+    place(&mut text, &entry, START_SYMBOL, true);
+    debug_assert!(fixups.iter().all(|f| !matches!(f.target, RelocTarget::Label(_) | RelocTarget::Symbol(_))));
 
     link::link(&LinkInput {
         target: module.target,
@@ -128,89 +389,6 @@ fn exit_number(target: Target, format: Format) -> Result<i64, CompileError> {
     let plan = syscall::plan(target, format, Some(ir_exit))
         .map_err(|reason| CompileError::Unsupported { target: target.name(), format: format.name(), reason })?;
     Ok(plan.number.unwrap_or(ir_exit))
-}
-
-/// Appends the runtime routines, stubs and their data the program needs.
-fn add_runtime(module: &mut Module, symbols: &Symbols) {
-    let mut needed = BTreeSet::new();
-    for f in &module.functions {
-        for inst in &f.body {
-            if let Some(name) = runtime::callees(inst) {
-                if !symbols.functions.contains_key(name) {
-                    needed.insert(name.to_string());
-                }
-            }
-        }
-    }
-    let rt = runtime::build(
-        module.target,
-        module.format,
-        needed.iter().map(String::as_str),
-        symbols.stubs.iter().map(String::as_str),
-    );
-    module.functions.extend(rt.functions);
-    module.data.extend(rt.data);
-    module.bss.extend(rt.bss);
-}
-
-/// Below this many IR instructions a module is compiled on the calling
-/// thread: starting workers would cost more than they save.
-const PARALLEL_MIN_INSTRUCTIONS: usize = 20_000;
-/// Workers beyond this bring little: linking and decoding stay serial.
-const MAX_WORKERS: usize = 8;
-/// Shares of the work per thread.
-const SHARES_PER_WORKER: usize = 4;
-
-/// Compiles every function, on several threads for large modules. Each
-/// function is independent once the module is validated, so the result,
-/// errors included (the first in function order), does not depend on how
-/// the work was split.
-fn compile_functions(
-    ctx: &ProgramCtx,
-    functions: &mut [Function],
-    arities: &HashMap<String, u32>,
-    reserved: RegSet,
-) -> Result<Vec<CodeBuffer>, CompileError> {
-    let total: usize = functions.iter().map(|f| f.body.len()).sum();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
-    if workers < 2 || total < PARALLEL_MIN_INSTRUCTIONS {
-        return functions.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect();
-    }
-    // Contiguous shares of about equal instruction counts, a few per
-    // thread so that threads finishing early take more.
-    let share = total.div_ceil(workers * SHARES_PER_WORKER);
-    let mut shares: Vec<(usize, &mut [Function])> = Vec::new();
-    let mut rest = functions;
-    while !rest.is_empty() {
-        let mut len = 0;
-        let mut count = 0;
-        while len < rest.len() && (count < share || len == 0) {
-            count += rest[len].body.len();
-            len += 1;
-        }
-        let (share, tail) = rest.split_at_mut(len);
-        shares.push((shares.len(), share));
-        rest = tail;
-    }
-    let results: Vec<Mutex<Vec<Result<CodeBuffer, CompileError>>>> =
-        shares.iter().map(|_| Mutex::new(Vec::new())).collect();
-    let queue = Mutex::new(shares);
-    let work = || loop {
-        let Some((index, share)) = queue.lock().expect("no panic while queued").pop() else { break };
-        let buffers = share.iter_mut().map(|f| compile_function(ctx, f, arities, reserved)).collect();
-        *results[index].lock().expect("each share written once") = buffers;
-    };
-    // The calling thread works too; a thread the OS refuses only means
-    // fewer helpers. A panic in any thread resumes in the caller.
-    std::thread::scope(|scope| {
-        for _ in 1..workers {
-            if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
-                break;
-            }
-        }
-        work();
-    });
-    results.into_iter().flat_map(|r| r.into_inner().expect("threads joined")).collect()
 }
 
 fn compile_function(
@@ -241,9 +419,6 @@ fn compile_function(
         Target::X86_64 => isa::x86_64::lower::lower_function(ctx, &f, &mut buf)?,
         Target::Arm64 => isa::arm64::lower::lower_function(ctx, &f, &mut buf)?,
     }
-    // Linking needs only the function's name: release the body now, while
-    // it is still warm, to lower the peak memory of large modules.
-    func.body = Vec::new();
     Ok(buf)
 }
 

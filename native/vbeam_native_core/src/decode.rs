@@ -20,6 +20,35 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
     target: Option<Target>,
     format: Option<Format>,
 ) -> Result<Module, T> {
+    let mut outline = decode_outline(term, target, format)?;
+    let mut functions = std::mem::take(&mut outline.module.functions);
+    for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
+        outline.bodies.decode(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
+    }
+    if let Some(e) = outline.header_error {
+        return Err(e);
+    }
+    outline.module.functions = functions;
+    Ok(outline.module)
+}
+
+/// A module decoded but for its functions' instructions.
+pub struct Outline<T: Term + std::fmt::Debug> {
+    /// The module, each function with an empty body.
+    pub module: Module,
+    pub bodies: Bodies<T>,
+    /// The error of the first function whose fields do not decode (it is
+    /// not in `module`); an error in the bodies before it comes first.
+    pub header_error: Option<DecodeError<T>>,
+}
+
+/// Decodes a module term but for its functions' bodies: module keys first,
+/// then each function's fields.
+pub fn decode_outline<T: Term + std::fmt::Debug>(
+    term: &T,
+    target: Option<Target>,
+    format: Option<Format>,
+) -> Result<Outline<T>, T> {
     if !term.is_map() {
         return Err(DecodeError::InvalidModule(term.clone()));
     }
@@ -47,25 +76,18 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
         .list()
         .ok_or_else(|| DecodeError::InvalidField { key: "functions", term: functions_term.clone() })?;
     let mut functions = Vec::with_capacity(function_terms.len());
-    for (chunk_index, chunk) in function_terms.chunks(BODIES_WALKED_TOGETHER).enumerate() {
-        // Errors stay in function order: a bad header ends the chunk after
-        // the bodies before it are decoded.
-        let mut headers = Vec::with_capacity(chunk.len());
-        let mut header_error = None;
-        for (i, f) in chunk.iter().enumerate() {
-            match decode_header(f, chunk_index * BODIES_WALKED_TOGETHER + i + 1, target) {
-                Ok(header) => headers.push(header),
-                Err(e) => {
-                    header_error = Some(e);
-                    break;
-                }
+    let mut bodies = Vec::with_capacity(function_terms.len());
+    let mut header_error = None;
+    for (i, f) in function_terms.iter().enumerate() {
+        match decode_header(f, i + 1, target) {
+            Ok((function, body)) => {
+                functions.push(function);
+                bodies.push(body);
             }
-        }
-        for function in decode_bodies(headers, target) {
-            functions.push(function?);
-        }
-        if let Some(e) = header_error {
-            return Err(e);
+            Err(e) => {
+                header_error = Some(e);
+                break;
+            }
         }
     }
     let data = match get(Atom::Data) {
@@ -118,7 +140,27 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
             _ => return Err(DecodeError::InvalidField { key: "allow_stubs", term: a }),
         },
     };
-    Ok(Module { target, format, functions, data, bss, imports, allow_stubs })
+    let module = Module { target, format, functions, data, bss, imports, allow_stubs };
+    Ok(Outline { module, bodies: Bodies { terms: bodies, target }, header_error })
+}
+
+/// The body terms of a module's functions, decoded a chunk at a time.
+pub struct Bodies<T> {
+    terms: Vec<T>,
+    target: Target,
+}
+
+impl<T: Term + std::fmt::Debug> Bodies<T> {
+    /// Decodes the bodies of `functions`, the module's functions from
+    /// number `first` (from 0) on, at most `BODIES_WALKED_TOGETHER` of them
+    /// for their lists to be walked together; fails with the first error.
+    pub fn decode(&self, first: usize, functions: &mut [Function]) -> Result<(), T> {
+        let terms = &self.terms[first..first + functions.len()];
+        for ((function, body), items) in functions.iter_mut().zip(terms).zip(T::lists(terms)) {
+            decode_body(function, *body, items, self.target)?;
+        }
+        Ok(())
+    }
 }
 
 fn list_of<T: Term + std::fmt::Debug>(term: &T, key: &'static str) -> Result<Vec<T>, T> {
@@ -147,12 +189,13 @@ fn name_of<T: Term>(term: &T) -> Option<String> {
 /// Function bodies whose lists are walked together (see `Term::lists`):
 /// enough to overlap the fetches of their cells, few enough that the
 /// instructions the walk brings into cache are still there when decoded.
-const BODIES_WALKED_TOGETHER: usize = 8;
+pub const BODIES_WALKED_TOGETHER: usize = 8;
 
 /// Decodes one function term (the `index`th of its module, from 1).
 pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<Function, T> {
-    let header = decode_header(term, index, target)?;
-    decode_bodies(vec![header], target).pop().expect("one function decoded")
+    let (mut function, body) = decode_header(term, index, target)?;
+    decode_body(&mut function, body, body.list(), target)?;
+    Ok(function)
 }
 
 /// A function's fields, with an empty body, and the body's term.
@@ -197,29 +240,21 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Targ
     Ok((Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new() }, body))
 }
 
-/// Decodes the bodies of functions whose headers are decoded: each
-/// function, or its first error, in order.
-fn decode_bodies<T: Term + std::fmt::Debug>(headers: Vec<(Function, T)>, target: Target) -> Vec<Result<Function, T>> {
-    let body_terms: Vec<T> = headers.iter().map(|(_, body)| *body).collect();
-    headers
-        .into_iter()
-        .zip(T::lists(&body_terms))
-        .map(|((mut function, body), items)| {
-            let items = items.ok_or_else(|| DecodeError::InvalidFunctionField { function: function.name.clone(), key: "body", term: body })?;
-            let mut labels = LabelTable::default();
-            function.body.reserve_exact(items.len());
-            for (i, inst) in items.iter().enumerate() {
-                let decoded = decode_inst(inst, target, &mut labels).ok_or_else(|| DecodeError::InvalidInstruction {
-                    function: function.name.clone(),
-                    index: i + 1,
-                    term: *inst,
-                })?;
-                function.body.push(decoded);
-            }
-            function.labels = labels.names;
-            Ok(function)
-        })
-        .collect()
+/// Decodes a body's instructions, `items` being the body term as a list.
+fn decode_body<T: Term + std::fmt::Debug>(function: &mut Function, body: T, items: Option<Vec<T>>, target: Target) -> Result<(), T> {
+    let items = items.ok_or_else(|| DecodeError::InvalidFunctionField { function: function.name.clone(), key: "body", term: body })?;
+    let mut labels = LabelTable::default();
+    function.body.reserve_exact(items.len());
+    for (i, inst) in items.iter().enumerate() {
+        let decoded = decode_inst(inst, target, &mut labels).ok_or_else(|| DecodeError::InvalidInstruction {
+            function: function.name.clone(),
+            index: i + 1,
+            term: *inst,
+        })?;
+        function.body.push(decoded);
+    }
+    function.labels = labels.names;
+    Ok(())
 }
 
 /// Interns label names into dense per-function indices.

@@ -6,9 +6,11 @@
 //! Layouts (spec): string `{ptr, len}`, array `{ptr, len, cap}`, map
 //! `{entries, len, cap}` with 16-byte `{key, value}` entries.
 
+use std::collections::HashMap;
+
 use crate::ir::*;
 use crate::runtime as rt;
-use crate::validate::{data_size, method_symbol};
+use crate::validate::method_symbol;
 
 const STRING_LEN: i32 = 8;
 const ARRAY_PTR: i32 = 0;
@@ -16,16 +18,41 @@ const ARRAY_LEN: i32 = 8;
 const ARRAY_CAP: i32 = 16;
 const MAP_HEADER_SIZE: i64 = 24;
 
-/// Expands every function of the module in place.
-pub fn expand_module(module: &mut Module) {
-    let mut literals = 0usize;
-    let mut functions = std::mem::take(&mut module.functions);
-    for f in &mut functions {
-        if f.body.iter().any(needs_expansion) {
-            expand_function(module, f, &mut literals);
-        }
+/// Expands function number `index` of its module in place, given the
+/// sizes of the module's data and bss entries by name; returns the data
+/// entries its string literals need, named uniquely in the module.
+pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<String, u64>) -> Vec<DataEntry> {
+    if !needed(f) {
+        return Vec::new();
     }
-    module.functions = functions;
+    let mut max_vreg = f.params.iter().filter_map(|r| if let Reg::V(v) = r { Some(*v) } else { None }).max();
+    for inst in &f.body {
+        crate::operands::for_each_reg(inst, |r, _| {
+            if let Reg::V(v) = r {
+                max_vreg = max_vreg.max(Some(v));
+            }
+        });
+    }
+    let body = std::mem::take(&mut f.body);
+    let mut x = Expander {
+        function_index: index,
+        data_sizes,
+        literals: Vec::new(),
+        labels: std::mem::take(&mut f.labels),
+        next_vreg: max_vreg.map_or(0, |v| v + 1),
+        out: Vec::with_capacity(body.len() * 2),
+    };
+    for inst in body {
+        x.expand(inst);
+    }
+    f.body = x.out;
+    f.labels = x.labels;
+    x.literals
+}
+
+/// Whether expanding the function changes it.
+pub fn needed(f: &Function) -> bool {
+    f.body.iter().any(needs_expansion)
 }
 
 fn needs_expansion(inst: &Inst) -> bool {
@@ -58,35 +85,12 @@ fn needs_expansion(inst: &Inst) -> bool {
 }
 
 struct Expander<'a> {
-    module: &'a mut Module,
-    literals: &'a mut usize,
+    function_index: usize,
+    data_sizes: &'a HashMap<String, u64>,
+    literals: Vec<DataEntry>,
     labels: Vec<String>,
     next_vreg: u32,
     out: Vec<Inst>,
-}
-
-fn expand_function(module: &mut Module, f: &mut Function, literals: &mut usize) {
-    let mut max_vreg = f.params.iter().filter_map(|r| if let Reg::V(v) = r { Some(*v) } else { None }).max();
-    for inst in &f.body {
-        crate::operands::for_each_reg(inst, |r, _| {
-            if let Reg::V(v) = r {
-                max_vreg = max_vreg.max(Some(v));
-            }
-        });
-    }
-    let body = std::mem::take(&mut f.body);
-    let mut x = Expander {
-        module,
-        literals,
-        labels: std::mem::take(&mut f.labels),
-        next_vreg: max_vreg.map_or(0, |v| v + 1),
-        out: Vec::with_capacity(body.len() * 2),
-    };
-    for inst in body {
-        x.expand(inst);
-    }
-    f.body = x.out;
-    f.labels = x.labels;
 }
 
 impl Expander<'_> {
@@ -160,15 +164,13 @@ impl Expander<'_> {
                 let (name, len) = match source {
                     StrSource::Data(name, Some(len)) => (name, len),
                     StrSource::Data(name, None) => {
-                        let index = self.module.data.iter().map(|d| &d.name).chain(self.module.bss.iter().map(|b| &b.name)).position(|n| *n == name);
-                        let len = index.map_or(0, |i| data_size(self.module, i));
+                        let len = self.data_sizes.get(&name).copied().unwrap_or(0);
                         (name, len)
                     }
                     StrSource::Bytes(bytes) => {
-                        let name = format!("__vbeam_lit{}", self.literals);
-                        *self.literals += 1;
+                        let name = format!("__vbeam_lit{}_{}", self.function_index, self.literals.len());
                         let len = bytes.len() as u64;
-                        self.module.data.push(DataEntry { name: name.clone(), align: 1, bytes });
+                        self.literals.push(DataEntry { name: name.clone(), align: 1, bytes });
                         (name, len)
                     }
                 };

@@ -99,7 +99,9 @@ pub fn apply_fixups(input: &LinkInput, layout: &Layout, text: &mut [u8]) -> Resu
         let target = match f.target {
             RelocTarget::Function(i) => layout.function_addr(input, i),
             RelocTarget::Data(i) => layout.data_addrs[i as usize],
-            RelocTarget::Label(_) => unreachable!("local labels are resolved per function"),
+            RelocTarget::Label(_) | RelocTarget::Symbol(_) => {
+                unreachable!("labels are resolved per function, symbols when functions are joined")
+            }
         };
         let p = layout.text_addr + f.offset as u64;
         code::apply(text, f.offset as usize, f.kind, p, target.wrapping_add(f.addend as u64)).map_err(|_| {

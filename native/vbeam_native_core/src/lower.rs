@@ -1,7 +1,5 @@
-//! What both lowerers share: the program-wide symbol tables, the frame
-//! layout, and parallel moves.
-
-use std::collections::HashMap;
+//! What both lowerers share: the program-wide facts, the frame layout, and
+//! parallel moves.
 
 use crate::ir::{Dst, Format, Function, Operand, PReg, Reg, Src, Target};
 use crate::regalloc::{Allocation, Loc};
@@ -9,22 +7,9 @@ use crate::regs::RegSet;
 use crate::syscall::Plan;
 
 /// Program-wide facts a function's lowering needs.
-pub struct ProgramCtx<'a> {
+pub struct ProgramCtx {
     pub target: Target,
     pub format: Format,
-    /// Every linked function (user, runtime, stubs) → link symbol index.
-    pub functions: &'a HashMap<String, u32>,
-    /// Every data and bss entry → link data index.
-    pub data: &'a HashMap<String, u32>,
-}
-
-impl ProgramCtx<'_> {
-    pub fn function(&self, name: &str) -> u32 {
-        *self.functions.get(name).unwrap_or_else(|| panic!("validation resolved every call, {name} missing"))
-    }
-    pub fn data_index(&self, name: &str) -> u32 {
-        *self.data.get(name).unwrap_or_else(|| panic!("validation resolved every data reference, {name} missing"))
-    }
 }
 
 /// One function ready to lower: renumbered, allocated, with its system

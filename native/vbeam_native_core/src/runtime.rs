@@ -81,6 +81,11 @@ pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTINS.iter().find(|b| b.0 == name).map(|b| b.0)
 }
 
+/// Each builtin with its number of arguments.
+pub fn builtin_arities(target: Target, format: Format) -> impl Iterator<Item = (&'static str, u32)> {
+    BUILTINS.iter().map(move |(name, _)| (*name, routine(target, format, name).arity))
+}
+
 /// Whether the builtin `name` allocates heap memory.
 pub fn builtin_allocates(name: &str) -> bool {
     BUILTINS.iter().any(|b| b.0 == name && b.1)

@@ -1,30 +1,26 @@
-//! Whole-module checks after decoding: names unique, an entry point, every
-//! label and data reference defined, every call resolvable, no register the
-//! backend reserves. Produces the symbol tables later passes use.
+//! Checks that a decoded module means something executable: names unique,
+//! an entry point, every label and data reference defined, every call
+//! resolvable, no register the backend reserves. Module-wide names are
+//! checked first (`check_module`); each function is then checked on its
+//! own (`check_function`), so functions can be checked as they arrive.
 
 use std::collections::{BTreeSet, HashMap};
 
 use crate::error::CompileError;
 use crate::ir::*;
 use crate::operands::for_each_reg;
-use crate::regs::{call_conv, preg_name, RegSet};
+use crate::regs::{call_conv, preg_name};
 use crate::runtime;
 
 pub const ENTRY_POINT: &str = "main";
 
-/// Names resolved over the whole module.
+/// The module's own names, known before any function body is read.
 #[derive(Debug, Clone, Default)]
-pub struct Symbols {
+pub struct ModuleNames {
     /// User functions by name → index in `Module::functions`.
     pub functions: HashMap<String, u32>,
-    /// Data then bss entries by name → index in that order.
-    pub data: HashMap<String, u32>,
-    /// Builtins the program calls (provided by the runtime).
-    pub builtins: BTreeSet<&'static str>,
-    /// Undefined functions turned into stubs returning 0 (`allow_stubs`).
-    pub stubs: BTreeSet<String>,
-    /// Whether the program uses the heap (so the heap register is reserved).
-    pub allocates: bool,
+    /// Data then bss entries by name → size in bytes.
+    pub data_sizes: HashMap<String, u64>,
 }
 
 /// The name `method_call` calls.
@@ -32,40 +28,62 @@ pub fn method_symbol(type_name: &str, method: &str) -> String {
     format!("{type_name}__{method}")
 }
 
-pub fn validate(module: &Module) -> Result<Symbols, CompileError> {
-    let mut sym = Symbols::default();
+/// Checks the module's names: functions and data entries unique, an entry
+/// point.
+pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
+    let mut names = ModuleNames::default();
     for (i, f) in module.functions.iter().enumerate() {
-        if sym.functions.insert(f.name.clone(), i as u32).is_some() {
+        if names.functions.insert(f.name.clone(), i as u32).is_some() {
             return Err(CompileError::DuplicateFunction(f.name.clone()));
         }
     }
-    if !sym.functions.contains_key(ENTRY_POINT) {
+    if !names.functions.contains_key(ENTRY_POINT) {
         return Err(CompileError::NoEntryPoint(ENTRY_POINT.into()));
     }
-    let names = module.data.iter().map(|d| &d.name).chain(module.bss.iter().map(|b| &b.name));
-    for (i, name) in names.enumerate() {
-        if sym.data.insert(name.clone(), i as u32).is_some() {
+    let data = module.data.iter().map(|d| (&d.name, d.bytes.len() as u64));
+    for (name, size) in data.chain(module.bss.iter().map(|b| (&b.name, b.size))) {
+        if names.data_sizes.insert(name.clone(), size).is_some() {
             return Err(CompileError::DuplicateData(name.clone()));
         }
     }
-    // Calls first: which builtins are used decides whether the program
-    // allocates, and so whether the heap register is reserved.
-    let mut unresolved = BTreeSet::new();
-    for f in &module.functions {
-        for inst in &f.body {
-            if let Some(name) = callee(inst) {
-                if !sym.functions.contains_key(&name) {
-                    unresolved.insert(name);
-                }
+    Ok(names)
+}
+
+/// What a function needs from beyond the module's own functions.
+#[derive(Debug, Clone, Default)]
+pub struct Needs {
+    /// Names it calls that are not functions of the module.
+    pub unresolved: BTreeSet<String>,
+    /// Whether it uses the heap (so every function must leave the heap
+    /// register alone), counting the builtins it calls.
+    pub allocates: bool,
+}
+
+pub fn needs(f: &Function, names: &ModuleNames) -> Needs {
+    let mut needs = Needs::default();
+    for inst in &f.body {
+        needs.allocates |= runtime::allocates(inst);
+        if let Some(name) = callee(inst) {
+            if !names.functions.contains_key(&name) {
+                needs.allocates |= runtime::builtin_allocates(&name);
+                needs.unresolved.insert(name);
             }
         }
     }
+    needs
+}
+
+/// Splits the names called but not defined into builtins and, when the
+/// module allows them, stubs; fails naming the rest.
+pub fn resolve(unresolved: BTreeSet<String>, allow_stubs: bool) -> Result<(BTreeSet<&'static str>, BTreeSet<String>), CompileError> {
+    let mut builtins = BTreeSet::new();
+    let mut stubs = BTreeSet::new();
     let mut missing = Vec::new();
     for name in unresolved {
         if let Some(b) = runtime::builtin(&name) {
-            sym.builtins.insert(b);
-        } else if module.allow_stubs {
-            sym.stubs.insert(name);
+            builtins.insert(b);
+        } else if allow_stubs {
+            stubs.insert(name);
         } else {
             missing.push(name);
         }
@@ -73,18 +91,7 @@ pub fn validate(module: &Module) -> Result<Symbols, CompileError> {
     if !missing.is_empty() {
         return Err(CompileError::UnresolvedSymbols(missing));
     }
-    sym.allocates = module.functions.iter().any(|f| f.body.iter().any(runtime::allocates))
-        || sym.builtins.iter().any(|b| runtime::builtin_allocates(b));
-
-    let cc = call_conv(module.target);
-    let mut reserved = cc.reserved;
-    if sym.allocates {
-        reserved = reserved.with(cc.heap);
-    }
-    for f in &module.functions {
-        check_function(module, f, &sym, reserved)?;
-    }
-    Ok(sym)
+    Ok((builtins, stubs))
 }
 
 /// The function a call instruction names.
@@ -96,8 +103,11 @@ fn callee(inst: &Inst) -> Option<String> {
     }
 }
 
-fn check_function(module: &Module, f: &Function, sym: &Symbols, reserved: RegSet) -> Result<(), CompileError> {
-    let cc = call_conv(module.target);
+/// Checks one function; `heap_reserved` says whether the program uses the
+/// heap register.
+pub fn check_function(target: Target, f: &Function, names: &ModuleNames, heap_reserved: bool) -> Result<(), CompileError> {
+    let cc = call_conv(target);
+    let reserved = if heap_reserved { cc.reserved.with(cc.heap) } else { cc.reserved };
     if f.params.len() > cc.args.len() {
         return Err(CompileError::InvalidFunction {
             function: f.name.clone(),
@@ -135,7 +145,7 @@ fn check_function(module: &Module, f: &Function, sym: &Symbols, reserved: RegSet
             return Err(CompileError::ReservedRegister {
                 function: f.name.clone(),
                 index,
-                register: preg_name(module.target, p),
+                register: preg_name(target, p),
             });
         }
         let data_name = match inst {
@@ -144,11 +154,10 @@ fn check_function(module: &Module, f: &Function, sym: &Symbols, reserved: RegSet
             _ => None,
         };
         if let Some(name) = data_name {
-            let Some(&d) = sym.data.get(name) else {
+            let Some(&size) = names.data_sizes.get(name) else {
                 return Err(CompileError::UndefinedData { function: f.name.clone(), index, name: name.clone() });
             };
             if let Inst::StringLit { source: StrSource::Data(_, Some(len)), .. } = inst {
-                let size = data_size(module, d as usize);
                 if *len > size {
                     return Err(CompileError::InvalidOperand {
                         function: f.name.clone(),
@@ -169,12 +178,4 @@ fn check_function(module: &Module, f: &Function, sym: &Symbols, reserved: RegSet
         }
     }
     Ok(())
-}
-
-/// Size in bytes of data-table entry `index` (data first, then bss).
-pub fn data_size(module: &Module, index: usize) -> u64 {
-    match module.data.get(index) {
-        Some(d) => d.bytes.len() as u64,
-        None => module.bss[index - module.data.len()].size,
-    }
 }

@@ -29,7 +29,6 @@ const LINUX_EXIT: i64 = 93;
 const MACOS_EXIT: i64 = 1;
 
 pub struct Lowerer<'a> {
-    ctx: &'a ProgramCtx<'a>,
     f: &'a FnCtx<'a>,
     cc: &'static CallConv,
     frame: Frame,
@@ -80,7 +79,6 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
     }
     let [s0, s1] = f.alloc.scratch;
     let mut l = Lowerer {
-        ctx,
         f,
         cc: call_conv(ctx.target),
         frame,
@@ -253,7 +251,7 @@ impl Lowerer<'_> {
     fn out_of_line(&mut self) {
         if let Some(label) = self.div_zero {
             self.buf.bind_label(label);
-            let target = RelocTarget::Function(self.ctx.function(runtime::DIV_ZERO));
+            let target = self.buf.function_symbol(runtime::DIV_ZERO);
             self.emit(Inst::Bl { target });
         }
     }
@@ -315,7 +313,7 @@ impl Lowerer<'_> {
             }
             I::Lea { dst, symbol } => {
                 let t = self.dst_reg(*dst);
-                let target = RelocTarget::Data(self.ctx.data_index(symbol));
+                let target = self.buf.data_symbol(symbol);
                 self.emit(Inst::Adrp { dst: t, target });
                 self.emit(Inst::AddLo12 { dst: t, src: t, target });
                 self.write(*dst, t);
@@ -338,7 +336,7 @@ impl Lowerer<'_> {
             I::Jmp(l) => self.emit(Inst::B { target: l.0 }),
             I::Jcc(c, l) => self.emit(Inst::BCond { cond: cond_of(*c), target: l.0 }),
             I::Call(name) => {
-                let target = RelocTarget::Function(self.ctx.function(name));
+                let target = self.buf.function_symbol(name);
                 self.emit(Inst::Bl { target });
             }
             I::CallIndirect(r) => {
@@ -491,7 +489,7 @@ impl Lowerer<'_> {
         let moves: Vec<(PReg, MoveSrc)> =
             args.iter().zip(self.cc.args).map(|(a, r)| (*r, move_src(self.f, &self.frame, *a))).collect();
         self.parallel(&moves);
-        let target = RelocTarget::Function(self.ctx.function(routine));
+        let target = self.buf.function_symbol(routine);
         self.emit(Inst::Bl { target });
         if let Some(d) = dst {
             self.write(d, X0);

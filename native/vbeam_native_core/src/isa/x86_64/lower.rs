@@ -18,7 +18,6 @@ use crate::regs::{call_conv, x86::*, CallConv};
 use crate::runtime;
 
 pub struct Lowerer<'a> {
-    ctx: &'a ProgramCtx<'a>,
     f: &'a FnCtx<'a>,
     cc: &'static CallConv,
     frame: Frame,
@@ -69,7 +68,6 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
     let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
     let [s0, s1] = f.alloc.scratch;
     let mut l = Lowerer {
-        ctx,
         f,
         cc: call_conv(ctx.target),
         frame,
@@ -258,7 +256,7 @@ impl Lowerer<'_> {
     fn out_of_line(&mut self) {
         if let Some(label) = self.div_zero {
             self.buf.bind_label(label);
-            let target = RelocTarget::Function(self.ctx.function(runtime::DIV_ZERO));
+            let target = self.buf.function_symbol(runtime::DIV_ZERO);
             self.emit(Inst::Call { target });
         }
     }
@@ -308,7 +306,7 @@ impl Lowerer<'_> {
             }
             I::Lea { dst, symbol } => {
                 let t = self.dst_reg(*dst);
-                let target = RelocTarget::Data(self.ctx.data_index(symbol));
+                let target = self.buf.data_symbol(symbol);
                 self.emit(Inst::LeaRip { dst: t, target });
                 self.write(*dst, t);
             }
@@ -325,7 +323,7 @@ impl Lowerer<'_> {
             I::Jmp(l) => self.emit(Inst::Jmp { target: l.0 }),
             I::Jcc(c, l) => self.emit(Inst::Jcc { cc: cc_of(*c), target: l.0 }),
             I::Call(name) => {
-                let target = RelocTarget::Function(self.ctx.function(name));
+                let target = self.buf.function_symbol(name);
                 self.emit(Inst::Call { target });
             }
             I::CallIndirect(r) => {
@@ -589,7 +587,7 @@ impl Lowerer<'_> {
         let moves: Vec<(PReg, MoveSrc)> =
             args.iter().zip(self.cc.args).map(|(a, r)| (*r, move_src(self.f, &self.frame, *a))).collect();
         self.parallel(&moves);
-        let target = RelocTarget::Function(self.ctx.function(routine));
+        let target = self.buf.function_symbol(routine);
         self.emit(Inst::Call { target });
         if let Some(d) = dst {
             self.write(d, RAX);
