@@ -61,9 +61,23 @@ pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
 }
 
 /// Compiles a decoded module, consuming it.
-pub fn compile(module: Module) -> Result<Vec<u8>, CompileError> {
-    let Ok(result) = compile_as_decoded(module, |_, _| Ok::<(), Infallible>(()));
+pub fn compile(mut module: Module) -> Result<Vec<u8>, CompileError> {
+    let functions = std::mem::take(&mut module.functions);
+    module.functions = functions.iter().map(header).collect();
+    let fill = |first: usize, headers: &mut [Function]| {
+        for (f, full) in headers.iter_mut().zip(&functions[first..]) {
+            f.body = full.body.clone();
+            f.labels = full.labels.clone();
+        }
+        Ok::<(), Infallible>(())
+    };
+    let Ok(result) = compile_as_decoded(module, fill);
     result
+}
+
+/// The function without its body.
+fn header(f: &Function) -> Function {
+    Function { name: f.name.clone(), params: f.params.clone(), body: Vec::new(), labels: Vec::new(), ..*f }
 }
 
 struct FnInfo<'a> {
@@ -114,9 +128,7 @@ struct Compiled {
     literals: Vec<DataEntry>,
     /// Runtime routines its code calls.
     routines: BTreeSet<String>,
-    /// The function as it came, kept while the heap register may yet have
-    /// to be reserved.
-    kept: Option<Function>,
+    heap_reserved: bool,
 }
 
 /// What compiling any one function needs: the module's names and targets.
@@ -135,13 +147,12 @@ impl FunctionCompiler<'_> {
             code: Ok(CodeBuffer::new()),
             literals: Vec::new(),
             routines: BTreeSet::new(),
-            kept: None,
+            heap_reserved,
         };
         if let Err(e) = validate::check_function(self.ctx.target, &f, self.names, heap_reserved) {
             compiled.code = Err(e);
             return compiled;
         }
-        let unexpanded = (!heap_reserved && expand::needed(&f)).then(|| f.clone());
         compiled.literals = expand::expand_function(&mut f, index, &self.names.data_sizes);
         compiled.routines = f
             .body
@@ -153,11 +164,6 @@ impl FunctionCompiler<'_> {
         let cc = call_conv(self.ctx.target);
         let reserved = if heap_reserved { RegSet::of(&[cc.heap]) } else { RegSet::EMPTY };
         compiled.code = compile_function(&self.ctx, &mut f, self.arities, reserved);
-        if !heap_reserved {
-            // Renumbering and the final `ret` leave a function that compiles
-            // the same again.
-            compiled.kept = Some(unexpanded.unwrap_or(f));
-        }
         compiled
     }
 }
@@ -173,6 +179,7 @@ fn compile_as_decoded<D>(
 ) -> Result<Result<Vec<u8>, CompileError>, D> {
     let names = validate::check_module(&module);
     let mut functions = std::mem::take(&mut module.functions);
+    let headers: Vec<Function> = functions.iter().map(header).collect();
     let names = match names {
         Ok(names) => names,
         Err(e) => {
@@ -274,28 +281,33 @@ fn compile_as_decoded<D>(
     if let Some(e) = decode_error {
         return Err(e);
     }
-    Ok(finish(module, compiler, results.into_inner().unwrap_or_else(PoisonError::into_inner), needs, allocates))
+    let mut compiled: Vec<Compiled> =
+        results.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().map(|c| c.expect("every function compiled")).collect();
+    if allocates {
+        // Functions queued before the heap was seen to be used: a prefix
+        // of the module, read again and compiled with the register reserved.
+        let speculative = compiled.iter().take_while(|c| !c.heap_reserved).count();
+        for first in (0..speculative).step_by(BODIES_WALKED_TOGETHER) {
+            let mut chunk = headers[first..(first + BODIES_WALKED_TOGETHER).min(speculative)].to_vec();
+            fill(first, &mut chunk)?;
+            for (i, f) in chunk.into_iter().enumerate() {
+                compiled[first + i] = compiler.compile(f, first + i, true);
+            }
+        }
+    }
+    Ok(finish(module, compiler, compiled, needs, allocates))
 }
 
-/// Resolves the program's calls, recompiles what must leave the heap
-/// register alone, adds the runtime and links.
+/// Resolves the program's calls, adds the runtime and links.
 fn finish(
     module: Module,
     compiler: FunctionCompiler,
-    results: Vec<Option<Compiled>>,
+    mut compiled: Vec<Compiled>,
     needs: Vec<Needs>,
     allocates: bool,
 ) -> Result<Vec<u8>, CompileError> {
     let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
     let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
-    let mut compiled: Vec<Compiled> = results.into_iter().map(|c| c.expect("every function compiled")).collect();
-    if allocates {
-        for (index, c) in compiled.iter_mut().enumerate() {
-            if let Some(f) = c.kept.take() {
-                *c = compiler.compile(f, index, true);
-            }
-        }
-    }
     if let Some(e) = compiled.iter().find_map(|c| c.code.as_ref().err()) {
         return Err(e.clone());
     }
@@ -310,7 +322,7 @@ fn finish(
     for mut f in rt.functions {
         let code = compile_function(&compiler.ctx, &mut f, &arities, reserved)?;
         let routines = BTreeSet::new();
-        compiled.push(Compiled { name: f.name, exported: f.exported, code: Ok(code), literals: Vec::new(), routines, kept: None });
+        compiled.push(Compiled { name: f.name, exported: f.exported, code: Ok(code), literals: Vec::new(), routines, heap_reserved: allocates });
     }
 
     // The link's tables: functions in order, then `_start`; data entries,
