@@ -55,6 +55,20 @@ function_order_test_() ->
      ?_assertEqual({error, {invalid_instruction, <<"f20">>, 1, Bad}},
                    vbeam_native:compile(module(Funs([{20, #{body => [Bad]}}]))))].
 
+%% A module large enough to be compiled by several threads while it is
+%% decoded: a late error still ends the compilation with that error.
+large_module_errors_test_() ->
+    Body = lists:append(lists:duplicate(50, [{add, {vreg, 0}, {vreg, 0}, {imm, 1}}, {mul, {vreg, 1}, {vreg, 0}, {imm, 3}}])),
+    F = fun(I) -> #{name => <<"f", (integer_to_binary(I))/binary>>, arity => 0, params => [], locals => 2,
+                     body => [{mov_imm, {vreg, 0}, I} | Body] ++ [ret]} end,
+    Funs = fun(Changes) -> [maps:merge(F(I), proplists:get_value(I, Changes, #{})) || I <- lists:seq(1, 400)] ++ [main([ret])] end,
+    Bad = {add, {imm, 1}},
+    [?_assertEqual({error, {invalid_instruction, <<"f390">>, 1, Bad}},
+                   vbeam_native:compile(module(Funs([{390, #{body => [Bad]}}])))),
+     ?_assertEqual({error, {undefined_label, <<"f350">>, <<"nowhere">>}},
+                   vbeam_native:compile(module(Funs([{350, #{body => [{jmp, <<"nowhere">>}]}}])))),
+     ?_assertMatch({ok, _}, vbeam_native:compile(module(Funs([]))))].
+
 syscall_errors_test_() ->
     Arm = fun(Body) -> (module_body(Body))#{target := arm64} end,
     [?_assertMatch({error, {invalid_syscall, <<"main">>, 2, _}},

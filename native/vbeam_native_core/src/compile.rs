@@ -11,9 +11,9 @@
 //! the heap are compiled again, with the register reserved, if one turns
 //! up. The result never depends on how the work was split.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::code::{CodeBuffer, Fixup, RelocTarget, Symbol};
 use crate::decode::{decode_outline, BODIES_WALKED_TOGETHER};
@@ -112,11 +112,62 @@ struct Job {
     heap_reserved: bool,
 }
 
-/// Jobs waiting for a worker, and whether more will come.
+/// Jobs handed from the decoding thread to the workers.
 #[derive(Default)]
-struct Queue {
-    jobs: std::collections::VecDeque<Job>,
+struct WorkQueue {
+    state: Mutex<QueueState>,
+    queued: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// No more jobs will come.
     closed: bool,
+}
+
+impl WorkQueue {
+    fn state(&self) -> MutexGuard<'_, QueueState> {
+        // A worker that panicked holding the lock left the queue whole.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn push(&self, job: Job) {
+        self.state().jobs.push_back(job);
+        self.queued.notify_one();
+    }
+    /// Ends the queue; `discard` drops the jobs still waiting.
+    fn close(&self, discard: bool) {
+        let mut state = self.state();
+        state.closed = true;
+        if discard {
+            state.jobs.clear();
+        }
+        self.queued.notify_all();
+    }
+    /// The next job, waiting for one; `None` once the queue is closed and
+    /// empty.
+    fn next(&self) -> Option<Job> {
+        let mut state = self.state();
+        loop {
+            if let Some(job) = state.jobs.pop_front() {
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.queued.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Closes the queue however the decoding ends, so that no worker waits for
+/// jobs that will never come.
+struct CloseOnDrop<'a>(&'a WorkQueue);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close(false);
+    }
 }
 
 /// One function compiled.
@@ -196,49 +247,28 @@ fn compile_as_decoded<D>(
     let compiler = FunctionCompiler { ctx: ProgramCtx { target: module.target, format: module.format }, names: &names, arities: &arities };
 
     let count = functions.len();
-    let queue = Mutex::new(Queue::default());
-    let queued = Condvar::new();
+    let queue = WorkQueue::default();
     let results: Mutex<Vec<Option<Compiled>>> = Mutex::new((0..count).map(|_| None).collect());
-    let work = || loop {
-        let job = {
-            let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
-            loop {
-                if let Some(job) = q.jobs.pop_front() {
-                    break Some(job);
-                }
-                if q.closed {
-                    break None;
-                }
-                q = queued.wait(q).unwrap_or_else(PoisonError::into_inner);
-            }
-        };
-        let Some(job) = job else { break };
-        let done: Vec<Compiled> = job
+    let work = || {
+        while let Some(job) = queue.next() {
+            let done: Vec<Compiled> = job
             .functions
             .into_iter()
             .enumerate()
-            .map(|(i, f)| compiler.compile(f, job.first + i, job.heap_reserved))
-            .collect();
-        let mut results = results.lock().unwrap_or_else(PoisonError::into_inner);
-        for (i, c) in done.into_iter().enumerate() {
-            results[job.first + i] = Some(c);
+                .map(|(i, f)| compiler.compile(f, job.first + i, job.heap_reserved))
+                .collect();
+            let mut results = results.lock().unwrap_or_else(PoisonError::into_inner);
+            for (i, c) in done.into_iter().enumerate() {
+                results[job.first + i] = Some(c);
+            }
         }
     };
-    // Closes the queue however the decoding ends, so that no worker waits
-    // for jobs that will never come.
-    struct CloseOnDrop<'a>(&'a Mutex<Queue>, &'a Condvar);
-    impl Drop for CloseOnDrop<'_> {
-        fn drop(&mut self) {
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).closed = true;
-            self.1.notify_all();
-        }
-    }
 
     let mut needs: Vec<Needs> = Vec::with_capacity(count);
     let mut allocates = false;
     let mut decode_error = None;
     std::thread::scope(|scope| {
-        let closer = CloseOnDrop(&queue, &queued);
+        let closer = CloseOnDrop(&queue);
         let mut decoded_instructions = 0;
         let mut helpers_started = false;
         let mut rest = functions.into_iter();
@@ -250,7 +280,7 @@ fn compile_as_decoded<D>(
             }
             if let Err(e) = fill(first, &mut chunk) {
                 decode_error = Some(e);
-                queue.lock().unwrap_or_else(PoisonError::into_inner).jobs.clear();
+                queue.close(true);
                 break;
             }
             for f in &chunk {
@@ -260,8 +290,7 @@ fn compile_as_decoded<D>(
                 decoded_instructions += f.body.len();
             }
             let len = chunk.len();
-            queue.lock().unwrap_or_else(PoisonError::into_inner).jobs.push_back(Job { first, functions: chunk, heap_reserved: allocates });
-            queued.notify_one();
+            queue.push(Job { first, functions: chunk, heap_reserved: allocates });
             first += len;
             if !helpers_started && decoded_instructions >= PARALLEL_MIN_INSTRUCTIONS {
                 helpers_started = true;
@@ -343,8 +372,9 @@ fn finish(
         Symbol::Data(name) => RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation")),
     };
 
-    let mut text: Vec<u8> = Vec::new();
-    let mut fixups = Vec::new();
+    let code = || compiled.iter().map(|c| c.code.as_ref().expect("errors returned above"));
+    let mut text: Vec<u8> = Vec::with_capacity(code().map(|b| b.bytes.len() + FUNCTION_ALIGN).sum::<usize>() + 256);
+    let mut fixups = Vec::with_capacity(code().map(|b| b.fixups.len()).sum::<usize>() + 8);
     let mut syms = Vec::with_capacity(compiled.len() + 1);
     let pad = match module.target {
         Target::X86_64 => 0xcc, // int3
@@ -364,9 +394,8 @@ fn finish(
         text.extend_from_slice(&buf.bytes);
         syms.push(FunctionSymbol { name: name.to_string(), offset, size: buf.bytes.len() as u32, global });
     };
-    for c in &compiled {
+    for (c, buf) in compiled.iter().zip(code()) {
         text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
-        let buf = c.code.as_ref().expect("errors returned above");
         place(&mut text, buf, &c.name, c.exported);
     }
     text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
