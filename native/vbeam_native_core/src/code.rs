@@ -69,6 +69,10 @@ impl CodeBuffer {
     pub fn new() -> CodeBuffer {
         CodeBuffer::default()
     }
+    /// An empty buffer with room for `bytes` bytes of code.
+    pub fn with_capacity(bytes: usize) -> CodeBuffer {
+        CodeBuffer { bytes: Vec::with_capacity(bytes), ..CodeBuffer::default() }
+    }
     pub fn offset(&self) -> u32 {
         self.bytes.len() as u32
     }

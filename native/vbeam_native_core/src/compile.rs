@@ -455,7 +455,9 @@ fn compile_function(
     let info = FnInfo { arities, syscalls: &plans, returns_value };
     let alloc = regalloc::allocate(func, num_vregs, call_conv(ctx.target), &info, reserved)?;
     let f = FnCtx { func, alloc: &alloc, syscalls: &plans, ir_slots: ir_slots(func) };
-    let mut buf = CodeBuffer::new();
+    // About what both targets emit per IR instruction: the code grows in
+    // place instead of being copied as it doubles.
+    let mut buf = CodeBuffer::with_capacity(8 * func.body.len());
     match ctx.target {
         Target::X86_64 => isa::x86_64::lower::lower_function(ctx, &f, &mut buf)?,
         Target::Arm64 => isa::arm64::lower::lower_function(ctx, &f, &mut buf)?,

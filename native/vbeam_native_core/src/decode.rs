@@ -5,6 +5,7 @@
 //! symbols resolved, an entry point) are `validate`'s job.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::DecodeError;
 use crate::ir::*;
@@ -260,8 +261,29 @@ fn decode_body<T: Term + std::fmt::Debug>(function: &mut Function, body: T, item
 /// Interns label names into dense per-function indices.
 #[derive(Default)]
 struct LabelTable {
-    index: HashMap<Vec<u8>, Label>,
+    index: HashMap<Vec<u8>, Label, BuildHasherDefault<Fnv1a>>,
     names: Vec<String>,
+}
+
+/// FNV-1a: label names are short and the table per function small, where
+/// the default hasher's setup costs more than the hashing itself.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Fnv1a {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl LabelTable {

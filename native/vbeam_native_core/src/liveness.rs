@@ -128,32 +128,48 @@ impl BlockBits {
 /// Uses and defs of one instruction, explicit and implicit, split into
 /// vregs and physical registers.
 struct Effects {
-    vuses: Vec<u32>,
-    vdefs: Vec<u32>,
+    /// `vregs[start..split]` are read, `vregs[split..end]` written.
+    start: u32,
+    split: u32,
+    end: u32,
     puses: RegSet,
     pdefs: RegSet,
     imp: Implicit,
 }
 
-fn effects(inst: &Inst, i: usize, cc: &CallConv, info: &dyn CallInfo, out: &mut Effects) {
-    out.vuses.clear();
-    out.vdefs.clear();
-    out.imp = implicit(inst, i, cc, info);
-    out.puses = out.imp.uses;
-    out.pdefs = out.imp.defs;
-    for_each_reg(inst, |r, role| match (r, role) {
-        (Reg::V(v), Role::Use) => out.vuses.push(v),
-        (Reg::V(v), Role::Def) => out.vdefs.push(v),
-        (Reg::P(p), Role::Use) => out.puses = out.puses.with(p),
-        (Reg::P(p), Role::Def) => out.pdefs = out.pdefs.with(p),
-    });
+/// The effects of every instruction, computed once for both passes, and
+/// the vregs they name.
+fn effects(func: &Function, cc: &CallConv, info: &dyn CallInfo) -> (Vec<Effects>, Vec<u32>) {
+    let mut vregs = Vec::with_capacity(3 * func.body.len());
+    let mut defs = Vec::new();
+    let all = func
+        .body
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| {
+            let imp = implicit(inst, i, cc, info);
+            let (mut puses, mut pdefs) = (imp.uses, imp.defs);
+            let start = vregs.len() as u32;
+            defs.clear();
+            for_each_reg(inst, |r, role| match (r, role) {
+                (Reg::V(v), Role::Use) => vregs.push(v),
+                (Reg::V(v), Role::Def) => defs.push(v),
+                (Reg::P(p), Role::Use) => puses = puses.with(p),
+                (Reg::P(p), Role::Def) => pdefs = pdefs.with(p),
+            });
+            let split = vregs.len() as u32;
+            vregs.extend_from_slice(&defs);
+            Effects { start, split, end: vregs.len() as u32, puses, pdefs, imp }
+        })
+        .collect();
+    (all, vregs)
 }
 
 /// Computes liveness of a function whose vregs are dense `0..num_vregs`.
 pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn CallInfo) -> Liveness {
     let (blocks, _) = blocks(func);
     let nb = blocks.len();
-    let mut fx = Effects { vuses: vec![], vdefs: vec![], puses: RegSet::EMPTY, pdefs: RegSet::EMPTY, imp: Implicit::default() };
+    let (effects, vregs) = effects(func, cc, info);
 
     // Local gen/kill sets.
     let mut vgen = BlockBits::new(nb, num_vregs);
@@ -162,14 +178,13 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
     let mut pkill = vec![RegSet::EMPTY; nb];
     let mut pregs_written = RegSet::EMPTY;
     for (b, block) in blocks.iter().enumerate() {
-        for i in block.start..block.end {
-            effects(&func.body[i], i, cc, info, &mut fx);
-            for &v in &fx.vuses {
+        for fx in &effects[block.start..block.end] {
+            for &v in &vregs[fx.start as usize..fx.split as usize] {
                 if !vkill.contains(b, v) {
                     vgen.set(b, v);
                 }
             }
-            for &v in &fx.vdefs {
+            for &v in &vregs[fx.split as usize..fx.end as usize] {
                 vkill.set(b, v);
             }
             pgen[b] = pgen[b].union(fx.puses.minus(pkill[b]));
@@ -243,11 +258,11 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
             open_end[p.0 as usize] = block_end;
         }
         for i in (block.start..block.end).rev() {
-            effects(&func.body[i], i, cc, info, &mut fx);
-            for &v in fx.vuses.iter() {
+            let fx = &effects[i];
+            for &v in &vregs[fx.start as usize..fx.split as usize] {
                 extend(v, use_point(i));
             }
-            for &v in fx.vdefs.iter() {
+            for &v in &vregs[fx.split as usize..fx.end as usize] {
                 extend(v, def_point(i));
             }
             if fx.imp.runtime_call || !fx.imp.clobbers_operands.is_empty() {

@@ -84,7 +84,10 @@ fn op_modrm(buf: &mut CodeBuffer, legacy: Option<u8>, p: Prefix, opcode: &[u8]) 
     if let Some(rex) = p.rex() {
         buf.put1(rex);
     }
-    buf.put_bytes(opcode);
+    // One or two bytes: pushed, where copying a slice would call memcpy.
+    for &b in opcode {
+        buf.put1(b);
+    }
     let reg = low3(p.reg) << 3;
     match p.rm {
         Rm::Reg(r) => {
