@@ -410,7 +410,7 @@ fn finish(
     place(&mut text, &entry, START_SYMBOL, true);
     debug_assert!(fixups.iter().all(|f| !matches!(f.target, RelocTarget::Label(_) | RelocTarget::Symbol(_))));
 
-    link::link(&LinkInput {
+    link::link(LinkInput {
         target: module.target,
         format: module.format,
         text,

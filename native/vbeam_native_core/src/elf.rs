@@ -96,7 +96,7 @@ struct Symbol {
 }
 
 /// Writes the executable.
-pub fn write(input: &LinkInput) -> Result<Vec<u8>, CompileError> {
+pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
     let page = page_size(input.target).max(max_data_align(&input.data));
     let phnum: u64 = 3;
     let text_off = (EHDR_SIZE + phnum * PHDR_SIZE).next_multiple_of(TEXT_ALIGN);
@@ -108,8 +108,8 @@ pub fn write(input: &LinkInput) -> Result<Vec<u8>, CompileError> {
     let data_start = BASE_ADDR + data_off.next_multiple_of(page) + data_off % page;
     let (data_addrs, data_file_size, data_mem_size) = layout_data(&input.data, data_start);
     let layout = Layout { text_addr: BASE_ADDR + text_off, data_addrs, data_start, data_file_size, data_mem_size };
-    let mut text = input.text.clone();
-    apply_fixups(input, &layout, &mut text)?;
+    let mut text = std::mem::take(&mut input.text);
+    apply_fixups(&input, &layout, &mut text)?;
 
     // Symbol table: locals first, as ELF requires.
     let mut strtab = vec![0u8];
@@ -163,7 +163,7 @@ pub fn write(input: &LinkInput) -> Result<Vec<u8>, CompileError> {
         Target::Arm64 => EM_AARCH64,
     });
     o.u32(EV_CURRENT as u32);
-    o.u64(layout.function_addr(input, input.entry));
+    o.u64(layout.function_addr(&input, input.entry));
     o.u64(EHDR_SIZE);
     o.u64(shoff);
     o.u32(0);
@@ -225,7 +225,7 @@ pub fn write(input: &LinkInput) -> Result<Vec<u8>, CompileError> {
         o.u64(entsize);
     };
     shdr(&mut o, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    shdr(&mut o, NAME_TEXT, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, layout.text_addr, text_off, input.text.len() as u64, 0, 0, TEXT_ALIGN, 0);
+    shdr(&mut o, NAME_TEXT, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, layout.text_addr, text_off, text.len() as u64, 0, 0, TEXT_ALIGN, 0);
     shdr(&mut o, NAME_DATA, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, data_start, data_off, data_file_size, 0, 0, 16, 0);
     shdr(&mut o, NAME_BSS, SHT_NOBITS, SHF_ALLOC | SHF_WRITE, data_start + data_file_size, data_end, data_mem_size - data_file_size, 0, 0, 16, 0);
     shdr(&mut o, NAME_SYMTAB, SHT_SYMTAB, 0, 0, symtab_off, symtab_size, SHN_STRTAB, first_global, 8, SYM_SIZE);

@@ -112,7 +112,7 @@ pub fn apply_fixups(input: &LinkInput, layout: &Layout, text: &mut [u8]) -> Resu
 }
 
 /// Links the program and writes the executable file image.
-pub fn link(input: &LinkInput) -> Result<Vec<u8>, CompileError> {
+pub fn link(input: LinkInput) -> Result<Vec<u8>, CompileError> {
     match input.format {
         Format::Elf64 => elf::write(input),
         Format::Macho | Format::Pe => Err(CompileError::Unsupported {

@@ -166,7 +166,7 @@ fn link_executable<'a>(env: Env<'a>, target: Term<'a>, format: Term<'a>, code: B
             data: vec![DataSymbol { name: "data".into(), align: 16, size: data.len() as u64, bytes: Some(data.as_slice().to_vec()) }],
             entry: 0,
         };
-        match link::link(&input) {
+        match link::link(input) {
             Ok(bytes) => ok_binary(env, &bytes),
             Err(e) => (atoms::error(), errors::reason(env, &e.into())).encode(env),
         }
