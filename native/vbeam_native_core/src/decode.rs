@@ -483,12 +483,12 @@ fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Target, labels: &mut Label
         (Atom::IntToFloat, [d, x]) => Inst::IntToFloat { dst: r(d)?, src: s(x)? },
         (Atom::FloatToInt, [d, x]) => Inst::FloatToInt { dst: r(d)?, src: s(x)? },
         (Atom::PrintFloat, [x]) => Inst::PrintFloat(s(x)?),
-        (Atom::MethodCall, [d, t, m, args]) => Inst::MethodCall {
+        (Atom::MethodCall, [d, t, m, args]) => Inst::MethodCall(Box::new(MethodCall {
             dst: r(d)?,
             type_name: name_of(t)?,
             method: name_of(m)?,
             args: args.list()?.iter().map(s).collect::<Option<Vec<_>>>()?,
-        },
+        })),
         _ => return None,
     };
     Some(inst)

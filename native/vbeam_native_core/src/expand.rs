@@ -216,7 +216,8 @@ impl Expander<'_> {
                 self.call(rt::MAP_DELETE, vec![Src::Reg(map), key], None);
                 self.out.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(map) });
             }
-            Inst::MethodCall { dst, type_name, method, args } => {
+            Inst::MethodCall(call) => {
+                let MethodCall { dst, type_name, method, args } = *call;
                 self.call(&method_symbol(&type_name, &method), args, Some(dst))
             }
             Inst::PrintFloat(s) => self.call(rt::PRINT_FLOAT, vec![s], None),

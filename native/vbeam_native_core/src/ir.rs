@@ -259,6 +259,15 @@ pub enum StrSource {
     Bytes(Vec<u8>),
 }
 
+/// `method_call`: `dst = TypeName__method(args)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MethodCall {
+    pub dst: Reg,
+    pub type_name: String,
+    pub method: String,
+    pub args: Vec<Src>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Inst {
     /// `mov` and `mov_imm`.
@@ -306,7 +315,8 @@ pub enum Inst {
     IntToFloat { dst: Reg, src: Src },
     FloatToInt { dst: Reg, src: Src },
     PrintFloat(Src),
-    MethodCall { dst: Reg, type_name: String, method: String, args: Vec<Src> },
+    /// Boxed: the one large instruction would make every instruction as large.
+    MethodCall(Box<MethodCall>),
     // ---- internal (never decoded) ----
     /// Call `callee` with `args` in the argument registers and its result
     /// into `dst`, preserving every physical register the IR keeps live

@@ -13,7 +13,7 @@ pub enum Role {
 }
 
 macro_rules! visit_regs {
-    ($inst:expr, $f:expr, $($m:tt)*) => {{
+    ($inst:expr, $f:expr, $m:ident, $($r:tt)*) => {{
         let f = $f;
         macro_rules! src { ($s:expr) => { if let Src::Reg(r) = $s { f(r, Role::Use) } } }
         match $inst {
@@ -53,12 +53,12 @@ macro_rules! visit_regs {
                 f(map, Role::Use); src!(key); f(dst, Role::Def)
             }
             Inst::FloatBin { dst, a, b, .. } => { src!(a); src!(b); f(dst, Role::Def) }
-            Inst::MethodCall { dst, args, .. } => {
-                for a in args.$($m)*() { src!(a) }
-                f(dst, Role::Def)
+            Inst::MethodCall(call) => {
+                for a in call.args.$m() { src!(a) }
+                f($($r)* call.dst, Role::Def)
             }
             Inst::CallWith { args, dst, .. } => {
-                for a in args.$($m)*() { src!(a) }
+                for a in args.$m() { src!(a) }
                 if let Some(d) = dst { f(d, Role::Def) }
             }
             Inst::Jmp(_) | Inst::Jcc(..) | Inst::Call(_) | Inst::Ret | Inst::Syscall | Inst::Label(_)
@@ -69,12 +69,12 @@ macro_rules! visit_regs {
 
 /// Calls `f` for every explicit register operand, uses before defs.
 pub fn for_each_reg(inst: &Inst, mut f: impl FnMut(Reg, Role)) {
-    visit_regs!(inst, &mut |r: &Reg, role| f(*r, role), iter)
+    visit_regs!(inst, &mut |r: &Reg, role| f(*r, role), iter, &)
 }
 
 /// Like `for_each_reg`, with the operands mutable (for renaming).
 pub fn for_each_reg_mut(inst: &mut Inst, mut f: impl FnMut(&mut Reg, Role)) {
-    visit_regs!(inst, &mut |r: &mut Reg, role| f(r, role), iter_mut)
+    visit_regs!(inst, &mut |r: &mut Reg, role| f(r, role), iter_mut, &mut)
 }
 
 /// Registers an instruction touches beyond its explicit operands.

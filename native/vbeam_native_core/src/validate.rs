@@ -98,7 +98,7 @@ pub fn resolve(unresolved: BTreeSet<String>, allow_stubs: bool) -> Result<(BTree
 fn callee(inst: &Inst) -> Option<String> {
     match inst {
         Inst::Call(name) => Some(name.clone()),
-        Inst::MethodCall { type_name, method, .. } => Some(method_symbol(type_name, method)),
+        Inst::MethodCall(call) => Some(method_symbol(&call.type_name, &call.method)),
         _ => None,
     }
 }
@@ -167,7 +167,8 @@ pub fn check_function(target: Target, f: &Function, names: &ModuleNames, heap_re
                 }
             }
         }
-        if let Inst::MethodCall { args, .. } = inst {
+        if let Inst::MethodCall(call) = inst {
+            let args = &call.args;
             if args.len() > cc.args.len() {
                 return Err(CompileError::InvalidOperand {
                     function: f.name.clone(),

@@ -600,7 +600,12 @@ impl<'r> FnGen<'r> {
             _ => {
                 let d = self.target_var();
                 let k = self.src();
-                self.emit(Inst::MethodCall { dst: v(d), type_name: "Box".into(), method: "get".into(), args: vec![Src::Reg(v(s)), k] });
+                self.emit(Inst::MethodCall(Box::new(MethodCall {
+                    dst: v(d),
+                    type_name: "Box".into(),
+                    method: "get".into(),
+                    args: vec![Src::Reg(v(s)), k],
+                })));
             }
         }
     }

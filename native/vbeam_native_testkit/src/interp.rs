@@ -609,7 +609,8 @@ impl<'m> Interp<'m> {
                 let h = self.string_from(text.as_bytes())?;
                 self.set(frame, *dst, h);
             }
-            Inst::MethodCall { dst, type_name, method, args } => {
+            Inst::MethodCall(call) => {
+                let MethodCall { dst, type_name, method, args } = &**call;
                 let values: Vec<i64> = args.iter().map(|a| self.src(frame, *a)).collect();
                 let v = self.call_named(&format!("{type_name}__{method}"), values)?;
                 self.set(frame, *dst, v);

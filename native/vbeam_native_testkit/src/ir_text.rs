@@ -133,7 +133,8 @@ impl Printer<'_> {
             Inst::IntToFloat { dst, src } => format!("{{int_to_float,{},{}}}", self.reg(*dst), self.src(*src)),
             Inst::FloatToInt { dst, src } => format!("{{float_to_int,{},{}}}", self.reg(*dst), self.src(*src)),
             Inst::PrintFloat(s) => format!("{{print_float,{}}}", self.src(*s)),
-            Inst::MethodCall { dst, type_name, method, args } => {
+            Inst::MethodCall(call) => {
+                let MethodCall { dst, type_name, method, args } = &**call;
                 let a: Vec<String> = args.iter().map(|x| self.src(*x)).collect();
                 format!("{{method_call,{},{},{},[{}]}}", self.reg(*dst), bin(type_name.as_bytes()), bin(method.as_bytes()), a.join(","))
             }
