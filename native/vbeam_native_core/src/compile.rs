@@ -57,22 +57,27 @@ pub fn compile_term<T: crate::term::Term + std::fmt::Debug>(
 
 /// Compiles a decoded module to an executable file image.
 pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
-    compile(module.clone())
-}
-
-/// Compiles a decoded module, consuming it.
-pub fn compile(mut module: Module) -> Result<Vec<u8>, CompileError> {
-    let functions = std::mem::take(&mut module.functions);
-    module.functions = functions.iter().map(header).collect();
+    let headers = Module {
+        functions: module.functions.iter().map(header).collect(),
+        data: module.data.clone(),
+        bss: module.bss.clone(),
+        imports: module.imports.clone(),
+        ..*module
+    };
     let fill = |first: usize, headers: &mut [Function]| {
-        for (f, full) in headers.iter_mut().zip(&functions[first..]) {
+        for (f, full) in headers.iter_mut().zip(&module.functions[first..]) {
             f.body = full.body.clone();
             f.labels = full.labels.clone();
         }
         Ok::<(), Infallible>(())
     };
-    let Ok(result) = compile_as_decoded(module, fill);
+    let Ok(result) = compile_as_decoded(headers, fill);
     result
+}
+
+/// Compiles a decoded module.
+pub fn compile(module: Module) -> Result<Vec<u8>, CompileError> {
+    compile_module(&module)
 }
 
 /// The function without its body.
