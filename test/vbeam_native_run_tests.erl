@@ -72,6 +72,44 @@ run_fixture(File) ->
     ok = file:change_mode(Exe, 8#755),
     ?assertEqual(expected(Name), run(Exe, Target)).
 
+%% A module large enough for worker threads to read and compile most of it
+%% beside the calling thread: its labels are unaligned sub-binaries (which
+%% a reader copies before use), its last function alone uses the heap, and
+%% the program still computes the sum it should; with aligned labels the
+%% executable is byte for byte the same.
+large_module_test_() ->
+    {timeout, 120, [{T, fun() -> large_module(T) end} || T <- ["x86_64", "arm64"]]}.
+
+large_module(Target) ->
+    {Ret, Arg} = case Target of "x86_64" -> {rax, rdi}; "arm64" -> {x0, x0} end,
+    Unaligned = fun(Name) -> <<_:3, L:(byte_size(Name))/binary, _:5>> = <<0:3, Name/binary, 0:5>>, L end,
+    N = 400,
+    Loop = fun(I, Label) ->
+                   Arith = lists:append(lists:duplicate(30, [{add, {vreg, 2}, {vreg, 2}, {imm, I}}, {xor_, {vreg, 2}, {vreg, 2}, {imm, 5}}])),
+                   #{name => <<"f", (integer_to_binary(I))/binary>>, arity => 0, exported => false, params => [], locals => 3,
+                     body => [{mov_imm, {vreg, 0}, 0}, {mov_imm, {vreg, 1}, 10}, {label, Label(<<"again">>)},
+                              {add, {vreg, 0}, {vreg, 0}, {imm, I}} | Arith]
+                         ++ [{sub, {vreg, 1}, {vreg, 1}, {imm, 1}}, {cmp, {vreg, 1}, {imm, 0}},
+                             {jcc, gt, {label_ref, Label(<<"again">>)}}, {mov, {preg, Ret}, {vreg, 0}}, ret]}
+           end,
+    Late = #{name => <<"late">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 3,
+             body => [{struct_new, {vreg, 1}, {imm, 16}}, {field_set, {vreg, 1}, {imm, 8}, {vreg, 0}},
+                      {field_get, {vreg, 2}, {vreg, 1}, {imm, 8}}, {mov, {preg, Ret}, {vreg, 2}}, ret]},
+    Calls = lists:append([[{call, {sym, <<"f", (integer_to_binary(I))/binary>>}}, {mov, {vreg, 1}, {preg, Ret}},
+                           {add, {vreg, 0}, {vreg, 0}, {vreg, 1}}] || I <- lists:seq(1, N)]),
+    Main = #{name => <<"main">>, arity => 0, exported => true, params => [], locals => 2,
+             body => [{mov_imm, {vreg, 0}, 0} | Calls] ++ [{mov, {preg, Arg}, {vreg, 0}}, {call, {sym, <<"late">>}},
+                                                        {mov, {vreg, 0}, {preg, Ret}}, {print_int, {vreg, 0}}, ret]},
+    Module = fun(Label) -> #{target => list_to_atom(Target), format => elf64, data => [], bss => [], imports => [],
+                             functions => [Loop(I, Label) || I <- lists:seq(1, N)] ++ [Main, Late]} end,
+    {ok, Bin} = vbeam_native:compile(Module(Unaligned)),
+    ?assertEqual({ok, Bin}, vbeam_native:compile(Module(fun(L) -> L end))),
+    Exe = filename:join(work_dir(), "large_module_" ++ Target),
+    ok = file:write_file(Exe, Bin),
+    ok = file:change_mode(Exe, 8#755),
+    Sum = 10 * N * (N + 1) div 2,
+    ?assertEqual({<<(integer_to_binary(Sum))/binary, "\n">>, 0}, run(Exe, Target)).
+
 %% main/1 exactly as the V compiler calls it, with only the ebin directory
 %% on the code path.
 command_line_test_() ->

@@ -1,23 +1,23 @@
 //! The pipeline driver: module in, executable bytes out.
 //!
-//! Functions are compiled while the module is still being decoded: the
-//! calling thread decodes bodies a chunk at a time and queues them, worker
-//! threads check, expand, allocate and lower them meanwhile. A function's
+//! Functions are compiled a chunk at a time, each chunk read from the
+//! module's term and compiled at once by whichever thread took it: the
+//! calling thread and, for a large module, workers beside it. A function's
 //! code names the functions and data it refers to, resolved when the
 //! functions are joined, so compiling it needs only the module's own names
 //! (known before any body is read) and whether the program uses the heap,
 //! which reserves a register everywhere. That last fact is known for sure
-//! only once every body is read: functions queued before the first use of
-//! the heap are compiled again, with the register reserved, if one turns
-//! up. The result never depends on how the work was split.
+//! only once every body is read: chunks compiled before the first use of
+//! the heap was seen are compiled again, with the register reserved, if one
+//! turns up. The result never depends on how the work was split.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::code::{CodeBuffer, Fixup, RelocTarget, Symbol};
-use crate::decode::{decode_outline, BODIES_WALKED_TOGETHER};
-use crate::error::{CompileError, Error};
+use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
+use crate::error::{CompileError, DecodeError, Error};
 use crate::expand;
 use crate::ir::{DataEntry, Dst, Format, Function, Inst, Module, Operand, Target};
 use crate::isa;
@@ -37,7 +37,7 @@ const FUNCTION_ALIGN: usize = 16;
 
 /// Decodes an IR module term and compiles it; `target`/`format` override the
 /// module's own keys.
-pub fn compile_term<T: crate::term::Term + std::fmt::Debug>(
+pub fn compile_term<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
     term: &T,
     target: Option<Target>,
     format: Option<Format>,
@@ -51,8 +51,7 @@ pub fn compile_term<T: crate::term::Term + std::fmt::Debug>(
         }
         return Err(e.into());
     }
-    let bodies = outline.bodies;
-    Ok(compile_as_decoded(outline.module, |first, functions| bodies.decode(first, functions))??)
+    Ok(compile_from(outline.module, &outline.bodies)??)
 }
 
 /// Compiles a decoded module to an executable file image.
@@ -64,14 +63,7 @@ pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
         imports: module.imports.clone(),
         ..*module
     };
-    let fill = |first: usize, headers: &mut [Function]| {
-        for (f, full) in headers.iter_mut().zip(&module.functions[first..]) {
-            f.body = full.body.clone();
-            f.labels = full.labels.clone();
-        }
-        Ok::<(), Infallible>(())
-    };
-    let Ok(result) = compile_as_decoded(headers, fill);
+    let Ok(result) = compile_from(headers, &CopiedBodies(module));
     result
 }
 
@@ -104,76 +96,51 @@ impl CallInfo for FnInfo<'_> {
     }
 }
 
-/// Below this many IR instructions a module is compiled on the calling
+/// A module of fewer IR instructions than this is compiled on the calling
 /// thread alone: starting workers would cost more than they save.
 const PARALLEL_MIN_INSTRUCTIONS: usize = 20_000;
-/// Workers beyond this bring little: decoding and linking stay serial.
+/// Workers beyond this bring little: the outline and the link stay serial.
 const MAX_WORKERS: usize = 8;
 
-/// Functions queued together: one decoded chunk.
-struct Job {
-    first: usize,
-    functions: Vec<Function>,
-    heap_reserved: bool,
-}
-
-/// Jobs handed from the decoding thread to the workers.
-#[derive(Default)]
-struct WorkQueue {
-    state: Mutex<QueueState>,
-    queued: Condvar,
-}
-
-#[derive(Default)]
-struct QueueState {
-    jobs: VecDeque<Job>,
-    /// No more jobs will come.
-    closed: bool,
-}
-
-impl WorkQueue {
-    fn state(&self) -> MutexGuard<'_, QueueState> {
-        // A worker that panicked holding the lock left the queue whole.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+/// Where the functions' bodies come from: decoded from the module's term,
+/// or copied from a module already decoded.
+trait BodySource: Sync {
+    type Error: Send;
+    /// Fills the bodies of `functions`, the module's functions from number
+    /// `first` on (at most `BODIES_WALKED_TOGETHER` of them).
+    fn fill(&self, first: usize, functions: &mut [Function]) -> Result<(), Self::Error>;
+    /// Runs a worker the compiler started (see `Term::on_worker_thread`).
+    fn on_worker_thread<R>(&self, work: impl FnOnce() -> R) -> R {
+        work()
     }
-    fn push(&self, job: Job) {
-        self.state().jobs.push_back(job);
-        self.queued.notify_one();
+}
+
+impl<T: crate::term::Term + std::fmt::Debug + Send + Sync> BodySource for Bodies<T> {
+    type Error = DecodeError<T>;
+    fn fill(&self, first: usize, functions: &mut [Function]) -> Result<(), DecodeError<T>> {
+        self.decode(first, functions)
     }
-    /// Ends the queue; `discard` drops the jobs still waiting.
-    fn close(&self, discard: bool) {
-        let mut state = self.state();
-        state.closed = true;
-        if discard {
-            state.jobs.clear();
+    fn on_worker_thread<R>(&self, work: impl FnOnce() -> R) -> R {
+        T::on_worker_thread(work)
+    }
+}
+
+/// The bodies of a decoded module, copied.
+struct CopiedBodies<'a>(&'a Module);
+
+impl BodySource for CopiedBodies<'_> {
+    type Error = Infallible;
+    fn fill(&self, first: usize, functions: &mut [Function]) -> Result<(), Infallible> {
+        for (f, full) in functions.iter_mut().zip(&self.0.functions[first..]) {
+            f.body = full.body.clone();
+            f.labels = full.labels.clone();
         }
-        self.queued.notify_all();
-    }
-    /// The next job, waiting for one; `None` once the queue is closed and
-    /// empty.
-    fn next(&self) -> Option<Job> {
-        let mut state = self.state();
-        loop {
-            if let Some(job) = state.jobs.pop_front() {
-                return Some(job);
-            }
-            if state.closed {
-                return None;
-            }
-            state = self.queued.wait(state).unwrap_or_else(PoisonError::into_inner);
-        }
+        Ok(())
     }
 }
 
-/// Closes the queue however the decoding ends, so that no worker waits for
-/// jobs that will never come.
-struct CloseOnDrop<'a>(&'a WorkQueue);
-
-impl Drop for CloseOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.close(false);
-    }
-}
+/// A chunk of functions read and compiled, or the error reading them.
+type ChunkOutcome<E> = Result<Vec<(Compiled, Needs)>, E>;
 
 /// One function compiled.
 struct Compiled {
@@ -224,111 +191,132 @@ impl FunctionCompiler<'_> {
     }
 }
 
-/// Compiles a module whose functions' bodies `fill(first, functions)`
-/// provides a chunk at a time, in order (the functions from number `first`
-/// on); an error of `fill` ends the compilation. Errors come in this order:
-/// `fill`'s, the module's names, unresolved calls, then the first function
-/// (in module order) that fails to check or compile.
-fn compile_as_decoded<D>(
-    mut module: Module,
-    mut fill: impl FnMut(usize, &mut [Function]) -> Result<(), D>,
-) -> Result<Result<Vec<u8>, CompileError>, D> {
+/// Compiles a module whose functions' bodies `source` provides. Chunks of
+/// functions are handed out in module order to the calling thread and, for
+/// a large module, to workers, each reading its chunk and compiling it while
+/// the chunk is in cache. Errors come in this order: the source's (the first
+/// in module order), the module's names, unresolved calls, then the first
+/// function (in module order) that fails to check or compile.
+fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<Vec<u8>, CompileError>, S::Error> {
     let names = validate::check_module(&module);
-    let mut functions = std::mem::take(&mut module.functions);
-    let headers: Vec<Function> = functions.iter().map(header).collect();
-    let names = match names {
-        Ok(names) => names,
-        Err(e) => {
-            for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
-                fill(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
-            }
-            return Ok(Err(e));
-        }
-    };
-    let mut arities: HashMap<String, u32> = functions.iter().map(|f| (f.name.clone(), f.arity)).collect();
+    let headers = std::mem::take(&mut module.functions);
+    let mut arities: HashMap<String, u32> = headers.iter().map(|f| (f.name.clone(), f.arity)).collect();
     for (name, arity) in runtime::builtin_arities(module.target, module.format) {
         arities.entry(name.to_string()).or_insert(arity);
     }
-    let compiler = FunctionCompiler { ctx: ProgramCtx { target: module.target, format: module.format }, names: &names, arities: &arities };
+    let ctx = ProgramCtx { target: module.target, format: module.format };
+    // Under bad names the bodies are only read: their errors come first.
+    let compiler = names.as_ref().ok().map(|names| FunctionCompiler { ctx, names, arities: &arities });
 
-    let count = functions.len();
-    let queue = WorkQueue::default();
-    let results: Mutex<Vec<Option<Compiled>>> = Mutex::new((0..count).map(|_| None).collect());
-    let work = || {
-        while let Some(job) = queue.next() {
-            let done: Vec<Compiled> = job
-            .functions
-            .into_iter()
-            .enumerate()
-                .map(|(i, f)| compiler.compile(f, job.first + i, job.heap_reserved))
-                .collect();
-            let mut results = results.lock().unwrap_or_else(PoisonError::into_inner);
-            for (i, c) in done.into_iter().enumerate() {
-                results[job.first + i] = Some(c);
-            }
+    let count = headers.len();
+    let chunks = count.div_ceil(BODIES_WALKED_TOGETHER);
+    let next_chunk = AtomicUsize::new(0);
+    let source_failed = AtomicBool::new(false);
+    let heap_used = AtomicBool::new(false);
+    // Chunks are taken in order, so when one fails to read, every chunk
+    // before it has been taken and will be read: the first error is found
+    // without taking any more.
+    let take = || {
+        if source_failed.load(Ordering::Relaxed) {
+            return None;
         }
+        Some(next_chunk.fetch_add(1, Ordering::Relaxed)).filter(|&chunk| chunk < chunks)
+    };
+    // A chunk read and compiled; `read(instructions)` is told its size
+    // before it is compiled.
+    let run = |chunk: usize, read: &mut dyn FnMut(usize)| -> ChunkOutcome<S::Error> {
+        let first = chunk * BODIES_WALKED_TOGETHER;
+        let mut functions = headers[first..(first + BODIES_WALKED_TOGETHER).min(count)].to_vec();
+        if let Err(e) = source.fill(first, &mut functions) {
+            source_failed.store(true, Ordering::Relaxed);
+            return Err(e);
+        }
+        read(functions.iter().map(|f| f.body.len()).sum());
+        let Some(compiler) = &compiler else { return Ok(Vec::new()) };
+        let needs: Vec<Needs> = functions.iter().map(|f| validate::needs(f, compiler.names)).collect();
+        if needs.iter().any(|n| n.allocates) {
+            heap_used.store(true, Ordering::Relaxed);
+        }
+        // A guess until every body is read: compiled again below if wrong.
+        let heap_reserved = heap_used.load(Ordering::Relaxed);
+        Ok(functions
+            .into_iter()
+            .zip(needs)
+            .enumerate()
+            .map(|(i, (f, needs))| (compiler.compile(f, first + i, heap_reserved), needs))
+            .collect())
+    };
+    let work = || {
+        let mut outcomes = Vec::new();
+        while let Some(chunk) = take() {
+            outcomes.push((chunk, run(chunk, &mut |_| ())));
+        }
+        outcomes
     };
 
-    let mut needs: Vec<Needs> = Vec::with_capacity(count);
-    let mut allocates = false;
-    let mut decode_error = None;
+    let mut outcomes: Vec<Option<ChunkOutcome<S::Error>>> = (0..chunks).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let closer = CloseOnDrop(&queue);
-        let mut decoded_instructions = 0;
-        let mut helpers_started = false;
-        let mut rest = functions.into_iter();
-        let mut first = 0;
-        loop {
-            let mut chunk: Vec<Function> = rest.by_ref().take(BODIES_WALKED_TOGETHER).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            if let Err(e) = fill(first, &mut chunk) {
-                decode_error = Some(e);
-                queue.close(true);
-                break;
-            }
-            for f in &chunk {
-                let n = validate::needs(f, &names);
-                allocates |= n.allocates;
-                needs.push(n);
-                decoded_instructions += f.body.len();
-            }
-            let len = chunk.len();
-            queue.push(Job { first, functions: chunk, heap_reserved: allocates });
-            first += len;
-            if !helpers_started && decoded_instructions >= PARALLEL_MIN_INSTRUCTIONS {
-                helpers_started = true;
-                let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
-                // A thread the OS refuses only means fewer helpers; a panic
-                // in one resumes in the caller.
-                for _ in 1..workers {
-                    if std::thread::Builder::new().spawn_scoped(scope, work).is_err() {
-                        break;
+        let mut instructions_read = 0;
+        let mut workers_started = false;
+        let mut workers = Vec::new();
+        while let Some(chunk) = take() {
+            // Workers start as soon as the module, sized from the chunks
+            // this thread has read, looks large enough to be worth them.
+            let mut start_workers = |instructions: usize| {
+                instructions_read += instructions;
+                if workers_started || instructions_read * chunks < PARALLEL_MIN_INSTRUCTIONS * (chunk + 1) {
+                    return;
+                }
+                workers_started = true;
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS);
+                // A thread the OS refuses only means fewer workers.
+                for _ in 1..threads {
+                    match std::thread::Builder::new().spawn_scoped(scope, || source.on_worker_thread(work)) {
+                        Ok(worker) => workers.push(worker),
+                        Err(_) => break,
                     }
                 }
+            };
+            outcomes[chunk] = Some(run(chunk, &mut start_workers));
+        }
+        for worker in workers {
+            match worker.join() {
+                Ok(done) => done.into_iter().for_each(|(chunk, outcome)| outcomes[chunk] = Some(outcome)),
+                // A panic in a worker resumes in the caller.
+                Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        drop(closer);
-        work();
     });
-    if let Some(e) = decode_error {
-        return Err(e);
+
+    let mut compiled = Vec::with_capacity(count);
+    let mut needs = Vec::with_capacity(count);
+    // Chunks go untaken only after one that failed.
+    for outcome in outcomes.into_iter().map_while(|o| o) {
+        for (c, n) in outcome? {
+            compiled.push(c);
+            needs.push(n);
+        }
     }
-    let mut compiled: Vec<Compiled> =
-        results.into_inner().unwrap_or_else(PoisonError::into_inner).into_iter().map(|c| c.expect("every function compiled")).collect();
-    if allocates {
-        // Functions queued before the heap was seen to be used: a prefix
-        // of the module, read again and compiled with the register reserved.
-        let speculative = compiled.iter().take_while(|c| !c.heap_reserved).count();
-        for first in (0..speculative).step_by(BODIES_WALKED_TOGETHER) {
-            let mut chunk = headers[first..(first + BODIES_WALKED_TOGETHER).min(speculative)].to_vec();
-            fill(first, &mut chunk)?;
-            for (i, f) in chunk.into_iter().enumerate() {
-                compiled[first + i] = compiler.compile(f, first + i, true);
+    let Some(compiler) = compiler else {
+        return Ok(Err(names.expect_err("no compiler only for bad names")));
+    };
+    debug_assert_eq!(compiled.len(), count);
+    if needs.iter().any(|n| n.allocates) {
+        // Chunks compiled before the heap was seen to be used: read again
+        // and compiled with the register reserved.
+        for (chunk, done) in compiled.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
+            if done[0].heap_reserved {
+                continue;
+            }
+            let first = chunk * BODIES_WALKED_TOGETHER;
+            let mut functions = headers[first..first + done.len()].to_vec();
+            source.fill(first, &mut functions)?;
+            for (i, (slot, f)) in done.iter_mut().zip(functions).enumerate() {
+                *slot = compiler.compile(f, first + i, true);
             }
         }
     }
+    let allocates = needs.iter().any(|n| n.allocates);
     Ok(finish(module, compiler, compiled, needs, allocates))
 }
 

@@ -37,6 +37,11 @@ pub trait Term: Copy {
     fn map_get(&self, key: Atom) -> Option<Option<Self>>;
     /// Whether the term is a map.
     fn is_map(&self) -> bool;
+    /// Runs `work` on a thread the compiler started to read terms beside
+    /// the calling thread, with whatever such a thread needs to read them.
+    fn on_worker_thread<R>(work: impl FnOnce() -> R) -> R {
+        work()
+    }
 }
 
 /// Tuples up to this size are gathered on the stack: every IR instruction

@@ -21,19 +21,19 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
     let b = |s: &str| bin(env, s);
     match e {
         Error::Decode(d) => match d {
-            DecodeError::InvalidModule(t) => (a("invalid_module"), t.0).encode(env),
+            DecodeError::InvalidModule(t) => (a("invalid_module"), t.in_env(env)).encode(env),
             DecodeError::MissingKey(k) => (a("missing_key"), a(k)).encode(env),
-            DecodeError::InvalidTarget(t) => (a("invalid_target"), t.0).encode(env),
-            DecodeError::InvalidFormat(t) => (a("invalid_format"), t.0).encode(env),
-            DecodeError::InvalidField { key, term } => (a("invalid_field"), a(key), term.0).encode(env),
-            DecodeError::InvalidFunction { index, term } => (a("invalid_function"), index, term.0).encode(env),
+            DecodeError::InvalidTarget(t) => (a("invalid_target"), t.in_env(env)).encode(env),
+            DecodeError::InvalidFormat(t) => (a("invalid_format"), t.in_env(env)).encode(env),
+            DecodeError::InvalidField { key, term } => (a("invalid_field"), a(key), term.in_env(env)).encode(env),
+            DecodeError::InvalidFunction { index, term } => (a("invalid_function"), index, term.in_env(env)).encode(env),
             DecodeError::InvalidFunctionField { function, key, term } => {
-                (a("invalid_function_field"), b(function), a(key), term.0).encode(env)
+                (a("invalid_function_field"), b(function), a(key), term.in_env(env)).encode(env)
             }
             DecodeError::InvalidInstruction { function, index, term } => {
-                (a("invalid_instruction"), b(function), index, term.0).encode(env)
+                (a("invalid_instruction"), b(function), index, term.in_env(env)).encode(env)
             }
-            DecodeError::InvalidData(t) => (a("invalid_data"), t.0).encode(env),
+            DecodeError::InvalidData(t) => (a("invalid_data"), t.in_env(env)).encode(env),
         },
         Error::Compile(c) => match c {
             CompileError::DuplicateFunction(n) => (a("duplicate_function"), b(n)).encode(env),

@@ -82,7 +82,7 @@ fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a
         let Ok(format) = format_override(format) else {
             return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
         };
-        match compile::compile_term(&BeamTerm(module), target, format) {
+        match term::with_env(env, || compile::compile_term(&BeamTerm::new(module), target, format)) {
             Ok(bytes) => ok_binary(env, &bytes),
             Err(e) => (atoms::error(), errors::reason(env, &e)).encode(env),
         }
@@ -94,8 +94,8 @@ fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a
 fn encode<'a>(env: Env<'a>, target: Term<'a>, inst: Term<'a>) -> Term<'a> {
     guarded(env, || {
         let bytes = match target_override(target) {
-            Ok(Some(Target::X86_64)) => isa::x86_64::asm::assemble(&BeamTerm(inst)),
-            Ok(Some(Target::Arm64)) => isa::arm64::asm::assemble(&BeamTerm(inst)),
+            Ok(Some(Target::X86_64)) => term::with_env(env, || isa::x86_64::asm::assemble(&BeamTerm::new(inst))),
+            Ok(Some(Target::Arm64)) => term::with_env(env, || isa::arm64::asm::assemble(&BeamTerm::new(inst))),
             _ => return (atoms::error(), (atoms::invalid_target(), target)).encode(env),
         };
         match bytes {
@@ -113,7 +113,7 @@ fn allocate<'a>(env: Env<'a>, target: Term<'a>, function: Term<'a>) -> Term<'a> 
             Ok(Some(t)) => t,
             _ => return (atoms::error(), (atoms::invalid_target(), target)).encode(env),
         };
-        let func = match decode::decode_function(&BeamTerm(function), 1, target) {
+        let func = match term::with_env(env, || decode::decode_function(&BeamTerm::new(function), 1, target)) {
             Ok(f) => f,
             Err(e) => return (atoms::error(), errors::reason(env, &e.into())).encode(env),
         };

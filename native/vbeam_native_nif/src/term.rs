@@ -3,12 +3,14 @@
 //! instruction apart allocates nothing.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::hash::{Hash, Hasher};
+use std::marker::PhantomData;
 
 use once_cell::sync::OnceCell;
-use rustler::sys::{c_int, enif_get_list_cell, enif_get_tuple, ErlNifTerm};
-use rustler::{Atom as BeamAtom, Binary, Env, Term};
-use vbeam_native_core::term::{with_items, Atom, KNOWN_ATOMS};
+use rustler::sys::{c_int, enif_get_int64, enif_get_list_cell, enif_get_tuple, enif_get_uint64, ErlNifEnv, ErlNifTerm};
+use rustler::{Atom as BeamAtom, Binary, Env, OwnedEnv, Term};
+use vbeam_native_core::term::{Atom, KNOWN_ATOMS};
 
 /// The IR's known atoms as BEAM terms, and back. Atom terms are immediate
 /// values, unique per atom and never collected, so equality of the raw word
@@ -90,19 +92,75 @@ fn atoms() -> &'static AtomTable {
     ATOMS.get().expect("atoms interned when the NIF library loaded")
 }
 
+thread_local! {
+    /// The env of the NIF call running on this thread, for the `enif_`
+    /// calls of its `BeamTerm`s (see `with_env`).
+    static CALL_ENV: Cell<*mut ErlNifEnv> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Runs `f` with `env` as the env of every `BeamTerm` read on this thread:
+/// a term is then one word, so a tuple's elements are lent to the decoder
+/// as they lie in the tuple, without being copied or paired with the env.
+pub fn with_env<'a, R>(env: Env<'a>, f: impl FnOnce() -> R) -> R {
+    struct Restore(*mut ErlNifEnv);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CALL_ENV.with(|e| e.set(self.0));
+        }
+    }
+    let _restore = Restore(CALL_ENV.with(|e| e.replace(env.as_c_arg())));
+    f()
+}
+
+fn call_env() -> *mut ErlNifEnv {
+    let env = CALL_ENV.with(Cell::get);
+    debug_assert!(!env.is_null(), "a BeamTerm read outside with_env");
+    env
+}
+
+/// A term of the NIF call's env (`'a`), read within `with_env`.
 #[derive(Clone, Copy)]
-pub struct BeamTerm<'a>(pub Term<'a>);
+#[repr(transparent)]
+pub struct BeamTerm<'a> {
+    raw: ErlNifTerm,
+    env: PhantomData<Env<'a>>,
+}
 
 impl std::fmt::Debug for BeamTerm<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0)
+        write!(f, "{:?}", self.as_term())
     }
 }
 
+// SAFETY: the compiler's workers read the call's argument terms beside the
+// calling thread, and only during the call (they are joined before it
+// returns), while the calling process is suspended and its terms stay put.
+// Reading terms is pure: the `enif_get_*` readers do not touch their env,
+// and the one reader that may (`enif_inspect_binary`, which can attach a
+// temporary copy of an unaligned binary to it) is given each worker's own
+// env (`on_worker_thread`).
+unsafe impl Send for BeamTerm<'_> {}
+unsafe impl Sync for BeamTerm<'_> {}
+
 impl<'a> BeamTerm<'a> {
-    fn wrap(&self, raw: ErlNifTerm) -> BeamTerm<'a> {
-        // SAFETY: `raw` was read out of `self`, so it lives in the same env.
-        BeamTerm(unsafe { Term::new(self.0.get_env(), raw) })
+    pub fn new(term: Term<'a>) -> BeamTerm<'a> {
+        BeamTerm { raw: term.as_c_arg(), env: PhantomData }
+    }
+
+    fn from_raw(raw: ErlNifTerm) -> BeamTerm<'a> {
+        BeamTerm { raw, env: PhantomData }
+    }
+
+    /// The term in `env`, the env it was read from.
+    pub fn in_env(self, env: Env<'a>) -> Term<'a> {
+        // SAFETY: the term belongs to `env` (the lifetime ties them).
+        unsafe { Term::new(env, self.raw) }
+    }
+
+    /// The term for rustler's API, in the env `with_env` installed.
+    fn as_term(&self) -> Term<'a> {
+        // SAFETY: `call_env` is the env the term was read in, live for `'a`.
+        unsafe { Term::new(Env::new(&(), call_env()), self.raw) }
     }
 }
 
@@ -111,44 +169,52 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
         if let Some(atom) = self.known_atom() {
             return Some(Cow::Borrowed(atom.name()));
         }
-        if !self.0.is_atom() {
+        let term = self.as_term();
+        if !term.is_atom() {
             return None;
         }
-        self.0.atom_to_string().ok().map(Cow::Owned)
+        term.atom_to_string().ok().map(Cow::Owned)
     }
     #[inline(always)]
     fn known_atom(&self) -> Option<Atom> {
-        atoms().lookup(self.0.as_c_arg())
+        atoms().lookup(self.raw)
     }
     #[inline(always)]
     fn int64_bits(&self) -> Option<i64> {
-        self.0.decode::<i64>().ok().or_else(|| self.0.decode::<u64>().ok().map(|u| u as i64))
+        let mut signed: i64 = 0;
+        // SAFETY: env and term are live for the NIF call.
+        if unsafe { enif_get_int64(call_env(), self.raw, &mut signed) } != 0 {
+            return Some(signed);
+        }
+        let mut unsigned: u64 = 0;
+        // SAFETY: as above.
+        (unsafe { enif_get_uint64(call_env(), self.raw, &mut unsigned) } != 0).then_some(unsigned as i64)
     }
     fn bytes(&self) -> Option<&[u8]> {
-        Binary::from_term(self.0).ok().map(|b| b.as_slice())
+        Binary::from_term(self.as_term()).ok().map(|b| b.as_slice())
     }
     #[inline(always)]
     fn with_tuple<R>(&self, f: impl FnOnce(&[Self]) -> R) -> Option<R> {
         let mut arity: c_int = 0;
         let mut array: *const ErlNifTerm = std::ptr::null();
         // SAFETY: env and term are live for the NIF call; on success `array`
-        // points at `arity` terms owned by the tuple.
+        // points at `arity` terms owned by the tuple, and a `BeamTerm` is
+        // one `ErlNifTerm` (`repr(transparent)`).
         let items = unsafe {
-            if enif_get_tuple(self.0.get_env().as_c_arg(), self.0.as_c_arg(), &mut arity, &mut array) == 0 {
+            if enif_get_tuple(call_env(), self.raw, &mut arity, &mut array) == 0 {
                 return None;
             }
-            std::slice::from_raw_parts(array, arity as usize)
+            std::slice::from_raw_parts(array.cast::<BeamTerm<'a>>(), arity as usize)
         };
-        Some(with_items(*self, items.len(), items.iter().map(|&raw| self.wrap(raw)), f))
+        Some(f(items))
     }
     fn list(&self) -> Option<Vec<Self>> {
         Self::lists(std::slice::from_ref(self)).pop().flatten()
     }
     fn lists(terms: &[Self]) -> Vec<Option<Vec<Self>>> {
-        let Some(first) = terms.first() else { return Vec::new() };
-        let env = first.0.get_env().as_c_arg();
+        let env = call_env();
         // One cursor per list: the next cell, or the end reached.
-        let mut cursors: Vec<ErlNifTerm> = terms.iter().map(|t| t.0.as_c_arg()).collect();
+        let mut cursors: Vec<ErlNifTerm> = terms.iter().map(|t| t.raw).collect();
         let mut items: Vec<Vec<Self>> = terms.iter().map(|_| Vec::new()).collect();
         let mut ended = vec![false; terms.len()];
         let mut walking = terms.len();
@@ -160,7 +226,7 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
                 let (mut head, mut tail) = (ErlNifTerm::default(), ErlNifTerm::default());
                 // SAFETY: env and terms are live for the NIF call.
                 if unsafe { enif_get_list_cell(env, *cell, &mut head, &mut tail) } != 0 {
-                    list.push(first.wrap(head));
+                    list.push(Self::from_raw(head));
                     *cell = tail;
                 } else {
                     *ended = true;
@@ -169,16 +235,21 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
             }
         }
         // A proper list ends in [].
-        cursors.into_iter().zip(items).map(|(end, list)| first.wrap(end).0.is_empty_list().then_some(list)).collect()
+        cursors.into_iter().zip(items).map(|(end, list)| Self::from_raw(end).as_term().is_empty_list().then_some(list)).collect()
     }
     fn map_get(&self, key: Atom) -> Option<Option<Self>> {
-        if !self.0.is_map() {
+        let term = self.as_term();
+        if !term.is_map() {
             return None;
         }
-        let key = self.wrap(atoms().terms[key as usize]);
-        Some(self.0.map_get(key.0).ok().map(BeamTerm))
+        let key = Self::from_raw(atoms().terms[key as usize]).as_term();
+        Some(term.map_get(key).ok().map(BeamTerm::new))
     }
     fn is_map(&self) -> bool {
-        self.0.is_map()
+        self.as_term().is_map()
+    }
+    /// A worker reads terms in an env of its own, freed when it is done.
+    fn on_worker_thread<R>(work: impl FnOnce() -> R) -> R {
+        OwnedEnv::new().run(|env| with_env(env, work))
     }
 }
