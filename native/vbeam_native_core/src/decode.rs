@@ -51,7 +51,7 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
     format: Option<Format>,
 ) -> Result<Outline<T>, T> {
     if !term.is_map() {
-        return Err(DecodeError::InvalidModule(term.clone()));
+        return Err(DecodeError::InvalidModule(*term));
     }
     let get = |key: Atom| term.map_get(key).flatten();
     let target = match target {
@@ -75,7 +75,7 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
     let functions_term = get(Atom::Functions).ok_or(DecodeError::MissingKey("functions"))?;
     let function_terms = functions_term
         .list()
-        .ok_or_else(|| DecodeError::InvalidField { key: "functions", term: functions_term.clone() })?;
+        .ok_or_else(|| DecodeError::InvalidField { key: "functions", term: functions_term })?;
     let mut functions = Vec::with_capacity(function_terms.len());
     let mut bodies = Vec::with_capacity(function_terms.len());
     let mut header_error = None;
@@ -129,7 +129,7 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
                     _ => None,
                 })
                 .flatten()
-                .ok_or_else(|| DecodeError::InvalidField { key: "imports", term: e.clone() })
+                .ok_or_else(|| DecodeError::InvalidField { key: "imports", term: e })
             })
             .collect::<Result<Vec<_>, T>>()?,
     };
@@ -165,7 +165,7 @@ impl<T: Term + std::fmt::Debug> Bodies<T> {
 }
 
 fn list_of<T: Term + std::fmt::Debug>(term: &T, key: &'static str) -> Result<Vec<T>, T> {
-    term.list().ok_or_else(|| DecodeError::InvalidField { key, term: term.clone() })
+    term.list().ok_or_else(|| DecodeError::InvalidField { key, term: *term })
 }
 
 /// `{Name, Align, Payload}` with a positive power-of-two alignment.
@@ -173,7 +173,7 @@ fn symbol_entry<T: Term>(term: &T) -> Option<(String, u64, T)> {
     term.with_tuple(|t| match t {
         [name, align, payload] => {
             let align = align.int64_bits().filter(|a| *a > 0 && (*a as u64).is_power_of_two() && *a <= 1 << 16)?;
-            Some((name_of(name)?, align as u64, payload.clone()))
+            Some((name_of(name)?, align as u64, *payload))
         }
         _ => None,
     })?
@@ -201,7 +201,7 @@ pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target
 
 /// A function's fields, with an empty body, and the body's term.
 fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<(Function, T), T> {
-    let invalid = || DecodeError::InvalidFunction { index, term: term.clone() };
+    let invalid = || DecodeError::InvalidFunction { index, term: *term };
     if !term.is_map() {
         return Err(invalid());
     }
@@ -212,7 +212,7 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Targ
 
     let arity = match field(Atom::Arity) {
         None => None,
-        Some(a) => Some(a.int64_bits().filter(|n| (0..=255).contains(n)).ok_or_else(|| field_error(Atom::Arity, a.clone()))? as u32),
+        Some(a) => Some(a.int64_bits().filter(|n| (0..=255).contains(n)).ok_or_else(|| field_error(Atom::Arity, a))? as u32),
     };
     let exported = match field(Atom::Exported) {
         None => false,
@@ -225,18 +225,18 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Targ
     let params = match field(Atom::Params) {
         None => Vec::new(),
         Some(p) => {
-            let items = p.list().ok_or_else(|| field_error(Atom::Params, p.clone()))?;
+            let items = p.list().ok_or_else(|| field_error(Atom::Params, p))?;
             items
                 .iter()
-                .map(|r| reg(r, target).ok_or_else(|| field_error(Atom::Params, r.clone())))
+                .map(|r| reg(r, target).ok_or_else(|| field_error(Atom::Params, *r)))
                 .collect::<Result<Vec<_>, T>>()?
         }
     };
     let locals = match field(Atom::Locals) {
         None => 0,
-        Some(l) => l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error(Atom::Locals, l.clone()))? as u32,
+        Some(l) => l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error(Atom::Locals, l))? as u32,
     };
-    let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term.clone()))?;
+    let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term))?;
     let arity = arity.unwrap_or(params.len() as u32);
     Ok((Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new() }, body))
 }

@@ -183,7 +183,7 @@ impl Lowerer<'_> {
     /// Bytes of padding a frameless function adds so rsp is 16-byte aligned
     /// at its calls (it is 8 past alignment on entry).
     fn frameless_pad(&self) -> i32 {
-        if self.frame.saved.len() % 2 == 0 { 8 } else { 0 }
+        if self.frame.saved.len().is_multiple_of(2) { 8 } else { 0 }
     }
 
     fn prologue(&mut self) {
