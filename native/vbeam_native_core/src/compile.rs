@@ -42,13 +42,10 @@ pub fn compile_term<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
     target: Option<Target>,
     format: Option<Format>,
 ) -> Result<Vec<u8>, Error<T>> {
-    let outline = decode_outline(term, target, format)?;
+    let mut outline = decode_outline(term, target, format)?;
     if let Some(e) = outline.header_error {
         // An error in the bodies before the bad function comes first.
-        let mut functions = outline.module.functions;
-        for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
-            outline.bodies.decode(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
-        }
+        outline.bodies.decode_all(&mut outline.module.functions)?;
         return Err(e.into());
     }
     Ok(compile_from(outline.module, &outline.bodies)??)
@@ -184,10 +181,17 @@ impl FunctionCompiler<'_> {
             .filter(|name| !self.names.functions.contains_key(*name))
             .map(String::from)
             .collect();
-        let cc = call_conv(self.ctx.target);
-        let reserved = if heap_reserved { RegSet::of(&[cc.heap]) } else { RegSet::EMPTY };
-        compiled.code = compile_function(&self.ctx, &mut f, self.arities, reserved);
+        compiled.code = compile_function(&self.ctx, &mut f, self.arities, reserved_registers(self.ctx.target, heap_reserved));
         compiled
+    }
+}
+
+/// Registers no function may allocate: the heap pointer's, if reserved.
+fn reserved_registers(target: Target, heap_reserved: bool) -> RegSet {
+    if heap_reserved {
+        RegSet::of(&[call_conv(target).heap])
+    } else {
+        RegSet::EMPTY
     }
 }
 
@@ -222,16 +226,19 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
         }
         Some(next_chunk.fetch_add(1, Ordering::Relaxed)).filter(|&chunk| chunk < chunks)
     };
-    // A chunk read and compiled; `read(instructions)` is told its size
-    // before it is compiled.
-    let run = |chunk: usize, read: &mut dyn FnMut(usize)| -> ChunkOutcome<S::Error> {
+    // The functions of chunk number `chunk`, with their bodies.
+    let read = |chunk: usize| -> Result<Vec<Function>, S::Error> {
         let first = chunk * BODIES_WALKED_TOGETHER;
         let mut functions = headers[first..(first + BODIES_WALKED_TOGETHER).min(count)].to_vec();
-        if let Err(e) = source.fill(first, &mut functions) {
-            source_failed.store(true, Ordering::Relaxed);
-            return Err(e);
-        }
-        read(functions.iter().map(|f| f.body.len()).sum());
+        source.fill(first, &mut functions)?;
+        Ok(functions)
+    };
+    // A chunk read and compiled; `sized(instructions)` is told its size
+    // before it is compiled.
+    let run = |chunk: usize, sized: &mut dyn FnMut(usize)| -> ChunkOutcome<S::Error> {
+        let functions = read(chunk).inspect_err(|_| source_failed.store(true, Ordering::Relaxed))?;
+        sized(functions.iter().map(|f| f.body.len()).sum());
+        let first = chunk * BODIES_WALKED_TOGETHER;
         let Some(compiler) = &compiler else { return Ok(Vec::new()) };
         let needs: Vec<Needs> = functions.iter().map(|f| validate::needs(f, compiler.names)).collect();
         if needs.iter().any(|n| n.allocates) {
@@ -301,7 +308,8 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
         return Ok(Err(names.expect_err("no compiler only for bad names")));
     };
     debug_assert_eq!(compiled.len(), count);
-    if needs.iter().any(|n| n.allocates) {
+    let allocates = needs.iter().any(|n| n.allocates);
+    if allocates {
         // Chunks compiled before the heap was seen to be used: read again
         // and compiled with the register reserved.
         for (chunk, done) in compiled.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
@@ -309,14 +317,11 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
                 continue;
             }
             let first = chunk * BODIES_WALKED_TOGETHER;
-            let mut functions = headers[first..first + done.len()].to_vec();
-            source.fill(first, &mut functions)?;
-            for (i, (slot, f)) in done.iter_mut().zip(functions).enumerate() {
+            for (i, (slot, f)) in done.iter_mut().zip(read(chunk)?).enumerate() {
                 *slot = compiler.compile(f, first + i, true);
             }
         }
     }
-    let allocates = needs.iter().any(|n| n.allocates);
     Ok(finish(module, compiler, compiled, needs, allocates))
 }
 
@@ -339,8 +344,7 @@ fn finish(
     let rt = runtime::build(module.target, module.format, routines, stubs.iter().map(String::as_str));
     let mut arities = compiler.arities.clone();
     arities.extend(rt.functions.iter().map(|f| (f.name.clone(), f.arity)));
-    let cc = call_conv(module.target);
-    let reserved = if allocates { RegSet::of(&[cc.heap]) } else { RegSet::EMPTY };
+    let reserved = reserved_registers(module.target, allocates);
     for mut f in rt.functions {
         let code = compile_function(&compiler.ctx, &mut f, &arities, reserved)?;
         let routines = BTreeSet::new();

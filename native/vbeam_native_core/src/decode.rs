@@ -23,9 +23,7 @@ pub fn decode_module<T: Term + std::fmt::Debug>(
 ) -> Result<Module, T> {
     let mut outline = decode_outline(term, target, format)?;
     let mut functions = std::mem::take(&mut outline.module.functions);
-    for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
-        outline.bodies.decode(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
-    }
+    outline.bodies.decode_all(&mut functions)?;
     if let Some(e) = outline.header_error {
         return Err(e);
     }
@@ -159,6 +157,15 @@ impl<T: Term + std::fmt::Debug> Bodies<T> {
         let terms = &self.terms[first..first + functions.len()];
         for ((function, body), items) in functions.iter_mut().zip(terms).zip(T::lists(terms)) {
             decode_body(function, *body, items, self.target)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes the bodies of `functions`, the module's first functions, a
+    /// chunk at a time; fails with the first error.
+    pub fn decode_all(&self, functions: &mut [Function]) -> Result<(), T> {
+        for (chunk_index, chunk) in functions.chunks_mut(BODIES_WALKED_TOGETHER).enumerate() {
+            self.decode(chunk_index * BODIES_WALKED_TOGETHER, chunk)?;
         }
         Ok(())
     }
