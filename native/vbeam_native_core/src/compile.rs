@@ -181,7 +181,8 @@ impl FunctionCompiler<'_> {
             .filter(|name| !self.names.functions.contains_key(*name))
             .map(String::from)
             .collect();
-        compiled.code = compile_function(&self.ctx, &mut f, self.arities, reserved_registers(self.ctx.target, heap_reserved));
+        compiled.code =
+            compile_function(&self.ctx, &mut f, self.arities, reserved_registers(self.ctx.target, heap_reserved));
         compiled
     }
 }
@@ -348,25 +349,48 @@ fn finish(
     for mut f in rt.functions {
         let code = compile_function(&compiler.ctx, &mut f, &arities, reserved)?;
         let routines = BTreeSet::new();
-        compiled.push(Compiled { name: f.name, exported: f.exported, code: Ok(code), literals: Vec::new(), routines, heap_reserved: allocates });
+        compiled.push(Compiled {
+            name: f.name,
+            exported: f.exported,
+            code: Ok(code),
+            literals: Vec::new(),
+            routines,
+            heap_reserved: allocates,
+        });
     }
 
     // The link's tables: functions in order, then `_start`; data entries,
     // then bss entries.
-    let function_index: HashMap<&str, u32> = compiled.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
+    let function_index: HashMap<&str, u32> =
+        compiled.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
     let literals = compiled.iter().flat_map(|c| c.literals.iter());
     let data_symbols: Vec<DataSymbol> = module
         .data
         .iter()
         .chain(literals)
         .chain(rt.data.iter())
-        .map(|d| DataSymbol { name: d.name.clone(), align: d.align, size: d.bytes.len() as u64, bytes: Some(d.bytes.clone()) })
-        .chain(module.bss.iter().chain(rt.bss.iter()).map(|b| DataSymbol { name: b.name.clone(), align: b.align, size: b.size, bytes: None }))
+        .map(|d| DataSymbol {
+            name: d.name.clone(),
+            align: d.align,
+            size: d.bytes.len() as u64,
+            bytes: Some(d.bytes.clone()),
+        })
+        .chain(module.bss.iter().chain(rt.bss.iter()).map(|b| DataSymbol {
+            name: b.name.clone(),
+            align: b.align,
+            size: b.size,
+            bytes: None,
+        }))
         .collect();
-    let data_index: HashMap<&str, u32> = data_symbols.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect();
+    let data_index: HashMap<&str, u32> =
+        data_symbols.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect();
     let resolve = |symbol: &Symbol| match symbol {
-        Symbol::Function(name) => RelocTarget::Function(*function_index.get(name.as_str()).expect("calls resolved by validation")),
-        Symbol::Data(name) => RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation")),
+        Symbol::Function(name) => {
+            RelocTarget::Function(*function_index.get(name.as_str()).expect("calls resolved by validation"))
+        }
+        Symbol::Data(name) => {
+            RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation"))
+        }
     };
 
     let code = || compiled.iter().map(|c| c.code.as_ref().expect("errors returned above"));
@@ -424,8 +448,11 @@ fn exit_number(target: Target, format: Format) -> Result<i64, CompileError> {
         Target::X86_64 => 60,
         Target::Arm64 => 1,
     };
-    let plan = syscall::plan(target, format, Some(ir_exit))
-        .map_err(|reason| CompileError::Unsupported { target: target.name(), format: format.name(), reason })?;
+    let plan = syscall::plan(target, format, Some(ir_exit)).map_err(|reason| CompileError::Unsupported {
+        target: target.name(),
+        format: format.name(),
+        reason,
+    })?;
     Ok(plan.number.unwrap_or(ir_exit))
 }
 
@@ -475,7 +502,10 @@ fn ir_slots(func: &Function) -> u32 {
 /// `vbeam_native_regalloc` API): each vreg of the IR with its location,
 /// plus the allocation itself. Calls are assumed to pass every argument
 /// register, and system calls to follow the target's Linux convention.
-pub fn allocate_function(target: Target, mut func: Function) -> Result<(Vec<(u32, regalloc::Loc)>, regalloc::Allocation), CompileError> {
+pub fn allocate_function(
+    target: Target,
+    mut func: Function,
+) -> Result<(Vec<(u32, regalloc::Loc)>, regalloc::Allocation), CompileError> {
     let original = regalloc::renumber(&mut func);
     let mut plans = Vec::new();
     for (i, number) in syscall::numbers(&func, target) {

@@ -56,24 +56,19 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
         Some(t) => t,
         None => {
             let t = get(Atom::Target).ok_or(DecodeError::MissingKey("target"))?;
-            t.atom()
-                .and_then(|a| Target::from_name(&a))
-                .ok_or(DecodeError::InvalidTarget(t))?
+            t.atom().and_then(|a| Target::from_name(&a)).ok_or(DecodeError::InvalidTarget(t))?
         }
     };
     let format = match format {
         Some(f) => f,
         None => {
             let f = get(Atom::Format).ok_or(DecodeError::MissingKey("format"))?;
-            f.atom()
-                .and_then(|a| Format::from_name(&a))
-                .ok_or(DecodeError::InvalidFormat(f))?
+            f.atom().and_then(|a| Format::from_name(&a)).ok_or(DecodeError::InvalidFormat(f))?
         }
     };
     let functions_term = get(Atom::Functions).ok_or(DecodeError::MissingKey("functions"))?;
-    let function_terms = functions_term
-        .list()
-        .ok_or_else(|| DecodeError::InvalidField { key: "functions", term: functions_term })?;
+    let function_terms =
+        functions_term.list().ok_or(DecodeError::InvalidField { key: "functions", term: functions_term })?;
     let mut functions = Vec::with_capacity(function_terms.len());
     let mut bodies = Vec::with_capacity(function_terms.len());
     let mut header_error = None;
@@ -127,7 +122,7 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
                     _ => None,
                 })
                 .flatten()
-                .ok_or_else(|| DecodeError::InvalidField { key: "imports", term: e })
+                .ok_or(DecodeError::InvalidField { key: "imports", term: e })
             })
             .collect::<Result<Vec<_>, T>>()?,
     };
@@ -172,7 +167,7 @@ impl<T: Term + std::fmt::Debug> Bodies<T> {
 }
 
 fn list_of<T: Term + std::fmt::Debug>(term: &T, key: &'static str) -> Result<Vec<T>, T> {
-    term.list().ok_or_else(|| DecodeError::InvalidField { key, term: *term })
+    term.list().ok_or(DecodeError::InvalidField { key, term: *term })
 }
 
 /// `{Name, Align, Payload}` with a positive power-of-two alignment.
@@ -215,11 +210,14 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Targ
     let name_term = term.map_get(Atom::Name).flatten().ok_or_else(invalid)?;
     let name = name_of(&name_term).ok_or_else(invalid)?;
     let field = |key: Atom| term.map_get(key).flatten();
-    let field_error = |key: Atom, t: T| DecodeError::InvalidFunctionField { function: name.clone(), key: key.name(), term: t };
+    let field_error =
+        |key: Atom, t: T| DecodeError::InvalidFunctionField { function: name.clone(), key: key.name(), term: t };
 
     let arity = match field(Atom::Arity) {
         None => None,
-        Some(a) => Some(a.int64_bits().filter(|n| (0..=255).contains(n)).ok_or_else(|| field_error(Atom::Arity, a))? as u32),
+        Some(a) => {
+            Some(a.int64_bits().filter(|n| (0..=255).contains(n)).ok_or_else(|| field_error(Atom::Arity, a))? as u32)
+        }
     };
     let exported = match field(Atom::Exported) {
         None => false,
@@ -241,7 +239,10 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Targ
     };
     let locals = match field(Atom::Locals) {
         None => 0,
-        Some(l) => l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error(Atom::Locals, l))? as u32,
+        Some(l) => {
+            l.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n)).ok_or_else(|| field_error(Atom::Locals, l))?
+                as u32
+        }
     };
     let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term))?;
     let arity = arity.unwrap_or(params.len() as u32);
@@ -249,8 +250,17 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Targ
 }
 
 /// Decodes a body's instructions, `items` being the body term as a list.
-fn decode_body<T: Term + std::fmt::Debug>(function: &mut Function, body: T, items: Option<Vec<T>>, target: Target) -> Result<(), T> {
-    let items = items.ok_or_else(|| DecodeError::InvalidFunctionField { function: function.name.clone(), key: "body", term: body })?;
+fn decode_body<T: Term + std::fmt::Debug>(
+    function: &mut Function,
+    body: T,
+    items: Option<Vec<T>>,
+    target: Target,
+) -> Result<(), T> {
+    let items = items.ok_or_else(|| DecodeError::InvalidFunctionField {
+        function: function.name.clone(),
+        key: "body",
+        term: body,
+    })?;
     let mut labels = LabelTable::default();
     function.body.reserve_exact(items.len());
     for (i, inst) in items.iter().enumerate() {
@@ -472,10 +482,16 @@ fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Target, labels: &mut Label
         (Atom::IntToStr, [d, x]) => Inst::IntToStr { dst: r(d)?, src: s(x)? },
         (Atom::FloatToStr, [d, x]) => Inst::FloatToStr { dst: r(d)?, src: s(x)? },
         (Atom::ArrayNew, [d, e, c]) => Inst::ArrayNew { dst: r(d)?, elem_size: elem_size(e)?, cap: size(c)? },
-        (Atom::ArrayGet, [d, x, i, e]) => Inst::ArrayGet { dst: r(d)?, arr: r(x)?, index: s(i)?, elem_size: elem_size(e)? },
-        (Atom::ArraySet, [x, i, v, e]) => Inst::ArraySet { arr: r(x)?, index: s(i)?, value: s(v)?, elem_size: elem_size(e)? },
+        (Atom::ArrayGet, [d, x, i, e]) => {
+            Inst::ArrayGet { dst: r(d)?, arr: r(x)?, index: s(i)?, elem_size: elem_size(e)? }
+        }
+        (Atom::ArraySet, [x, i, v, e]) => {
+            Inst::ArraySet { arr: r(x)?, index: s(i)?, value: s(v)?, elem_size: elem_size(e)? }
+        }
         (Atom::ArrayLen, [d, x]) => Inst::ArrayLen { dst: r(d)?, arr: r(x)? },
-        (Atom::ArrayAppend, [d, x, v, e]) => Inst::ArrayAppend { dst: r(d)?, arr: r(x)?, value: s(v)?, elem_size: elem_size(e)? },
+        (Atom::ArrayAppend, [d, x, v, e]) => {
+            Inst::ArrayAppend { dst: r(d)?, arr: r(x)?, value: s(v)?, elem_size: elem_size(e)? }
+        }
         (Atom::StructNew, [d, n]) => Inst::StructNew { dst: r(d)?, size: size(n)? },
         (Atom::FieldGet, [d, x, o]) => Inst::FieldGet { dst: r(d)?, s: r(x)?, offset: field_offset(o)? },
         (Atom::FieldSet, [x, o, v]) => Inst::FieldSet { s: r(x)?, offset: field_offset(o)?, value: s(v)? },

@@ -5,7 +5,7 @@
 
 use crate::error::CompileError;
 use crate::ir::Target;
-use crate::link::{apply_fixups, layout_data, max_data_align, LinkInput, Layout};
+use crate::link::{apply_fixups, layout_data, max_data_align, Layout, LinkInput};
 
 const BASE_ADDR: u64 = 0x40_0000;
 /// Segment alignment: 4 KiB pages on x86_64; 64 KiB on AArch64 so kernels
@@ -129,7 +129,11 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
             value: layout.text_addr + f.offset as u64,
             size: f.size as u64,
         };
-        if f.global { globals.push(sym) } else { locals.push(sym) }
+        if f.global {
+            globals.push(sym)
+        } else {
+            locals.push(sym)
+        }
     }
     for (d, addr) in input.data.iter().zip(&layout.data_addrs) {
         locals.push(Symbol {
@@ -212,7 +216,17 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
     o.0.extend_from_slice(SHSTRTAB);
     o.pad_to(shoff);
     // Section headers.
-    let shdr = |o: &mut Out, name: u32, kind: u32, flags: u64, addr: u64, off: u64, size: u64, link: u32, info: u32, align: u64, entsize: u64| {
+    let shdr = |o: &mut Out,
+                name: u32,
+                kind: u32,
+                flags: u64,
+                addr: u64,
+                off: u64,
+                size: u64,
+                link: u32,
+                info: u32,
+                align: u64,
+                entsize: u64| {
         o.u32(name);
         o.u32(kind);
         o.u64(flags);
@@ -225,9 +239,33 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
         o.u64(entsize);
     };
     shdr(&mut o, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    shdr(&mut o, NAME_TEXT, SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, layout.text_addr, text_off, text.len() as u64, 0, 0, TEXT_ALIGN, 0);
+    shdr(
+        &mut o,
+        NAME_TEXT,
+        SHT_PROGBITS,
+        SHF_ALLOC | SHF_EXECINSTR,
+        layout.text_addr,
+        text_off,
+        text.len() as u64,
+        0,
+        0,
+        TEXT_ALIGN,
+        0,
+    );
     shdr(&mut o, NAME_DATA, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, data_start, data_off, data_file_size, 0, 0, 16, 0);
-    shdr(&mut o, NAME_BSS, SHT_NOBITS, SHF_ALLOC | SHF_WRITE, data_start + data_file_size, data_end, data_mem_size - data_file_size, 0, 0, 16, 0);
+    shdr(
+        &mut o,
+        NAME_BSS,
+        SHT_NOBITS,
+        SHF_ALLOC | SHF_WRITE,
+        data_start + data_file_size,
+        data_end,
+        data_mem_size - data_file_size,
+        0,
+        0,
+        16,
+        0,
+    );
     shdr(&mut o, NAME_SYMTAB, SHT_SYMTAB, 0, 0, symtab_off, symtab_size, SHN_STRTAB, first_global, 8, SYM_SIZE);
     shdr(&mut o, NAME_STRTAB, SHT_STRTAB, 0, 0, strtab_off, strtab.len() as u64, 0, 0, 1, 0);
     shdr(&mut o, NAME_SHSTRTAB, SHT_STRTAB, 0, 0, shstrtab_off, SHSTRTAB.len() as u64, 0, 0, 1, 0);

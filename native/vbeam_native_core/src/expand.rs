@@ -148,7 +148,12 @@ impl Expander<'_> {
             1 => idx,
             _ => {
                 let s = self.vreg();
-                self.out.push(Inst::Bin { op: BinOp::Shl, dst: s, a: idx, b: Src::Imm(elem_size.trailing_zeros() as i64) });
+                self.out.push(Inst::Bin {
+                    op: BinOp::Shl,
+                    dst: s,
+                    a: idx,
+                    b: Src::Imm(elem_size.trailing_zeros() as i64),
+                });
                 s
             }
         };

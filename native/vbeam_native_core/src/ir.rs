@@ -203,18 +203,8 @@ pub enum Cond {
 }
 
 impl Cond {
-    pub const ALL: [Cond; 10] = [
-        Cond::Eq,
-        Cond::Ne,
-        Cond::Lt,
-        Cond::Le,
-        Cond::Gt,
-        Cond::Ge,
-        Cond::Ltu,
-        Cond::Leu,
-        Cond::Gtu,
-        Cond::Geu,
-    ];
+    pub const ALL: [Cond; 10] =
+        [Cond::Eq, Cond::Ne, Cond::Lt, Cond::Le, Cond::Gt, Cond::Ge, Cond::Ltu, Cond::Leu, Cond::Gtu, Cond::Geu];
     pub fn name(self) -> &'static str {
         match self {
             Cond::Eq => "eq",
@@ -271,13 +261,41 @@ pub struct MethodCall {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Inst {
     /// `mov` and `mov_imm`.
-    Mov { dst: Dst, src: Operand },
-    Bin { op: BinOp, dst: Reg, a: Reg, b: Src },
-    Unary { op: UnOp, dst: Reg, src: Src },
-    Load { width: Width, dst: Reg, base: Reg, offset: i32 },
-    Store { width: Width, base: Reg, offset: i32, src: Src },
-    Lea { dst: Reg, symbol: String },
-    Cmp { a: Reg, b: Src },
+    Mov {
+        dst: Dst,
+        src: Operand,
+    },
+    Bin {
+        op: BinOp,
+        dst: Reg,
+        a: Reg,
+        b: Src,
+    },
+    Unary {
+        op: UnOp,
+        dst: Reg,
+        src: Src,
+    },
+    Load {
+        width: Width,
+        dst: Reg,
+        base: Reg,
+        offset: i32,
+    },
+    Store {
+        width: Width,
+        base: Reg,
+        offset: i32,
+        src: Src,
+    },
+    Lea {
+        dst: Reg,
+        symbol: String,
+    },
+    Cmp {
+        a: Reg,
+        b: Src,
+    },
     Jmp(Label),
     Jcc(Cond, Label),
     Call(String),
@@ -292,28 +310,107 @@ pub enum Inst {
     Raw(Vec<u8>),
     PrintInt(Src),
     // ---- data types ----
-    StringLit { dst: Reg, source: StrSource },
-    StringLen { dst: Reg, s: Reg },
-    StringCmp { dst: Reg, a: Reg, b: Reg },
-    StringConcat { dst: Reg, a: Reg, b: Reg },
+    StringLit {
+        dst: Reg,
+        source: StrSource,
+    },
+    StringLen {
+        dst: Reg,
+        s: Reg,
+    },
+    StringCmp {
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+    },
+    StringConcat {
+        dst: Reg,
+        a: Reg,
+        b: Reg,
+    },
     PrintStr(Reg),
-    IntToStr { dst: Reg, src: Src },
-    FloatToStr { dst: Reg, src: Src },
-    ArrayNew { dst: Reg, elem_size: i64, cap: i64 },
-    ArrayGet { dst: Reg, arr: Reg, index: Src, elem_size: i64 },
-    ArraySet { arr: Reg, index: Src, value: Src, elem_size: i64 },
-    ArrayLen { dst: Reg, arr: Reg },
-    ArrayAppend { dst: Reg, arr: Reg, value: Src, elem_size: i64 },
-    StructNew { dst: Reg, size: i64 },
-    FieldGet { dst: Reg, s: Reg, offset: i64 },
-    FieldSet { s: Reg, offset: i64, value: Src },
-    MapNew { dst: Reg },
-    MapPut { dst: Reg, map: Reg, key: Src, value: Src },
-    MapGet { dst: Reg, map: Reg, key: Src },
-    MapDelete { dst: Reg, map: Reg, key: Src },
-    FloatBin { op: FloatOp, dst: Reg, a: Src, b: Src },
-    IntToFloat { dst: Reg, src: Src },
-    FloatToInt { dst: Reg, src: Src },
+    IntToStr {
+        dst: Reg,
+        src: Src,
+    },
+    FloatToStr {
+        dst: Reg,
+        src: Src,
+    },
+    ArrayNew {
+        dst: Reg,
+        elem_size: i64,
+        cap: i64,
+    },
+    ArrayGet {
+        dst: Reg,
+        arr: Reg,
+        index: Src,
+        elem_size: i64,
+    },
+    ArraySet {
+        arr: Reg,
+        index: Src,
+        value: Src,
+        elem_size: i64,
+    },
+    ArrayLen {
+        dst: Reg,
+        arr: Reg,
+    },
+    ArrayAppend {
+        dst: Reg,
+        arr: Reg,
+        value: Src,
+        elem_size: i64,
+    },
+    StructNew {
+        dst: Reg,
+        size: i64,
+    },
+    FieldGet {
+        dst: Reg,
+        s: Reg,
+        offset: i64,
+    },
+    FieldSet {
+        s: Reg,
+        offset: i64,
+        value: Src,
+    },
+    MapNew {
+        dst: Reg,
+    },
+    MapPut {
+        dst: Reg,
+        map: Reg,
+        key: Src,
+        value: Src,
+    },
+    MapGet {
+        dst: Reg,
+        map: Reg,
+        key: Src,
+    },
+    MapDelete {
+        dst: Reg,
+        map: Reg,
+        key: Src,
+    },
+    FloatBin {
+        op: FloatOp,
+        dst: Reg,
+        a: Src,
+        b: Src,
+    },
+    IntToFloat {
+        dst: Reg,
+        src: Src,
+    },
+    FloatToInt {
+        dst: Reg,
+        src: Src,
+    },
     PrintFloat(Src),
     /// Boxed: the one large instruction would make every instruction as large.
     MethodCall(Box<MethodCall>),
@@ -321,7 +418,11 @@ pub enum Inst {
     /// Call `callee` with `args` in the argument registers and its result
     /// into `dst`, preserving every physical register the IR keeps live
     /// across it. Data-type instructions expand into these (see `expand`).
-    CallWith { callee: String, args: Vec<Src>, dst: Option<Reg> },
+    CallWith {
+        callee: String,
+        args: Vec<Src>,
+        dst: Option<Reg>,
+    },
     /// Never reached (follows a call that does not return): a terminator
     /// with no successors, lowered to a trapping instruction.
     Trap,

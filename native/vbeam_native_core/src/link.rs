@@ -105,7 +105,10 @@ pub fn apply_fixups(input: &LinkInput, layout: &Layout, text: &mut [u8]) -> Resu
         };
         let p = layout.text_addr + f.offset as u64;
         code::apply(text, f.offset as usize, f.kind, p, target.wrapping_add(f.addend as u64)).map_err(|_| {
-            CompileError::TooLarge(format!("a reference from offset {:#x} of the code cannot reach {target:#x}", f.offset))
+            CompileError::TooLarge(format!(
+                "a reference from offset {:#x} of the code cannot reach {target:#x}",
+                f.offset
+            ))
         })?;
     }
     Ok(())

@@ -60,10 +60,9 @@ pub fn blocks(func: &Function) -> (Vec<Block>, Vec<usize>) {
         blocks.push(Block { start, end, succs: [None, None] });
     }
     let n = blocks.len();
-    for b in 0..n {
-        let (start, end) = (blocks[b].start, blocks[b].end);
+    for (b, block) in blocks.iter_mut().enumerate() {
         let next = (b + 1 < n).then_some(b + 1);
-        blocks[b].succs = match body[start..end].last() {
+        block.succs = match body[block.start..block.end].last() {
             Some(Inst::Jmp(l)) => [Some(label_block[l.0 as usize]), None],
             Some(Inst::Jcc(_, l)) => [Some(label_block[l.0 as usize]), next],
             Some(Inst::Ret | Inst::Trap) => [None, None],

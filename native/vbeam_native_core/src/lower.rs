@@ -185,6 +185,11 @@ mod tests {
         check(&[(r(0), MoveSrc::Reg(r(1))), (r(1), MoveSrc::Reg(r(2))), (r(2), MoveSrc::Reg(r(0)))]);
         check(&[(r(0), MoveSrc::Reg(r(1))), (r(1), MoveSrc::Reg(r(2))), (r(3), MoveSrc::Reg(r(0)))]);
         check(&[(r(0), MoveSrc::Imm(7)), (r(1), MoveSrc::Reg(r(0))), (r(2), MoveSrc::Slot(3))]);
-        check(&[(r(4), MoveSrc::Reg(r(4))), (r(5), MoveSrc::Reg(r(6))), (r(6), MoveSrc::Reg(r(5))), (r(7), MoveSrc::Reg(r(5)))]);
+        check(&[
+            (r(4), MoveSrc::Reg(r(4))),
+            (r(5), MoveSrc::Reg(r(6))),
+            (r(6), MoveSrc::Reg(r(5))),
+            (r(7), MoveSrc::Reg(r(5))),
+        ]);
     }
 }

@@ -129,14 +129,12 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
                 ..Implicit::default()
             }
         }
-        Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, .. } => Implicit {
-            clobbers_operands: cc.division_clobbers,
-            ..Implicit::default()
-        },
-        Inst::Bin { op: BinOp::Shl | BinOp::Shr | BinOp::Sar, b: Src::Reg(_), .. } => Implicit {
-            clobbers_operands: cc.shift_count_clobbers,
-            ..Implicit::default()
-        },
+        Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, .. } => {
+            Implicit { clobbers_operands: cc.division_clobbers, ..Implicit::default() }
+        }
+        Inst::Bin { op: BinOp::Shl | BinOp::Shr | BinOp::Sar, b: Src::Reg(_), .. } => {
+            Implicit { clobbers_operands: cc.shift_count_clobbers, ..Implicit::default() }
+        }
         _ => Implicit::default(),
     }
 }

@@ -133,7 +133,8 @@ pub fn allocate(
     reserved: RegSet,
 ) -> Result<Allocation, CompileError> {
     let named = named_pregs(func);
-    let mut scratch_iter = cc.scratch_candidates.iter().copied().filter(|r| !named.contains(*r) && !reserved.contains(*r));
+    let mut scratch_iter =
+        cc.scratch_candidates.iter().copied().filter(|r| !named.contains(*r) && !reserved.contains(*r));
     let (Some(s0), Some(s1)) = (scratch_iter.next(), scratch_iter.next()) else {
         return Err(CompileError::InvalidFunction {
             function: func.name.clone(),
@@ -141,12 +142,8 @@ pub fn allocate(
         });
     };
     let live = liveness::analyze(func, num_vregs, cc, info);
-    let pool: Vec<PReg> = cc
-        .allocatable
-        .iter()
-        .copied()
-        .filter(|r| *r != s0 && *r != s1 && !reserved.contains(*r))
-        .collect();
+    let pool: Vec<PReg> =
+        cc.allocatable.iter().copied().filter(|r| *r != s0 && *r != s1 && !reserved.contains(*r)).collect();
     let hints = hints(func, num_vregs, cc);
     let locs = linear_scan(&live, &pool, &hints);
     let mut spill_slots = 0;
@@ -185,12 +182,8 @@ fn hints(func: &Function, num_vregs: usize, cc: &CallConv) -> Vec<Option<PReg>> 
 }
 
 fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Loc> {
-    let mut order: Vec<(u32, u32, u32)> = live
-        .intervals
-        .iter()
-        .enumerate()
-        .filter_map(|(v, iv)| iv.map(|(s, e)| (s, e, v as u32)))
-        .collect();
+    let mut order: Vec<(u32, u32, u32)> =
+        live.intervals.iter().enumerate().filter_map(|(v, iv)| iv.map(|(s, e)| (s, e, v as u32))).collect();
     order.sort_unstable();
     let mut locs = vec![Loc::Spill(u32::MAX); live.intervals.len()];
     let mut next_slot = 0u32;
@@ -329,8 +322,9 @@ mod tests {
     #[test]
     fn many_simultaneous_values_spill_to_distinct_slots() {
         let n = 40u32;
-        let mut body: Vec<Inst> =
-            (1..=n).map(|v| Inst::Bin { op: BinOp::Add, dst: Reg::V(v), a: Reg::V(0), b: Src::Imm(v as i64) }).collect();
+        let mut body: Vec<Inst> = (1..=n)
+            .map(|v| Inst::Bin { op: BinOp::Add, dst: Reg::V(v), a: Reg::V(0), b: Src::Imm(v as i64) })
+            .collect();
         for v in 1..=n {
             body.push(Inst::Bin { op: BinOp::Add, dst: Reg::V(0), a: Reg::V(0), b: Src::Reg(Reg::V(v)) });
         }
@@ -338,7 +332,8 @@ mod tests {
         body.push(Inst::Ret);
         let mut f = func(body, 0);
         let a = alloc(&mut f);
-        let spilled: Vec<u32> = a.locs.iter().filter_map(|l| if let Loc::Spill(s) = l { Some(*s) } else { None }).collect();
+        let spilled: Vec<u32> =
+            a.locs.iter().filter_map(|l| if let Loc::Spill(s) = l { Some(*s) } else { None }).collect();
         assert!(!spilled.is_empty());
         let mut unique = spilled.clone();
         unique.sort();

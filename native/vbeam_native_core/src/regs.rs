@@ -4,9 +4,8 @@
 
 use crate::ir::{PReg, Target};
 
-const X86_NAMES: [&str; 16] = [
-    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-];
+const X86_NAMES: [&str; 16] =
+    ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
 
 pub mod x86 {
     use crate::ir::PReg;
@@ -135,8 +134,20 @@ static X86_64: CallConv = CallConv {
     caller_saved: RegSet(0b0000_1111_1100_0111), // rax rcx rdx rsi rdi r8-r11
     callee_saved: RegSet(0b1111_0000_0010_1000), // rbx rbp r12-r15
     allocatable: &[
-        x86::RAX, x86::RCX, x86::RDX, x86::RSI, x86::RDI, x86::R8, x86::R9, x86::R10, x86::R11,
-        x86::RBX, x86::R12, x86::R13, x86::R14, x86::R15,
+        x86::RAX,
+        x86::RCX,
+        x86::RDX,
+        x86::RSI,
+        x86::RDI,
+        x86::R8,
+        x86::R9,
+        x86::R10,
+        x86::R11,
+        x86::RBX,
+        x86::R12,
+        x86::R13,
+        x86::R14,
+        x86::R15,
     ],
     scratch_candidates: &[x86::R11, x86::R10, x86::R12, x86::R13, x86::R14, x86::RBX],
     heap: x86::R15,
@@ -145,7 +156,7 @@ static X86_64: CallConv = CallConv {
     syscall_result: x86::RAX,
     syscall_clobbers: RegSet(1 << 1 | 1 << 11), // rcx r11
     division_clobbers: RegSet(1 << 0 | 1 << 2), // rax rdx
-    shift_count_clobbers: RegSet(1 << 1),      // rcx
+    shift_count_clobbers: RegSet(1 << 1),       // rcx
 };
 
 static ARM64: CallConv = CallConv {
@@ -156,9 +167,32 @@ static ARM64: CallConv = CallConv {
     caller_saved: RegSet(0x3_ffff | 1 << 30),
     callee_saved: RegSet(0x1ff8_0000 | 1 << 29), // x19-x28, fp
     allocatable: &[
-        PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5), PReg(6), PReg(7), PReg(8), PReg(9),
-        PReg(10), PReg(11), PReg(12), PReg(13), PReg(14), PReg(15), PReg(19), PReg(20), PReg(21),
-        PReg(22), PReg(23), PReg(24), PReg(25), PReg(26), PReg(27), PReg(28),
+        PReg(0),
+        PReg(1),
+        PReg(2),
+        PReg(3),
+        PReg(4),
+        PReg(5),
+        PReg(6),
+        PReg(7),
+        PReg(8),
+        PReg(9),
+        PReg(10),
+        PReg(11),
+        PReg(12),
+        PReg(13),
+        PReg(14),
+        PReg(15),
+        PReg(19),
+        PReg(20),
+        PReg(21),
+        PReg(22),
+        PReg(23),
+        PReg(24),
+        PReg(25),
+        PReg(26),
+        PReg(27),
+        PReg(28),
     ],
     scratch_candidates: &[arm64::X17, arm64::X16, PReg(15), PReg(14), PReg(13), PReg(12), PReg(11)],
     heap: arm64::X28,

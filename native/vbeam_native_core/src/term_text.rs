@@ -56,7 +56,9 @@ impl<'a> Term for &'a Value {
     }
     fn map_get(&self, key: Atom) -> Option<Option<&'a Value>> {
         match self {
-            Value::Map(m) => Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key.name())).map(|(_, v)| v)),
+            Value::Map(m) => {
+                Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key.name())).map(|(_, v)| v))
+            }
             _ => None,
         }
     }
@@ -185,12 +187,14 @@ impl Parser<'_> {
             Some(c) if c == b'-' || c.is_ascii_digit() => self.integer(),
             Some(c) if c.is_ascii_lowercase() => {
                 let start = self.i;
-                while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_' || self.s[self.i] == b'@') {
+                while self.i < self.s.len()
+                    && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_' || self.s[self.i] == b'@')
+                {
                     self.i += 1;
                 }
                 Ok(Value::Atom(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
             }
-            Some(c) if c == b'$' => {
+            Some(b'$') => {
                 self.i += 1;
                 let c = self.s[self.i];
                 self.i += 1;
@@ -205,7 +209,9 @@ impl Parser<'_> {
             self.i += 1;
         }
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'#' || self.s[self.i] == b'_') {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'#' || self.s[self.i] == b'_')
+        {
             self.i += 1;
         }
         let text: String = String::from_utf8_lossy(&self.s[start..self.i]).replace('_', "");

@@ -75,7 +75,10 @@ pub fn needs(f: &Function, names: &ModuleNames) -> Needs {
 
 /// Splits the names called but not defined into builtins and, when the
 /// module allows them, stubs; fails naming the rest.
-pub fn resolve(unresolved: BTreeSet<String>, allow_stubs: bool) -> Result<(BTreeSet<&'static str>, BTreeSet<String>), CompileError> {
+pub fn resolve(
+    unresolved: BTreeSet<String>,
+    allow_stubs: bool,
+) -> Result<(BTreeSet<&'static str>, BTreeSet<String>), CompileError> {
     let mut builtins = BTreeSet::new();
     let mut stubs = BTreeSet::new();
     let mut missing = Vec::new();
@@ -105,7 +108,12 @@ fn callee(inst: &Inst) -> Option<String> {
 
 /// Checks one function; `heap_reserved` says whether the program uses the
 /// heap register.
-pub fn check_function(target: Target, f: &Function, names: &ModuleNames, heap_reserved: bool) -> Result<(), CompileError> {
+pub fn check_function(
+    target: Target,
+    f: &Function,
+    names: &ModuleNames,
+    heap_reserved: bool,
+) -> Result<(), CompileError> {
     let cc = call_conv(target);
     let reserved = if heap_reserved { cc.reserved.with(cc.heap) } else { cc.reserved };
     if f.params.len() > cc.args.len() {
@@ -124,7 +132,10 @@ pub fn check_function(target: Target, f: &Function, names: &ModuleNames, heap_re
     for inst in &f.body {
         if let Inst::Label(l) = inst {
             if std::mem::replace(&mut defined[l.0 as usize], true) {
-                return Err(CompileError::DuplicateLabel { function: f.name.clone(), label: f.labels[l.0 as usize].clone() });
+                return Err(CompileError::DuplicateLabel {
+                    function: f.name.clone(),
+                    label: f.labels[l.0 as usize].clone(),
+                });
             }
         }
     }

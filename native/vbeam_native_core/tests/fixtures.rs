@@ -25,8 +25,11 @@ fn every_fixture_runs_with_its_expected_output() {
     let dir = fixtures_dir();
     let work = std::env::temp_dir().join(format!("vbeam_fixtures_{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "ir")).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ir"))
+        .collect();
     entries.sort();
     // VBEAM_FIXTURES=substring runs only the matching fixtures (for debugging).
     if let Ok(only) = std::env::var("VBEAM_FIXTURES") {
@@ -52,7 +55,8 @@ fn every_fixture_runs_with_its_expected_output() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
         let want_stdout = std::fs::read(dir.join(format!("{name}.stdout"))).unwrap();
-        let want_status: i32 = std::fs::read_to_string(dir.join(format!("{name}.status"))).map_or(0, |s| s.trim().parse().unwrap());
+        let want_status: i32 =
+            std::fs::read_to_string(dir.join(format!("{name}.status"))).map_or(0, |s| s.trim().parse().unwrap());
         let (stdout, status) = run(&exe, target);
         if stdout != want_stdout || status != want_status {
             failures.push(format!(

@@ -26,7 +26,9 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             DecodeError::InvalidTarget(t) => (a("invalid_target"), t.in_env(env)).encode(env),
             DecodeError::InvalidFormat(t) => (a("invalid_format"), t.in_env(env)).encode(env),
             DecodeError::InvalidField { key, term } => (a("invalid_field"), a(key), term.in_env(env)).encode(env),
-            DecodeError::InvalidFunction { index, term } => (a("invalid_function"), index, term.in_env(env)).encode(env),
+            DecodeError::InvalidFunction { index, term } => {
+                (a("invalid_function"), index, term.in_env(env)).encode(env)
+            }
             DecodeError::InvalidFunctionField { function, key, term } => {
                 (a("invalid_function_field"), b(function), a(key), term.in_env(env)).encode(env)
             }
@@ -39,8 +41,12 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             CompileError::DuplicateFunction(n) => (a("duplicate_function"), b(n)).encode(env),
             CompileError::DuplicateData(n) => (a("duplicate_data"), b(n)).encode(env),
             CompileError::NoEntryPoint(n) => (a("no_entry_point"), b(n)).encode(env),
-            CompileError::UndefinedLabel { function, label } => (a("undefined_label"), b(function), b(label)).encode(env),
-            CompileError::DuplicateLabel { function, label } => (a("duplicate_label"), b(function), b(label)).encode(env),
+            CompileError::UndefinedLabel { function, label } => {
+                (a("undefined_label"), b(function), b(label)).encode(env)
+            }
+            CompileError::DuplicateLabel { function, label } => {
+                (a("duplicate_label"), b(function), b(label)).encode(env)
+            }
             CompileError::UnresolvedSymbols(names) => {
                 let list: Vec<Term> = names.iter().map(|n| b(n)).collect();
                 (a("unresolved_symbols"), list).encode(env)
@@ -57,7 +63,9 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             CompileError::InvalidOperand { function, index, reason } => {
                 (a("invalid_operand"), b(function), index, b(reason)).encode(env)
             }
-            CompileError::InvalidFunction { function, reason } => (a("invalid_function"), b(function), b(reason)).encode(env),
+            CompileError::InvalidFunction { function, reason } => {
+                (a("invalid_function"), b(function), b(reason)).encode(env)
+            }
             CompileError::Unsupported { target, format, reason } => {
                 (a("unsupported"), a(target), a(format), b(reason)).encode(env)
             }

@@ -157,7 +157,13 @@ fn allocate<'a>(env: Env<'a>, target: Term<'a>, function: Term<'a>) -> Term<'a> 
 /// `link(Target, Format, Code, Data)`: an executable whose entry point is
 /// the first byte of `Code` and whose one data entry `data` holds `Data`.
 #[rustler::nif]
-fn link_executable<'a>(env: Env<'a>, target: Term<'a>, format: Term<'a>, code: Binary<'a>, data: Binary<'a>) -> NifResult<Term<'a>> {
+fn link_executable<'a>(
+    env: Env<'a>,
+    target: Term<'a>,
+    format: Term<'a>,
+    code: Binary<'a>,
+    data: Binary<'a>,
+) -> NifResult<Term<'a>> {
     Ok(guarded(env, || {
         let Ok(Some(target)) = target_override(target) else {
             return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
@@ -171,7 +177,12 @@ fn link_executable<'a>(env: Env<'a>, target: Term<'a>, format: Term<'a>, code: B
             text: code.as_slice().to_vec(),
             fixups: Vec::new(),
             functions: vec![FunctionSymbol { name: "_start".into(), offset: 0, size: code.len() as u32, global: true }],
-            data: vec![DataSymbol { name: "data".into(), align: 16, size: data.len() as u64, bytes: Some(data.as_slice().to_vec()) }],
+            data: vec![DataSymbol {
+                name: "data".into(),
+                align: 16,
+                size: data.len() as u64,
+                bytes: Some(data.as_slice().to_vec()),
+            }],
             entry: 0,
         };
         match link::link(input) {

@@ -235,7 +235,11 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
             }
         }
         // A proper list ends in [].
-        cursors.into_iter().zip(items).map(|(end, list)| Self::from_raw(end).as_term().is_empty_list().then_some(list)).collect()
+        cursors
+            .into_iter()
+            .zip(items)
+            .map(|(end, list)| Self::from_raw(end).as_term().is_empty_list().then_some(list))
+            .collect()
     }
     fn map_get(&self, key: Atom) -> Option<Option<Self>> {
         let term = self.as_term();

@@ -119,7 +119,9 @@ pub fn run_many(targets: &[Target], first_seed: u64, count: u64, cfg: &Config, w
     let failures = std::thread::scope(|scope| {
         let halves: Vec<_> = [left, right]
             .into_iter()
-            .map(|half| scope.spawn(move || half.iter().filter_map(|(t, s)| check(*t, *s, cfg, work)).collect::<Vec<_>>()))
+            .map(|half| {
+                scope.spawn(move || half.iter().filter_map(|(t, s)| check(*t, *s, cfg, work)).collect::<Vec<_>>())
+            })
             .collect();
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });

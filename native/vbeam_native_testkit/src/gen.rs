@@ -17,7 +17,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -25,7 +25,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
@@ -60,7 +60,7 @@ fn interesting(rng: &mut Rng) -> i64 {
     match rng.below(10) {
         0 => rng.pick(&[0, 1, -1, 2, 7, 10, 255, 256]),
         1 => rng.pick(&[i64::MIN, i64::MAX, i32::MIN as i64, i32::MAX as i64, 1 << 32, -(1 << 32), 0xffff_ffff]),
-        2 => rng.next() as i64,
+        2 => rng.next_u64() as i64,
         _ => rng.below(2000) as i64 - 1000,
     }
 }
@@ -72,7 +72,11 @@ pub fn generate(target: Target, seed: u64, cfg: &Config) -> Module {
         target,
         format: Format::Elf64,
         functions: Vec::new(),
-        data: STRINGS.iter().enumerate().map(|(i, s)| DataEntry { name: format!("str_{i}"), align: 1, bytes: s.to_vec() }).collect(),
+        data: STRINGS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| DataEntry { name: format!("str_{i}"), align: 1, bytes: s.to_vec() })
+            .collect(),
         bss: vec![BssEntry { name: SCRATCH.into(), align: 8, size: SCRATCH_SIZE }],
         imports: Vec::new(),
         allow_stubs: false,
@@ -140,7 +144,14 @@ fn v(n: u32) -> Reg {
 }
 
 impl<'r> FnGen<'r> {
-    fn new(rng: &'r mut Rng, target: Target, cfg: &Config, name: String, arity: u32, callees: Vec<(String, u32)>) -> FnGen<'r> {
+    fn new(
+        rng: &'r mut Rng,
+        target: Target,
+        cfg: &Config,
+        name: String,
+        arity: u32,
+        callees: Vec<(String, u32)>,
+    ) -> FnGen<'r> {
         FnGen {
             rng,
             target,
@@ -266,7 +277,10 @@ impl<'r> FnGen<'r> {
     fn init_data_types(&mut self) {
         let s = self.fresh();
         let k = self.rng.below(STRINGS.len() as u64) as usize;
-        self.emit(Inst::StringLit { dst: v(s), source: StrSource::Data(format!("str_{k}"), Some(STRINGS[k].len() as u64)) });
+        self.emit(Inst::StringLit {
+            dst: v(s),
+            source: StrSource::Data(format!("str_{k}"), Some(STRINGS[k].len() as u64)),
+        });
         self.strings.push(s);
         let s2 = self.fresh();
         self.emit(Inst::StringLit { dst: v(s2), source: StrSource::Bytes(b"lit!".to_vec()) });
@@ -288,6 +302,8 @@ impl<'r> FnGen<'r> {
         self.emit(Inst::IntToFloat { dst: v(f), src: Src::Imm(x) });
         self.floats.push(f);
         let g = self.fresh();
+        // 3.14 is the text V programs print, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         let c: f64 = self.rng.pick(&[0.1, 3.14, 1e-7, 2.5e20, 1e300, 5e-324, -0.0, 0.3]);
         self.mov_imm(g, c.to_bits() as i64);
         self.floats.push(g);
@@ -327,8 +343,17 @@ impl<'r> FnGen<'r> {
         let d = self.target_var();
         let a = self.var();
         let op = self.rng.pick(&[
-            BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::And, BinOp::Or, BinOp::Xor, BinOp::Sdiv, BinOp::Srem, BinOp::Shl,
-            BinOp::Shr, BinOp::Sar,
+            BinOp::Add,
+            BinOp::Sub,
+            BinOp::Mul,
+            BinOp::And,
+            BinOp::Or,
+            BinOp::Xor,
+            BinOp::Sdiv,
+            BinOp::Srem,
+            BinOp::Shl,
+            BinOp::Shr,
+            BinOp::Sar,
         ]);
         let b = match op {
             BinOp::Sdiv | BinOp::Srem => {
@@ -612,8 +637,13 @@ impl<'r> FnGen<'r> {
 
     fn builtins_stmt(&mut self) {
         let s = self.rng.pick(&self.strings.clone());
-        let (name, takes_int) =
-            self.rng.pick(&[("println", false), ("string__to_upper", false), ("string__trim_space", false), ("int__str", true), ("string__int", false)]);
+        let (name, takes_int) = self.rng.pick(&[
+            ("println", false),
+            ("string__to_upper", false),
+            ("string__trim_space", false),
+            ("int__str", true),
+            ("string__int", false),
+        ]);
         let arg = if takes_int { Operand::Reg(v(self.var())) } else { Operand::Reg(v(s)) };
         self.emit(Inst::Mov { dst: Dst::Reg(self.arg(0)), src: arg });
         self.emit(Inst::Call(name.into()));

@@ -170,7 +170,13 @@ impl<'m> Interp<'m> {
         let labels = module
             .functions
             .iter()
-            .map(|f| f.body.iter().enumerate().filter_map(|(i, inst)| if let Inst::Label(l) = inst { Some((l.0, i)) } else { None }).collect())
+            .map(|f| {
+                f.body
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, inst)| if let Inst::Label(l) = inst { Some((l.0, i)) } else { None })
+                    .collect()
+            })
             .collect();
         Interp {
             module,
@@ -308,7 +314,11 @@ impl<'m> Interp<'m> {
                 for c in digits.iter().take_while(|c| c.is_ascii_digit()) {
                     n = n.wrapping_mul(10).wrapping_add((c - b'0') as i64);
                 }
-                if neg { n.wrapping_neg() } else { n }
+                if neg {
+                    n.wrapping_neg()
+                } else {
+                    n
+                }
             }
             "int__str" => self.string_from(a[0].to_string().as_bytes())?,
             "string__repeat" => {

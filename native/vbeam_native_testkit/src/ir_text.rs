@@ -63,7 +63,9 @@ impl Printer<'_> {
                 };
                 format!("{{mov,{d},{s}}}")
             }
-            Inst::Bin { op, dst, a, b } => format!("{{{},{},{},{}}}", bop(*op), self.reg(*dst), self.reg(*a), self.src(*b)),
+            Inst::Bin { op, dst, a, b } => {
+                format!("{{{},{},{},{}}}", bop(*op), self.reg(*dst), self.reg(*a), self.src(*b))
+            }
             Inst::Unary { op, dst, src } => {
                 let name = if *op == UnOp::Neg { "neg" } else { "not_" };
                 format!("{{{name},{},{}}}", self.reg(*dst), self.src(*src))
@@ -91,36 +93,66 @@ impl Printer<'_> {
             Inst::Raw(b) => format!("{{raw,{}}}", bin(b)),
             Inst::PrintInt(s) => format!("{{print_int,{}}}", self.src(*s)),
             Inst::StringLit { dst, source } => match source {
-                StrSource::Data(n, Some(len)) => format!("{{string_lit,{},{{data_ref,{}}},{len}}}", self.reg(*dst), bin(n.as_bytes())),
-                StrSource::Data(n, None) => format!("{{string_lit,{},{{data_ref,{}}}}}", self.reg(*dst), bin(n.as_bytes())),
+                StrSource::Data(n, Some(len)) => {
+                    format!("{{string_lit,{},{{data_ref,{}}},{len}}}", self.reg(*dst), bin(n.as_bytes()))
+                }
+                StrSource::Data(n, None) => {
+                    format!("{{string_lit,{},{{data_ref,{}}}}}", self.reg(*dst), bin(n.as_bytes()))
+                }
                 StrSource::Bytes(b) => format!("{{string_lit,{},{}}}", self.reg(*dst), bin(b)),
             },
             Inst::StringLen { dst, s } => format!("{{string_len,{},{}}}", self.reg(*dst), self.reg(*s)),
-            Inst::StringCmp { dst, a, b } => format!("{{string_cmp,{},{},{}}}", self.reg(*dst), self.reg(*a), self.reg(*b)),
-            Inst::StringConcat { dst, a, b } => format!("{{string_concat,{},{},{}}}", self.reg(*dst), self.reg(*a), self.reg(*b)),
+            Inst::StringCmp { dst, a, b } => {
+                format!("{{string_cmp,{},{},{}}}", self.reg(*dst), self.reg(*a), self.reg(*b))
+            }
+            Inst::StringConcat { dst, a, b } => {
+                format!("{{string_concat,{},{},{}}}", self.reg(*dst), self.reg(*a), self.reg(*b))
+            }
             Inst::PrintStr(r) => format!("{{print_str,{}}}", self.reg(*r)),
             Inst::IntToStr { dst, src } => format!("{{int_to_str,{},{}}}", self.reg(*dst), self.src(*src)),
             Inst::FloatToStr { dst, src } => format!("{{float_to_str,{},{}}}", self.reg(*dst), self.src(*src)),
-            Inst::ArrayNew { dst, elem_size, cap } => format!("{{array_new,{},{},{}}}", self.reg(*dst), imm(*elem_size), imm(*cap)),
+            Inst::ArrayNew { dst, elem_size, cap } => {
+                format!("{{array_new,{},{},{}}}", self.reg(*dst), imm(*elem_size), imm(*cap))
+            }
             Inst::ArrayGet { dst, arr, index, elem_size } => {
                 format!("{{array_get,{},{},{},{}}}", self.reg(*dst), self.reg(*arr), self.src(*index), imm(*elem_size))
             }
             Inst::ArraySet { arr, index, value, elem_size } => {
-                format!("{{array_set,{},{},{},{}}}", self.reg(*arr), self.src(*index), self.src(*value), imm(*elem_size))
+                format!(
+                    "{{array_set,{},{},{},{}}}",
+                    self.reg(*arr),
+                    self.src(*index),
+                    self.src(*value),
+                    imm(*elem_size)
+                )
             }
             Inst::ArrayLen { dst, arr } => format!("{{array_len,{},{}}}", self.reg(*dst), self.reg(*arr)),
             Inst::ArrayAppend { dst, arr, value, elem_size } => {
-                format!("{{array_append,{},{},{},{}}}", self.reg(*dst), self.reg(*arr), self.src(*value), imm(*elem_size))
+                format!(
+                    "{{array_append,{},{},{},{}}}",
+                    self.reg(*dst),
+                    self.reg(*arr),
+                    self.src(*value),
+                    imm(*elem_size)
+                )
             }
             Inst::StructNew { dst, size } => format!("{{struct_new,{},{}}}", self.reg(*dst), imm(*size)),
-            Inst::FieldGet { dst, s, offset } => format!("{{field_get,{},{},{}}}", self.reg(*dst), self.reg(*s), imm(*offset)),
-            Inst::FieldSet { s, offset, value } => format!("{{field_set,{},{},{}}}", self.reg(*s), imm(*offset), self.src(*value)),
+            Inst::FieldGet { dst, s, offset } => {
+                format!("{{field_get,{},{},{}}}", self.reg(*dst), self.reg(*s), imm(*offset))
+            }
+            Inst::FieldSet { s, offset, value } => {
+                format!("{{field_set,{},{},{}}}", self.reg(*s), imm(*offset), self.src(*value))
+            }
             Inst::MapNew { dst } => format!("{{map_new,{}}}", self.reg(*dst)),
             Inst::MapPut { dst, map, key, value } => {
                 format!("{{map_put,{},{},{},{}}}", self.reg(*dst), self.reg(*map), self.src(*key), self.src(*value))
             }
-            Inst::MapGet { dst, map, key } => format!("{{map_get,{},{},{}}}", self.reg(*dst), self.reg(*map), self.src(*key)),
-            Inst::MapDelete { dst, map, key } => format!("{{map_delete,{},{},{}}}", self.reg(*dst), self.reg(*map), self.src(*key)),
+            Inst::MapGet { dst, map, key } => {
+                format!("{{map_get,{},{},{}}}", self.reg(*dst), self.reg(*map), self.src(*key))
+            }
+            Inst::MapDelete { dst, map, key } => {
+                format!("{{map_delete,{},{},{}}}", self.reg(*dst), self.reg(*map), self.src(*key))
+            }
             Inst::FloatBin { op, dst, a, b } => {
                 let name = match op {
                     FloatOp::Add => "fadd",
@@ -136,7 +168,13 @@ impl Printer<'_> {
             Inst::MethodCall(call) => {
                 let MethodCall { dst, type_name, method, args } = &**call;
                 let a: Vec<String> = args.iter().map(|x| self.src(*x)).collect();
-                format!("{{method_call,{},{},{},[{}]}}", self.reg(*dst), bin(type_name.as_bytes()), bin(method.as_bytes()), a.join(","))
+                format!(
+                    "{{method_call,{},{},{},[{}]}}",
+                    self.reg(*dst),
+                    bin(type_name.as_bytes()),
+                    bin(method.as_bytes()),
+                    a.join(",")
+                )
             }
             other => format!("{{internal, {other:?}}}"),
         }
@@ -146,7 +184,13 @@ impl Printer<'_> {
 /// The `.ir` file text of `module`.
 pub fn to_text(module: &Module) -> String {
     let mut s = String::new();
-    let _ = write!(s, "#{{target => {}, format => {}, allow_stubs => {},\n  functions => [\n", module.target.name(), module.format.name(), module.allow_stubs);
+    let _ = write!(
+        s,
+        "#{{target => {}, format => {}, allow_stubs => {},\n  functions => [\n",
+        module.target.name(),
+        module.format.name(),
+        module.allow_stubs
+    );
     for (k, f) in module.functions.iter().enumerate() {
         let p = Printer { target: module.target, labels: &f.labels };
         let params: Vec<String> = f.params.iter().map(|r| p.reg(*r)).collect();
@@ -163,8 +207,10 @@ pub fn to_text(module: &Module) -> String {
             if k + 1 < module.functions.len() { "," } else { "" }
         );
     }
-    let data: Vec<String> = module.data.iter().map(|d| format!("{{{},{},{}}}", bin(d.name.as_bytes()), d.align, bin(&d.bytes))).collect();
-    let bss: Vec<String> = module.bss.iter().map(|b| format!("{{{},{},{}}}", bin(b.name.as_bytes()), b.align, b.size)).collect();
+    let data: Vec<String> =
+        module.data.iter().map(|d| format!("{{{},{},{}}}", bin(d.name.as_bytes()), d.align, bin(&d.bytes))).collect();
+    let bss: Vec<String> =
+        module.bss.iter().map(|b| format!("{{{},{},{}}}", bin(b.name.as_bytes()), b.align, b.size)).collect();
     let _ = write!(s, "  ],\n  data => [{}],\n  bss => [{}],\n  imports => []}}.\n", data.join(", "), bss.join(", "));
     s
 }

@@ -32,7 +32,12 @@ pub fn encodings(args: &[&str], text: &str) -> Vec<Vec<u8>> {
 
 /// Compares our encoding of every form with llvm-mc's and lists the
 /// differences.
-pub fn compare<I: std::fmt::Display>(args: &[&str], prelude: &str, forms: &[I], encode: impl Fn(&I) -> Vec<u8>) -> Vec<String> {
+pub fn compare<I: std::fmt::Display>(
+    args: &[&str],
+    prelude: &str,
+    forms: &[I],
+    encode: impl Fn(&I) -> Vec<u8>,
+) -> Vec<String> {
     let text: String = prelude.to_string() + &forms.iter().map(|i| format!("{i}\n")).collect::<String>();
     let expected = encodings(args, &text);
     assert_eq!(expected.len(), forms.len(), "llvm-mc rejected some lines");

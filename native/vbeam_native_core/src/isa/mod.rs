@@ -3,6 +3,6 @@
 //! (`emit_tests`), and the lowering from allocated IR (`lower`).
 
 pub mod arm64;
-pub mod x86_64;
 #[cfg(test)]
 mod llvm_mc;
+pub mod x86_64;

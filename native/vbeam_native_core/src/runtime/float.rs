@@ -423,7 +423,8 @@ fn shortest(b: &mut Builder) {
     let digits = b.lea(FDIGITS);
     let n = b.vreg();
     b.mov_imm(n, 0);
-    let (next, subtract, subtracted, low_reached, high_reached) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    let (next, subtract, subtracted, low_reached, high_reached) =
+        (b.label(), b.label(), b.label(), b.label(), b.label());
     let (emit_d, emit_d1, more, low_only, both) = (b.label(), b.label(), b.label(), b.label(), b.label());
     let d = b.vreg();
     b.bind(next);

@@ -4,15 +4,27 @@
 //! offset the encoder leaves in them.
 
 use super::inst::*;
-use crate::isa::llvm_mc;
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::PReg;
+use crate::isa::llvm_mc;
 
 /// Registers incl. the argument, scratch, callee-saved, fp/lr and 31.
 const REGS: [u8; 11] = [0, 1, 7, 8, 15, 16, 17, 28, 29, 30, 31];
 const CONDS: [Cond; 14] = [
-    Cond::Eq, Cond::Ne, Cond::Hs, Cond::Lo, Cond::Mi, Cond::Pl, Cond::Vs, Cond::Vc, Cond::Hi, Cond::Ls, Cond::Ge,
-    Cond::Lt, Cond::Gt, Cond::Le,
+    Cond::Eq,
+    Cond::Ne,
+    Cond::Hs,
+    Cond::Lo,
+    Cond::Mi,
+    Cond::Pl,
+    Cond::Vs,
+    Cond::Vc,
+    Cond::Hi,
+    Cond::Ls,
+    Cond::Ge,
+    Cond::Lt,
+    Cond::Gt,
+    Cond::Le,
 ];
 const WIDTHS: [Width; 4] = [Width::B8, Width::B16, Width::B32, Width::B64];
 
@@ -28,7 +40,8 @@ fn all_forms() -> Vec<Inst> {
             let c = REGS[(a as usize + b as usize) % REGS.len()];
             v.push(Inst::MovRR { dst: r(a), src: r(b) });
             v.push(Inst::MovSp { dst: r(a), src: r(b) });
-            for op in [AluOp::Add, AluOp::Sub, AluOp::Adds, AluOp::Subs, AluOp::And, AluOp::Orr, AluOp::Eor, AluOp::Orn] {
+            for op in [AluOp::Add, AluOp::Sub, AluOp::Adds, AluOp::Subs, AluOp::And, AluOp::Orr, AluOp::Eor, AluOp::Orn]
+            {
                 v.push(Inst::AluRRR { op, dst: r(a), a: r(b), b: r(c) });
             }
             v.push(Inst::Mul { dst: r(a), a: r(b), b: r(c) });

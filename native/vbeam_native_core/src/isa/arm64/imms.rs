@@ -26,7 +26,11 @@ pub fn load_imm64(dst: Xr, value: i64) -> Vec<Inst> {
     }
     if out.is_empty() {
         // Every halfword is the filler: 0 or -1.
-        out.push(if inverted { Inst::Movn { dst, imm16: 0, shift: 0 } } else { Inst::Movz { dst, imm16: 0, shift: 0 } });
+        out.push(if inverted {
+            Inst::Movn { dst, imm16: 0, shift: 0 }
+        } else {
+            Inst::Movz { dst, imm16: 0, shift: 0 }
+        });
     }
     out
 }

@@ -13,7 +13,7 @@ use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Format, Operand, PReg, Reg, Src, UnOp};
-use crate::lower::{mov_operands, move_src, parallel_move, Frame, FnCtx, MoveDst, MoveSrc, ProgramCtx};
+use crate::lower::{mov_operands, move_src, parallel_move, FnCtx, Frame, MoveDst, MoveSrc, ProgramCtx};
 use crate::regalloc::Loc;
 use crate::regs::{arm64::*, call_conv, CallConv};
 use crate::runtime;
@@ -93,10 +93,9 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
         l.inst(i, inst);
     }
     l.out_of_line();
-    l.buf.resolve_labels().map_err(|label| CompileError::TooLarge(format!(
-        "function {}: branch to label {label} out of range",
-        f.func.name
-    )))
+    l.buf.resolve_labels().map_err(|label| {
+        CompileError::TooLarge(format!("function {}: branch to label {label} out of range", f.func.name))
+    })
 }
 
 /// The process entry point: clear the heap register when the program
@@ -324,9 +323,13 @@ impl Lowerer<'_> {
                     Src::Imm(v) if (0..4096).contains(v) => {
                         self.emit(Inst::AluRRImm12 { op: ImmOp::Subs, dst: XZR, a: ra, imm12: *v as u16, lsl12: false })
                     }
-                    Src::Imm(v) if (-4095..0).contains(v) => {
-                        self.emit(Inst::AluRRImm12 { op: ImmOp::Adds, dst: XZR, a: ra, imm12: (-*v) as u16, lsl12: false })
-                    }
+                    Src::Imm(v) if (-4095..0).contains(v) => self.emit(Inst::AluRRImm12 {
+                        op: ImmOp::Adds,
+                        dst: XZR,
+                        a: ra,
+                        imm12: (-*v) as u16,
+                        lsl12: false,
+                    }),
                     _ => {
                         let rb = self.read_src(*b, s1);
                         self.emit(Inst::AluRRR { op: AluOp::Subs, dst: XZR, a: ra, b: rb });

@@ -273,7 +273,12 @@ impl Inst {
                 op_modrm(buf, None, Prefix { w: true, reg: 2, rm: Rm::Reg(reg.0), force_rex: false }, &[0xf7]);
             }
             Inst::ShiftCl { op, dst } => {
-                op_modrm(buf, None, Prefix { w: true, reg: shift_digit(op), rm: Rm::Reg(dst.0), force_rex: false }, &[0xd3]);
+                op_modrm(
+                    buf,
+                    None,
+                    Prefix { w: true, reg: shift_digit(op), rm: Rm::Reg(dst.0), force_rex: false },
+                    &[0xd3],
+                );
             }
             Inst::ShiftImm { op, dst, amount } => {
                 let p = Prefix { w: true, reg: shift_digit(op), rm: Rm::Reg(dst.0), force_rex: false };

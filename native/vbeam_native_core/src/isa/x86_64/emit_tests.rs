@@ -4,9 +4,9 @@
 //! encodings instead, since an assembler would resolve or relax them.
 
 use super::inst::*;
-use crate::isa::llvm_mc;
 use crate::code::{CodeBuffer, RelocKind, RelocTarget};
 use crate::ir::PReg;
+use crate::isa::llvm_mc;
 
 const GPRS: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 const IMMS: [i64; 14] = [
@@ -53,8 +53,22 @@ fn imm32s() -> impl Iterator<Item = i32> {
 fn all_forms() -> Vec<Inst> {
     let mut v = Vec::new();
     let ccs = [
-        CC::O, CC::NO, CC::B, CC::AE, CC::E, CC::NE, CC::BE, CC::A, CC::S, CC::NS, CC::P, CC::NP, CC::L, CC::GE,
-        CC::LE, CC::G,
+        CC::O,
+        CC::NO,
+        CC::B,
+        CC::AE,
+        CC::E,
+        CC::NE,
+        CC::BE,
+        CC::A,
+        CC::S,
+        CC::NS,
+        CC::P,
+        CC::NP,
+        CC::L,
+        CC::GE,
+        CC::LE,
+        CC::G,
     ];
     for a in GPRS {
         for b in GPRS {
@@ -134,7 +148,12 @@ fn encode(inst: &Inst) -> Vec<u8> {
 #[test]
 fn every_form_matches_llvm_mc() {
     let forms = all_forms();
-    let failures = llvm_mc::compare(&["-triple=x86_64", "-x86-asm-syntax=intel", "-output-asm-variant=1"], ".intel_syntax noprefix\n", &forms, encode);
+    let failures = llvm_mc::compare(
+        &["-triple=x86_64", "-x86-asm-syntax=intel", "-output-asm-variant=1"],
+        ".intel_syntax noprefix\n",
+        &forms,
+        encode,
+    );
     assert!(failures.is_empty(), "{} of {} forms differ:\n{}", failures.len(), forms.len(), failures.join("\n"));
     assert!(forms.len() > 2000);
 }
@@ -145,15 +164,28 @@ fn fixup_forms_leave_a_zero_field_and_record_it() {
         (Inst::Jmp { target: 3 }, &[0xe9, 0, 0, 0, 0], 1, RelocTarget::Label(3)),
         (Inst::Jcc { cc: CC::L, target: 1 }, &[0x0f, 0x8c, 0, 0, 0, 0], 2, RelocTarget::Label(1)),
         (Inst::Call { target: RelocTarget::Function(7) }, &[0xe8, 0, 0, 0, 0], 1, RelocTarget::Function(7)),
-        (Inst::LeaRip { dst: r(0), target: RelocTarget::Data(2) }, &[0x48, 0x8d, 0x05, 0, 0, 0, 0], 3, RelocTarget::Data(2)),
-        (Inst::LeaRip { dst: r(13), target: RelocTarget::Data(0) }, &[0x4c, 0x8d, 0x2d, 0, 0, 0, 0], 3, RelocTarget::Data(0)),
+        (
+            Inst::LeaRip { dst: r(0), target: RelocTarget::Data(2) },
+            &[0x48, 0x8d, 0x05, 0, 0, 0, 0],
+            3,
+            RelocTarget::Data(2),
+        ),
+        (
+            Inst::LeaRip { dst: r(13), target: RelocTarget::Data(0) },
+            &[0x4c, 0x8d, 0x2d, 0, 0, 0, 0],
+            3,
+            RelocTarget::Data(0),
+        ),
     ];
     for (inst, bytes, field, target) in cases {
         let mut buf = CodeBuffer::new();
         inst.emit(&mut buf);
         assert_eq!(buf.bytes, bytes, "{inst:?}");
         assert_eq!(buf.fixups.len(), 1);
-        assert_eq!((buf.fixups[0].offset, buf.fixups[0].kind, buf.fixups[0].target), (field, RelocKind::X86Rel32, target));
+        assert_eq!(
+            (buf.fixups[0].offset, buf.fixups[0].kind, buf.fixups[0].target),
+            (field, RelocKind::X86Rel32, target)
+        );
     }
 }
 

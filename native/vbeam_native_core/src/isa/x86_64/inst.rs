@@ -92,85 +92,189 @@ pub enum Narrow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Inst {
     /// `mov dst, src`
-    MovRR { dst: Gpr, src: Gpr },
+    MovRR {
+        dst: Gpr,
+        src: Gpr,
+    },
     /// Loads any 64-bit constant with the shortest encoding: `mov r32, imm32`
     /// (zero-extends) for 0..=u32::MAX, `mov r64, simm32` for other values
     /// that fit i32, `movabs r64, imm64` otherwise.
-    MovRI { dst: Gpr, imm: i64 },
+    MovRI {
+        dst: Gpr,
+        imm: i64,
+    },
     /// `mov dst, qword [mem]`
-    Load { dst: Gpr, mem: Amode },
+    Load {
+        dst: Gpr,
+        mem: Amode,
+    },
     /// `mov qword [mem], src`
-    Store { mem: Amode, src: Gpr },
+    Store {
+        mem: Amode,
+        src: Gpr,
+    },
     /// `mov qword [mem], simm32`
-    StoreImm { mem: Amode, imm: i32 },
+    StoreImm {
+        mem: Amode,
+        imm: i32,
+    },
     /// Zero-extending narrow load: `movzx r32, byte/word [mem]` or
     /// `mov r32, dword [mem]`.
-    LoadNarrow { width: Narrow, dst: Gpr, mem: Amode },
+    LoadNarrow {
+        width: Narrow,
+        dst: Gpr,
+        mem: Amode,
+    },
     /// Narrow store of the low bits of src: `mov byte/word/dword [mem], src`
     /// (a REX prefix makes sil/dil/spl/bpl addressable).
-    StoreNarrow { width: Narrow, mem: Amode, src: Gpr },
+    StoreNarrow {
+        width: Narrow,
+        mem: Amode,
+        src: Gpr,
+    },
     /// `lea dst, [mem]`
-    Lea { dst: Gpr, mem: Amode },
+    Lea {
+        dst: Gpr,
+        mem: Amode,
+    },
     /// `lea dst, [rip + disp32]` with a `X86Rel32` fixup to `target`.
-    LeaRip { dst: Gpr, target: RelocTarget },
+    LeaRip {
+        dst: Gpr,
+        target: RelocTarget,
+    },
     /// `op dst, src`
-    AluRR { op: AluOp, dst: Gpr, src: Gpr },
+    AluRR {
+        op: AluOp,
+        dst: Gpr,
+        src: Gpr,
+    },
     /// `op dst, imm` (imm8 form when the value fits i8).
-    AluRI { op: AluOp, dst: Gpr, imm: i32 },
+    AluRI {
+        op: AluOp,
+        dst: Gpr,
+        imm: i32,
+    },
     /// `test a, b`
-    TestRR { a: Gpr, b: Gpr },
+    TestRR {
+        a: Gpr,
+        b: Gpr,
+    },
     /// `imul dst, src`
-    ImulRR { dst: Gpr, src: Gpr },
+    ImulRR {
+        dst: Gpr,
+        src: Gpr,
+    },
     /// `imul dst, src, imm` (imm8 form when the value fits i8).
-    ImulRRI { dst: Gpr, src: Gpr, imm: i32 },
+    ImulRRI {
+        dst: Gpr,
+        src: Gpr,
+        imm: i32,
+    },
     /// `neg reg`
-    Neg { reg: Gpr },
+    Neg {
+        reg: Gpr,
+    },
     /// `not reg`
-    Not { reg: Gpr },
+    Not {
+        reg: Gpr,
+    },
     /// `op dst, cl`
-    ShiftCl { op: ShiftOp, dst: Gpr },
+    ShiftCl {
+        op: ShiftOp,
+        dst: Gpr,
+    },
     /// `op dst, amount` (amount < 64; the 1-count form for 1, as assemblers do).
-    ShiftImm { op: ShiftOp, dst: Gpr, amount: u8 },
+    ShiftImm {
+        op: ShiftOp,
+        dst: Gpr,
+        amount: u8,
+    },
     /// `cqo` (sign-extend rax into rdx:rax)
     Cqo,
     /// `idiv src` (signed rdx:rax / src)
-    Idiv { src: Gpr },
+    Idiv {
+        src: Gpr,
+    },
     /// `setcc dst8` (writes the low byte only)
-    Setcc { cc: CC, dst: Gpr },
+    Setcc {
+        cc: CC,
+        dst: Gpr,
+    },
     /// `movzx dst32, src8` (zero-extends the low byte to 64 bits)
-    MovzxRR8 { dst: Gpr, src: Gpr },
+    MovzxRR8 {
+        dst: Gpr,
+        src: Gpr,
+    },
     /// `cmovcc dst, src`
-    Cmov { cc: CC, dst: Gpr, src: Gpr },
+    Cmov {
+        cc: CC,
+        dst: Gpr,
+        src: Gpr,
+    },
     /// `jmp rel32` to a local label.
-    Jmp { target: u32 },
+    Jmp {
+        target: u32,
+    },
     /// `jcc rel32` to a local label.
-    Jcc { cc: CC, target: u32 },
+    Jcc {
+        cc: CC,
+        target: u32,
+    },
     /// `call rel32` to a function symbol (`RelocTarget::Function`).
-    Call { target: RelocTarget },
+    Call {
+        target: RelocTarget,
+    },
     /// `call reg`
-    CallR { reg: Gpr },
+    CallR {
+        reg: Gpr,
+    },
     Ret,
     /// `push reg`
-    Push { reg: Gpr },
+    Push {
+        reg: Gpr,
+    },
     /// `push simm32` (pushes 8 bytes, sign-extended; imm8 form when it fits)
-    PushImm { imm: i32 },
+    PushImm {
+        imm: i32,
+    },
     /// `pop reg`
-    Pop { reg: Gpr },
+    Pop {
+        reg: Gpr,
+    },
     Syscall,
     /// `ud2`
     Ud2,
     /// `movq xmm, r64`
-    MovqToXmm { dst: Xmm, src: Gpr },
+    MovqToXmm {
+        dst: Xmm,
+        src: Gpr,
+    },
     /// `movq r64, xmm`
-    MovqFromXmm { dst: Gpr, src: Xmm },
+    MovqFromXmm {
+        dst: Gpr,
+        src: Xmm,
+    },
     /// `addsd/subsd/mulsd/divsd dst, src`
-    SseBin { op: SseOp, dst: Xmm, src: Xmm },
+    SseBin {
+        op: SseOp,
+        dst: Xmm,
+        src: Xmm,
+    },
     /// `cvtsi2sd dst, r64`
-    Cvtsi2sd { dst: Xmm, src: Gpr },
+    Cvtsi2sd {
+        dst: Xmm,
+        src: Gpr,
+    },
     /// `cvttsd2si r64, src`
-    Cvttsd2si { dst: Gpr, src: Xmm },
+    Cvttsd2si {
+        dst: Gpr,
+        src: Xmm,
+    },
     /// `ucomisd a, b`
-    Ucomisd { a: Xmm, b: Xmm },
+    Ucomisd {
+        a: Xmm,
+        b: Xmm,
+    },
     /// Verbatim bytes.
     Raw(Vec<u8>),
 }

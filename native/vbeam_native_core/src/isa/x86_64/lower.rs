@@ -12,7 +12,7 @@ use super::inst::{AluOp, Amode, Inst, Narrow, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Operand, PReg, Reg, Src, UnOp, Width};
-use crate::lower::{mov_operands, move_src, parallel_move, Frame, FnCtx, MoveDst, MoveSrc, ProgramCtx};
+use crate::lower::{mov_operands, move_src, parallel_move, FnCtx, Frame, MoveDst, MoveSrc, ProgramCtx};
 use crate::regalloc::Loc;
 use crate::regs::{call_conv, x86::*, CallConv};
 use crate::runtime;
@@ -183,7 +183,11 @@ impl Lowerer<'_> {
     /// Bytes of padding a frameless function adds so rsp is 16-byte aligned
     /// at its calls (it is 8 past alignment on entry).
     fn frameless_pad(&self) -> i32 {
-        if self.frame.saved.len().is_multiple_of(2) { 8 } else { 0 }
+        if self.frame.saved.len().is_multiple_of(2) {
+            8
+        } else {
+            0
+        }
     }
 
     fn prologue(&mut self) {
@@ -313,7 +317,9 @@ impl Lowerer<'_> {
             I::Cmp { a, b } => {
                 let ra = self.read(*a, s0);
                 match b {
-                    Src::Imm(v) if imm32(*v).is_some() => self.emit(Inst::AluRI { op: AluOp::Cmp, dst: ra, imm: *v as i32 }),
+                    Src::Imm(v) if imm32(*v).is_some() => {
+                        self.emit(Inst::AluRI { op: AluOp::Cmp, dst: ra, imm: *v as i32 })
+                    }
                     _ => {
                         let rb = self.read_src(*b, s1);
                         self.emit(Inst::AluRR { op: AluOp::Cmp, dst: ra, src: rb });
