@@ -15,31 +15,30 @@ use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::code::{CodeBuffer, Fixup, RelocTarget, Symbol};
+use crate::code::CodeBuffer;
 use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
 use crate::error::{CompileError, DecodeError, Error};
 use crate::expand;
-use crate::ir::{DataEntry, Dst, Format, Function, Inst, Module, Operand, Target};
+use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand};
 use crate::isa;
-use crate::link::{self, DataSymbol, FunctionSymbol, LinkInput};
-use crate::lower::{FnCtx, ProgramCtx};
+use crate::link::{self, DataSymbol, FunctionCode};
+use crate::lower::FnCtx;
 use crate::operands::CallInfo;
 use crate::regalloc;
-use crate::regs::{call_conv, RegSet};
+use crate::regs::RegSet;
 use crate::runtime;
 use crate::syscall;
+use crate::target::Target;
 use crate::validate::{self, ModuleNames, Needs};
 
 /// Name of the process entry point the backend adds.
 pub const START_SYMBOL: &str = "_start";
-/// Functions start on this boundary (a cache-line fraction both targets like).
-const FUNCTION_ALIGN: usize = 16;
 
 /// Decodes an IR module term and compiles it; `target`/`format` override the
 /// module's own keys.
 pub fn compile_term<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
     term: &T,
-    target: Option<Target>,
+    target: Option<Isa>,
     format: Option<Format>,
 ) -> Result<Vec<u8>, Error<T>> {
     let mut outline = decode_outline(term, target, format)?;
@@ -153,7 +152,7 @@ struct Compiled {
 
 /// What compiling any one function needs: the module's names and targets.
 struct FunctionCompiler<'a> {
-    ctx: ProgramCtx,
+    target: Target,
     names: &'a ModuleNames,
     arities: &'a HashMap<String, u32>,
 }
@@ -169,7 +168,7 @@ impl FunctionCompiler<'_> {
             routines: BTreeSet::new(),
             heap_reserved,
         };
-        if let Err(e) = validate::check_function(self.ctx.target, &f, self.names, heap_reserved) {
+        if let Err(e) = validate::check_function(self.target, &f, self.names, heap_reserved) {
             compiled.code = Err(e);
             return compiled;
         }
@@ -182,7 +181,7 @@ impl FunctionCompiler<'_> {
             .map(String::from)
             .collect();
         compiled.code =
-            compile_function(&self.ctx, &mut f, self.arities, reserved_registers(self.ctx.target, heap_reserved));
+            compile_function(self.target, &mut f, self.arities, reserved_registers(self.target, heap_reserved));
         compiled
     }
 }
@@ -190,7 +189,7 @@ impl FunctionCompiler<'_> {
 /// Registers no function may allocate: the heap pointer's, if reserved.
 fn reserved_registers(target: Target, heap_reserved: bool) -> RegSet {
     if heap_reserved {
-        RegSet::of(&[call_conv(target).heap])
+        RegSet::of(&[target.cc.heap])
     } else {
         RegSet::EMPTY
     }
@@ -206,12 +205,12 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
     let names = validate::check_module(&module);
     let headers = std::mem::take(&mut module.functions);
     let mut arities: HashMap<String, u32> = headers.iter().map(|f| (f.name.clone(), f.arity)).collect();
-    for (name, arity) in runtime::builtin_arities(module.target, module.format) {
+    let target = Target::new(module.isa, module.format);
+    for (name, arity) in runtime::builtin_arities(target) {
         arities.entry(name.to_string()).or_insert(arity);
     }
-    let ctx = ProgramCtx { target: module.target, format: module.format };
     // Under bad names the bodies are only read: their errors come first.
-    let compiler = names.as_ref().ok().map(|names| FunctionCompiler { ctx, names, arities: &arities });
+    let compiler = names.as_ref().ok().map(|names| FunctionCompiler { target, names, arities: &arities });
 
     let count = headers.len();
     let chunks = count.div_ceil(BODIES_WALKED_TOGETHER);
@@ -330,7 +329,7 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
 fn finish(
     module: Module,
     compiler: FunctionCompiler,
-    mut compiled: Vec<Compiled>,
+    compiled: Vec<Compiled>,
     needs: Vec<Needs>,
     allocates: bool,
 ) -> Result<Vec<u8>, CompileError> {
@@ -340,124 +339,73 @@ fn finish(
         return Err(e.clone());
     }
 
+    let target = compiler.target;
     let routines: BTreeSet<&str> =
         compiled.iter().flat_map(|c| c.routines.iter().map(String::as_str)).chain(builtins.iter().copied()).collect();
-    let rt = runtime::build(module.target, module.format, routines, stubs.iter().map(String::as_str));
+    let rt = runtime::build(target, routines, stubs.iter().map(String::as_str));
     let mut arities = compiler.arities.clone();
     arities.extend(rt.functions.iter().map(|f| (f.name.clone(), f.arity)));
-    let reserved = reserved_registers(module.target, allocates);
-    for mut f in rt.functions {
-        let code = compile_function(&compiler.ctx, &mut f, &arities, reserved)?;
-        let routines = BTreeSet::new();
-        compiled.push(Compiled {
-            name: f.name,
-            exported: f.exported,
-            code: Ok(code),
-            literals: Vec::new(),
-            routines,
-            heap_reserved: allocates,
-        });
+    let reserved = reserved_registers(target, allocates);
+    let mut functions = Vec::with_capacity(compiled.len() + rt.functions.len() + 1);
+    let mut literals = Vec::new();
+    for c in compiled {
+        let code = c.code.expect("errors returned above");
+        functions.push(FunctionCode { name: c.name, global: c.exported, code });
+        literals.extend(c.literals);
     }
+    for mut f in rt.functions {
+        let code = compile_function(target, &mut f, &arities, reserved)?;
+        functions.push(FunctionCode { name: f.name, global: f.exported, code });
+    }
+    functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: entry_stub(target, allocates)? });
 
-    // The link's tables: functions in order, then `_start`; data entries,
-    // then bss entries.
-    let function_index: HashMap<&str, u32> =
-        compiled.iter().enumerate().map(|(i, c)| (c.name.as_str(), i as u32)).collect();
-    let literals = compiled.iter().flat_map(|c| c.literals.iter());
-    let data_symbols: Vec<DataSymbol> = module
+    // Data entries, then bss entries.
+    let data = module
         .data
-        .iter()
+        .into_iter()
         .chain(literals)
-        .chain(rt.data.iter())
-        .map(|d| DataSymbol {
-            name: d.name.clone(),
-            align: d.align,
-            size: d.bytes.len() as u64,
-            bytes: Some(d.bytes.clone()),
-        })
-        .chain(module.bss.iter().chain(rt.bss.iter()).map(|b| DataSymbol {
-            name: b.name.clone(),
+        .chain(rt.data)
+        .map(|d| DataSymbol { name: d.name, align: d.align, size: d.bytes.len() as u64, bytes: Some(d.bytes) })
+        .chain(module.bss.into_iter().chain(rt.bss).map(|b| DataSymbol {
+            name: b.name,
             align: b.align,
             size: b.size,
             bytes: None,
         }))
         .collect();
-    let data_index: HashMap<&str, u32> =
-        data_symbols.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect();
-    let resolve = |symbol: &Symbol| match symbol {
-        Symbol::Function(name) => {
-            RelocTarget::Function(*function_index.get(name.as_str()).expect("calls resolved by validation"))
-        }
-        Symbol::Data(name) => {
-            RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation"))
-        }
-    };
+    let entry = functions.len() - 1;
+    link::link(target, functions, data, entry)
+}
 
-    let code = || compiled.iter().map(|c| c.code.as_ref().expect("errors returned above"));
-    let mut text: Vec<u8> = Vec::with_capacity(code().map(|b| b.bytes.len() + FUNCTION_ALIGN).sum::<usize>() + 256);
-    let mut fixups = Vec::with_capacity(code().map(|b| b.fixups.len()).sum::<usize>() + 8);
-    let mut syms = Vec::with_capacity(compiled.len() + 1);
-    let pad = match module.target {
-        Target::X86_64 => 0xcc, // int3
-        Target::Arm64 => 0,     // udf #0
-    };
-    let mut place = |text: &mut Vec<u8>, buf: &CodeBuffer, name: &str, global: bool| {
-        let offset = text.len() as u32;
-        let targets: Vec<RelocTarget> = buf.symbols.iter().map(resolve).collect();
-        fixups.extend(buf.fixups.iter().map(|f| Fixup {
-            offset: f.offset + offset,
-            target: match f.target {
-                RelocTarget::Symbol(i) => targets[i as usize],
-                other => other,
-            },
-            ..*f
-        }));
-        text.extend_from_slice(&buf.bytes);
-        syms.push(FunctionSymbol { name: name.to_string(), offset, size: buf.bytes.len() as u32, global });
-    };
-    for (c, buf) in compiled.iter().zip(code()) {
-        text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
-        place(&mut text, buf, &c.name, c.exported);
-    }
-    text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
+/// The process entry point: clears the heap register when the program
+/// allocates (the first allocation then maps a region), calls `main`, then
+/// exits with status 0.
+fn entry_stub(target: Target, allocates: bool) -> Result<CodeBuffer, CompileError> {
     let mut entry = CodeBuffer::new();
-    let main = function_index[validate::ENTRY_POINT];
-    match module.target {
-        Target::X86_64 => {
-            isa::x86_64::lower::emit_entry(&mut entry, main, exit_number(module.target, module.format)?, allocates)
-        }
-        Target::Arm64 => isa::arm64::lower::emit_entry(&mut entry, main, module.format, allocates),
+    let main = entry.function_symbol(validate::ENTRY_POINT);
+    match target.isa {
+        Isa::X86_64 => isa::x86_64::lower::emit_entry(&mut entry, main, exit_number(target)?, allocates),
+        Isa::Arm64 => isa::arm64::lower::emit_entry(&mut entry, main, target.format(), allocates),
     }
-    place(&mut text, &entry, START_SYMBOL, true);
-    debug_assert!(fixups.iter().all(|f| !matches!(f.target, RelocTarget::Label(_) | RelocTarget::Symbol(_))));
-
-    link::link(LinkInput {
-        target: module.target,
-        format: module.format,
-        text,
-        fixups,
-        entry: syms.len() as u32 - 1,
-        functions: syms,
-        data: data_symbols,
-    })
+    Ok(entry)
 }
 
 /// The OS number of `exit` for the entry stub.
-fn exit_number(target: Target, format: Format) -> Result<i64, CompileError> {
-    let ir_exit = match target {
-        Target::X86_64 => 60,
-        Target::Arm64 => 1,
+fn exit_number(target: Target) -> Result<i64, CompileError> {
+    let ir_exit = match target.isa {
+        Isa::X86_64 => 60,
+        Isa::Arm64 => 1,
     };
-    let plan = syscall::plan(target, format, Some(ir_exit)).map_err(|reason| CompileError::Unsupported {
-        target: target.name(),
-        format: format.name(),
+    let plan = syscall::plan(target, Some(ir_exit)).map_err(|reason| CompileError::Unsupported {
+        target: target.isa.name(),
+        format: target.format().name(),
         reason,
     })?;
     Ok(plan.number.unwrap_or(ir_exit))
 }
 
 fn compile_function(
-    ctx: &ProgramCtx,
+    target: Target,
     func: &mut Function,
     arities: &HashMap<String, u32>,
     reserved: RegSet,
@@ -467,24 +415,24 @@ fn compile_function(
         func.body.push(Inst::Ret);
     }
     let mut plans = Vec::new();
-    for (i, number) in syscall::numbers(func, ctx.target) {
-        let plan = syscall::plan(ctx.target, ctx.format, number).map_err(|reason| CompileError::InvalidSyscall {
+    for (i, number) in syscall::numbers(func, target.cc) {
+        let plan = syscall::plan(target, number).map_err(|reason| CompileError::InvalidSyscall {
             function: func.name.clone(),
             index: i + 1,
             reason,
         })?;
         plans.push((i, plan));
     }
-    let returns_value = crate::operands::sets_result(func, call_conv(ctx.target));
+    let returns_value = crate::operands::sets_result(func, target.cc);
     let info = FnInfo { arities, syscalls: &plans, returns_value };
-    let alloc = regalloc::allocate(func, num_vregs, call_conv(ctx.target), &info, reserved)?;
+    let alloc = regalloc::allocate(func, num_vregs, target.cc, &info, reserved)?;
     let f = FnCtx { func, alloc: &alloc, syscalls: &plans, ir_slots: ir_slots(func) };
     // About what both targets emit per IR instruction: the code grows in
     // place instead of being copied as it doubles.
     let mut buf = CodeBuffer::with_capacity(8 * func.body.len());
-    match ctx.target {
-        Target::X86_64 => isa::x86_64::lower::lower_function(ctx, &f, &mut buf)?,
-        Target::Arm64 => isa::arm64::lower::lower_function(ctx, &f, &mut buf)?,
+    match target.isa {
+        Isa::X86_64 => isa::x86_64::lower::lower_function(target, &f, &mut buf)?,
+        Isa::Arm64 => isa::arm64::lower::lower_function(target, &f, &mut buf)?,
     }
     Ok(buf)
 }
@@ -503,13 +451,14 @@ fn ir_slots(func: &Function) -> u32 {
 /// plus the allocation itself. Calls are assumed to pass every argument
 /// register, and system calls to follow the target's Linux convention.
 pub fn allocate_function(
-    target: Target,
+    isa: Isa,
     mut func: Function,
 ) -> Result<(Vec<(u32, regalloc::Loc)>, regalloc::Allocation), CompileError> {
+    let target = Target::new(isa, Format::Elf64);
     let original = regalloc::renumber(&mut func);
     let mut plans = Vec::new();
-    for (i, number) in syscall::numbers(&func, target) {
-        let plan = syscall::plan(target, Format::Elf64, number).map_err(|reason| CompileError::InvalidSyscall {
+    for (i, number) in syscall::numbers(&func, target.cc) {
+        let plan = syscall::plan(target, number).map_err(|reason| CompileError::InvalidSyscall {
             function: func.name.clone(),
             index: i + 1,
             reason,
@@ -517,9 +466,9 @@ pub fn allocate_function(
         plans.push((i, plan));
     }
     let arities = HashMap::new();
-    let returns_value = crate::operands::sets_result(&func, call_conv(target));
+    let returns_value = crate::operands::sets_result(&func, target.cc);
     let info = FnInfo { arities: &arities, syscalls: &plans, returns_value };
-    let alloc = regalloc::allocate(&func, original.len(), call_conv(target), &info, RegSet::EMPTY)?;
+    let alloc = regalloc::allocate(&func, original.len(), target.cc, &info, RegSet::EMPTY)?;
     let locs = original.iter().enumerate().map(|(dense, v)| (*v, alloc.loc(dense as u32))).collect();
     Ok((locs, alloc))
 }

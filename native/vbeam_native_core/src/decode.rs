@@ -18,7 +18,7 @@ type Result<T, E> = std::result::Result<T, DecodeError<E>>;
 /// module's own keys (and the module's keys may then be absent).
 pub fn decode_module<T: Term + std::fmt::Debug>(
     term: &T,
-    target: Option<Target>,
+    target: Option<Isa>,
     format: Option<Format>,
 ) -> Result<Module, T> {
     let mut outline = decode_outline(term, target, format)?;
@@ -45,7 +45,7 @@ pub struct Outline<T: Term + std::fmt::Debug> {
 /// then each function's fields.
 pub fn decode_outline<T: Term + std::fmt::Debug>(
     term: &T,
-    target: Option<Target>,
+    target: Option<Isa>,
     format: Option<Format>,
 ) -> Result<Outline<T>, T> {
     if !term.is_map() {
@@ -56,7 +56,7 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
         Some(t) => t,
         None => {
             let t = get(Atom::Target).ok_or(DecodeError::MissingKey("target"))?;
-            t.atom().and_then(|a| Target::from_name(&a)).ok_or(DecodeError::InvalidTarget(t))?
+            t.atom().and_then(|a| Isa::from_name(&a)).ok_or(DecodeError::InvalidTarget(t))?
         }
     };
     let format = match format {
@@ -134,14 +134,14 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
             _ => return Err(DecodeError::InvalidField { key: "allow_stubs", term: a }),
         },
     };
-    let module = Module { target, format, functions, data, bss, imports, allow_stubs };
+    let module = Module { isa: target, format, functions, data, bss, imports, allow_stubs };
     Ok(Outline { module, bodies: Bodies { terms: bodies, target }, header_error })
 }
 
 /// The body terms of a module's functions, decoded a chunk at a time.
 pub struct Bodies<T> {
     terms: Vec<T>,
-    target: Target,
+    target: Isa,
 }
 
 impl<T: Term + std::fmt::Debug> Bodies<T> {
@@ -195,14 +195,14 @@ fn name_of<T: Term>(term: &T) -> Option<String> {
 pub const BODIES_WALKED_TOGETHER: usize = 8;
 
 /// Decodes one function term (the `index`th of its module, from 1).
-pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<Function, T> {
+pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Isa) -> Result<Function, T> {
     let (mut function, body) = decode_header(term, index, target)?;
     decode_body(&mut function, body, body.list(), target)?;
     Ok(function)
 }
 
 /// A function's fields, with an empty body, and the body's term.
-fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Target) -> Result<(Function, T), T> {
+fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Isa) -> Result<(Function, T), T> {
     let invalid = || DecodeError::InvalidFunction { index, term: *term };
     if !term.is_map() {
         return Err(invalid());
@@ -254,7 +254,7 @@ fn decode_body<T: Term + std::fmt::Debug>(
     function: &mut Function,
     body: T,
     items: Option<Vec<T>>,
-    target: Target,
+    target: Isa,
 ) -> Result<(), T> {
     let items = items.ok_or_else(|| DecodeError::InvalidFunctionField {
         function: function.name.clone(),
@@ -328,7 +328,7 @@ fn label<T: Term>(term: &T, labels: &mut LabelTable) -> Option<Label> {
 
 /// Any operand of `{vreg, N}`, `{preg, Name}`, `{imm, I}`, `{stack, N}`,
 /// from one look at the term.
-fn operand<T: Term>(term: &T, target: Target) -> Option<Operand> {
+fn operand<T: Term>(term: &T, target: Isa) -> Option<Operand> {
     with_tagged_known(term, |tag, args| match (tag, args) {
         (Atom::Vreg, [n]) => {
             let n = n.int64_bits().filter(|n| (0..=u32::MAX as i64).contains(n))?;
@@ -341,7 +341,7 @@ fn operand<T: Term>(term: &T, target: Target) -> Option<Operand> {
     })
 }
 
-fn reg<T: Term>(term: &T, target: Target) -> Option<Reg> {
+fn reg<T: Term>(term: &T, target: Isa) -> Option<Reg> {
     match operand(term, target)? {
         Operand::Reg(r) => Some(r),
         _ => None,
@@ -355,7 +355,7 @@ fn imm<T: Term>(term: &T) -> Option<i64> {
     })
 }
 
-fn src<T: Term>(term: &T, target: Target) -> Option<Src> {
+fn src<T: Term>(term: &T, target: Isa) -> Option<Src> {
     match operand(term, target)? {
         Operand::Reg(r) => Some(Src::Reg(r)),
         Operand::Imm(i) => Some(Src::Imm(i)),
@@ -394,11 +394,11 @@ fn symbol<T: Term>(term: &T) -> Option<String> {
     })
 }
 
-fn decode_inst<T: Term>(term: &T, target: Target, labels: &mut LabelTable) -> Option<Inst> {
+fn decode_inst<T: Term>(term: &T, target: Isa, labels: &mut LabelTable) -> Option<Inst> {
     with_tagged_known(term, |tag, a| decode_tagged(tag, a, target, labels))
 }
 
-fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Target, labels: &mut LabelTable) -> Option<Inst> {
+fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Isa, labels: &mut LabelTable) -> Option<Inst> {
     let r = |t: &T| reg(t, target);
     let s = |t: &T| src(t, target);
     let bin = |op: BinOp, a: &[T]| -> Option<Inst> {

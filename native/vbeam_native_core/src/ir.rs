@@ -8,7 +8,7 @@
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Target {
+pub enum Isa {
     X86_64,
     Arm64,
 }
@@ -20,17 +20,17 @@ pub enum Format {
     Pe,
 }
 
-impl Target {
+impl Isa {
     pub fn name(self) -> &'static str {
         match self {
-            Target::X86_64 => "x86_64",
-            Target::Arm64 => "arm64",
+            Isa::X86_64 => "x86_64",
+            Isa::Arm64 => "arm64",
         }
     }
-    pub fn from_name(name: &str) -> Option<Target> {
+    pub fn from_name(name: &str) -> Option<Isa> {
         match name {
-            "x86_64" => Some(Target::X86_64),
-            "arm64" => Some(Target::Arm64),
+            "x86_64" => Some(Isa::X86_64),
+            "arm64" => Some(Isa::Arm64),
             _ => None,
         }
     }
@@ -56,7 +56,8 @@ impl Format {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
-    pub target: Target,
+    /// The IR's `target` key: the instruction set.
+    pub isa: Isa,
     pub format: Format,
     pub functions: Vec<Function>,
     pub data: Vec<DataEntry>,

@@ -9,9 +9,9 @@
 pub mod code;
 pub mod compile;
 pub mod decode;
-pub mod elf;
 pub mod error;
 pub mod expand;
+pub mod format;
 pub mod ir;
 pub mod isa;
 pub mod link;
@@ -22,6 +22,7 @@ pub mod regalloc;
 pub mod regs;
 pub mod runtime;
 pub mod syscall;
+pub mod target;
 pub mod term;
 pub mod term_text;
 pub mod validate;

@@ -1,21 +1,27 @@
-//! The internal linker: lays out code, data and bss for the chosen file
-//! format, patches every fixup the code generator left, and hands the
-//! finished sections to the format's writer.
+//! The linker: joins the functions' code into one text section, lays out
+//! data and bss, asks the format's writer where the sections go, patches
+//! every reference, and hands the finished image to the writer.
 
-use crate::code::{self, Fixup, RelocTarget};
-use crate::elf;
+use std::collections::HashMap;
+
+use crate::code::{self, CodeBuffer, Fixup, RelocTarget, Symbol};
 use crate::error::CompileError;
-use crate::ir::{Format, Target};
+use crate::format::{self, Placement};
+use crate::ir::Isa;
+use crate::target::Target;
 
-/// A function's place in the text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FunctionSymbol {
+/// Functions start on this boundary (a cache-line fraction both ISAs like).
+const FUNCTION_ALIGN: usize = 16;
+/// The data section's start is aligned at least this much.
+const MIN_DATA_ALIGN: u64 = 16;
+
+/// One function's machine code, its references still by name.
+#[derive(Debug)]
+pub struct FunctionCode {
     pub name: String,
-    /// Offset of the first instruction from the start of the text.
-    pub offset: u32,
-    pub size: u32,
     /// Exported functions become global symbols.
     pub global: bool,
+    pub code: CodeBuffer,
 }
 
 /// A data or bss entry.
@@ -28,56 +34,175 @@ pub struct DataSymbol {
     pub size: u64,
 }
 
-/// Everything the code generator produced for one program.
-#[derive(Clone, Debug)]
-pub struct LinkInput {
+/// A function's place in the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSymbol {
+    pub name: String,
+    /// Offset of the first instruction from the start of the text.
+    pub offset: u32,
+    pub size: u32,
+    pub global: bool,
+}
+
+/// A data or bss entry's place in memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacedData {
+    pub name: String,
+    pub addr: u64,
+    pub size: u64,
+    /// A bss entry: in memory only.
+    pub zero_filled: bool,
+}
+
+/// The linked program, every address final: what a writer puts in a file.
+#[derive(Debug)]
+pub struct Image {
     pub target: Target,
-    pub format: Format,
-    /// The machine code of every function, concatenated.
+    pub placement: Placement,
     pub text: Vec<u8>,
-    /// Fixups against `RelocTarget::Function` (an index into `functions`)
-    /// and `RelocTarget::Data` (an index into `data`); offsets are relative
-    /// to the start of `text`.
-    pub fixups: Vec<Fixup>,
+    /// The initialised data, from `placement.data_addr`.
+    pub data: Vec<u8>,
+    /// Zero-filled bytes after `data`.
+    pub bss_size: u64,
     pub functions: Vec<FunctionSymbol>,
-    pub data: Vec<DataSymbol>,
-    /// Index into `functions` of the process entry point.
-    pub entry: u32,
+    pub data_symbols: Vec<PlacedData>,
+    /// Address of the process entry point.
+    pub entry: u64,
 }
 
-/// Where the linker put everything, in the process's address space.
-#[derive(Clone, Debug)]
-pub struct Layout {
-    pub text_addr: u64,
-    /// Address of each entry of `LinkInput::data`.
-    pub data_addrs: Vec<u64>,
-    /// Start of the writable segment (the first data or bss entry).
-    pub data_start: u64,
-    /// Bytes of initialised data from `data_start` (bss follows).
-    pub data_file_size: u64,
-    /// Bytes of the writable segment in memory, bss included.
-    pub data_mem_size: u64,
-}
-
-impl Layout {
-    pub fn function_addr(&self, input: &LinkInput, index: u32) -> u64 {
-        self.text_addr + input.functions[index as usize].offset as u64
+impl Image {
+    pub fn text_addr(&self) -> u64 {
+        self.placement.text_addr
+    }
+    pub fn function_addr(&self, f: &FunctionSymbol) -> u64 {
+        self.placement.text_addr + f.offset as u64
     }
 }
 
-/// Lays out the writable segment: initialised entries first (they occupy
-/// file bytes), then zero-filled ones, each at its alignment, starting at
-/// `data_start`. Returns the addresses by input index and the two sizes.
-pub fn layout_data(data: &[DataSymbol], data_start: u64) -> (Vec<u64>, u64, u64) {
-    let mut addrs = vec![0; data.len()];
-    let mut at = data_start;
+/// The sizes a writer lays its sections out from.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    pub text: u64,
+    /// Initialised data bytes.
+    pub data: u64,
+    /// Data and bss together, in memory.
+    pub data_in_memory: u64,
+    /// The data section's alignment (a power of two, at least 16).
+    pub data_align: u64,
+}
+
+/// Links `functions` (the entry point is number `entry`) and `data` into
+/// an executable file for `target`.
+pub fn link(
+    target: Target,
+    functions: Vec<FunctionCode>,
+    data: Vec<DataSymbol>,
+    entry: usize,
+) -> Result<Vec<u8>, CompileError> {
+    let writer = format::writer(target)?;
+    let (mut text, fixups, symbols) = join(target.isa, functions, &data);
+    let (offsets, data_size, data_in_memory) = layout_data(&data);
+    let data_align = data.iter().map(|d| d.align).max().unwrap_or(1).max(MIN_DATA_ALIGN);
+    let placement =
+        writer.place(target, &Sizes { text: text.len() as u64, data: data_size, data_in_memory, data_align });
+    let data_addrs: Vec<u64> = offsets.iter().map(|o| placement.data_addr + o).collect();
+    let function_addr = |i: u32| placement.text_addr + symbols[i as usize].offset as u64;
+    for f in &fixups {
+        let to = match f.target {
+            RelocTarget::Function(i) => function_addr(i),
+            RelocTarget::Data(i) => data_addrs[i as usize],
+            RelocTarget::Label(_) | RelocTarget::Symbol(_) => {
+                unreachable!("labels are resolved per function, symbols when functions are joined")
+            }
+        };
+        let at = placement.text_addr + f.offset as u64;
+        code::apply(&mut text, f.offset as usize, f.kind, at, to.wrapping_add(f.addend as u64)).map_err(|_| {
+            CompileError::TooLarge(format!("a reference from offset {:#x} of the code cannot reach {to:#x}", f.offset))
+        })?;
+    }
+    let mut initialised = vec![0u8; data_size as usize];
+    for (d, offset) in data.iter().zip(&offsets) {
+        if let Some(bytes) = &d.bytes {
+            initialised[*offset as usize..*offset as usize + bytes.len()].copy_from_slice(bytes);
+        }
+    }
+    let data_symbols = data
+        .into_iter()
+        .zip(data_addrs)
+        .map(|(d, addr)| PlacedData { name: d.name, addr, size: d.size, zero_filled: d.bytes.is_none() })
+        .collect();
+    let image = Image {
+        target,
+        entry: function_addr(entry as u32),
+        placement,
+        text,
+        data: initialised,
+        bss_size: data_in_memory - data_size,
+        functions: symbols,
+        data_symbols,
+    };
+    Ok(writer.write(&image))
+}
+
+/// Concatenates the functions' code, each aligned, and turns their
+/// references by name into indices into the function and data tables.
+fn join(isa: Isa, functions: Vec<FunctionCode>, data: &[DataSymbol]) -> (Vec<u8>, Vec<Fixup>, Vec<FunctionSymbol>) {
+    let function_index: HashMap<&str, u32> =
+        functions.iter().enumerate().map(|(i, f)| (f.name.as_str(), i as u32)).collect();
+    let data_index: HashMap<&str, u32> = data.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect();
+    let resolve = |symbol: &Symbol| match symbol {
+        Symbol::Function(name) => {
+            RelocTarget::Function(*function_index.get(name.as_str()).expect("calls resolved by validation"))
+        }
+        Symbol::Data(name) => {
+            RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation"))
+        }
+    };
+    let pad = match isa {
+        Isa::X86_64 => 0xcc, // int3
+        Isa::Arm64 => 0,     // udf #0
+    };
+    let mut text: Vec<u8> =
+        Vec::with_capacity(functions.iter().map(|f| f.code.bytes.len() + FUNCTION_ALIGN).sum::<usize>());
+    let mut fixups = Vec::with_capacity(functions.iter().map(|f| f.code.fixups.len()).sum::<usize>());
+    let mut symbols = Vec::with_capacity(functions.len());
+    for f in &functions {
+        text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
+        let offset = text.len() as u32;
+        let targets: Vec<RelocTarget> = f.code.symbols.iter().map(resolve).collect();
+        fixups.extend(f.code.fixups.iter().map(|fx| Fixup {
+            offset: fx.offset + offset,
+            target: match fx.target {
+                RelocTarget::Symbol(k) => targets[k as usize],
+                other => other,
+            },
+            ..*fx
+        }));
+        text.extend_from_slice(&f.code.bytes);
+        symbols.push(FunctionSymbol {
+            name: f.name.clone(),
+            offset,
+            size: f.code.bytes.len() as u32,
+            global: f.global,
+        });
+    }
+    (text, fixups, symbols)
+}
+
+/// Lays out the writable section: initialised entries first (they occupy
+/// file bytes), then zero-filled ones, each at its alignment. Returns each
+/// entry's offset from the section's start, the initialised size and the
+/// size in memory.
+fn layout_data(data: &[DataSymbol]) -> (Vec<u64>, u64, u64) {
+    let mut offsets = vec![0; data.len()];
+    let mut at = 0u64;
     let mut place = |i: usize, d: &DataSymbol| {
         at = at.next_multiple_of(d.align.max(1));
-        addrs[i] = at;
+        offsets[i] = at;
         at += d.size;
         at
     };
-    let mut file_end = data_start;
+    let mut file_end = 0;
     for (i, d) in data.iter().enumerate().filter(|(_, d)| d.bytes.is_some()) {
         file_end = place(i, d);
     }
@@ -85,43 +210,5 @@ pub fn layout_data(data: &[DataSymbol], data_start: u64) -> (Vec<u64>, u64, u64)
     for (i, d) in data.iter().enumerate().filter(|(_, d)| d.bytes.is_none()) {
         mem_end = place(i, d);
     }
-    (addrs, file_end - data_start, mem_end - data_start)
-}
-
-/// The largest alignment any data entry asks for (at least 16).
-pub fn max_data_align(data: &[DataSymbol]) -> u64 {
-    data.iter().map(|d| d.align).max().unwrap_or(1).max(16)
-}
-
-/// Patches every fixup of `text` (placed at `layout.text_addr`).
-pub fn apply_fixups(input: &LinkInput, layout: &Layout, text: &mut [u8]) -> Result<(), CompileError> {
-    for f in &input.fixups {
-        let target = match f.target {
-            RelocTarget::Function(i) => layout.function_addr(input, i),
-            RelocTarget::Data(i) => layout.data_addrs[i as usize],
-            RelocTarget::Label(_) | RelocTarget::Symbol(_) => {
-                unreachable!("labels are resolved per function, symbols when functions are joined")
-            }
-        };
-        let p = layout.text_addr + f.offset as u64;
-        code::apply(text, f.offset as usize, f.kind, p, target.wrapping_add(f.addend as u64)).map_err(|_| {
-            CompileError::TooLarge(format!(
-                "a reference from offset {:#x} of the code cannot reach {target:#x}",
-                f.offset
-            ))
-        })?;
-    }
-    Ok(())
-}
-
-/// Links the program and writes the executable file image.
-pub fn link(input: LinkInput) -> Result<Vec<u8>, CompileError> {
-    match input.format {
-        Format::Elf64 => elf::write(input),
-        Format::Macho | Format::Pe => Err(CompileError::Unsupported {
-            target: input.target.name(),
-            format: input.format.name(),
-            reason: "this file format is not written yet".into(),
-        }),
-    }
+    (offsets, file_end, mem_end)
 }

@@ -1,16 +1,10 @@
 //! What both lowerers share: the program-wide facts, the frame layout, and
 //! parallel moves.
 
-use crate::ir::{Dst, Format, Function, Operand, PReg, Reg, Src, Target};
+use crate::ir::{Dst, Function, Operand, PReg, Reg, Src};
 use crate::regalloc::{Allocation, Loc};
 use crate::regs::RegSet;
 use crate::syscall::Plan;
-
-/// Program-wide facts a function's lowering needs.
-pub struct ProgramCtx {
-    pub target: Target,
-    pub format: Format,
-}
 
 /// One function ready to lower: renumbered, allocated, with its system
 /// calls planned.

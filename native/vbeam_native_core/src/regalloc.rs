@@ -234,7 +234,7 @@ fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Lo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{BinOp, Dst, Function, Inst, Label, Operand, Src, Target};
+    use crate::ir::{BinOp, Dst, Function, Inst, Isa, Label, Operand, Src};
     use crate::regs::{call_conv, x86};
 
     struct NoInfo;
@@ -268,12 +268,12 @@ mod tests {
 
     fn alloc(f: &mut Function) -> Allocation {
         let n = renumber(f).len();
-        allocate(f, n, call_conv(Target::X86_64), &NoInfo, RegSet::EMPTY).unwrap()
+        allocate(f, n, call_conv(Isa::X86_64), &NoInfo, RegSet::EMPTY).unwrap()
     }
 
     #[test]
     fn values_live_across_calls_avoid_caller_saved_registers() {
-        let cc = call_conv(Target::X86_64);
+        let cc = call_conv(Isa::X86_64);
         let mut f = func(
             vec![
                 mov(Reg::P(x86::RDI), Reg::V(0)),

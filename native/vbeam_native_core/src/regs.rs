@@ -2,7 +2,7 @@
 //! allocator and the lowerers see them. Registers are hardware numbers
 //! (`PReg`): x86_64 rax=0 … r15=15, arm64 x0=0 … x30=30.
 
-use crate::ir::{PReg, Target};
+use crate::ir::{Isa, PReg};
 
 const X86_NAMES: [&str; 16] =
     ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
@@ -94,7 +94,7 @@ impl RegSet {
 /// Everything target-specific the register allocator needs.
 #[derive(Clone, Debug)]
 pub struct CallConv {
-    pub target: Target,
+    pub target: Isa,
     /// Integer argument registers, in order.
     pub args: &'static [PReg],
     pub result: PReg,
@@ -128,7 +128,7 @@ pub struct CallConv {
 }
 
 static X86_64: CallConv = CallConv {
-    target: Target::X86_64,
+    target: Isa::X86_64,
     args: &[x86::RDI, x86::RSI, x86::RDX, x86::RCX, x86::R8, x86::R9],
     result: x86::RAX,
     caller_saved: RegSet(0b0000_1111_1100_0111), // rax rcx rdx rsi rdi r8-r11
@@ -160,7 +160,7 @@ static X86_64: CallConv = CallConv {
 };
 
 static ARM64: CallConv = CallConv {
-    target: Target::Arm64,
+    target: Isa::Arm64,
     args: &[PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5), PReg(6), PReg(7)],
     result: PReg(0),
     // x0-x17 and lr; x18 is the platform register on macOS, never touched.
@@ -207,27 +207,27 @@ static ARM64: CallConv = CallConv {
     shift_count_clobbers: RegSet::EMPTY,
 };
 
-pub fn call_conv(target: Target) -> &'static CallConv {
+pub fn call_conv(target: Isa) -> &'static CallConv {
     match target {
-        Target::X86_64 => &X86_64,
-        Target::Arm64 => &ARM64,
+        Isa::X86_64 => &X86_64,
+        Isa::Arm64 => &ARM64,
     }
 }
 
-pub fn preg_name(target: Target, r: PReg) -> String {
+pub fn preg_name(target: Isa, r: PReg) -> String {
     match target {
-        Target::X86_64 => X86_NAMES.get(r.0 as usize).map_or_else(|| format!("r?{}", r.0), |n| n.to_string()),
-        Target::Arm64 => match r.0 {
+        Isa::X86_64 => X86_NAMES.get(r.0 as usize).map_or_else(|| format!("r?{}", r.0), |n| n.to_string()),
+        Isa::Arm64 => match r.0 {
             31 => "sp".to_string(),
             n => format!("x{n}"),
         },
     }
 }
 
-pub fn preg_from_name(target: Target, name: &str) -> Option<PReg> {
+pub fn preg_from_name(target: Isa, name: &str) -> Option<PReg> {
     match target {
-        Target::X86_64 => X86_NAMES.iter().position(|n| *n == name).map(|i| PReg(i as u8)),
-        Target::Arm64 => match name {
+        Isa::X86_64 => X86_NAMES.iter().position(|n| *n == name).map(|i| PReg(i as u8)),
+        Isa::Arm64 => match name {
             "fp" => Some(arm64::FP),
             "lr" => Some(arm64::LR),
             "sp" => Some(arm64::SP),

@@ -8,7 +8,8 @@
 mod float;
 
 use crate::ir::*;
-use crate::regs::{arm64, call_conv, x86};
+use crate::regs::{arm64, x86};
+use crate::target::{Os, Target};
 
 pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 
@@ -82,8 +83,8 @@ pub fn builtin(name: &str) -> Option<&'static str> {
 }
 
 /// Each builtin with its number of arguments.
-pub fn builtin_arities(target: Target, format: Format) -> impl Iterator<Item = (&'static str, u32)> {
-    BUILTINS.iter().map(move |(name, _)| (*name, routine(target, format, name).arity))
+pub fn builtin_arities(target: Target) -> impl Iterator<Item = (&'static str, u32)> {
+    BUILTINS.iter().map(move |(name, _)| (*name, routine(target, name).arity))
 }
 
 /// Whether the builtin `name` allocates heap memory.
@@ -134,7 +135,6 @@ pub fn callees(inst: &Inst) -> Option<&str> {
 /// and stubs returning 0 for `stubs`.
 pub fn build<'a>(
     target: Target,
-    format: Format,
     roots: impl IntoIterator<Item = &'a str>,
     stubs: impl IntoIterator<Item = &'a str>,
 ) -> Runtime {
@@ -146,7 +146,7 @@ pub fn build<'a>(
         if !done.insert(name.clone()) {
             continue;
         }
-        let f = routine(target, format, &name);
+        let f = routine(target, &name);
         for inst in &f.body {
             if let Some(c) = callees(inst) {
                 pending.push(c.to_string());
@@ -186,10 +186,10 @@ fn bss_size(name: &str) -> Option<u64> {
     }
 }
 
-fn routine(target: Target, format: Format, name: &str) -> Function {
+fn routine(target: Target, name: &str) -> Function {
     let mut b = Builder::new(target, name);
     match name {
-        ALLOC => alloc(&mut b, format),
+        ALLOC => alloc(&mut b),
         MEMCPY => memcpy(&mut b),
         STRING_NEW => string_new(&mut b),
         STRING_CMP => string_cmp(&mut b),
@@ -321,7 +321,7 @@ impl Builder {
         self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: None });
     }
     fn ret(&mut self, value: Src) {
-        let result = Reg::P(call_conv(self.target).result);
+        let result = Reg::P(self.target.cc.result);
         match value {
             Src::Reg(r) => self.mov(result, r),
             Src::Imm(i) => self.mov_imm(result, i),
@@ -334,15 +334,15 @@ impl Builder {
     /// A system call in the IR's own convention for the target: x86_64 uses
     /// Linux numbers, arm64 BSD ones (translated per format by `syscall`).
     fn syscall(&mut self, call: IrSyscall, args: &[Src]) -> Reg {
-        let (number_reg, number) = match (self.target, call) {
-            (Target::X86_64, IrSyscall::Write) => (x86::RAX, 1),
-            (Target::X86_64, IrSyscall::Exit) => (x86::RAX, 60),
-            (Target::X86_64, IrSyscall::Mmap) => (x86::RAX, 9),
-            (Target::Arm64, IrSyscall::Write) => (arm64::X16, 4),
-            (Target::Arm64, IrSyscall::Exit) => (arm64::X16, 1),
-            (Target::Arm64, IrSyscall::Mmap) => (arm64::X16, 197),
+        let (number_reg, number) = match (self.target.isa, call) {
+            (Isa::X86_64, IrSyscall::Write) => (x86::RAX, 1),
+            (Isa::X86_64, IrSyscall::Exit) => (x86::RAX, 60),
+            (Isa::X86_64, IrSyscall::Mmap) => (x86::RAX, 9),
+            (Isa::Arm64, IrSyscall::Write) => (arm64::X16, 4),
+            (Isa::Arm64, IrSyscall::Exit) => (arm64::X16, 1),
+            (Isa::Arm64, IrSyscall::Mmap) => (arm64::X16, 197),
         };
-        let cc = call_conv(self.target);
+        let cc = self.target.cc;
         for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
             let src = match a {
                 Src::Reg(x) => Operand::Reg(*x),
@@ -384,8 +384,8 @@ enum IrSyscall {
 /// `alloc(size) -> ptr`: bump allocation of `size` bytes rounded up to 16
 /// from the heap register, mapping a new region when the current one is
 /// full. Memory comes zeroed from the OS and is never reused.
-fn alloc(b: &mut Builder, format: Format) {
-    let heap = Reg::P(call_conv(b.target).heap);
+fn alloc(b: &mut Builder) {
+    let heap = Reg::P(b.target.cc.heap);
     let [size] = b.params();
     let rounded = b.op(BinOp::Add, size, Src::Imm(15));
     b.bin(BinOp::And, rounded, rounded, Src::Imm(-16));
@@ -403,7 +403,7 @@ fn alloc(b: &mut Builder, format: Format) {
     b.bin(BinOp::Add, region, rounded, Src::Imm(PAGE - 1));
     b.bin(BinOp::And, region, region, Src::Imm(-PAGE));
     b.bind(big_enough);
-    let flags = if format == Format::Macho { MACOS_MAP_PRIVATE_ANON } else { LINUX_MAP_PRIVATE_ANONYMOUS };
+    let flags = if b.target.os == Os::Darwin { MACOS_MAP_PRIVATE_ANON } else { LINUX_MAP_PRIVATE_ANONYMOUS };
     let base = b.syscall(
         IrSyscall::Mmap,
         &[Src::Imm(0), Src::Reg(region), Src::Imm(PROT_READ_WRITE), Src::Imm(flags), Src::Imm(-1), Src::Imm(0)],

@@ -6,8 +6,9 @@
 //! `mov`/`mov_imm` of a constant into the number register in the same basic
 //! block before the `syscall`.
 
-use crate::ir::{Dst, Format, Function, Inst, Operand, Reg, Target};
-use crate::regs::call_conv;
+use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg};
+use crate::regs::CallConv;
+use crate::target::{Os, Target};
 
 /// The system calls the backend knows by meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,40 +53,42 @@ pub struct Plan {
 }
 
 /// Decides how a `syscall` whose IR number is `number` (if known) is issued.
-pub fn plan(target: Target, format: Format, number: Option<i64>) -> Result<Plan, String> {
-    let all_args = call_conv(target).syscall_uses.len() as u32 - 1;
-    let (ir_table, os_table, same_convention) = match (target, format) {
-        (Target::X86_64, Format::Elf64) => (&LINUX_X86_64, &LINUX_X86_64, true),
-        (Target::Arm64, Format::Macho) => (&BSD, &BSD, true),
-        (Target::Arm64, Format::Elf64) => (&BSD, &LINUX_ARM64, false),
-        (Target::X86_64, Format::Macho) => (&LINUX_X86_64, &BSD, false),
-        (_, Format::Pe) => return Err("system calls are not available in UEFI applications".into()),
+pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
+    let all_args = target.cc.syscall_uses.len() as u32 - 1;
+    let (ir_table, os_table, same_convention) = match (target.isa, target.os) {
+        (Isa::X86_64, Os::Linux) => (&LINUX_X86_64, &LINUX_X86_64, true),
+        (Isa::Arm64, Os::Darwin) => (&BSD, &BSD, true),
+        (Isa::Arm64, Os::Linux) => (&BSD, &LINUX_ARM64, false),
+        (Isa::X86_64, Os::Darwin) => (&LINUX_X86_64, &BSD, false),
+        (_, Os::Uefi) => return Err("system calls are not available in UEFI applications".into()),
     };
     match number {
         None if same_convention => Ok(Plan { number: None, args: all_args }),
         None => Err(format!(
             "the system call number must be a constant loaded into {} in the same block",
-            if target == Target::X86_64 { "rax" } else { "x16" }
+            if target.isa == Isa::X86_64 { "rax" } else { "x16" }
         )),
         Some(n) => match lookup(ir_table, n) {
             Some(call) => {
                 let mut os_number = number_of(os_table, call);
-                if (target, format) == (Target::X86_64, Format::Macho) {
+                if (target.isa, target.os) == (Isa::X86_64, Os::Darwin) {
                     os_number |= MACOS_X86_64_CLASS_UNIX;
                 }
                 let number = (!same_convention).then_some(os_number);
                 Ok(Plan { number, args: arg_count(call) })
             }
             None if same_convention => Ok(Plan { number: None, args: all_args }),
-            None => Err(format!("system call {n} has no equivalent on {} {}", target.name(), format.name())),
+            None => {
+                Err(format!("system call {n} has no equivalent on {} {}", target.isa.name(), target.format().name()))
+            }
         },
     }
 }
 
 /// The IR system-call number statically known at each `syscall` of `func`
 /// (by instruction index), `None` where it is not a constant.
-pub fn numbers(func: &Function, target: Target) -> Vec<(usize, Option<i64>)> {
-    let number_reg = call_conv(target).syscall_uses[0];
+pub fn numbers(func: &Function, cc: &CallConv) -> Vec<(usize, Option<i64>)> {
+    let number_reg = cc.syscall_uses[0];
     let mut known: Option<i64> = None;
     let mut out = Vec::new();
     for (i, inst) in func.body.iter().enumerate() {

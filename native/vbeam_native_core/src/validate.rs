@@ -9,8 +9,9 @@ use std::collections::{BTreeSet, HashMap};
 use crate::error::CompileError;
 use crate::ir::*;
 use crate::operands::for_each_reg;
-use crate::regs::{call_conv, preg_name};
+use crate::regs::preg_name;
 use crate::runtime;
+use crate::target::Target;
 
 pub const ENTRY_POINT: &str = "main";
 
@@ -114,7 +115,7 @@ pub fn check_function(
     names: &ModuleNames,
     heap_reserved: bool,
 ) -> Result<(), CompileError> {
-    let cc = call_conv(target);
+    let cc = target.cc;
     let reserved = if heap_reserved { cc.reserved.with(cc.heap) } else { cc.reserved };
     if f.params.len() > cc.args.len() {
         return Err(CompileError::InvalidFunction {
@@ -156,7 +157,7 @@ pub fn check_function(
             return Err(CompileError::ReservedRegister {
                 function: f.name.clone(),
                 index,
-                register: preg_name(target, p),
+                register: preg_name(target.isa, p),
             });
         }
         let data_name = match inst {

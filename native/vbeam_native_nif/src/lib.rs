@@ -17,8 +17,10 @@ mod term;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rustler::{Atom, Binary, Encoder, Env, NifResult, OwnedBinary, Term};
-use vbeam_native_core::ir::{Format, Target};
-use vbeam_native_core::link::{self, DataSymbol, FunctionSymbol, LinkInput};
+use vbeam_native_core::code::CodeBuffer;
+use vbeam_native_core::ir::{Format, Isa};
+use vbeam_native_core::link::{self, DataSymbol, FunctionCode};
+use vbeam_native_core::target::Target;
 use vbeam_native_core::{compile, decode, isa, regalloc, regs};
 
 use crate::term::BeamTerm;
@@ -66,11 +68,11 @@ fn guarded<'a>(env: Env<'a>, f: impl FnOnce() -> Term<'a>) -> Term<'a> {
 }
 
 /// `undefined` or a target atom.
-fn target_override(t: Term) -> Result<Option<Target>, ()> {
+fn target_override(t: Term) -> Result<Option<Isa>, ()> {
     if t.decode::<Atom>().is_ok_and(|a| a == atoms::undefined()) {
         return Ok(None);
     }
-    t.atom_to_string().ok().and_then(|n| Target::from_name(&n)).map(Some).ok_or(())
+    t.atom_to_string().ok().and_then(|n| Isa::from_name(&n)).map(Some).ok_or(())
 }
 
 fn format_override(t: Term) -> Result<Option<Format>, ()> {
@@ -80,7 +82,7 @@ fn format_override(t: Term) -> Result<Option<Format>, ()> {
     t.atom_to_string().ok().and_then(|n| Format::from_name(&n)).map(Some).ok_or(())
 }
 
-/// `compile(Module, Target | undefined, Format | undefined)`.
+/// `compile(Module, Isa | undefined, Format | undefined)`.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>) -> Term<'a> {
     guarded(env, || {
@@ -97,13 +99,13 @@ fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a
     })
 }
 
-/// `encode(Target, Instruction)`: one instruction's machine code.
+/// `encode(Isa, Instruction)`: one instruction's machine code.
 #[rustler::nif]
 fn encode<'a>(env: Env<'a>, target: Term<'a>, inst: Term<'a>) -> Term<'a> {
     guarded(env, || {
         let bytes = match target_override(target) {
-            Ok(Some(Target::X86_64)) => term::with_env(env, || isa::x86_64::asm::assemble(&BeamTerm::new(inst))),
-            Ok(Some(Target::Arm64)) => term::with_env(env, || isa::arm64::asm::assemble(&BeamTerm::new(inst))),
+            Ok(Some(Isa::X86_64)) => term::with_env(env, || isa::x86_64::asm::assemble(&BeamTerm::new(inst))),
+            Ok(Some(Isa::Arm64)) => term::with_env(env, || isa::arm64::asm::assemble(&BeamTerm::new(inst))),
             _ => return (atoms::error(), (atoms::invalid_target(), target)).encode(env),
         };
         match bytes {
@@ -113,7 +115,7 @@ fn encode<'a>(env: Env<'a>, target: Term<'a>, inst: Term<'a>) -> Term<'a> {
     })
 }
 
-/// `allocate(Target, Function)`: where each vreg of one function lives.
+/// `allocate(Isa, Function)`: where each vreg of one function lives.
 #[rustler::nif]
 fn allocate<'a>(env: Env<'a>, target: Term<'a>, function: Term<'a>) -> Term<'a> {
     guarded(env, || {
@@ -154,7 +156,7 @@ fn allocate<'a>(env: Env<'a>, target: Term<'a>, function: Term<'a>) -> Term<'a> 
     })
 }
 
-/// `link(Target, Format, Code, Data)`: an executable whose entry point is
+/// `link(Isa, Format, Code, Data)`: an executable whose entry point is
 /// the first byte of `Code` and whose one data entry `data` holds `Data`.
 #[rustler::nif]
 fn link_executable<'a>(
@@ -171,21 +173,16 @@ fn link_executable<'a>(
         let Ok(Some(format)) = format_override(format) else {
             return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
         };
-        let input = LinkInput {
-            target,
-            format,
-            text: code.as_slice().to_vec(),
-            fixups: Vec::new(),
-            functions: vec![FunctionSymbol { name: "_start".into(), offset: 0, size: code.len() as u32, global: true }],
-            data: vec![DataSymbol {
-                name: "data".into(),
-                align: 16,
-                size: data.len() as u64,
-                bytes: Some(data.as_slice().to_vec()),
-            }],
-            entry: 0,
-        };
-        match link::link(input) {
+        let mut entry = CodeBuffer::new();
+        entry.put_bytes(code.as_slice());
+        let functions = vec![FunctionCode { name: "_start".into(), global: true, code: entry }];
+        let data = vec![DataSymbol {
+            name: "data".into(),
+            align: 16,
+            size: data.len() as u64,
+            bytes: Some(data.as_slice().to_vec()),
+        }];
+        match link::link(Target::new(target, format), functions, data, 0) {
             Ok(bytes) => ok_binary(env, &bytes),
             Err(e) => (atoms::error(), errors::reason(env, &e.into())).encode(env),
         }

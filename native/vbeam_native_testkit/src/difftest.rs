@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use vbeam_native_core::compile_module;
-use vbeam_native_core::ir::Target;
+use vbeam_native_core::ir::Isa;
 
 use crate::gen::{generate, Config};
 use crate::{interp, ir_text};
@@ -17,7 +17,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 const ETXTBSY: i32 = 26;
 
 /// One program's result: `None` when both agree.
-pub fn check(target: Target, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
+pub fn check(target: Isa, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
     let module = generate(target, seed, cfg);
     let save = |why: &str| {
         let path = work.join(format!("fail_{}_{seed}.ir", target.name()));
@@ -60,10 +60,10 @@ fn write_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Runs an executable with a time limit: (stdout, exit status).
-fn run(exe: &Path, target: Target) -> Result<(Vec<u8>, i32), String> {
+fn run(exe: &Path, target: Isa) -> Result<(Vec<u8>, i32), String> {
     let mut cmd = match target {
-        Target::X86_64 => Command::new(exe),
-        Target::Arm64 => {
+        Isa::X86_64 => Command::new(exe),
+        Isa::Arm64 => {
             let mut c = Command::new("qemu-aarch64");
             c.arg(exe);
             c
@@ -110,9 +110,9 @@ fn run(exe: &Path, target: Target) -> Result<(Vec<u8>, i32), String> {
 
 /// Checks `count` programs per target from `first_seed`, on two threads;
 /// returns the failure descriptions and the number of programs run.
-pub fn run_many(targets: &[Target], first_seed: u64, count: u64, cfg: &Config, work: &Path) -> (Vec<String>, u64) {
+pub fn run_many(targets: &[Isa], first_seed: u64, count: u64, cfg: &Config, work: &Path) -> (Vec<String>, u64) {
     std::fs::create_dir_all(work).expect("a work directory");
-    let jobs: Vec<(Target, u64)> =
+    let jobs: Vec<(Isa, u64)> =
         targets.iter().flat_map(|t| (first_seed..first_seed + count).map(move |s| (*t, s))).collect();
     let total = jobs.len() as u64;
     let (left, right) = jobs.split_at(jobs.len() / 2);

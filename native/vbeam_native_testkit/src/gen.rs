@@ -66,10 +66,10 @@ fn interesting(rng: &mut Rng) -> i64 {
 }
 
 /// Generates one module.
-pub fn generate(target: Target, seed: u64, cfg: &Config) -> Module {
+pub fn generate(target: Isa, seed: u64, cfg: &Config) -> Module {
     let mut rng = Rng::new(seed);
     let mut module = Module {
-        target,
+        isa: target,
         format: Format::Elf64,
         functions: Vec::new(),
         data: STRINGS
@@ -97,7 +97,7 @@ pub fn generate(target: Target, seed: u64, cfg: &Config) -> Module {
 }
 
 /// `Box__get(self, k)`: field 0 of the struct plus k (for method_call).
-fn method(target: Target) -> Function {
+fn method(target: Isa) -> Function {
     let result = call_conv(target).result;
     Function {
         name: "Box__get".into(),
@@ -117,7 +117,7 @@ fn method(target: Target) -> Function {
 
 struct FnGen<'r> {
     rng: &'r mut Rng,
-    target: Target,
+    target: Isa,
     cfg: Config,
     name: String,
     arity: u32,
@@ -146,7 +146,7 @@ fn v(n: u32) -> Reg {
 impl<'r> FnGen<'r> {
     fn new(
         rng: &'r mut Rng,
-        target: Target,
+        target: Isa,
         cfg: &Config,
         name: String,
         arity: u32,
@@ -252,8 +252,8 @@ impl<'r> FnGen<'r> {
                 let status = self.fresh();
                 self.emit(Inst::Bin { op: BinOp::And, dst: v(status), a: v(r), b: Src::Imm(255) });
                 let (arg0, number, exit) = match self.target {
-                    Target::X86_64 => ("rdi", "rax", 60),
-                    Target::Arm64 => ("x0", "x16", 1),
+                    Isa::X86_64 => ("rdi", "rax", 60),
+                    Isa::Arm64 => ("x0", "x16", 1),
                 };
                 self.emit(Inst::Mov { dst: Dst::Reg(self.preg(arg0)), src: Operand::Reg(v(status)) });
                 self.emit(Inst::Mov { dst: Dst::Reg(self.preg(number)), src: Operand::Imm(exit) });
@@ -493,7 +493,7 @@ impl<'r> FnGen<'r> {
     /// Values through physical registers: a callee-saved one (the function
     /// must preserve it) and an argument register as an operand.
     fn preg_moves(&mut self) {
-        let saved = self.preg(if self.target == Target::X86_64 { "rbx" } else { "x19" });
+        let saved = self.preg(if self.target == Isa::X86_64 { "rbx" } else { "x19" });
         let x = self.var();
         self.emit(Inst::Mov { dst: Dst::Reg(saved), src: Operand::Reg(v(x)) });
         let d = self.target_var();

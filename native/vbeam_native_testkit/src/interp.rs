@@ -248,7 +248,7 @@ impl<'m> Interp<'m> {
     }
 
     fn args_regs(&self) -> Vec<i64> {
-        call_conv(self.module.target).args.iter().map(|p| self.pregs[p.0 as usize]).collect()
+        call_conv(self.module.isa).args.iter().map(|p| self.pregs[p.0 as usize]).collect()
     }
 
     fn new_string(&mut self, ptr: u64, len: u64) -> Result<i64, Stop> {
@@ -341,11 +341,11 @@ impl<'m> Interp<'m> {
     }
 
     fn call_named(&mut self, name: &str, args: Vec<i64>) -> Result<i64, Stop> {
-        let result = call_conv(self.module.target).result;
+        let result = call_conv(self.module.isa).result;
         if let Some(&fi) = self.functions.get(name) {
             self.call(fi, &args)?;
         } else {
-            let cc = call_conv(self.module.target);
+            let cc = call_conv(self.module.isa);
             for (r, v) in cc.args.iter().zip(&args) {
                 self.pregs[r.0 as usize] = *v;
             }
@@ -631,13 +631,13 @@ impl<'m> Interp<'m> {
     }
 
     fn syscall(&mut self) -> Result<(), Stop> {
-        let cc = call_conv(self.module.target);
+        let cc = call_conv(self.module.isa);
         let reg = |p: PReg| self.pregs[p.0 as usize];
         let number = reg(cc.syscall_uses[0]);
         let args: Vec<i64> = cc.syscall_uses[1..].iter().map(|p| reg(*p)).collect();
-        let (write, exit) = match self.module.target {
-            Target::X86_64 => (1, 60),
-            Target::Arm64 => (4, 1),
+        let (write, exit) = match self.module.isa {
+            Isa::X86_64 => (1, 60),
+            Isa::Arm64 => (4, 1),
         };
         if number == write {
             let bytes = self.mem.bytes(args[1] as u64, args[2] as u64)?;

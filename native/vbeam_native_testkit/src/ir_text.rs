@@ -15,7 +15,7 @@ fn bin(bytes: &[u8]) -> String {
 }
 
 struct Printer<'a> {
-    target: Target,
+    target: Isa,
     labels: &'a [String],
 }
 
@@ -187,12 +187,12 @@ pub fn to_text(module: &Module) -> String {
     let _ = write!(
         s,
         "#{{target => {}, format => {}, allow_stubs => {},\n  functions => [\n",
-        module.target.name(),
+        module.isa.name(),
         module.format.name(),
         module.allow_stubs
     );
     for (k, f) in module.functions.iter().enumerate() {
-        let p = Printer { target: module.target, labels: &f.labels };
+        let p = Printer { target: module.isa, labels: &f.labels };
         let params: Vec<String> = f.params.iter().map(|r| p.reg(*r)).collect();
         let body: Vec<String> = f.body.iter().map(|i| p.inst(i)).collect();
         let _ = write!(
@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn generated_programs_survive_the_text_round_trip() {
         for seed in 0..40 {
-            for target in [Target::X86_64, Target::Arm64] {
+            for target in [Isa::X86_64, Isa::Arm64] {
                 let m = generate(target, seed, &Config::default());
                 let text = to_text(&m);
                 let term = term_text::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));

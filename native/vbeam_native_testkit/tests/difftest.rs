@@ -1,7 +1,7 @@
 //! The differential test CI runs: VBEAM_DIFFTEST_COUNT programs per target
 //! (default 300) with the data types, and as many integer-only ones.
 
-use vbeam_native_core::ir::Target;
+use vbeam_native_core::ir::Isa;
 use vbeam_native_testkit::difftest::{run_many, work_dir};
 use vbeam_native_testkit::gen::Config;
 
@@ -11,7 +11,7 @@ fn count() -> u64 {
 
 #[test]
 fn generated_programs_agree_with_the_interpreter() {
-    let targets = [Target::X86_64, Target::Arm64];
+    let targets = [Isa::X86_64, Isa::Arm64];
     let plain = Config { data_types: false, ..Config::default() };
     let (mut failures, total) = run_many(&targets, 1, count(), &plain, &work_dir("difftest_int"));
     let (more, total2) = run_many(&targets, 1_000_000, count(), &Config::default(), &work_dir("difftest_data"));
@@ -25,14 +25,14 @@ fn generated_programs_agree_with_the_interpreter() {
 #[test]
 fn large_modules_compiled_in_parallel_agree_with_the_interpreter() {
     let cfg = Config { functions: 200, ..Config::default() };
-    for target in [Target::X86_64, Target::Arm64] {
+    for target in [Isa::X86_64, Isa::Arm64] {
         let module = vbeam_native_testkit::gen::generate(target, 7, &cfg);
         let instructions: usize = module.functions.iter().map(|f| f.body.len()).sum();
         assert!(instructions > 20_000, "only {instructions} instructions: too small to compile in parallel");
     }
     let work = work_dir("difftest_large");
     std::fs::create_dir_all(&work).unwrap();
-    let failures: Vec<String> = [Target::X86_64, Target::Arm64]
+    let failures: Vec<String> = [Isa::X86_64, Isa::Arm64]
         .into_iter()
         .filter_map(|target| vbeam_native_testkit::difftest::check(target, 7, &cfg, &work))
         .collect();

@@ -1,7 +1,7 @@
 //! Every program differential testing ever got wrong, replayed: one
 //! `TARGET SEED [plain]` per line of regressions/seeds.txt.
 
-use vbeam_native_core::ir::Target;
+use vbeam_native_core::ir::Isa;
 use vbeam_native_testkit::difftest::{check, work_dir};
 use vbeam_native_testkit::gen::Config;
 
@@ -13,7 +13,7 @@ fn past_failures_stay_fixed() {
     let mut failures = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let target = Target::from_name(parts[0]).expect("a target");
+        let target = Isa::from_name(parts[0]).expect("a target");
         let seed: u64 = parts[1].parse().expect("a seed");
         let cfg = Config { data_types: parts.get(2) != Some(&"plain"), ..Config::default() };
         failures.extend(check(target, seed, &cfg, &work));

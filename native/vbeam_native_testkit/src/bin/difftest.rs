@@ -3,12 +3,12 @@
 //! per target from seed S, runs each through the backend and the reference
 //! interpreter, and prints every disagreement and a summary line.
 
-use vbeam_native_core::ir::Target;
+use vbeam_native_core::ir::Isa;
 use vbeam_native_testkit::difftest::{run_many, work_dir};
 use vbeam_native_testkit::gen::Config;
 
 fn main() {
-    let mut targets = vec![Target::X86_64, Target::Arm64];
+    let mut targets = vec![Isa::X86_64, Isa::Arm64];
     let (mut count, mut seed) = (100u64, 1u64);
     let mut cfg = Config::default();
     let mut work = work_dir("difftest");
@@ -18,8 +18,8 @@ fn main() {
         match a.as_str() {
             "--target" => {
                 targets = match value().as_str() {
-                    "both" => vec![Target::X86_64, Target::Arm64],
-                    t => vec![Target::from_name(t).expect("x86_64, arm64 or both")],
+                    "both" => vec![Isa::X86_64, Isa::Arm64],
+                    t => vec![Isa::from_name(t).expect("x86_64, arm64 or both")],
                 }
             }
             "--count" => count = value().parse().expect("a number"),

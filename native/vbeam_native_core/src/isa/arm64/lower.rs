@@ -13,10 +13,11 @@ use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Format, Operand, PReg, Reg, Src, UnOp};
-use crate::lower::{mov_operands, move_src, parallel_move, FnCtx, Frame, MoveDst, MoveSrc, ProgramCtx};
+use crate::lower::{mov_operands, move_src, parallel_move, FnCtx, Frame, MoveDst, MoveSrc};
 use crate::regalloc::Loc;
-use crate::regs::{arm64::*, call_conv, CallConv};
+use crate::regs::{arm64::*, CallConv};
 use crate::runtime;
+use crate::target::Target;
 
 /// The third scratch register (the link register, saved by the prologue).
 const S2: Xr = LR;
@@ -68,7 +69,7 @@ fn cond_of(c: Cond) -> C {
     }
 }
 
-pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Result<(), CompileError> {
+pub fn lower_function(target: Target, f: &FnCtx, buf: &mut CodeBuffer) -> Result<(), CompileError> {
     let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
     if frame.size() / 8 > MAX_FRAME_SLOTS {
         return Err(CompileError::TooLarge(format!(
@@ -78,16 +79,7 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
         )));
     }
     let [s0, s1] = f.alloc.scratch;
-    let mut l = Lowerer {
-        f,
-        cc: call_conv(ctx.target),
-        frame,
-        buf,
-        s0,
-        s1,
-        next_label: f.first_internal_label(),
-        div_zero: None,
-    };
+    let mut l = Lowerer { f, cc: target.cc, frame, buf, s0, s1, next_label: f.first_internal_label(), div_zero: None };
     l.prologue();
     for (i, inst) in f.func.body.iter().enumerate() {
         l.inst(i, inst);
@@ -101,7 +93,7 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
 /// The process entry point: clear the heap register when the program
 /// allocates (the first allocation then maps a region), call `main`, then
 /// exit with status 0.
-pub fn emit_entry(buf: &mut CodeBuffer, main: u32, format: Format, allocates: bool) {
+pub fn emit_entry(buf: &mut CodeBuffer, main: RelocTarget, format: Format, allocates: bool) {
     let (number_reg, number, svc) = match format {
         Format::Macho => (X16, MACOS_EXIT, SVC_MACOS),
         _ => (X8, LINUX_EXIT, SVC_LINUX),
@@ -110,7 +102,7 @@ pub fn emit_entry(buf: &mut CodeBuffer, main: u32, format: Format, allocates: bo
     if allocates {
         insts.push(Inst::Movz { dst: X28, imm16: 0, shift: 0 });
     }
-    insts.extend([Inst::Bl { target: RelocTarget::Function(main) }, Inst::Movz { dst: X0, imm16: 0, shift: 0 }]);
+    insts.extend([Inst::Bl { target: main }, Inst::Movz { dst: X0, imm16: 0, shift: 0 }]);
     insts.extend(load_imm64(number_reg, number));
     insts.push(Inst::Svc { imm16: svc });
     for inst in insts {

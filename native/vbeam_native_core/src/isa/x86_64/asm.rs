@@ -5,12 +5,12 @@
 
 use super::inst::{AluOp, Amode, Inst, ShiftOp};
 use crate::code::CodeBuffer;
-use crate::ir::{PReg, Target};
+use crate::ir::{Isa, PReg};
 use crate::regs::preg_from_name;
 use crate::term::{with_tagged, Term};
 
 fn reg<T: Term>(t: &T) -> Option<PReg> {
-    preg_from_name(Target::X86_64, &t.atom()?)
+    preg_from_name(Isa::X86_64, &t.atom()?)
 }
 
 fn imm<T: Term>(t: &T) -> Option<i64> {

@@ -12,10 +12,11 @@ use super::inst::{AluOp, Amode, Inst, Narrow, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, BinOp, Cond, Dst, FloatOp, Operand, PReg, Reg, Src, UnOp, Width};
-use crate::lower::{mov_operands, move_src, parallel_move, FnCtx, Frame, MoveDst, MoveSrc, ProgramCtx};
+use crate::lower::{mov_operands, move_src, parallel_move, FnCtx, Frame, MoveDst, MoveSrc};
 use crate::regalloc::Loc;
 use crate::regs::{call_conv, x86::*, CallConv};
 use crate::runtime;
+use crate::target::Target;
 
 pub struct Lowerer<'a> {
     f: &'a FnCtx<'a>,
@@ -64,19 +65,10 @@ fn imm32(i: i64) -> Option<i32> {
 }
 
 /// Lowers and emits one function.
-pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Result<(), CompileError> {
+pub fn lower_function(target: Target, f: &FnCtx, buf: &mut CodeBuffer) -> Result<(), CompileError> {
     let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
     let [s0, s1] = f.alloc.scratch;
-    let mut l = Lowerer {
-        f,
-        cc: call_conv(ctx.target),
-        frame,
-        buf,
-        s0,
-        s1,
-        next_label: f.first_internal_label(),
-        div_zero: None,
-    };
+    let mut l = Lowerer { f, cc: target.cc, frame, buf, s0, s1, next_label: f.first_internal_label(), div_zero: None };
     l.prologue();
     for (i, inst) in f.func.body.iter().enumerate() {
         l.inst(i, inst);
@@ -91,12 +83,12 @@ pub fn lower_function(ctx: &ProgramCtx, f: &FnCtx, buf: &mut CodeBuffer) -> Resu
 /// The process entry point: clear the heap register when the program
 /// allocates (the first allocation then maps a region), call `main`, then
 /// exit with status 0.
-pub fn emit_entry(buf: &mut CodeBuffer, main: u32, exit_number: i64, allocates: bool) {
+pub fn emit_entry(buf: &mut CodeBuffer, main: RelocTarget, exit_number: i64, allocates: bool) {
     if allocates {
-        Inst::MovRI { dst: call_conv(crate::ir::Target::X86_64).heap, imm: 0 }.emit(buf);
+        Inst::MovRI { dst: call_conv(crate::ir::Isa::X86_64).heap, imm: 0 }.emit(buf);
     }
     for inst in [
-        Inst::Call { target: RelocTarget::Function(main) },
+        Inst::Call { target: main },
         Inst::MovRI { dst: RDI, imm: 0 },
         Inst::MovRI { dst: RAX, imm: exit_number },
         Inst::Syscall,

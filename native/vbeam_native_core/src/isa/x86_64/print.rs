@@ -6,11 +6,11 @@
 use std::fmt;
 
 use super::inst::*;
-use crate::ir::{PReg, Target};
+use crate::ir::{Isa, PReg};
 use crate::regs::preg_name;
 
 fn q(r: PReg) -> String {
-    preg_name(Target::X86_64, r)
+    preg_name(Isa::X86_64, r)
 }
 
 /// The 32-bit name of a register (eax, r8d, …).

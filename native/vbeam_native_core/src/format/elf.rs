@@ -3,17 +3,18 @@
 //! read+write), a non-executable stack, and section headers with a symbol
 //! table so `objdump -d`, `gdb` and `perf` name every function.
 
-use crate::error::CompileError;
-use crate::ir::Target;
-use crate::link::{apply_fixups, layout_data, max_data_align, Layout, LinkInput};
+use super::{Placement, Writer};
+use crate::ir::Isa;
+use crate::link::{Image, Sizes};
+use crate::target::Target;
 
 const BASE_ADDR: u64 = 0x40_0000;
 /// Segment alignment: 4 KiB pages on x86_64; 64 KiB on AArch64 so kernels
 /// with any page size load the file.
-fn page_size(target: Target) -> u64 {
-    match target {
-        Target::X86_64 => 0x1000,
-        Target::Arm64 => 0x1_0000,
+fn page_size(isa: Isa) -> u64 {
+    match isa {
+        Isa::X86_64 => 0x1000,
+        Isa::Arm64 => 0x1_0000,
     }
 }
 
@@ -95,22 +96,40 @@ struct Symbol {
     size: u64,
 }
 
-/// Writes the executable.
-pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
-    let page = page_size(input.target).max(max_data_align(&input.data));
-    let phnum: u64 = 3;
-    let text_off = (EHDR_SIZE + phnum * PHDR_SIZE).next_multiple_of(TEXT_ALIGN);
-    let text_end = text_off + input.text.len() as u64;
-    // The data segment follows in the file at its strictest alignment, and
-    // in memory on the next page with the same offset within the page, as
-    // the loader requires.
-    let data_off = text_end.next_multiple_of(max_data_align(&input.data));
-    let data_start = BASE_ADDR + data_off.next_multiple_of(page) + data_off % page;
-    let (data_addrs, data_file_size, data_mem_size) = layout_data(&input.data, data_start);
-    let layout = Layout { text_addr: BASE_ADDR + text_off, data_addrs, data_start, data_file_size, data_mem_size };
-    let mut text = std::mem::take(&mut input.text);
-    apply_fixups(&input, &layout, &mut text)?;
+/// The ELF writer.
+pub struct Elf;
 
+const PHNUM: u64 = 3;
+
+impl Writer for Elf {
+    fn place(&self, target: Target, sizes: &Sizes) -> Placement {
+        let page = page_size(target.isa).max(sizes.data_align);
+        let text_offset = (EHDR_SIZE + PHNUM * PHDR_SIZE).next_multiple_of(TEXT_ALIGN);
+        let text_end = text_offset + sizes.text;
+        // The data segment follows in the file at its strictest alignment,
+        // and in memory on the next page with the same offset within the
+        // page, as the loader requires.
+        let data_offset = text_end.next_multiple_of(sizes.data_align);
+        let data_addr = BASE_ADDR + data_offset.next_multiple_of(page) + data_offset % page;
+        Placement { text_addr: BASE_ADDR + text_offset, text_offset, data_addr, data_offset, segment_align: page }
+    }
+
+    fn write(&self, image: &Image) -> Vec<u8> {
+        write(image)
+    }
+}
+
+fn write(image: &Image) -> Vec<u8> {
+    let Placement {
+        text_addr,
+        text_offset: text_off,
+        data_addr: data_start,
+        data_offset: data_off,
+        segment_align: page,
+    } = image.placement;
+    let text_end = text_off + image.text.len() as u64;
+    let data_file_size = image.data.len() as u64;
+    let data_mem_size = data_file_size + image.bss_size;
     // Symbol table: locals first, as ELF requires.
     let mut strtab = vec![0u8];
     let mut name = |s: &str| {
@@ -121,12 +140,12 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
     };
     let mut locals = Vec::new();
     let mut globals = Vec::new();
-    for f in &input.functions {
+    for f in &image.functions {
         let sym = Symbol {
             name: name(&f.name),
             info: (if f.global { STB_GLOBAL } else { STB_LOCAL }) << 4 | STT_FUNC,
             section: SHN_TEXT,
-            value: layout.text_addr + f.offset as u64,
+            value: text_addr + f.offset as u64,
             size: f.size as u64,
         };
         if f.global {
@@ -135,12 +154,12 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
             locals.push(sym)
         }
     }
-    for (d, addr) in input.data.iter().zip(&layout.data_addrs) {
+    for d in &image.data_symbols {
         locals.push(Symbol {
             name: name(&d.name),
             info: STB_LOCAL << 4 | STT_OBJECT,
-            section: if d.bytes.is_some() { SHN_DATA } else { SHN_BSS },
-            value: *addr,
+            section: if d.zero_filled { SHN_BSS } else { SHN_DATA },
+            value: d.addr,
             size: d.size,
         });
     }
@@ -162,18 +181,18 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
     o.u8(ELFOSABI_SYSV);
     o.pad_to(16);
     o.u16(ET_EXEC);
-    o.u16(match input.target {
-        Target::X86_64 => EM_X86_64,
-        Target::Arm64 => EM_AARCH64,
+    o.u16(match image.target.isa {
+        Isa::X86_64 => EM_X86_64,
+        Isa::Arm64 => EM_AARCH64,
     });
     o.u32(EV_CURRENT as u32);
-    o.u64(layout.function_addr(&input, input.entry));
+    o.u64(image.entry);
     o.u64(EHDR_SIZE);
     o.u64(shoff);
     o.u32(0);
     o.u16(EHDR_SIZE as u16);
     o.u16(PHDR_SIZE as u16);
-    o.u16(phnum as u16);
+    o.u16(PHNUM as u16);
     o.u16(SHDR_SIZE as u16);
     o.u16(SECTION_COUNT);
     o.u16(SHN_SHSTRTAB);
@@ -193,15 +212,9 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
     phdr(&mut o, PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0, 16);
     // Contents.
     o.pad_to(text_off);
-    o.0.extend_from_slice(&text);
+    o.0.extend_from_slice(&image.text);
     o.pad_to(data_off);
-    o.pad_to(data_end);
-    for (d, addr) in input.data.iter().zip(&layout.data_addrs) {
-        if let Some(bytes) = &d.bytes {
-            let at = (data_off + (addr - data_start)) as usize;
-            o.0[at..at + bytes.len()].copy_from_slice(bytes);
-        }
-    }
+    o.0.extend_from_slice(&image.data);
     o.pad_to(symtab_off);
     o.0.extend_from_slice(&[0; SYM_SIZE as usize]);
     for s in locals.iter().chain(&globals) {
@@ -244,9 +257,9 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
         NAME_TEXT,
         SHT_PROGBITS,
         SHF_ALLOC | SHF_EXECINSTR,
-        layout.text_addr,
+        text_addr,
         text_off,
-        text.len() as u64,
+        image.text.len() as u64,
         0,
         0,
         TEXT_ALIGN,
@@ -269,5 +282,5 @@ pub fn write(mut input: LinkInput) -> Result<Vec<u8>, CompileError> {
     shdr(&mut o, NAME_SYMTAB, SHT_SYMTAB, 0, 0, symtab_off, symtab_size, SHN_STRTAB, first_global, 8, SYM_SIZE);
     shdr(&mut o, NAME_STRTAB, SHT_STRTAB, 0, 0, strtab_off, strtab.len() as u64, 0, 0, 1, 0);
     shdr(&mut o, NAME_SHSTRTAB, SHT_STRTAB, 0, 0, shstrtab_off, SHSTRTAB.len() as u64, 0, 0, 1, 0);
-    Ok(o.0)
+    o.0
 }

@@ -1,0 +1,42 @@
+//! Executable file formats: one writer per format behind `Writer`. The
+//! linker asks the writer where the sections go (`place`), resolves every
+//! address, then has it write the file (`write`), which includes any last
+//! step over the finished bytes (a code signature, a checksum).
+
+pub mod elf;
+
+use crate::error::CompileError;
+use crate::ir::Format;
+use crate::link::{Image, Sizes};
+use crate::target::Target;
+
+/// Where a writer puts the text and the data, in memory and in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub text_addr: u64,
+    pub text_offset: u64,
+    pub data_addr: u64,
+    pub data_offset: u64,
+    /// What segments are aligned to in memory (at least a page).
+    pub segment_align: u64,
+}
+
+pub trait Writer {
+    /// Lays out the sections: the text and data addresses the code is
+    /// linked at.
+    fn place(&self, target: Target, sizes: &Sizes) -> Placement;
+    /// The executable file of a linked image laid out by `place`.
+    fn write(&self, image: &Image) -> Vec<u8>;
+}
+
+/// The writer of `target`'s format.
+pub fn writer(target: Target) -> Result<&'static dyn Writer, CompileError> {
+    match target.format() {
+        Format::Elf64 => Ok(&elf::Elf),
+        Format::Macho | Format::Pe => Err(CompileError::Unsupported {
+            target: target.isa.name(),
+            format: target.format().name(),
+            reason: "this file format is not written yet".into(),
+        }),
+    }
+}
