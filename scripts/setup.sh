@@ -6,10 +6,17 @@ cd "$(dirname "$0")/.."
 need=()
 command -v erl >/dev/null || need+=(erlang-nox erlang-dev)
 [ -d /usr/lib/erlang/lib/eunit-* ] 2>/dev/null || need+=(erlang-eunit)
+[ -d /usr/lib/erlang/lib/dialyzer-* ] 2>/dev/null || need+=(erlang-dialyzer)
+[ -d /usr/lib/erlang/lib/tools-* ] 2>/dev/null || need+=(erlang-tools)
 command -v rebar3 >/dev/null || need+=(rebar3)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v llvm-mc >/dev/null || need+=(llvm)
 command -v gcc >/dev/null || need+=(gcc)
+# The Mach-O test loader builds the unicorn CPU emulator (cmake, bindgen's
+# libclang) and its tests link with LLVM's ld64.lld.
+command -v cmake >/dev/null || need+=(cmake)
+ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
+ls /usr/bin/ld64.lld* >/dev/null 2>&1 || need+=(lld)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

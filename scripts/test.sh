@@ -8,3 +8,5 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --release -- -D warnings
 cargo test --workspace --release
 rebar3 eunit
+rebar3 xref
+rebar3 dialyzer

@@ -120,7 +120,10 @@ command_line(Target) ->
     Ebin = filename:dirname(code:which(vbeam_native)),
     Ir = filename:join(fixtures_dir(), "hello_" ++ Target ++ ".ir"),
     Exe = filename:join(work_dir(), "cli_hello_" ++ Target),
-    file:delete(Exe),
+    case file:delete(Exe) of
+        ok -> ok;
+        {error, enoent} -> ok
+    end,
     Cmd = io_lib:format("erl -noshell -pa '~s' -eval 'vbeam_native:main([\"~s\", \"-o\", \"~s\"])' -s init stop; echo \"status=$?\"",
                         [Ebin, Ir, Exe]),
     Output = os:cmd(lists:flatten(Cmd)),

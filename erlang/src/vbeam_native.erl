@@ -15,27 +15,32 @@
 -type format() :: elf64 | macho | pe.
 -export_type([target/0, format/0]).
 
-%% @doc Compiles with the module's own `target' and `format'.
--spec compile(map()) -> {ok, binary()} | {error, term()}.
+%% @doc Compiles with the module's own `target' and `format'. `Module' is a
+%% module map (IR spec); as promised for every bad input, any other term
+%% gives `{error, {invalid_module, Module}}' rather than an exception.
+-spec compile(Module :: term()) -> {ok, binary()} | {error, term()}.
 compile(Module) ->
     compile(Module, undefined, undefined).
 
 %% @doc Compiles with options `#{target => T, format => F}' (or a proplist)
 %% overriding the module's keys.
--spec compile(map(), map() | [{atom(), atom()}]) -> {ok, binary()} | {error, term()}.
+-spec compile(Module :: term(), Options :: map() | [{atom(), term()}]) -> {ok, binary()} | {error, term()}.
 compile(Module, Options) when is_list(Options) ->
     compile(Module, maps:from_list(Options));
 compile(Module, Options) when is_map(Options) ->
     compile(Module, maps:get(target, Options, undefined), maps:get(format, Options, undefined)).
 
 %% @doc Compiles for `Target' and `Format' (`undefined' keeps the module's).
--spec compile(map(), target() | undefined, format() | undefined) -> {ok, binary()} | {error, term()}.
+%% They are checked like the module's own keys: a value other than a
+%% `target()' / `format()' or `undefined' gives `{error, {invalid_target, T}}'
+%% / `{error, {invalid_format, F}}', so the spec accepts any term.
+-spec compile(Module :: term(), Target :: term(), Format :: term()) -> {ok, binary()} | {error, term()}.
 compile(Module, Target, Format) ->
     vbeam_native_nif:compile(Module, Target, Format).
 
 %% @doc The command line: `Input -o Output [-target T] [-format F]', as
 %% strings or atoms (`erl -s' passes atoms).
--spec main([string() | atom()]) -> ok | no_return().
+-spec main([string() | atom()]) -> ok.
 main(Args) ->
     case run([to_list(A) || A <- Args]) of
         {ok, Summary} ->

@@ -20,8 +20,9 @@ parse_file(Path) ->
 write_file(Path, Module) ->
     file:write_file(Path, io_lib:format("~p.~n", [Module])).
 
-%% @doc `ok' when the module compiles (every check of the backend).
--spec validate_module(map()) -> ok | {error, term()}.
+%% @doc `ok' when the module compiles (every check of the backend); like
+%% `vbeam_native:compile/1' it takes any term and reports what is wrong.
+-spec validate_module(Module :: term()) -> ok | {error, term()}.
 validate_module(Module) ->
     case vbeam_native:compile(Module) of
         {ok, _} -> ok;
@@ -30,8 +31,8 @@ validate_module(Module) ->
 
 %% @doc `ok' when a function is valid on its own: it is checked inside a
 %% module whose entry point is a trivial `main' and whose undefined calls
-%% become stubs.
--spec validate_function(map()) -> ok | {error, term()}.
+%% become stubs. A term that is not a map is `{error, {invalid_function, 1, T}}'.
+-spec validate_function(Function :: term()) -> ok | {error, term()}.
 validate_function(#{name := <<"main">>} = F) ->
     validate_module(#{target => target_of(F), format => elf64, functions => [F],
                       data => [], bss => [], imports => [], allow_stubs => true});

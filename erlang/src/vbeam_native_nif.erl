@@ -34,15 +34,21 @@ try_load([Path | Rest], _) ->
             try_load(Rest, {not_found, Path ++ ".so"})
     end.
 
--spec compile(map(), atom(), atom()) -> {ok, binary()} | {error, term()}.
+%% The stubs below are replaced by the NIF when the library loads; until
+%% then they raise `nif_not_loaded'. Their specs are the NIF's: it checks
+%% every term argument itself and answers `{error, Reason}' (e.g.
+%% `{invalid_target, T}', `{invalid_module, T}'), so those are `term()';
+%% only `link_executable/4' needs binaries (anything else is `badarg').
+
+-spec compile(Module :: term(), Target :: term(), Format :: term()) -> {ok, binary()} | {error, term()}.
 compile(_Module, _Target, _Format) -> erlang:nif_error(nif_not_loaded).
 
--spec encode(x86_64 | arm64, term()) -> {ok, binary()} | {error, term()}.
+-spec encode(Target :: term(), Instruction :: term()) -> {ok, binary()} | {error, term()}.
 encode(_Target, _Instruction) -> erlang:nif_error(nif_not_loaded).
 
--spec allocate(x86_64 | arm64, map()) -> {ok, map()} | {error, term()}.
+-spec allocate(Target :: term(), Function :: term()) -> {ok, map()} | {error, term()}.
 allocate(_Target, _Function) -> erlang:nif_error(nif_not_loaded).
 
--spec link_executable(x86_64 | arm64, elf64 | macho | pe, binary(), binary()) ->
+-spec link_executable(Target :: term(), Format :: term(), Code :: binary(), Data :: binary()) ->
           {ok, binary()} | {error, term()}.
 link_executable(_Target, _Format, _Code, _Data) -> erlang:nif_error(nif_not_loaded).
