@@ -22,7 +22,7 @@ use crate::expand;
 use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
-use crate::lower::FnCtx;
+use crate::lower::{self, FnCtx};
 use crate::operands::CallInfo;
 use crate::regalloc;
 use crate::regs::RegSet;
@@ -431,8 +431,8 @@ fn compile_function(
     // place instead of being copied as it doubles.
     let mut buf = CodeBuffer::with_capacity(8 * func.body.len());
     match target.isa {
-        Isa::X86_64 => isa::x86_64::lower::lower_function(target, &f, &mut buf)?,
-        Isa::Arm64 => isa::arm64::lower::lower_function(target, &f, &mut buf)?,
+        Isa::X86_64 => lower::lower_function::<isa::x86_64::lower::X86_64>(target, &f, &mut buf)?,
+        Isa::Arm64 => lower::lower_function::<isa::arm64::lower::Arm64>(target, &f, &mut buf)?,
     }
     Ok(buf)
 }

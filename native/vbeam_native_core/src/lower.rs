@@ -1,10 +1,20 @@
-//! What both lowerers share: the program-wide facts, the frame layout, and
-//! parallel moves.
+//! The lowering driver both instruction sets share: a function's frame,
+//! where each value lives, parameter binding, moves, calls into the
+//! runtime, the division-by-zero exit and system calls are handled here
+//! once; each ISA (`isa::<arch>::lower`) implements `Machine`, the few
+//! instructions these are built from, and selects the instructions for
+//! the rest of the IR.
 
-use crate::ir::{Dst, Function, Operand, PReg, Reg, Src};
+use std::marker::PhantomData;
+
+use crate::code::{CodeBuffer, RelocTarget};
+use crate::error::CompileError;
+use crate::ir::{self, Dst, Function, Operand, PReg, Reg, Src};
 use crate::regalloc::{Allocation, Loc};
 use crate::regs::RegSet;
+use crate::runtime;
 use crate::syscall::Plan;
+use crate::target::Target;
 
 /// One function ready to lower: renumbered, allocated, with its system
 /// calls planned.
@@ -70,6 +80,243 @@ pub enum MoveSrc {
     Reg(PReg),
     Slot(u32),
     Imm(i64),
+}
+
+/// An instruction set as the lowering driver sees it.
+pub trait Machine: Sized {
+    type Inst;
+    /// Frames of more slots than this cannot be addressed.
+    const MAX_FRAME_SLOTS: u32 = u32::MAX;
+    fn encode(inst: Self::Inst, buf: &mut CodeBuffer);
+    /// Sets up the frame and saves the callee-saved registers the function
+    /// uses (parameters are bound after it).
+    fn prologue(l: &mut Lowering<Self>);
+    /// Restores what the prologue saved and returns.
+    fn epilogue(l: &mut Lowering<Self>);
+    fn load_slot(l: &mut Lowering<Self>, dst: PReg, slot: u32);
+    fn store_slot(l: &mut Lowering<Self>, src: PReg, slot: u32);
+    /// `dst := src` for distinct registers.
+    fn mov_rr(l: &mut Lowering<Self>, dst: PReg, src: PReg);
+    fn mov_imm(l: &mut Lowering<Self>, dst: PReg, imm: i64);
+    /// The register that reads as `imm`: `scratch` loaded with it, unless
+    /// the ISA has a register that reads as that constant.
+    fn imm_reg(l: &mut Lowering<Self>, imm: i64, scratch: PReg) -> PReg {
+        Self::mov_imm(l, scratch, imm);
+        scratch
+    }
+    /// Stores `imm` into a frame slot in one instruction, if one can.
+    fn store_imm(l: &mut Lowering<Self>, slot: u32, imm: i64) -> bool;
+    fn call(l: &mut Lowering<Self>, target: RelocTarget);
+    /// Saves registers around a runtime call, keeping the stack aligned at
+    /// the call, and restores them after it.
+    fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]);
+    fn restore_after_call(l: &mut Lowering<Self>, regs: &[PReg]);
+    /// Enters the kernel, loading `number` into its number register first
+    /// when the system call's number is translated.
+    fn syscall(l: &mut Lowering<Self>, number: Option<i64>);
+    /// Every IR instruction the driver does not lower itself.
+    fn select(l: &mut Lowering<Self>, index: usize, inst: &ir::Inst);
+}
+
+/// One function being lowered for machine `M`.
+pub struct Lowering<'a, M> {
+    pub f: &'a FnCtx<'a>,
+    pub target: Target,
+    pub frame: Frame,
+    pub buf: &'a mut CodeBuffer,
+    /// The function's two scratch registers.
+    pub s0: PReg,
+    pub s1: PReg,
+    next_label: u32,
+    /// Local label of the call to the division-by-zero routine, once needed.
+    div_zero: Option<u32>,
+    machine: PhantomData<M>,
+}
+
+/// Lowers and emits one allocated function.
+pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffer) -> Result<(), CompileError> {
+    let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
+    if frame.size() / 8 > M::MAX_FRAME_SLOTS {
+        return Err(CompileError::TooLarge(format!(
+            "function {} needs {} frame slots; at most {} are supported",
+            f.func.name,
+            frame.size() / 8,
+            M::MAX_FRAME_SLOTS
+        )));
+    }
+    let [s0, s1] = f.alloc.scratch;
+    let mut l = Lowering {
+        f,
+        target,
+        frame,
+        buf,
+        s0,
+        s1,
+        next_label: f.first_internal_label(),
+        div_zero: None,
+        machine: PhantomData::<M>,
+    };
+    M::prologue(&mut l);
+    l.bind_params();
+    for (i, inst) in f.func.body.iter().enumerate() {
+        l.inst(i, inst);
+    }
+    l.out_of_line();
+    l.buf.resolve_labels().map_err(|label| {
+        CompileError::TooLarge(format!("function {}: branch to label {label} out of range", f.func.name))
+    })
+}
+
+impl<M: Machine> Lowering<'_, M> {
+    pub fn emit(&mut self, inst: M::Inst) {
+        M::encode(inst, self.buf);
+    }
+    pub fn new_label(&mut self) -> u32 {
+        self.next_label += 1;
+        self.next_label - 1
+    }
+    /// The label of the out-of-line call to the division-by-zero routine.
+    pub fn div_zero_label(&mut self) -> u32 {
+        match self.div_zero {
+            Some(l) => l,
+            None => {
+                let l = self.new_label();
+                self.div_zero = Some(l);
+                l
+            }
+        }
+    }
+
+    /// The register holding `r`, loading it into `scratch` if it is spilled.
+    pub fn read(&mut self, r: Reg, scratch: PReg) -> PReg {
+        match self.f.loc(r) {
+            Loc::Reg(p) => p,
+            Loc::Spill(n) => {
+                M::load_slot(self, scratch, self.frame.spill_slot(n));
+                scratch
+            }
+        }
+    }
+    /// The register holding `s`, constants given by `Machine::imm_reg`.
+    pub fn read_src(&mut self, s: Src, scratch: PReg) -> PReg {
+        match s {
+            Src::Reg(r) => self.read(r, scratch),
+            Src::Imm(i) => M::imm_reg(self, i, scratch),
+        }
+    }
+    /// The register a result for `r` is best computed in: its own, or s0.
+    pub fn dst_reg(&self, r: Reg) -> PReg {
+        match self.f.loc(r) {
+            Loc::Reg(p) => p,
+            Loc::Spill(_) => self.s0,
+        }
+    }
+    /// Puts the value computed in `val` into `r`'s location.
+    pub fn write(&mut self, r: Reg, val: PReg) {
+        match self.f.loc(r) {
+            Loc::Reg(p) => self.mov_rr(p, val),
+            Loc::Spill(n) => M::store_slot(self, val, self.frame.spill_slot(n)),
+        }
+    }
+    pub fn mov_rr(&mut self, dst: PReg, src: PReg) {
+        if dst != src {
+            M::mov_rr(self, dst, src);
+        }
+    }
+    pub fn mov_to_reg(&mut self, dst: PReg, src: MoveSrc) {
+        match src {
+            MoveSrc::Reg(r) => self.mov_rr(dst, r),
+            MoveSrc::Slot(k) => M::load_slot(self, dst, k),
+            MoveSrc::Imm(i) => M::mov_imm(self, dst, i),
+        }
+    }
+    /// Performs simultaneous moves into registers (see `parallel_move`).
+    pub fn parallel(&mut self, moves: &[(PReg, MoveSrc)]) {
+        let mut seq = Vec::new();
+        parallel_move(moves, self.s0, |d, s| seq.push((d, s)));
+        for (d, s) in seq {
+            self.mov_to_reg(d, s);
+        }
+    }
+
+    /// Moves the incoming arguments to the parameters' locations: spilled
+    /// ones are stored first (that only reads registers), then the
+    /// register ones as one parallel move.
+    fn bind_params(&mut self) {
+        let mut moves = Vec::new();
+        for (k, p) in self.f.func.params.iter().enumerate() {
+            let arg = self.target.cc.args[k];
+            match self.f.loc(*p) {
+                Loc::Spill(n) => M::store_slot(self, arg, self.frame.spill_slot(n)),
+                Loc::Reg(r) => moves.push((r, MoveSrc::Reg(arg))),
+            }
+        }
+        self.parallel(&moves);
+    }
+
+    fn inst(&mut self, i: usize, inst: &ir::Inst) {
+        use ir::Inst as I;
+        match inst {
+            I::Mov { dst, src } => self.mov(*dst, src),
+            I::Call(name) => {
+                let target = self.buf.function_symbol(name);
+                M::call(self, target);
+            }
+            I::CallWith { callee, args, dst } => self.runtime_call(i, callee, args, *dst),
+            I::Ret => M::epilogue(self),
+            I::Syscall => {
+                let number = self.f.syscall_plan(i).number;
+                M::syscall(self, number);
+            }
+            I::Label(l) => self.buf.bind_label(l.0),
+            I::Nop => {}
+            other => M::select(self, i, other),
+        }
+    }
+
+    fn mov(&mut self, dst: Dst, src: &Operand) {
+        let (dst, src) = mov_operands(self.f, &self.frame, dst, src);
+        let dst_slot = match dst {
+            MoveDst::Reg(p) => return self.mov_to_reg(p, src),
+            MoveDst::Slot(k) => k,
+        };
+        match src {
+            MoveSrc::Reg(r) => M::store_slot(self, r, dst_slot),
+            MoveSrc::Imm(i) if M::store_imm(self, dst_slot, i) => {}
+            MoveSrc::Slot(k) if k == dst_slot => {}
+            other => {
+                self.mov_to_reg(self.s0, other);
+                M::store_slot(self, self.s0, dst_slot);
+            }
+        }
+    }
+
+    /// Calls a runtime routine with `args` in the argument registers and the
+    /// result (if any) into `dst`, saving every caller-saved register the IR
+    /// keeps live across the instruction.
+    fn runtime_call(&mut self, i: usize, routine: &str, args: &[Src], dst: Option<Reg>) {
+        let cc = self.target.cc;
+        let saved: Vec<PReg> = self.f.alloc.live_across(i).intersect(cc.caller_saved).iter().collect();
+        M::save_for_call(self, &saved);
+        let moves: Vec<(PReg, MoveSrc)> =
+            args.iter().zip(cc.args).map(|(a, r)| (*r, move_src(self.f, &self.frame, *a))).collect();
+        self.parallel(&moves);
+        let target = self.buf.function_symbol(routine);
+        M::call(self, target);
+        if let Some(d) = dst {
+            self.write(d, cc.result);
+        }
+        M::restore_after_call(self, &saved);
+    }
+
+    /// Code placed after the body: the call to the division-by-zero routine.
+    fn out_of_line(&mut self) {
+        if let Some(label) = self.div_zero {
+            self.buf.bind_label(label);
+            let target = self.buf.function_symbol(runtime::DIV_ZERO);
+            M::call(self, target);
+        }
+    }
 }
 
 /// Orders simultaneous register moves `dst ← src` (destinations distinct)
