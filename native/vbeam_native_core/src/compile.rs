@@ -24,10 +24,10 @@ use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::lower::{self, FnCtx};
 use crate::operands::CallInfo;
+use crate::os::{self, syscall};
 use crate::regalloc;
 use crate::regs::RegSet;
 use crate::runtime;
-use crate::syscall;
 use crate::target::Target;
 use crate::validate::{self, ModuleNames, Needs};
 
@@ -83,9 +83,9 @@ impl CallInfo for FnInfo<'_> {
     fn call_arity(&self, name: &str) -> Option<u32> {
         self.arities.get(name).copied()
     }
-    fn syscall_args(&self, index: usize) -> Option<u32> {
+    fn syscall_plan(&self, index: usize) -> Option<syscall::Plan> {
         let k = self.syscalls.binary_search_by_key(&index, |(i, _)| *i).ok()?;
-        Some(self.syscalls[k].1.args)
+        Some(self.syscalls[k].1)
     }
     fn returns_value(&self) -> bool {
         self.returns_value
@@ -340,8 +340,12 @@ fn finish(
     }
 
     let target = compiler.target;
+    // A format not written yet has no OS layer to build the runtime on.
+    crate::format::writer(target)?;
     let routines: BTreeSet<&str> =
         compiled.iter().flat_map(|c| c.routines.iter().map(String::as_str)).chain(builtins.iter().copied()).collect();
+    // The entry point ends the process through the OS layer.
+    let routines = routines.into_iter().chain([os::EXIT]);
     let rt = runtime::build(target, routines, stubs.iter().map(String::as_str));
     let mut arities = compiler.arities.clone();
     arities.extend(rt.functions.iter().map(|f| (f.name.clone(), f.arity)));
@@ -377,31 +381,15 @@ fn finish(
     link::link(target, functions, data, entry)
 }
 
-/// The process entry point: clears the heap register when the program
-/// allocates (the first allocation then maps a region), calls `main`, then
-/// exits with status 0.
+/// The process entry point (see `os::start`).
 fn entry_stub(target: Target, allocates: bool) -> Result<CodeBuffer, CompileError> {
     let mut entry = CodeBuffer::new();
-    let main = entry.function_symbol(validate::ENTRY_POINT);
+    let steps = os::start(target, allocates);
     match target.isa {
-        Isa::X86_64 => isa::x86_64::lower::emit_entry(&mut entry, main, exit_number(target)?, allocates),
-        Isa::Arm64 => isa::arm64::lower::emit_entry(&mut entry, main, target.format(), allocates),
+        Isa::X86_64 => isa::x86_64::lower::emit_start(&mut entry, &steps),
+        Isa::Arm64 => isa::arm64::lower::emit_start(&mut entry, &steps),
     }
     Ok(entry)
-}
-
-/// The OS number of `exit` for the entry stub.
-fn exit_number(target: Target) -> Result<i64, CompileError> {
-    let ir_exit = match target.isa {
-        Isa::X86_64 => 60,
-        Isa::Arm64 => 1,
-    };
-    let plan = syscall::plan(target, Some(ir_exit)).map_err(|reason| CompileError::Unsupported {
-        target: target.isa.name(),
-        format: target.format().name(),
-        reason,
-    })?;
-    Ok(plan.number.unwrap_or(ir_exit))
 }
 
 fn compile_function(

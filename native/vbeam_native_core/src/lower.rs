@@ -10,10 +10,11 @@ use std::marker::PhantomData;
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, Dst, Function, Operand, PReg, Reg, Src};
+use crate::os::syscall::Plan;
+use crate::os::{self, Failure, Trap};
 use crate::regalloc::{Allocation, Loc};
 use crate::regs::RegSet;
 use crate::runtime;
-use crate::syscall::Plan;
 use crate::target::Target;
 
 /// One function ready to lower: renumbered, allocated, with its system
@@ -111,9 +112,10 @@ pub trait Machine: Sized {
     /// the call, and restores them after it.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]);
     fn restore_after_call(l: &mut Lowering<Self>, regs: &[PReg]);
-    /// Enters the kernel, loading `number` into its number register first
-    /// when the system call's number is translated.
-    fn syscall(l: &mut Lowering<Self>, number: Option<i64>);
+    /// Enters the kernel.
+    fn trap(l: &mut Lowering<Self>, trap: Trap);
+    /// `reg := -reg` when the carry flag is set.
+    fn negate_if_carry(l: &mut Lowering<Self>, reg: PReg);
     /// Every IR instruction the driver does not lower itself.
     fn select(l: &mut Lowering<Self>, index: usize, inst: &ir::Inst);
 }
@@ -264,10 +266,7 @@ impl<M: Machine> Lowering<'_, M> {
             }
             I::CallWith { callee, args, dst } => self.runtime_call(i, callee, args, *dst),
             I::Ret => M::epilogue(self),
-            I::Syscall => {
-                let number = self.f.syscall_plan(i).number;
-                M::syscall(self, number);
-            }
+            I::Syscall => self.syscall(i),
             I::Label(l) => self.buf.bind_label(l.0),
             I::Nop => {}
             other => M::select(self, i, other),
@@ -288,6 +287,19 @@ impl<M: Machine> Lowering<'_, M> {
                 self.mov_to_reg(self.s0, other);
                 M::store_slot(self, self.s0, dst_slot);
             }
+        }
+    }
+
+    /// A system call as planned (`os::syscall`), its failure reported as
+    /// −errno on every system.
+    fn syscall(&mut self, i: usize) {
+        let kernel = os::kernel(self.target).expect("system calls are planned only where there is a kernel");
+        if let Some(number) = self.f.syscall_plan(i).number {
+            M::mov_imm(self, kernel.number, number);
+        }
+        M::trap(self, kernel.trap);
+        if kernel.failure == Failure::CarrySet {
+            M::negate_if_carry(self, self.target.cc.syscall_result);
         }
     }
 

@@ -4,6 +4,7 @@
 //! this one module.
 
 use crate::ir::*;
+use crate::os::syscall::Plan;
 use crate::regs::{CallConv, RegSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,9 +98,8 @@ pub struct Implicit {
 pub trait CallInfo {
     /// Number of integer arguments a direct call to `name` passes.
     fn call_arity(&self, name: &str) -> Option<u32>;
-    /// Number of argument registers a `syscall` at this instruction reads,
-    /// when its number is known.
-    fn syscall_args(&self, index: usize) -> Option<u32>;
+    /// How the `syscall` at this instruction is issued, when it is known.
+    fn syscall_plan(&self, index: usize) -> Option<Plan>;
     /// Whether the function ever sets the result register (explicitly or
     /// by a call): otherwise its `ret` returns nothing, and the register is
     /// not kept live up to it.
@@ -121,11 +121,16 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
         Inst::CallWith { .. } => runtime,
         Inst::Ret if info.returns_value() => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
         Inst::Syscall => {
-            let n = info.syscall_args(index).map_or(cc.syscall_uses.len() - 1, |n| n as usize);
+            // Unplanned: every argument read, everything a call may destroy.
+            let (n, clobbers) = info
+                .syscall_plan(index)
+                .map_or((cc.syscall_uses.len() - 1, cc.caller_saved.without(cc.syscall_result)), |p| {
+                    (p.args as usize, p.clobbers)
+                });
             Implicit {
                 uses: RegSet::of(&cc.syscall_uses[..=n.min(cc.syscall_uses.len() - 1)]),
                 defs: RegSet::of(&[cc.syscall_result]),
-                clobbers: cc.syscall_clobbers,
+                clobbers,
                 ..Implicit::default()
             }
         }

@@ -242,7 +242,7 @@ mod tests {
         fn call_arity(&self, _: &str) -> Option<u32> {
             Some(1)
         }
-        fn syscall_args(&self, _: usize) -> Option<u32> {
+        fn syscall_plan(&self, _: usize) -> Option<crate::os::syscall::Plan> {
             None
         }
         fn returns_value(&self) -> bool {

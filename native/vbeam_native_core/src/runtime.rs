@@ -5,11 +5,13 @@
 //! a prefix reserved for them; builtins carry the names the V compiler
 //! calls.
 
+pub mod builder;
 mod float;
 
 use crate::ir::*;
-use crate::regs::{arm64, x86};
-use crate::target::{Os, Target};
+use crate::os;
+use crate::target::Target;
+use builder::Builder;
 
 pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 
@@ -40,11 +42,6 @@ const DIGITS_SIZE: i64 = 32;
 /// Heap regions are at least this large (the OS backs pages lazily).
 const HEAP_REGION: i64 = 64 << 20;
 const PAGE: i64 = 4096;
-const PROT_READ_WRITE: i64 = 3;
-const LINUX_MAP_PRIVATE_ANONYMOUS: i64 = 0x22;
-const MACOS_MAP_PRIVATE_ANON: i64 = 0x1002;
-/// Raw Linux system calls return -errno: results above this (unsigned) failed.
-const FIRST_ERRNO: i64 = -4095;
 const STDOUT: i64 = 1;
 const STDERR: i64 = 2;
 
@@ -188,6 +185,9 @@ fn bss_size(name: &str) -> Option<u64> {
 
 fn routine(target: Target, name: &str) -> Function {
     let mut b = Builder::new(target, name);
+    if os::primitive(target, name, &mut b) {
+        return b.finish();
+    }
     match name {
         ALLOC => alloc(&mut b),
         MEMCPY => memcpy(&mut b),
@@ -224,163 +224,6 @@ fn routine(target: Target, name: &str) -> Function {
     b.finish()
 }
 
-/// A small IR assembler for runtime routines.
-struct Builder {
-    target: Target,
-    func: Function,
-    next_vreg: u32,
-}
-
-impl Builder {
-    fn new(target: Target, name: &str) -> Builder {
-        let func = Function {
-            name: name.into(),
-            arity: 0,
-            exported: false,
-            params: Vec::new(),
-            locals: 0,
-            body: Vec::new(),
-            labels: Vec::new(),
-        };
-        Builder { target, func, next_vreg: 0 }
-    }
-    /// Declares the routine's N parameters (before any other vreg).
-    fn params<const N: usize>(&mut self) -> [Reg; N] {
-        debug_assert_eq!(self.next_vreg, 0, "parameters come first");
-        self.func.params = (0..N as u32).map(Reg::V).collect();
-        self.func.arity = N as u32;
-        self.next_vreg = N as u32;
-        std::array::from_fn(|k| Reg::V(k as u32))
-    }
-    fn vreg(&mut self) -> Reg {
-        self.next_vreg += 1;
-        Reg::V(self.next_vreg - 1)
-    }
-    fn label(&mut self) -> Label {
-        self.func.labels.push(format!("l{}", self.func.labels.len()));
-        Label(self.func.labels.len() as u32 - 1)
-    }
-    fn push(&mut self, inst: Inst) {
-        self.func.body.push(inst);
-    }
-    fn bind(&mut self, l: Label) {
-        self.push(Inst::Label(l));
-    }
-    fn mov_imm(&mut self, dst: Reg, imm: i64) {
-        self.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Imm(imm) });
-    }
-    fn mov(&mut self, dst: Reg, src: Reg) {
-        self.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(src) });
-    }
-    fn bin(&mut self, op: BinOp, dst: Reg, a: Reg, b: Src) {
-        self.push(Inst::Bin { op, dst, a, b });
-    }
-    /// A fresh vreg holding `a op b`.
-    fn op(&mut self, op: BinOp, a: Reg, b: Src) -> Reg {
-        let d = self.vreg();
-        self.bin(op, d, a, b);
-        d
-    }
-    fn load(&mut self, base: Reg, offset: i32) -> Reg {
-        let d = self.vreg();
-        self.push(Inst::Load { width: Width::W64, dst: d, base, offset });
-        d
-    }
-    fn load_byte(&mut self, base: Reg, offset: i32) -> Reg {
-        let d = self.vreg();
-        self.push(Inst::Load { width: Width::W8, dst: d, base, offset });
-        d
-    }
-    fn store(&mut self, base: Reg, offset: i32, src: Src) {
-        self.push(Inst::Store { width: Width::W64, base, offset, src });
-    }
-    fn store_byte(&mut self, base: Reg, offset: i32, src: Src) {
-        self.push(Inst::Store { width: Width::W8, base, offset, src });
-    }
-    fn lea(&mut self, symbol: &str) -> Reg {
-        let d = self.vreg();
-        self.push(Inst::Lea { dst: d, symbol: symbol.into() });
-        d
-    }
-    fn cmp(&mut self, a: Reg, b: Src) {
-        self.push(Inst::Cmp { a, b });
-    }
-    fn jcc(&mut self, c: Cond, l: Label) {
-        self.push(Inst::Jcc(c, l));
-    }
-    fn jmp(&mut self, l: Label) {
-        self.push(Inst::Jmp(l));
-    }
-    /// Calls another routine; returns its result in a fresh vreg.
-    fn call(&mut self, callee: &str, args: &[Src]) -> Reg {
-        let d = self.vreg();
-        self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: Some(d) });
-        d
-    }
-    fn call_void(&mut self, callee: &str, args: &[Src]) {
-        self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: None });
-    }
-    fn ret(&mut self, value: Src) {
-        let result = Reg::P(self.target.cc.result);
-        match value {
-            Src::Reg(r) => self.mov(result, r),
-            Src::Imm(i) => self.mov_imm(result, i),
-        }
-        self.push(Inst::Ret);
-    }
-    fn ret_void(&mut self) {
-        self.push(Inst::Ret);
-    }
-    /// A system call in the IR's own convention for the target: x86_64 uses
-    /// Linux numbers, arm64 BSD ones (translated per format by `syscall`).
-    fn syscall(&mut self, call: IrSyscall, args: &[Src]) -> Reg {
-        let (number_reg, number) = match (self.target.isa, call) {
-            (Isa::X86_64, IrSyscall::Write) => (x86::RAX, 1),
-            (Isa::X86_64, IrSyscall::Exit) => (x86::RAX, 60),
-            (Isa::X86_64, IrSyscall::Mmap) => (x86::RAX, 9),
-            (Isa::Arm64, IrSyscall::Write) => (arm64::X16, 4),
-            (Isa::Arm64, IrSyscall::Exit) => (arm64::X16, 1),
-            (Isa::Arm64, IrSyscall::Mmap) => (arm64::X16, 197),
-        };
-        let cc = self.target.cc;
-        for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
-            let src = match a {
-                Src::Reg(x) => Operand::Reg(*x),
-                Src::Imm(i) => Operand::Imm(*i),
-            };
-            self.push(Inst::Mov { dst: Dst::Reg(Reg::P(*r)), src });
-        }
-        self.mov_imm(Reg::P(number_reg), number);
-        self.push(Inst::Syscall);
-        let result = self.vreg();
-        self.mov(result, Reg::P(cc.syscall_result));
-        result
-    }
-    fn write(&mut self, fd: i64, ptr: Src, len: Src) {
-        self.syscall(IrSyscall::Write, &[Src::Imm(fd), ptr, len]);
-    }
-    /// Writes the whole of data entry `name` (of `len` bytes).
-    fn write_data(&mut self, fd: i64, name: &str, len: usize) {
-        let p = self.lea(name);
-        self.write(fd, Src::Reg(p), Src::Imm(len as i64));
-    }
-    fn exit(&mut self, status: Src) {
-        self.syscall(IrSyscall::Exit, &[status]);
-        self.push(Inst::Trap);
-    }
-    fn finish(mut self) -> Function {
-        self.func.locals = self.next_vreg;
-        self.func
-    }
-}
-
-#[derive(Clone, Copy)]
-enum IrSyscall {
-    Write,
-    Exit,
-    Mmap,
-}
-
 /// `alloc(size) -> ptr`: bump allocation of `size` bytes rounded up to 16
 /// from the heap register, mapping a new region when the current one is
 /// full. Memory comes zeroed from the OS and is never reused.
@@ -403,13 +246,9 @@ fn alloc(b: &mut Builder) {
     b.bin(BinOp::Add, region, rounded, Src::Imm(PAGE - 1));
     b.bin(BinOp::And, region, region, Src::Imm(-PAGE));
     b.bind(big_enough);
-    let flags = if b.target.os == Os::Darwin { MACOS_MAP_PRIVATE_ANON } else { LINUX_MAP_PRIVATE_ANONYMOUS };
-    let base = b.syscall(
-        IrSyscall::Mmap,
-        &[Src::Imm(0), Src::Reg(region), Src::Imm(PROT_READ_WRITE), Src::Imm(flags), Src::Imm(-1), Src::Imm(0)],
-    );
-    b.cmp(base, Src::Imm(FIRST_ERRNO));
-    b.jcc(Cond::Geu, oom);
+    let base = b.call(os::PAGES, &[Src::Reg(region)]);
+    b.cmp(base, Src::Imm(0));
+    b.jcc(Cond::Eq, oom);
     b.mov(heap, base);
     let new_end = b.op(BinOp::Add, base, Src::Reg(region));
     b.store(end_ptr, 0, Src::Reg(new_end));
@@ -421,7 +260,7 @@ fn alloc(b: &mut Builder) {
     b.ret(Src::Reg(ptr));
     b.bind(oom);
     b.call_void(OUT_OF_MEMORY, &[]);
-    b.push(Inst::Trap);
+    b.trap();
 }
 
 /// `memcpy(dst, src, n)`: forward copy, a word at a time, then bytes.

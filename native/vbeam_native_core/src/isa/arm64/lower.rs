@@ -11,19 +11,15 @@
 use super::imms::load_imm64;
 use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, SP, XZR};
 use crate::code::{CodeBuffer, RelocTarget};
-use crate::ir::{self, BinOp, Cond, FloatOp, Format, PReg, Reg, Src, UnOp};
+use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp};
 use crate::lower::{Lowering, Machine};
+use crate::os::{StartStep, Trap};
 use crate::regs::arm64::*;
 
 /// The third scratch register (the link register, saved by the prologue).
 const S2: Xr = LR;
 /// Largest frame whose every slot a scaled 12-bit offset reaches.
 const MAX_FRAME_SLOTS: u32 = 4095;
-/// Linux's `svc` immediate, and macOS's.
-const SVC_LINUX: u16 = 0;
-const SVC_MACOS: u16 = 0x80;
-const LINUX_EXIT: i64 = 93;
-const MACOS_EXIT: i64 = 1;
 
 /// ARM64 under the shared lowering driver.
 pub struct Arm64;
@@ -57,23 +53,18 @@ fn cond_of(c: Cond) -> C {
     }
 }
 
-/// The process entry point: clear the heap register when the program
-/// allocates (the first allocation then maps a region), call `main`, then
-/// exit with status 0.
-pub fn emit_entry(buf: &mut CodeBuffer, main: RelocTarget, format: Format, allocates: bool) {
-    let (number_reg, number, svc) = match format {
-        Format::Macho => (X16, MACOS_EXIT, SVC_MACOS),
-        _ => (X8, LINUX_EXIT, SVC_LINUX),
-    };
-    let mut insts = Vec::new();
-    if allocates {
-        insts.push(Inst::Movz { dst: X28, imm16: 0, shift: 0 });
-    }
-    insts.extend([Inst::Bl { target: main }, Inst::Movz { dst: X0, imm16: 0, shift: 0 }]);
-    insts.extend(load_imm64(number_reg, number));
-    insts.push(Inst::Svc { imm16: svc });
-    for inst in insts {
-        inst.emit(buf);
+/// The process's first instructions (see `os::start`).
+pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
+    for step in steps {
+        let insts = match *step {
+            // sp is 16-byte aligned however the entry point is reached.
+            StartStep::RealignAfterCall => Vec::new(),
+            StartStep::Zero(reg) => vec![Inst::Movz { dst: reg, imm16: 0, shift: 0 }],
+            StartStep::Call(name) => vec![Inst::Bl { target: buf.function_symbol(name) }],
+        };
+        for inst in insts {
+            inst.emit(buf);
+        }
     }
 }
 
@@ -177,14 +168,13 @@ impl Machine for Arm64 {
             l.emit(Inst::LdpPost { a: pair[0], b: *pair.get(1).unwrap_or(&XZR), base: SP, offset: 16 });
         }
     }
-    fn syscall(l: &mut Lowering<Self>, number: Option<i64>) {
-        match number {
-            Some(number) => {
-                Self::mov_imm(l, X8, number);
-                l.emit(Inst::Svc { imm16: SVC_LINUX });
-            }
-            None => l.emit(Inst::Svc { imm16: SVC_MACOS }),
-        }
+    fn trap(l: &mut Lowering<Self>, trap: Trap) {
+        let Trap::Svc(imm16) = trap else { unreachable!("arm64 kernels are entered by svc") };
+        l.emit(Inst::Svc { imm16 });
+    }
+    /// `cneg reg, reg, hs`.
+    fn negate_if_carry(l: &mut Lowering<Self>, reg: PReg) {
+        l.emit(Inst::Csneg { dst: reg, a: reg, b: reg, cond: C::Lo });
     }
 
     fn select(l: &mut Lowering<Self>, _: usize, inst: &ir::Inst) {

@@ -12,6 +12,7 @@ use super::inst::{AluOp, Amode, Inst, Narrow, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp, Width};
 use crate::lower::{Lowering, Machine};
+use crate::os::{StartStep, Trap};
 use crate::regs::{x86::*, RegSet};
 
 /// x86_64 under the shared lowering driver.
@@ -51,19 +52,15 @@ fn imm32(i: i64) -> Option<i32> {
     i32::try_from(i).ok()
 }
 
-/// The process entry point: clear the heap register when the program
-/// allocates (the first allocation then maps a region), call `main`, then
-/// exit with status 0.
-pub fn emit_entry(buf: &mut CodeBuffer, main: RelocTarget, exit_number: i64, allocates: bool) {
-    if allocates {
-        Inst::MovRI { dst: crate::regs::call_conv(crate::ir::Isa::X86_64).heap, imm: 0 }.emit(buf);
-    }
-    for inst in [
-        Inst::Call { target: main },
-        Inst::MovRI { dst: RDI, imm: 0 },
-        Inst::MovRI { dst: RAX, imm: exit_number },
-        Inst::Syscall,
-    ] {
+/// The process's first instructions (see `os::start`).
+pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
+    for step in steps {
+        let inst = match *step {
+            // Entered with rsp 8 past a 16-byte boundary, as a function is.
+            StartStep::RealignAfterCall => Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: 8 },
+            StartStep::Zero(reg) => Inst::MovRI { dst: reg, imm: 0 },
+            StartStep::Call(name) => Inst::Call { target: buf.function_symbol(name) },
+        };
         inst.emit(buf);
     }
 }
@@ -176,11 +173,15 @@ impl Machine for X86_64 {
         }
         pop_all(l, regs);
     }
-    fn syscall(l: &mut Lowering<Self>, number: Option<i64>) {
-        if let Some(number) = number {
-            l.emit(Inst::MovRI { dst: RAX, imm: number });
-        }
+    fn trap(l: &mut Lowering<Self>, trap: Trap) {
+        debug_assert_eq!(trap, Trap::Syscall);
         l.emit(Inst::Syscall);
+    }
+    fn negate_if_carry(l: &mut Lowering<Self>, reg: PReg) {
+        let done = l.new_label();
+        l.emit(Inst::Jcc { cc: CC::AE, target: done });
+        l.emit(Inst::Neg { reg });
+        l.buf.bind_label(done);
     }
 
     fn select(l: &mut Lowering<Self>, i: usize, inst: &ir::Inst) {

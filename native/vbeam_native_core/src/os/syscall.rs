@@ -1,0 +1,126 @@
+//! The IR's `syscall` made to mean the same thing on every system.
+//!
+//! The IR writes x86_64 system calls with Linux numbers in `rax` and arm64
+//! ones with BSD/macOS numbers in `x16` (see the spec). Where the system's
+//! kernel takes other numbers or another number register, the number must
+//! be known at compile time: it is the last `mov`/`mov_imm` of a constant
+//! into the number register in the same basic block before the `syscall`.
+
+use super::{darwin, kernel, linux};
+use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg};
+use crate::regs::{CallConv, RegSet};
+use crate::target::Target;
+
+/// The system calls the backend knows by meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    Write,
+    Exit,
+    Mmap,
+    Munmap,
+}
+
+impl Call {
+    /// How many argument registers the call reads.
+    fn args(self) -> u32 {
+        match self {
+            Call::Write => 3,
+            Call::Exit => 1,
+            Call::Mmap => 6,
+            Call::Munmap => 2,
+        }
+    }
+}
+
+/// The number of `call` in a table of numbers.
+pub fn number_in(table: &[(Call, i64)], call: Call) -> i64 {
+    table.iter().find(|(c, _)| *c == call).map(|(_, n)| *n).expect("every table lists every call")
+}
+
+/// The IR's own numbers on `isa`: Linux's on x86_64, BSD's on arm64.
+fn ir_calls(isa: Isa) -> &'static [(Call, i64)] {
+    match isa {
+        Isa::X86_64 => linux::X86_64.calls,
+        Isa::Arm64 => darwin::ARM64.calls,
+    }
+}
+
+/// The IR's number of `call` on `isa`.
+pub fn ir_number(isa: Isa, call: Call) -> i64 {
+    number_in(ir_calls(isa), call)
+}
+
+/// How to issue one `syscall` of the IR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The number to load into the kernel's number register, or `None` to
+    /// issue the call with the number the IR left in the register.
+    pub number: Option<i64>,
+    /// How many argument registers the call reads.
+    pub args: u32,
+    /// Registers destroyed besides the result.
+    pub clobbers: RegSet,
+}
+
+/// Decides how a `syscall` whose IR number is `number` (if known) is issued.
+pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
+    let Some(kernel) = kernel(target) else {
+        return Err("system calls are not available in UEFI applications".into());
+    };
+    let cc = target.cc;
+    let ir_calls = ir_calls(target.isa);
+    // The kernel takes the IR's numbers in the IR's register.
+    let same_convention = kernel.number == cc.syscall_uses[0] && kernel.class == 0 && kernel.calls == ir_calls;
+    let unchanged = Plan { number: None, args: cc.syscall_uses.len() as u32 - 1, clobbers: kernel.clobbers };
+    match number {
+        None if same_convention => Ok(unchanged),
+        None => Err(format!(
+            "the system call number must be a constant loaded into {} in the same block",
+            crate::regs::preg_name(target.isa, cc.syscall_uses[0])
+        )),
+        Some(n) => match ir_calls.iter().find(|(_, number)| *number == n) {
+            Some(&(call, _)) => Ok(Plan {
+                number: (!same_convention).then(|| kernel.number_of(call)),
+                args: call.args(),
+                clobbers: kernel.clobbers,
+            }),
+            None if same_convention => Ok(unchanged),
+            None => {
+                Err(format!("system call {n} has no equivalent on {} {}", target.isa.name(), target.format().name()))
+            }
+        },
+    }
+}
+
+/// The IR system-call number statically known at each `syscall` of `func`
+/// (by instruction index), `None` where it is not a constant.
+pub fn numbers(func: &Function, cc: &CallConv) -> Vec<(usize, Option<i64>)> {
+    let number_reg = cc.syscall_uses[0];
+    let mut known: Option<i64> = None;
+    let mut out = Vec::new();
+    for (i, inst) in func.body.iter().enumerate() {
+        match inst {
+            Inst::Label(_) => known = None,
+            Inst::Syscall => {
+                out.push((i, known));
+                known = None;
+            }
+            Inst::Mov { dst: Dst::Reg(Reg::P(p)), src } if *p == number_reg => {
+                known = match src {
+                    Operand::Imm(n) => Some(*n),
+                    _ => None,
+                };
+            }
+            other => {
+                let mut writes = false;
+                crate::operands::for_each_reg(other, |r, role| {
+                    writes |= role == crate::operands::Role::Def && r == Reg::P(number_reg)
+                });
+                if writes || matches!(other, Inst::Call(_) | Inst::CallIndirect(_)) {
+                    known = None;
+                }
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,155 @@
+//! A small assembler of IR functions, for the runtime routines and the OS
+//! layer's primitives.
+
+use crate::ir::*;
+use crate::os::{self, syscall::ir_number, syscall::Call};
+use crate::target::Target;
+
+/// A small IR assembler for runtime routines.
+pub struct Builder {
+    pub target: Target,
+    func: Function,
+    next_vreg: u32,
+}
+
+impl Builder {
+    pub fn new(target: Target, name: &str) -> Builder {
+        let func = Function {
+            name: name.into(),
+            arity: 0,
+            exported: false,
+            params: Vec::new(),
+            locals: 0,
+            body: Vec::new(),
+            labels: Vec::new(),
+        };
+        Builder { target, func, next_vreg: 0 }
+    }
+    /// Declares the routine's N parameters (before any other vreg).
+    pub fn params<const N: usize>(&mut self) -> [Reg; N] {
+        debug_assert_eq!(self.next_vreg, 0, "parameters come first");
+        self.func.params = (0..N as u32).map(Reg::V).collect();
+        self.func.arity = N as u32;
+        self.next_vreg = N as u32;
+        std::array::from_fn(|k| Reg::V(k as u32))
+    }
+    pub fn vreg(&mut self) -> Reg {
+        self.next_vreg += 1;
+        Reg::V(self.next_vreg - 1)
+    }
+    pub fn label(&mut self) -> Label {
+        self.func.labels.push(format!("l{}", self.func.labels.len()));
+        Label(self.func.labels.len() as u32 - 1)
+    }
+    pub fn push(&mut self, inst: Inst) {
+        self.func.body.push(inst);
+    }
+    pub fn bind(&mut self, l: Label) {
+        self.push(Inst::Label(l));
+    }
+    pub fn mov_imm(&mut self, dst: Reg, imm: i64) {
+        self.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Imm(imm) });
+    }
+    pub fn mov(&mut self, dst: Reg, src: Reg) {
+        self.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(src) });
+    }
+    pub fn bin(&mut self, op: BinOp, dst: Reg, a: Reg, b: Src) {
+        self.push(Inst::Bin { op, dst, a, b });
+    }
+    /// A fresh vreg holding `a op b`.
+    pub fn op(&mut self, op: BinOp, a: Reg, b: Src) -> Reg {
+        let d = self.vreg();
+        self.bin(op, d, a, b);
+        d
+    }
+    pub fn load(&mut self, base: Reg, offset: i32) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Load { width: Width::W64, dst: d, base, offset });
+        d
+    }
+    pub fn load_byte(&mut self, base: Reg, offset: i32) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Load { width: Width::W8, dst: d, base, offset });
+        d
+    }
+    pub fn store(&mut self, base: Reg, offset: i32, src: Src) {
+        self.push(Inst::Store { width: Width::W64, base, offset, src });
+    }
+    pub fn store_byte(&mut self, base: Reg, offset: i32, src: Src) {
+        self.push(Inst::Store { width: Width::W8, base, offset, src });
+    }
+    pub fn lea(&mut self, symbol: &str) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Lea { dst: d, symbol: symbol.into() });
+        d
+    }
+    pub fn cmp(&mut self, a: Reg, b: Src) {
+        self.push(Inst::Cmp { a, b });
+    }
+    pub fn jcc(&mut self, c: Cond, l: Label) {
+        self.push(Inst::Jcc(c, l));
+    }
+    pub fn jmp(&mut self, l: Label) {
+        self.push(Inst::Jmp(l));
+    }
+    /// Calls another routine; returns its result in a fresh vreg.
+    pub fn call(&mut self, callee: &str, args: &[Src]) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: Some(d) });
+        d
+    }
+    pub fn call_void(&mut self, callee: &str, args: &[Src]) {
+        self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: None });
+    }
+    pub fn ret(&mut self, value: Src) {
+        let result = Reg::P(self.target.cc.result);
+        match value {
+            Src::Reg(r) => self.mov(result, r),
+            Src::Imm(i) => self.mov_imm(result, i),
+        }
+        self.push(Inst::Ret);
+    }
+    pub fn ret_void(&mut self) {
+        self.push(Inst::Ret);
+    }
+    /// A system call in the IR's own convention for the target (translated
+    /// for the system like any IR `syscall`): the result in a fresh vreg.
+    pub fn syscall(&mut self, call: Call, args: &[Src]) -> Reg {
+        let cc = self.target.cc;
+        for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
+            let src = match a {
+                Src::Reg(x) => Operand::Reg(*x),
+                Src::Imm(i) => Operand::Imm(*i),
+            };
+            self.push(Inst::Mov { dst: Dst::Reg(Reg::P(*r)), src });
+        }
+        self.mov_imm(Reg::P(cc.syscall_uses[0]), ir_number(self.target.isa, call));
+        self.push(Inst::Syscall);
+        let result = self.vreg();
+        self.mov(result, Reg::P(cc.syscall_result));
+        result
+    }
+    /// Writes `len` bytes at `ptr` to stream `fd`.
+    pub fn write(&mut self, fd: i64, ptr: Src, len: Src) {
+        self.call_void(os::WRITE, &[Src::Imm(fd), ptr, len]);
+    }
+    /// Writes the whole of data entry `name` (of `len` bytes).
+    pub fn write_data(&mut self, fd: i64, name: &str, len: usize) {
+        let p = self.lea(name);
+        self.write(fd, Src::Reg(p), Src::Imm(len as i64));
+    }
+    /// Ends the process with `status`.
+    pub fn exit(&mut self, status: Src) {
+        self.call_void(os::EXIT, &[status]);
+        self.trap();
+    }
+    /// Marks a point control never reaches (after a call that does not
+    /// return).
+    pub fn trap(&mut self) {
+        self.push(Inst::Trap);
+    }
+    pub fn finish(mut self) -> Function {
+        self.func.locals = self.next_vreg;
+        self.func
+    }
+}
