@@ -68,6 +68,11 @@ pub struct Image {
     pub data_symbols: Vec<PlacedData>,
     /// Address of the process entry point.
     pub entry: u64,
+    /// The sizes `placement` was computed from.
+    pub sizes: Sizes,
+    /// Addresses where an absolute address is stored, in ascending order:
+    /// what a loader moving the image must adjust.
+    pub absolute_pointers: Vec<u64>,
 }
 
 impl Image {
@@ -101,10 +106,10 @@ pub fn link(
 ) -> Result<Vec<u8>, CompileError> {
     let writer = format::writer(target)?;
     let (mut text, fixups, symbols) = join(target.isa, functions, &data);
-    let (offsets, data_size, data_in_memory) = layout_data(&data);
     let data_align = data.iter().map(|d| d.align).max().unwrap_or(1).max(MIN_DATA_ALIGN);
-    let placement =
-        writer.place(target, &Sizes { text: text.len() as u64, data: data_size, data_in_memory, data_align });
+    let (offsets, data_size, data_in_memory) = layout_data(&data, data_align);
+    let sizes = Sizes { text: text.len() as u64, data: data_size, data_in_memory, data_align };
+    let placement = writer.place(target, &sizes);
     let data_addrs: Vec<u64> = offsets.iter().map(|o| placement.data_addr + o).collect();
     let function_addr = |i: u32| placement.text_addr + symbols[i as usize].offset as u64;
     for f in &fixups {
@@ -140,8 +145,12 @@ pub fn link(
         bss_size: data_in_memory - data_size,
         functions: symbols,
         data_symbols,
+        sizes,
+        absolute_pointers: Vec::new(),
     };
-    Ok(writer.write(&image))
+    let mut file = writer.write(&image);
+    writer.finish(&image, &mut file);
+    Ok(file)
 }
 
 /// Concatenates the functions' code, each aligned, and turns their
@@ -190,25 +199,28 @@ fn join(isa: Isa, functions: Vec<FunctionCode>, data: &[DataSymbol]) -> (Vec<u8>
 }
 
 /// Lays out the writable section: initialised entries first (they occupy
-/// file bytes), then zero-filled ones, each at its alignment. Returns each
-/// entry's offset from the section's start, the initialised size and the
+/// file bytes), then zero-filled ones from the section alignment `align`
+/// on, each entry at its own alignment. Returns each entry's offset from
+/// the section's start, the initialised size (padding included) and the
 /// size in memory.
-fn layout_data(data: &[DataSymbol]) -> (Vec<u64>, u64, u64) {
+fn layout_data(data: &[DataSymbol], align: u64) -> (Vec<u64>, u64, u64) {
     let mut offsets = vec![0; data.len()];
     let mut at = 0u64;
-    let mut place = |i: usize, d: &DataSymbol| {
-        at = at.next_multiple_of(d.align.max(1));
-        offsets[i] = at;
-        at += d.size;
-        at
-    };
     let mut file_end = 0;
-    for (i, d) in data.iter().enumerate().filter(|(_, d)| d.bytes.is_some()) {
-        file_end = place(i, d);
+    for zero_filled in [false, true] {
+        if zero_filled && data.iter().any(|d| d.bytes.is_none()) {
+            // The zero-filled section starts aligned, like the initialised one.
+            at = at.next_multiple_of(align);
+            file_end = at;
+        }
+        for (i, d) in data.iter().enumerate().filter(|(_, d)| d.bytes.is_none() == zero_filled) {
+            at = at.next_multiple_of(d.align.max(1));
+            offsets[i] = at;
+            at += d.size;
+        }
+        if !zero_filled {
+            file_end = at;
+        }
     }
-    let mut mem_end = file_end;
-    for (i, d) in data.iter().enumerate().filter(|(_, d)| d.bytes.is_none()) {
-        mem_end = place(i, d);
-    }
-    (offsets, file_end, mem_end)
+    (offsets, file_end, at)
 }

@@ -3,7 +3,9 @@
 //! address, then has it write the file (`write`), which includes any last
 //! step over the finished bytes (a code signature, a checksum).
 
+pub mod codesign;
 pub mod elf;
+pub mod macho;
 
 use crate::error::CompileError;
 use crate::ir::Format;
@@ -27,13 +29,17 @@ pub trait Writer {
     fn place(&self, target: Target, sizes: &Sizes) -> Placement;
     /// The executable file of a linked image laid out by `place`.
     fn write(&self, image: &Image) -> Vec<u8>;
+    /// The last step, over the finished file: what covers its bytes (a
+    /// code signature, a checksum).
+    fn finish(&self, _image: &Image, _file: &mut [u8]) {}
 }
 
 /// The writer of `target`'s format.
 pub fn writer(target: Target) -> Result<&'static dyn Writer, CompileError> {
     match target.format() {
         Format::Elf64 => Ok(&elf::Elf),
-        Format::Macho | Format::Pe => Err(CompileError::Unsupported {
+        Format::Macho => Ok(&macho::MachO),
+        Format::Pe => Err(CompileError::Unsupported {
             target: target.isa.name(),
             format: target.format().name(),
             reason: "this file format is not written yet".into(),
