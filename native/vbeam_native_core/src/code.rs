@@ -19,12 +19,7 @@ pub enum RelocTarget {
     Symbol(u32),
 }
 
-/// A name a function's code refers to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Symbol {
-    Function(String),
-    Data(String),
-}
+pub use crate::ir::Symbol;
 
 /// How a fixup field is computed and written. `S` is the target's address,
 /// `P` the address of the fixup field, `A` the addend.

@@ -308,6 +308,7 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
         return Ok(Err(names.expect_err("no compiler only for bad names")));
     };
     debug_assert_eq!(compiled.len(), count);
+    needs.push(validate::data_needs(&module.data, compiler.names));
     let allocates = needs.iter().any(|n| n.allocates);
     if allocates {
         // Chunks compiled before the heap was seen to be used: read again
@@ -369,12 +370,19 @@ fn finish(
         .into_iter()
         .chain(literals)
         .chain(rt.data)
-        .map(|d| DataSymbol { name: d.name, align: d.align, size: d.bytes.len() as u64, bytes: Some(d.bytes) })
+        .map(|d| DataSymbol {
+            name: d.name,
+            align: d.align,
+            size: d.bytes.len() as u64,
+            bytes: Some(d.bytes),
+            refs: d.refs,
+        })
         .chain(module.bss.into_iter().chain(rt.bss).map(|b| DataSymbol {
             name: b.name,
             align: b.align,
             size: b.size,
             bytes: None,
+            refs: Vec::new(),
         }))
         .collect();
     let entry = functions.len() - 1;

@@ -90,7 +90,10 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
             .into_iter()
             .map(|e| {
                 symbol_entry(&e)
-                    .and_then(|(name, align, bytes)| Some(DataEntry { name, align, bytes: bytes.bytes()?.to_vec() }))
+                    .and_then(|(name, align, contents)| {
+                        let (bytes, refs) = data_contents(&contents, align)?;
+                        Some(DataEntry { name, align, bytes, refs })
+                    })
                     .ok_or(DecodeError::InvalidData(e))
             })
             .collect::<Result<Vec<_>, T>>()?,
@@ -180,6 +183,38 @@ fn symbol_entry<T: Term>(term: &T) -> Option<(String, u64, T)> {
         _ => None,
     })?
 }
+
+/// A data entry's contents: a binary, or a list of binaries and absolute
+/// addresses, 8 bytes each (`{data_ref, Name}`, `{data_ref, Name, Addend}`,
+/// `{sym, Name}`), 8-byte aligned in an entry aligned to 8 at least.
+fn data_contents<T: Term>(contents: &T, align: u64) -> Option<(Vec<u8>, Vec<DataRef>)> {
+    if let Some(bytes) = contents.bytes() {
+        return Some((bytes.to_vec(), Vec::new()));
+    }
+    let mut bytes = Vec::new();
+    let mut refs = Vec::new();
+    for part in contents.list()? {
+        if let Some(b) = part.bytes() {
+            bytes.extend_from_slice(b);
+            continue;
+        }
+        let (symbol, addend) = with_tagged_known(&part, |tag, args| match (tag, args) {
+            (Atom::DataRef, [name]) => Some((Symbol::Data(name_of(name)?), 0)),
+            (Atom::DataRef, [name, addend]) => Some((Symbol::Data(name_of(name)?), addend.int64_bits()?)),
+            (Atom::Sym, [name]) => Some((Symbol::Function(name_of(name)?), 0)),
+            _ => None,
+        })?;
+        if align < ADDRESS_SIZE || !(bytes.len() as u64).is_multiple_of(ADDRESS_SIZE) {
+            return None;
+        }
+        refs.push(DataRef { offset: bytes.len() as u64, symbol, addend });
+        bytes.extend_from_slice(&[0; ADDRESS_SIZE as usize]);
+    }
+    Some((bytes, refs))
+}
+
+/// Bytes of an address stored in data.
+const ADDRESS_SIZE: u64 = 8;
 
 /// A name: a binary of UTF-8 text (atoms are accepted too).
 fn name_of<T: Term>(term: &T) -> Option<String> {

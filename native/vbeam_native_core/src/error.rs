@@ -45,6 +45,8 @@ pub enum CompileError {
     DuplicateLabel { function: String, label: String },
     #[error("unresolved symbols: {}", .0.join(", "))]
     UnresolvedSymbols(Vec<String>),
+    #[error("data entry {entry} holds the address of {name}, which is not defined")]
+    UndefinedReference { entry: String, name: String },
     #[error("function {function}, instruction {index}: undefined data {name}")]
     UndefinedData { function: String, index: usize, name: String },
     #[error("function {function}, instruction {index}: register {register} is reserved by the backend")]

@@ -175,7 +175,7 @@ impl Expander<'_> {
                     StrSource::Bytes(bytes) => {
                         let name = format!("__vbeam_lit{}_{}", self.function_index, self.literals.len());
                         let len = bytes.len() as u64;
-                        self.literals.push(DataEntry { name: name.clone(), align: 1, bytes });
+                        self.literals.push(DataEntry { name: name.clone(), align: 1, bytes, refs: Vec::new() });
                         (name, len)
                     }
                 };

@@ -71,6 +71,25 @@ pub struct DataEntry {
     pub name: String,
     pub align: u64,
     pub bytes: Vec<u8>,
+    /// The absolute addresses stored in `bytes` (8 bytes each, little
+    /// endian), filled in when the program is linked.
+    pub refs: Vec<DataRef>,
+}
+
+/// A function or a data or bss entry, by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Symbol {
+    Function(String),
+    Data(String),
+}
+
+/// The address of `symbol` plus `addend`, stored at byte `offset` of a
+/// data entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataRef {
+    pub offset: u64,
+    pub symbol: Symbol,
+    pub addend: i64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
-use crate::code::{self, CodeBuffer, Fixup, RelocTarget, Symbol};
+use crate::code::{self, CodeBuffer, Fixup, RelocTarget};
 use crate::error::CompileError;
 use crate::format::{self, Placement};
 use crate::ir::Isa;
+use crate::ir::{DataRef, Symbol};
 use crate::target::Target;
 
 /// Functions start on this boundary (a cache-line fraction both ISAs like).
@@ -32,6 +33,8 @@ pub struct DataSymbol {
     /// The initial bytes, or `None` for a zero-filled (bss) entry of `size`.
     pub bytes: Option<Vec<u8>>,
     pub size: u64,
+    /// The absolute addresses the bytes hold.
+    pub refs: Vec<DataRef>,
 }
 
 /// A function's place in the text.
@@ -105,7 +108,8 @@ pub fn link(
     entry: usize,
 ) -> Result<Vec<u8>, CompileError> {
     let writer = format::writer(target)?;
-    let (mut text, fixups, symbols) = join(target.isa, functions, &data);
+    let names = Names::new(&functions, &data);
+    let (mut text, fixups, symbols) = join(target.isa, &functions, &names);
     let data_align = data.iter().map(|d| d.align).max().unwrap_or(1).max(MIN_DATA_ALIGN);
     let (offsets, data_size, data_in_memory) = layout_data(&data, data_align);
     let sizes = Sizes { text: text.len() as u64, data: data_size, data_in_memory, data_align };
@@ -126,9 +130,20 @@ pub fn link(
         })?;
     }
     let mut initialised = vec![0u8; data_size as usize];
+    let mut absolute_pointers = Vec::new();
     for (d, offset) in data.iter().zip(&offsets) {
-        if let Some(bytes) = &d.bytes {
-            initialised[*offset as usize..*offset as usize + bytes.len()].copy_from_slice(bytes);
+        let Some(bytes) = &d.bytes else { continue };
+        let at = *offset as usize;
+        initialised[at..at + bytes.len()].copy_from_slice(bytes);
+        for r in &d.refs {
+            let to = match names.resolve(&r.symbol) {
+                RelocTarget::Function(i) => function_addr(i),
+                RelocTarget::Data(i) => data_addrs[i as usize],
+                _ => unreachable!("names resolve to functions and data"),
+            };
+            let field = at + r.offset as usize;
+            initialised[field..field + 8].copy_from_slice(&to.wrapping_add(r.addend as u64).to_le_bytes());
+            absolute_pointers.push(placement.data_addr + field as u64);
         }
     }
     let data_symbols = data
@@ -146,27 +161,41 @@ pub fn link(
         functions: symbols,
         data_symbols,
         sizes,
-        absolute_pointers: Vec::new(),
+        absolute_pointers,
     };
     let mut file = writer.write(&image);
     writer.finish(&image, &mut file);
     Ok(file)
 }
 
+/// The program's functions and data entries by name.
+struct Names<'a> {
+    functions: HashMap<&'a str, u32>,
+    data: HashMap<&'a str, u32>,
+}
+
+impl<'a> Names<'a> {
+    fn new(functions: &'a [FunctionCode], data: &'a [DataSymbol]) -> Names<'a> {
+        Names {
+            functions: functions.iter().enumerate().map(|(i, f)| (f.name.as_str(), i as u32)).collect(),
+            data: data.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect(),
+        }
+    }
+    fn resolve(&self, symbol: &Symbol) -> RelocTarget {
+        match symbol {
+            Symbol::Function(name) => {
+                RelocTarget::Function(*self.functions.get(name.as_str()).expect("calls resolved by validation"))
+            }
+            Symbol::Data(name) => {
+                RelocTarget::Data(*self.data.get(name.as_str()).expect("data references checked by validation"))
+            }
+        }
+    }
+}
+
 /// Concatenates the functions' code, each aligned, and turns their
 /// references by name into indices into the function and data tables.
-fn join(isa: Isa, functions: Vec<FunctionCode>, data: &[DataSymbol]) -> (Vec<u8>, Vec<Fixup>, Vec<FunctionSymbol>) {
-    let function_index: HashMap<&str, u32> =
-        functions.iter().enumerate().map(|(i, f)| (f.name.as_str(), i as u32)).collect();
-    let data_index: HashMap<&str, u32> = data.iter().enumerate().map(|(i, d)| (d.name.as_str(), i as u32)).collect();
-    let resolve = |symbol: &Symbol| match symbol {
-        Symbol::Function(name) => {
-            RelocTarget::Function(*function_index.get(name.as_str()).expect("calls resolved by validation"))
-        }
-        Symbol::Data(name) => {
-            RelocTarget::Data(*data_index.get(name.as_str()).expect("data references checked by validation"))
-        }
-    };
+fn join(isa: Isa, functions: &[FunctionCode], names: &Names) -> (Vec<u8>, Vec<Fixup>, Vec<FunctionSymbol>) {
     let pad = match isa {
         Isa::X86_64 => 0xcc, // int3
         Isa::Arm64 => 0,     // udf #0
@@ -175,10 +204,10 @@ fn join(isa: Isa, functions: Vec<FunctionCode>, data: &[DataSymbol]) -> (Vec<u8>
         Vec::with_capacity(functions.iter().map(|f| f.code.bytes.len() + FUNCTION_ALIGN).sum::<usize>());
     let mut fixups = Vec::with_capacity(functions.iter().map(|f| f.code.fixups.len()).sum::<usize>());
     let mut symbols = Vec::with_capacity(functions.len());
-    for f in &functions {
+    for f in functions {
         text.resize(text.len().next_multiple_of(FUNCTION_ALIGN), pad);
         let offset = text.len() as u32;
-        let targets: Vec<RelocTarget> = f.code.symbols.iter().map(resolve).collect();
+        let targets: Vec<RelocTarget> = f.code.symbols.iter().map(|s| names.resolve(s)).collect();
         fixups.extend(f.code.fixups.iter().map(|fx| Fixup {
             offset: fx.offset + offset,
             target: match fx.target {

@@ -163,7 +163,7 @@ pub fn build<'a>(
     }
     for (name, bytes) in TEXTS {
         if texts.contains(name) {
-            rt.data.push(DataEntry { name: (*name).into(), align: 1, bytes: bytes.to_vec() });
+            rt.data.push(DataEntry { name: (*name).into(), align: 1, bytes: bytes.to_vec(), refs: Vec::new() });
         }
     }
     for name in stubs {

@@ -47,6 +47,15 @@ pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
             return Err(CompileError::DuplicateData(name.clone()));
         }
     }
+    for d in &module.data {
+        for r in &d.refs {
+            if let Symbol::Data(name) = &r.symbol {
+                if !names.data_sizes.contains_key(name) {
+                    return Err(CompileError::UndefinedReference { entry: d.name.clone(), name: name.clone() });
+                }
+            }
+        }
+    }
     Ok(names)
 }
 
@@ -68,6 +77,21 @@ pub fn needs(f: &Function, names: &ModuleNames) -> Needs {
             if !names.functions.contains_key(&name) {
                 needs.allocates |= runtime::builtin_allocates(&name);
                 needs.unresolved.insert(name);
+            }
+        }
+    }
+    needs
+}
+
+/// What the module's data needs: the functions whose addresses it holds
+/// that are not the module's own.
+pub fn data_needs(data: &[DataEntry], names: &ModuleNames) -> Needs {
+    let mut needs = Needs::default();
+    for r in data.iter().flat_map(|d| &d.refs) {
+        if let Symbol::Function(name) = &r.symbol {
+            if !names.functions.contains_key(name) {
+                needs.allocates |= runtime::builtin_allocates(name);
+                needs.unresolved.insert(name.clone());
             }
         }
     }

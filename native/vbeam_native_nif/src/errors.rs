@@ -51,6 +51,9 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
                 let list: Vec<Term> = names.iter().map(|n| b(n)).collect();
                 (a("unresolved_symbols"), list).encode(env)
             }
+            CompileError::UndefinedReference { entry, name } => {
+                (a("undefined_reference"), b(entry), b(name)).encode(env)
+            }
             CompileError::UndefinedData { function, index, name } => {
                 (a("undefined_data"), b(function), index, b(name)).encode(env)
             }

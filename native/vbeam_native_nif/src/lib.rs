@@ -181,6 +181,7 @@ fn link_executable<'a>(
             align: 16,
             size: data.len() as u64,
             bytes: Some(data.as_slice().to_vec()),
+            refs: Vec::new(),
         }];
         match link::link(Target::new(target, format), functions, data, 0) {
             Ok(bytes) => ok_binary(env, &bytes),

@@ -75,7 +75,7 @@ pub fn generate(target: Isa, seed: u64, cfg: &Config) -> Module {
         data: STRINGS
             .iter()
             .enumerate()
-            .map(|(i, s)| DataEntry { name: format!("str_{i}"), align: 1, bytes: s.to_vec() })
+            .map(|(i, s)| DataEntry { name: format!("str_{i}"), align: 1, bytes: s.to_vec(), refs: Vec::new() })
             .collect(),
         bss: vec![BssEntry { name: SCRATCH.into(), align: 8, size: SCRATCH_SIZE }],
         imports: Vec::new(),

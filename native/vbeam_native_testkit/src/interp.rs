@@ -167,6 +167,18 @@ impl<'m> Interp<'m> {
             data_addr.insert(b.name.as_str(), (DATA_BASE + data.len() as u64, b.size));
             data.resize(data.len() + b.size as usize, 0);
         }
+        // Addresses held in data; functions have none here (see call_indirect).
+        for d in &module.data {
+            let base = (data_addr[d.name.as_str()].0 - DATA_BASE) as usize;
+            for r in &d.refs {
+                let to = match &r.symbol {
+                    Symbol::Data(name) => data_addr.get(name.as_str()).map_or(0, |a| a.0),
+                    Symbol::Function(_) => 0,
+                };
+                let at = base + r.offset as usize;
+                data[at..at + 8].copy_from_slice(&to.wrapping_add(r.addend as u64).to_le_bytes());
+            }
+        }
         let labels = module
             .functions
             .iter()

@@ -208,11 +208,36 @@ pub fn to_text(module: &Module) -> String {
         );
     }
     let data: Vec<String> =
-        module.data.iter().map(|d| format!("{{{},{},{}}}", bin(d.name.as_bytes()), d.align, bin(&d.bytes))).collect();
+        module.data.iter().map(|d| format!("{{{},{},{}}}", bin(d.name.as_bytes()), d.align, contents(d))).collect();
     let bss: Vec<String> =
         module.bss.iter().map(|b| format!("{{{},{},{}}}", bin(b.name.as_bytes()), b.align, b.size)).collect();
     let _ = write!(s, "  ],\n  data => [{}],\n  bss => [{}],\n  imports => []}}.\n", data.join(", "), bss.join(", "));
     s
+}
+
+/// A data entry's contents: a binary, or its bytes and addresses as a list.
+fn contents(d: &DataEntry) -> String {
+    if d.refs.is_empty() {
+        return bin(&d.bytes);
+    }
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for r in &d.refs {
+        let offset = r.offset as usize;
+        if offset > at {
+            parts.push(bin(&d.bytes[at..offset]));
+        }
+        parts.push(match &r.symbol {
+            Symbol::Data(name) if r.addend == 0 => format!("{{data_ref,{}}}", bin(name.as_bytes())),
+            Symbol::Data(name) => format!("{{data_ref,{},{}}}", bin(name.as_bytes()), r.addend),
+            Symbol::Function(name) => format!("{{sym,{}}}", bin(name.as_bytes())),
+        });
+        at = offset + 8;
+    }
+    if at < d.bytes.len() {
+        parts.push(bin(&d.bytes[at..]));
+    }
+    format!("[{}]", parts.join(","))
 }
 
 #[cfg(test)]
