@@ -1,9 +1,11 @@
 %% @doc Every fixture in test/fixtures (NAME_TARGET.ir with NAME.stdout and
-%% an optional NAME.status) compiled through compile/3 and, for the hello
-%% programs, through main/1 as the V compiler calls it; each executable is
-%% run (x86_64 natively, arm64 under qemu-aarch64) and its stdout and exit
-%% status compared.
+%% an optional NAME.status) compiled through compile/3 for each format and,
+%% for the hello programs, through main/1 as the V compiler calls it; each
+%% executable is run (ELF: x86_64 natively, arm64 under qemu-aarch64;
+%% Mach-O: in the test loader, target/release/macho-run, which cargo
+%% builds) and its stdout and exit status compared.
 -module(vbeam_native_run_tests).
+-export([exit_status_under_loader/1]).
 -include_lib("eunit/include/eunit.hrl").
 -include_lib("kernel/include/file.hrl").
 
@@ -37,10 +39,24 @@ expected(Name) ->
 
 %% Runs an executable; returns {Stdout, ExitStatus}.
 run(Exe, Target) ->
-    {Cmd, Args} = case Target of
-                      "arm64" -> {os:find_executable("qemu-aarch64"), [Exe]};
-                      "x86_64" -> {Exe, []}
-                  end,
+    run(Exe, Target, elf64).
+
+run(Exe, _Target, macho) ->
+    Loader = filename:join(root(), "target/release/macho-run"),
+    ?assert(filelib:is_regular(Loader)),
+    spawn_run(Loader, [Exe]);
+run(Exe, "arm64", elf64) ->
+    spawn_run(os:find_executable("qemu-aarch64"), [Exe]);
+run(Exe, "x86_64", elf64) ->
+    spawn_run(Exe, []).
+
+%% The exit status of a Mach-O run in the test loader.
+-spec exit_status_under_loader(file:filename()) -> integer().
+exit_status_under_loader(Exe) ->
+    {_, Status} = run(Exe, "x86_64", macho),
+    Status.
+
+spawn_run(Cmd, Args) ->
     Port = open_port({spawn_executable, Cmd}, [{args, Args}, exit_status, binary, stream]),
     collect(Port, <<>>).
 
@@ -59,18 +75,18 @@ split(Stem) ->
 
 fixtures_test_() ->
     Files = lists:sort(filelib:wildcard(filename:join(fixtures_dir(), "*.ir"))),
-    {timeout, 300,
-     [{filename:basename(F), fun() -> run_fixture(F) end} || F <- Files]}.
+    [{filename:basename(F) ++ " " ++ atom_to_list(Format), {timeout, 120, fun() -> run_fixture(F, Format) end}}
+     || F <- Files, Format <- [elf64, macho]].
 
-run_fixture(File) ->
+run_fixture(File, Format) ->
     Stem = filename:basename(File, ".ir"),
     {Name, Target} = split(Stem),
     {ok, Module} = vbeam_native_ir:parse_file(File),
-    {ok, Bin} = vbeam_native:compile(Module, list_to_atom(Target), elf64),
-    Exe = filename:join(work_dir(), Stem),
+    {ok, Bin} = vbeam_native:compile(Module, list_to_atom(Target), Format),
+    Exe = filename:join(work_dir(), Stem ++ "." ++ atom_to_list(Format)),
     ok = file:write_file(Exe, Bin),
     ok = file:change_mode(Exe, 8#755),
-    ?assertEqual(expected(Name), run(Exe, Target)).
+    ?assertEqual(expected(Name), run(Exe, Target, Format)).
 
 %% A module large enough for worker threads to read and compile most of it
 %% beside the calling thread: its labels are unaligned sub-binaries (which
@@ -113,25 +129,25 @@ large_module(Target) ->
 %% main/1 exactly as the V compiler calls it, with only the ebin directory
 %% on the code path.
 command_line_test_() ->
-    {timeout, 120,
-     [{T, fun() -> command_line(T) end} || T <- ["x86_64", "arm64"]]}.
+    [{T ++ " " ++ atom_to_list(F), {timeout, 120, fun() -> command_line(T, F) end}}
+     || T <- ["x86_64", "arm64"], F <- [elf64, macho]].
 
-command_line(Target) ->
+command_line(Target, Format) ->
     Ebin = filename:dirname(code:which(vbeam_native)),
     Ir = filename:join(fixtures_dir(), "hello_" ++ Target ++ ".ir"),
-    Exe = filename:join(work_dir(), "cli_hello_" ++ Target),
+    Exe = filename:join(work_dir(), "cli_hello_" ++ Target ++ "." ++ atom_to_list(Format)),
     case file:delete(Exe) of
         ok -> ok;
         {error, enoent} -> ok
     end,
-    Cmd = io_lib:format("erl -noshell -pa '~s' -eval 'vbeam_native:main([\"~s\", \"-o\", \"~s\"])' -s init stop; echo \"status=$?\"",
-                        [Ebin, Ir, Exe]),
+    Cmd = io_lib:format("erl -noshell -pa '~s' -eval 'vbeam_native:main([\"~s\", \"-o\", \"~s\", \"-format\", \"~s\"])' -s init stop; echo \"status=$?\"",
+                        [Ebin, Ir, Exe, Format]),
     Output = os:cmd(lists:flatten(Cmd)),
     ?assertNotEqual(nomatch, string:find(Output, "vbeam_native: wrote")),
     ?assertNotEqual(nomatch, string:find(Output, "status=0")),
     {ok, #file_info{mode = Mode}} = file:read_file_info(Exe),
     ?assertEqual(8#755, Mode band 8#777),
-    ?assertEqual(expected("hello"), run(Exe, Target)).
+    ?assertEqual(expected("hello"), run(Exe, Target, Format)).
 
 command_line_errors_test_() ->
     Ebin = filename:dirname(code:which(vbeam_native)),

@@ -36,9 +36,17 @@ elf_emit_test() ->
     Port = open_port({spawn_executable, Exe}, [exit_status]),
     receive {Port, {exit_status, S}} -> ?assertEqual(42, S) after 10000 -> error(timeout) end.
 
-unsupported_formats_test_() ->
-    [?_assertMatch({error, {unsupported, x86_64, macho, _}}, vbeam_native_macho:emit(x86_64, <<16#C3>>, <<>>, #{})),
-     ?_assertMatch({error, {unsupported, arm64, pe, _}}, vbeam_native_pe:emit(arm64, <<0, 0, 0, 0>>, <<>>, #{}))].
+%% dyld calls the entry point as main(): `mov eax, 42; ret' exits with 42.
+macho_emit_test() ->
+    Code = <<16#B8, 42:32/little, 16#C3>>,
+    {ok, <<16#CF, 16#FA, 16#ED, 16#FE, _/binary>> = MachO} = vbeam_native_macho:emit(x86_64, Code, <<"data">>, #{}),
+    Exe = filename:join(filename:basedir(user_cache, "vbeam_native_tests"), "exit42.macho"),
+    ok = filelib:ensure_dir(Exe),
+    ok = file:write_file(Exe, MachO),
+    ?assertEqual(42, vbeam_native_run_tests:exit_status_under_loader(Exe)).
+
+unsupported_formats_test() ->
+    ?assertMatch({error, {unsupported, arm64, pe, _}}, vbeam_native_pe:emit(arm64, <<0, 0, 0, 0>>, <<>>, #{})).
 
 ir_helpers_test() ->
     M0 = vbeam_native_ir:new_module(x86_64),

@@ -1,73 +1,115 @@
-//! Compiles every `test/fixtures/NAME_TARGET.ir`, runs the executable
-//! (x86_64 natively, arm64 under qemu-aarch64) and compares its stdout with
-//! `NAME.stdout` and its exit status with `NAME.status` (0 when absent).
+//! Compiles every `test/fixtures/NAME_ISA.ir` for each format and runs the
+//! executable, comparing its stdout with `NAME.stdout` and its exit status
+//! with `NAME.status` (0 when absent): ELF natively (x86_64) or under
+//! qemu-aarch64, Mach-O in the test loader (XNU and dyld on an emulated
+//! CPU, at a non-zero slide).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use vbeam_native_core::ir::Format;
 use vbeam_native_core::{compile_term, term_text};
+use vbeam_native_macho_loader as macho;
+
+struct Fixture {
+    path: PathBuf,
+    /// `NAME_ISA`.
+    stem: String,
+    isa: &'static str,
+    stdout: Vec<u8>,
+    status: i32,
+}
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures")
 }
 
-fn run(binary: &Path, target: &str) -> (Vec<u8>, i32) {
-    let out = match target {
-        "arm64" => Command::new("qemu-aarch64").arg(binary).output(),
-        _ => Command::new(binary).output(),
-    }
-    .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
-    (out.stdout, out.status.code().unwrap_or(-1))
-}
-
-#[test]
-fn every_fixture_runs_with_its_expected_output() {
+/// Every fixture; `VBEAM_FIXTURES=substring` keeps only the matching ones
+/// (for debugging).
+fn fixtures() -> Vec<Fixture> {
     let dir = fixtures_dir();
-    let work = std::env::temp_dir().join(format!("vbeam_fixtures_{}", std::process::id()));
-    std::fs::create_dir_all(&work).unwrap();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "ir"))
         .collect();
-    entries.sort();
-    // VBEAM_FIXTURES=substring runs only the matching fixtures (for debugging).
-    if let Ok(only) = std::env::var("VBEAM_FIXTURES") {
-        entries.retain(|p| p.to_string_lossy().contains(&only));
+    paths.sort();
+    let only = std::env::var("VBEAM_FIXTURES").ok();
+    if let Some(only) = &only {
+        paths.retain(|p| p.to_string_lossy().contains(only.as_str()));
+    } else {
+        assert!(paths.len() >= 16, "fixtures missing from {}", dir.display());
     }
+    paths
+        .into_iter()
+        .map(|path| {
+            let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+            let (name, isa) = match stem.strip_suffix("_x86_64") {
+                Some(name) => (name.to_string(), "x86_64"),
+                None => (stem.strip_suffix("_arm64").expect("fixtures are named NAME_ISA.ir").to_string(), "arm64"),
+            };
+            let stdout = std::fs::read(dir.join(format!("{name}.stdout"))).unwrap();
+            let status =
+                std::fs::read_to_string(dir.join(format!("{name}.status"))).map_or(0, |s| s.trim().parse().unwrap());
+            Fixture { path, stem, isa, stdout, status }
+        })
+        .collect()
+}
+
+/// Runs every fixture compiled for `format` with `run(fixture, binary)`
+/// (stdout and status, or why it did not run) and reports every mismatch.
+fn check_all(format: Format, run: impl Fn(&Fixture, Vec<u8>) -> Result<(Vec<u8>, i32), String>) {
+    let all = fixtures();
     let mut failures = Vec::new();
-    for path in &entries {
-        let stem = path.file_stem().unwrap().to_str().unwrap();
-        let (name, target) = match stem.strip_suffix("_x86_64") {
-            Some(name) => (name, "x86_64"),
-            None => (stem.strip_suffix("_arm64").expect("fixtures are named NAME_TARGET.ir"), "arm64"),
-        };
-        let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let binary = match compile_term(&&term, None, None) {
+    for fx in &all {
+        let term = term_text::parse(&std::fs::read_to_string(&fx.path).unwrap()).unwrap();
+        let binary = match compile_term(&&term, None, Some(format)) {
             Ok(b) => b,
             Err(e) => {
-                failures.push(format!("{stem}: compile error {e}"));
+                failures.push(format!("{}: compile error {e}", fx.stem));
                 continue;
             }
         };
-        let exe = work.join(stem);
+        match run(fx, binary) {
+            Ok((stdout, status)) if stdout == fx.stdout && status == fx.status => {}
+            Ok((stdout, status)) => failures.push(format!(
+                "{}: status {status} (want {})\n  stdout: {:?}\n  want:   {:?}",
+                fx.stem,
+                fx.status,
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&fx.stdout)
+            )),
+            Err(e) => failures.push(format!("{}: {e}", fx.stem)),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), all.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_fixture_runs_as_elf() {
+    let work = std::env::temp_dir().join(format!("vbeam_fixtures_{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    check_all(Format::Elf64, |fx, binary| {
+        let exe = work.join(&fx.stem);
         std::fs::write(&exe, binary).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let want_stdout = std::fs::read(dir.join(format!("{name}.stdout"))).unwrap();
-        let want_status: i32 =
-            std::fs::read_to_string(dir.join(format!("{name}.status"))).map_or(0, |s| s.trim().parse().unwrap());
-        let (stdout, status) = run(&exe, target);
-        if stdout != want_stdout || status != want_status {
-            failures.push(format!(
-                "{stem}: status {status} (want {want_status})\n  stdout: {:?}\n  want:   {:?}",
-                String::from_utf8_lossy(&stdout),
-                String::from_utf8_lossy(&want_stdout)
-            ));
+        let out = match fx.isa {
+            "arm64" => Command::new("qemu-aarch64").arg(&exe).output(),
+            _ => Command::new(&exe).output(),
         }
-    }
-    if std::env::var("VBEAM_FIXTURES").is_err() {
-        assert!(entries.len() >= 14, "fixtures missing from {}", dir.display());
-    }
-    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), entries.len(), failures.join("\n"));
+        .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+        Ok((out.stdout, out.status.code().unwrap_or(-1)))
+    });
+}
+
+#[test]
+fn every_fixture_runs_as_macho() {
+    check_all(Format::Macho, |_, binary| {
+        let run = macho::run(&binary, &macho::Options::default()).map_err(|e| format!("refused: {e}"))?;
+        match run.outcome {
+            macho::Outcome::Exited(status) => Ok((run.stdout, status)),
+            macho::Outcome::Fault(why) => Err(format!("fault: {why}")),
+        }
+    });
 }

@@ -6,7 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use vbeam_native_core::compile_module;
-use vbeam_native_core::ir::Isa;
+use vbeam_native_core::ir::{Format, Isa};
+use vbeam_native_macho_loader as macho;
 
 use crate::gen::{generate, Config};
 use crate::{interp, ir_text};
@@ -14,15 +15,20 @@ use crate::{interp, ir_text};
 /// Steps a reference run may take before the program counts as runaway.
 pub const MAX_STEPS: u64 = 20_000_000;
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Machine instructions an emulated run may take: far more than any
+/// program within `MAX_STEPS` needs.
+const MAX_MACHINE_INSTRUCTIONS: u64 = 50 * MAX_STEPS;
 const ETXTBSY: i32 = 26;
 
 /// One program's result: `None` when both agree.
-pub fn check(target: Isa, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
-    let module = generate(target, seed, cfg);
+pub fn check(target: Isa, format: Format, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
+    let mut module = generate(target, seed, cfg);
+    module.format = format;
+    let name = format!("{}_{}_{seed}", target.name(), format.name());
     let save = |why: &str| {
-        let path = work.join(format!("fail_{}_{seed}.ir", target.name()));
+        let path = work.join(format!("fail_{name}.ir"));
         let _ = std::fs::write(&path, ir_text::to_text(&module));
-        Some(format!("{} seed {seed}: {why} (saved {})", target.name(), path.display()))
+        Some(format!("{} {} seed {seed}: {why} (saved {})", target.name(), format.name(), path.display()))
     };
     let expected = match interp::run(&module, MAX_STEPS) {
         Ok(o) => o,
@@ -32,15 +38,22 @@ pub fn check(target: Isa, seed: u64, cfg: &Config, work: &Path) -> Option<String
         Ok(b) => b,
         Err(e) => return save(&format!("compile error: {e}")),
     };
-    let exe = work.join(format!("prog_{}_{seed}", target.name()));
-    if let Err(e) = write_executable(&exe, &binary) {
-        return save(&format!("cannot write the executable: {e}"));
-    }
-    let got = match run(&exe, target) {
+    let got = match format {
+        Format::Macho => run_macho(&binary),
+        _ => {
+            let exe = work.join(format!("prog_{name}"));
+            if let Err(e) = write_executable(&exe, &binary) {
+                return save(&format!("cannot write the executable: {e}"));
+            }
+            let got = run(&exe, target);
+            let _ = std::fs::remove_file(&exe);
+            got
+        }
+    };
+    let got = match got {
         Ok(g) => g,
         Err(e) => return save(&e),
     };
-    let _ = std::fs::remove_file(&exe);
     if got.0 != expected.stdout || got.1 != expected.exit_status {
         return save(&format!(
             "expected status {} stdout {:?}, got status {} stdout {:?}",
@@ -51,6 +64,17 @@ pub fn check(target: Isa, seed: u64, cfg: &Config, work: &Path) -> Option<String
         ));
     }
     None
+}
+
+/// Runs a Mach-O executable in the test loader (XNU and dyld emulated):
+/// (stdout, exit status).
+fn run_macho(binary: &[u8]) -> Result<(Vec<u8>, i32), String> {
+    let options = macho::Options { instruction_limit: Some(MAX_MACHINE_INSTRUCTIONS), ..macho::Options::default() };
+    let run = macho::run(binary, &options).map_err(|e| format!("refused by the loader: {e}"))?;
+    match run.outcome {
+        macho::Outcome::Exited(status) => Ok((run.stdout, status)),
+        macho::Outcome::Fault(why) => Err(format!("fault: {why}")),
+    }
 }
 
 fn write_executable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -108,19 +132,31 @@ fn run(exe: &Path, target: Isa) -> Result<(Vec<u8>, i32), String> {
     }
 }
 
-/// Checks `count` programs per target from `first_seed`, on two threads;
-/// returns the failure descriptions and the number of programs run.
-pub fn run_many(targets: &[Isa], first_seed: u64, count: u64, cfg: &Config, work: &Path) -> (Vec<String>, u64) {
+/// Checks `count` programs per target and format from `first_seed`, on two
+/// threads; returns the failure descriptions and the number of programs
+/// run.
+pub fn run_many(
+    targets: &[Isa],
+    formats: &[Format],
+    first_seed: u64,
+    count: u64,
+    cfg: &Config,
+    work: &Path,
+) -> (Vec<String>, u64) {
     std::fs::create_dir_all(work).expect("a work directory");
-    let jobs: Vec<(Isa, u64)> =
-        targets.iter().flat_map(|t| (first_seed..first_seed + count).map(move |s| (*t, s))).collect();
+    let jobs: Vec<(Isa, Format, u64)> = targets
+        .iter()
+        .flat_map(|t| formats.iter().map(move |f| (*t, *f)))
+        .flat_map(|(t, f)| (first_seed..first_seed + count).map(move |s| (t, f, s)))
+        .collect();
     let total = jobs.len() as u64;
     let (left, right) = jobs.split_at(jobs.len() / 2);
     let failures = std::thread::scope(|scope| {
         let halves: Vec<_> = [left, right]
             .into_iter()
             .map(|half| {
-                scope.spawn(move || half.iter().filter_map(|(t, s)| check(*t, *s, cfg, work)).collect::<Vec<_>>())
+                scope
+                    .spawn(move || half.iter().filter_map(|(t, f, s)| check(*t, *f, *s, cfg, work)).collect::<Vec<_>>())
             })
             .collect();
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()

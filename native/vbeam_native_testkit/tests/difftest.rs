@@ -1,7 +1,8 @@
 //! The differential test CI runs: VBEAM_DIFFTEST_COUNT programs per target
-//! (default 300) with the data types, and as many integer-only ones.
+//! and format (default 300) with the data types, and as many integer-only
+//! ones, as Linux ELF and as Mach-O (run in the test loader).
 
-use vbeam_native_core::ir::Isa;
+use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_testkit::difftest::{run_many, work_dir};
 use vbeam_native_testkit::gen::Config;
 
@@ -12,9 +13,11 @@ fn count() -> u64 {
 #[test]
 fn generated_programs_agree_with_the_interpreter() {
     let targets = [Isa::X86_64, Isa::Arm64];
+    let formats = [Format::Elf64, Format::Macho];
     let plain = Config { data_types: false, ..Config::default() };
-    let (mut failures, total) = run_many(&targets, 1, count(), &plain, &work_dir("difftest_int"));
-    let (more, total2) = run_many(&targets, 1_000_000, count(), &Config::default(), &work_dir("difftest_data"));
+    let (mut failures, total) = run_many(&targets, &formats, 1, count(), &plain, &work_dir("difftest_int"));
+    let data_work = work_dir("difftest_data");
+    let (more, total2) = run_many(&targets, &formats, 1_000_000, count(), &Config::default(), &data_work);
     failures.extend(more);
     println!("difftest: {} passed, {} failed", total + total2 - failures.len() as u64, failures.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -34,7 +37,7 @@ fn large_modules_compiled_in_parallel_agree_with_the_interpreter() {
     std::fs::create_dir_all(&work).unwrap();
     let failures: Vec<String> = [Isa::X86_64, Isa::Arm64]
         .into_iter()
-        .filter_map(|target| vbeam_native_testkit::difftest::check(target, 7, &cfg, &work))
+        .filter_map(|target| vbeam_native_testkit::difftest::check(target, Format::Elf64, 7, &cfg, &work))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -1,7 +1,8 @@
 //! Every program differential testing ever got wrong, replayed: one
-//! `TARGET SEED [plain]` per line of regressions/seeds.txt.
+//! `TARGET SEED [plain]` per line of regressions/seeds.txt, as every
+//! format that runs here.
 
-use vbeam_native_core::ir::Isa;
+use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_testkit::difftest::{check, work_dir};
 use vbeam_native_testkit::gen::Config;
 
@@ -16,7 +17,9 @@ fn past_failures_stay_fixed() {
         let target = Isa::from_name(parts[0]).expect("a target");
         let seed: u64 = parts[1].parse().expect("a seed");
         let cfg = Config { data_types: parts.get(2) != Some(&"plain"), ..Config::default() };
-        failures.extend(check(target, seed, &cfg, &work));
+        for format in [Format::Elf64, Format::Macho] {
+            failures.extend(check(target, format, seed, &cfg, &work));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

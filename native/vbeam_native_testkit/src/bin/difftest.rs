@@ -1,14 +1,16 @@
-//! `difftest [--target x86_64|arm64|both] [--count N] [--seed S] [--plain]
-//! [--functions F] [--statements K] [--keep-dir D]`: generates N programs
-//! per target from seed S, runs each through the backend and the reference
-//! interpreter, and prints every disagreement and a summary line.
+//! `difftest [--target x86_64|arm64|both] [--format elf64|macho|both]
+//! [--count N] [--seed S] [--plain] [--functions F] [--statements K]
+//! [--keep-dir D]`: generates N programs per target and format from seed S,
+//! runs each through the backend and the reference interpreter, and prints
+//! every disagreement and a summary line.
 
-use vbeam_native_core::ir::Isa;
+use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_testkit::difftest::{run_many, work_dir};
 use vbeam_native_testkit::gen::Config;
 
 fn main() {
     let mut targets = vec![Isa::X86_64, Isa::Arm64];
+    let mut formats = vec![Format::Elf64];
     let (mut count, mut seed) = (100u64, 1u64);
     let mut cfg = Config::default();
     let mut work = work_dir("difftest");
@@ -22,6 +24,12 @@ fn main() {
                     t => vec![Isa::from_name(t).expect("x86_64, arm64 or both")],
                 }
             }
+            "--format" => {
+                formats = match value().as_str() {
+                    "both" => vec![Format::Elf64, Format::Macho],
+                    f => vec![Format::from_name(f).filter(|f| *f != Format::Pe).expect("elf64, macho or both")],
+                }
+            }
             "--count" => count = value().parse().expect("a number"),
             "--seed" => seed = value().parse().expect("a number"),
             "--functions" => cfg.functions = value().parse().expect("a number"),
@@ -31,7 +39,7 @@ fn main() {
             other => panic!("unknown option {other}"),
         }
     }
-    let (failures, total) = run_many(&targets, seed, count, &cfg, &work);
+    let (failures, total) = run_many(&targets, &formats, seed, count, &cfg, &work);
     for f in &failures {
         println!("{f}");
     }
