@@ -264,7 +264,7 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
             for &v in &vregs[fx.split as usize..fx.end as usize] {
                 extend(v, def_point(i));
             }
-            if fx.imp.runtime_call || !fx.imp.clobbers_operands.is_empty() {
+            if fx.imp.runtime_call || !fx.imp.clobbers_operands.is_empty() || !fx.imp.preserves.is_empty() {
                 pregs_live_across.push((i, live.minus(fx.pdefs)));
             }
             for p in fx.pdefs.iter() {

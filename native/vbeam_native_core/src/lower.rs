@@ -291,16 +291,21 @@ impl<M: Machine> Lowering<'_, M> {
     }
 
     /// A system call as planned (`os::syscall`), its failure reported as
-    /// −errno on every system.
+    /// −errno on every system, and what the IR keeps live in registers the
+    /// kernel destroys beyond the IR's convention saved around it.
     fn syscall(&mut self, i: usize) {
         let kernel = os::kernel(self.target).expect("system calls are planned only where there is a kernel");
-        if let Some(number) = self.f.syscall_plan(i).number {
+        let plan = self.f.syscall_plan(i);
+        let saved: Vec<PReg> = self.f.alloc.live_across(i).intersect(plan.preserved).iter().collect();
+        M::save_for_call(self, &saved);
+        if let Some(number) = plan.number {
             M::mov_imm(self, kernel.number, number);
         }
         M::trap(self, kernel.trap);
         if kernel.failure == Failure::CarrySet {
             M::negate_if_carry(self, self.target.cc.syscall_result);
         }
+        M::restore_after_call(self, &saved);
     }
 
     /// Calls a runtime routine with `args` in the argument registers and the

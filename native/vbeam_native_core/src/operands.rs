@@ -92,6 +92,10 @@ pub struct Implicit {
     /// The instruction calls a runtime routine: physical registers that the
     /// IR keeps live across it are saved and restored by the lowering.
     pub runtime_call: bool,
+    /// Destroyed registers the lowering saves around the instruction when
+    /// the IR keeps them live across it (a kernel's beyond the IR's
+    /// convention).
+    pub preserves: RegSet,
 }
 
 /// Facts about the module an instruction's implicit operands depend on.
@@ -122,15 +126,16 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
         Inst::Ret if info.returns_value() => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
         Inst::Syscall => {
             // Unplanned: every argument read, everything a call may destroy.
-            let (n, clobbers) = info
+            let (n, clobbers, preserves) = info
                 .syscall_plan(index)
-                .map_or((cc.syscall_uses.len() - 1, cc.caller_saved.without(cc.syscall_result)), |p| {
-                    (p.args as usize, p.clobbers)
+                .map_or((cc.syscall_uses.len() - 1, cc.caller_saved.without(cc.syscall_result), RegSet::EMPTY), |p| {
+                    (p.args as usize, p.clobbers, p.preserved)
                 });
             Implicit {
                 uses: RegSet::of(&cc.syscall_uses[..=n.min(cc.syscall_uses.len() - 1)]),
                 defs: RegSet::of(&[cc.syscall_result]),
                 clobbers,
+                preserves,
                 ..Implicit::default()
             }
         }

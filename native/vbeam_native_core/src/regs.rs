@@ -119,6 +119,9 @@ pub struct CallConv {
     /// it writes.
     pub syscall_uses: &'static [PReg],
     pub syscall_result: PReg,
+    /// Registers the IR's `syscall` destroys besides its result, on every
+    /// system (what the kernel destroys beyond these is saved).
+    pub syscall_clobbers: RegSet,
     /// Registers signed division needs for itself (x86 idiv: rax, rdx).
     pub division_clobbers: RegSet,
     /// Registers a shift by a register amount needs (x86: the count in cl).
@@ -152,6 +155,9 @@ static X86_64: CallConv = CallConv {
     reserved: RegSet(1 << 4 | 1 << 5), // rsp rbp
     syscall_uses: &[x86::RAX, x86::RDI, x86::RSI, x86::RDX, x86::R10, x86::R8, x86::R9],
     syscall_result: x86::RAX,
+    // The CPU's `syscall` instruction writes them; Linux's convention, the
+    // IR's, says so.
+    syscall_clobbers: RegSet(1 << 1 | 1 << 11), // rcx r11
     division_clobbers: RegSet(1 << 0 | 1 << 2), // rax rdx
     shift_count_clobbers: RegSet(1 << 1),       // rcx
 };
@@ -198,6 +204,7 @@ static ARM64: CallConv = CallConv {
     reserved: RegSet(1 << 18 | 1 << 29 | 1 << 30 | 1 << 31),
     syscall_uses: &[arm64::X16, PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5)],
     syscall_result: PReg(0),
+    syscall_clobbers: RegSet::EMPTY,
     division_clobbers: RegSet::EMPTY,
     shift_count_clobbers: RegSet::EMPTY,
 };

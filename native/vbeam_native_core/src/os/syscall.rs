@@ -60,6 +60,9 @@ pub struct Plan {
     pub args: u32,
     /// Registers destroyed besides the result.
     pub clobbers: RegSet,
+    /// The destroyed registers the IR's convention says survive: the
+    /// lowering saves those the IR keeps live across the call.
+    pub preserved: RegSet,
 }
 
 /// Decides how a `syscall` whose IR number is `number` (if known) is issued.
@@ -71,7 +74,8 @@ pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
     let ir_calls = ir_calls(target.isa);
     // The kernel takes the IR's numbers in the IR's register.
     let same_convention = kernel.number == cc.syscall_uses[0] && kernel.class == 0 && kernel.calls == ir_calls;
-    let unchanged = Plan { number: None, args: cc.syscall_uses.len() as u32 - 1, clobbers: kernel.clobbers };
+    let preserved = kernel.clobbers.minus(cc.syscall_clobbers);
+    let unchanged = Plan { number: None, args: cc.syscall_uses.len() as u32 - 1, clobbers: kernel.clobbers, preserved };
     match number {
         None if same_convention => Ok(unchanged),
         None => Err(format!(
@@ -83,6 +87,7 @@ pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
                 number: (!same_convention).then(|| kernel.number_of(call)),
                 args: call.args(),
                 clobbers: kernel.clobbers,
+                preserved,
             }),
             None if same_convention => Ok(unchanged),
             None => {
