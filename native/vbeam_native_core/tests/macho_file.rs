@@ -250,3 +250,52 @@ fn files_are_deterministic() {
         .collect();
     assert_eq!(uuids.len(), 3);
 }
+
+/// What dyld refuses in our own files: a missing `LC_MAIN` (re-signed so
+/// the signature is not what fails), and a stored address left unrebased
+/// (the program then reads unmapped memory at the slide).
+#[test]
+fn the_loader_refuses_our_files_broken() {
+    use vbeam_native_macho_loader::{self as loader, Options, Outcome};
+    for isa in ["x86_64", "arm64"] {
+        let bytes = compile("pointers", isa);
+        let run = loader::run(&bytes, &Options::default()).unwrap();
+        assert_eq!(run.outcome, Outcome::Exited(0), "{isa}");
+
+        let file = MachOFile64::<Endianness>::parse(&*bytes).unwrap();
+        let e = file.endian();
+        let mut it = file.macho_load_commands().unwrap();
+        let (mut main_at, mut dyld_info_at, mut rebase_size) = (None, None, 0);
+        let mut at = 32;
+        while let Some(c) = it.next().unwrap() {
+            match c.variant().unwrap() {
+                LoadCommandVariant::EntryPoint(_) => main_at = Some(at),
+                LoadCommandVariant::DyldInfo(info) => {
+                    dyld_info_at = Some(at);
+                    rebase_size = info.rebase_size.get(e);
+                }
+                _ => {}
+            }
+            at += c.cmdsize() as usize;
+        }
+
+        // LC_MAIN turned into a command number no loader knows and dyld
+        // may ignore (not LC_REQ_DYLD), of the same size.
+        const UNKNOWN_COMMAND: u32 = 0x7f;
+        let mut no_main = bytes.clone();
+        no_main[main_at.unwrap()..main_at.unwrap() + 4].copy_from_slice(&UNKNOWN_COMMAND.to_le_bytes());
+        loader::codesign::resign(&mut no_main);
+        let refused = loader::run(&no_main, &Options::default()).unwrap_err();
+        assert!(refused.to_string().contains("LC_MAIN"), "{isa}: {refused}");
+
+        // No rebase opcodes (LC_DYLD_INFO_ONLY's rebase_size 0).
+        assert!(rebase_size > 1, "{isa}: the fixture stores addresses");
+        const REBASE_SIZE_FIELD: usize = 12;
+        let mut unrebased = bytes.clone();
+        let field = dyld_info_at.unwrap() + REBASE_SIZE_FIELD;
+        unrebased[field..field + 4].fill(0);
+        loader::codesign::resign(&mut unrebased);
+        let run = loader::run(&unrebased, &Options::default()).unwrap();
+        assert!(matches!(run.outcome, Outcome::Fault(_)), "{isa}: {:?}", run.outcome);
+    }
+}

@@ -1,10 +1,13 @@
 //! When the OS refuses memory, a program stops with a diagnostic on stderr
-//! and exit status 1 (run under an address-space limit).
+//! and exit status 1: on Linux under an address-space limit, on macOS (the
+//! test loader) under a limit of what `mmap` hands out, on both ISAs.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::{compile_term, term_text};
+use vbeam_native_macho_loader as macho;
 
 const GREEDY: &str = "#{target => x86_64, format => elf64, functions => [
   #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
@@ -23,4 +26,16 @@ fn heap_exhaustion_is_a_clear_error() {
     let out = Command::new("sh").arg("-c").arg(format!("ulimit -v 1048576; exec {}", exe.display())).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "V panic: out of memory\n");
+}
+
+#[test]
+fn heap_exhaustion_is_a_clear_error_on_macos() {
+    for isa in [Isa::X86_64, Isa::Arm64] {
+        let term = term_text::parse(GREEDY).unwrap();
+        let binary = compile_term(&&term, Some(isa), Some(Format::Macho)).unwrap();
+        let options = macho::Options { memory_limit: 1 << 30, ..macho::Options::default() };
+        let run = macho::run(&binary, &options).unwrap();
+        assert_eq!(run.outcome, macho::Outcome::Exited(1), "{isa:?}");
+        assert_eq!(String::from_utf8_lossy(&run.stderr), "V panic: out of memory\n", "{isa:?}");
+    }
 }
