@@ -17,6 +17,11 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v cmake >/dev/null || need+=(cmake)
 ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
 ls /usr/bin/ld64.lld* >/dev/null 2>&1 || need+=(lld)
+# UEFI applications boot on OVMF (x86_64) and AAVMF (arm64) under QEMU.
+[ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
+[ -f /usr/share/AAVMF/AAVMF_CODE.fd ] || need+=(qemu-efi-aarch64)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v qemu-system-aarch64 >/dev/null || need+=(qemu-system-arm)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -168,7 +168,9 @@ impl FunctionCompiler<'_> {
             routines: BTreeSet::new(),
             heap_reserved,
         };
-        if let Err(e) = validate::check_function(self.target, &f, self.names, heap_reserved) {
+        let checked = validate::check_function(self.target, &f, self.names, heap_reserved)
+            .and_then(|()| os::syscall::replace_with_primitives(self.target, &mut f));
+        if let Err(e) = checked {
             compiled.code = Err(e);
             return compiled;
         }
@@ -341,12 +343,9 @@ fn finish(
     }
 
     let target = compiler.target;
-    // A format not written yet has no OS layer to build the runtime on.
-    crate::format::writer(target)?;
     let routines: BTreeSet<&str> =
         compiled.iter().flat_map(|c| c.routines.iter().map(String::as_str)).chain(builtins.iter().copied()).collect();
-    // The entry point ends the process through the OS layer.
-    let routines = routines.into_iter().chain([os::EXIT]);
+    let routines = routines.into_iter().chain(os::start_routines(target).iter().copied());
     let rt = runtime::build(target, routines, stubs.iter().map(String::as_str));
     let mut arities = compiler.arities.clone();
     arities.extend(rt.functions.iter().map(|f| (f.name.clone(), f.arity)));

@@ -57,8 +57,6 @@ pub enum CompileError {
     InvalidOperand { function: String, index: usize, reason: String },
     #[error("function {function}: {reason}")]
     InvalidFunction { function: String, reason: String },
-    #[error("target {target} with format {format} is not supported: {reason}")]
-    Unsupported { target: &'static str, format: &'static str, reason: String },
     #[error("the program is too large: {0}")]
     TooLarge(String),
 }

@@ -80,6 +80,7 @@ fn needs_expansion(inst: &Inst) -> bool {
             | Inst::IntToFloat { .. }
             | Inst::FloatToInt { .. }
             | Inst::CallWith { .. }
+            | Inst::CallFirmware { .. }
             | Inst::Trap
     )
 }

@@ -443,6 +443,16 @@ pub enum Inst {
         args: Vec<Src>,
         dst: Option<Reg>,
     },
+    /// Call the firmware function at the address in `function` with `args`
+    /// in the firmware's argument registers (its calling convention, not
+    /// the program's: see `os::firmware_args`) and its result into `dst`,
+    /// preserving what `CallWith` preserves. The UEFI layer's primitives
+    /// are written with these.
+    CallFirmware {
+        function: Reg,
+        args: Vec<Src>,
+        dst: Option<Reg>,
+    },
     /// Never reached (follows a call that does not return): a terminator
     /// with no successors, lowered to a trapping instruction.
     Trap,

@@ -107,7 +107,7 @@ pub fn link(
     data: Vec<DataSymbol>,
     entry: usize,
 ) -> Result<Vec<u8>, CompileError> {
-    let writer = format::writer(target)?;
+    let writer = format::writer(target);
     let names = Names::new(&functions, &data);
     let (mut text, fixups, symbols) = join(target.isa, &functions, &names);
     let data_align = data.iter().map(|d| d.align).max().unwrap_or(1).max(MIN_DATA_ALIGN);

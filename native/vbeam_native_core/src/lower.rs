@@ -108,6 +108,9 @@ pub trait Machine: Sized {
     /// Stores `imm` into a frame slot in one instruction, if one can.
     fn store_imm(l: &mut Lowering<Self>, slot: u32, imm: i64) -> bool;
     fn call(l: &mut Lowering<Self>, target: RelocTarget);
+    /// Calls the firmware function whose address is in `function`, its
+    /// arguments already in place (see `os::firmware_args`).
+    fn call_firmware(l: &mut Lowering<Self>, function: PReg);
     /// Saves registers around a runtime call, keeping the stack aligned at
     /// the call, and restores them after it.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]);
@@ -265,6 +268,7 @@ impl<M: Machine> Lowering<'_, M> {
                 M::call(self, target);
             }
             I::CallWith { callee, args, dst } => self.runtime_call(i, callee, args, *dst),
+            I::CallFirmware { function, args, dst } => self.firmware_call(i, *function, args, *dst),
             I::Ret => M::epilogue(self),
             I::Syscall => self.syscall(i),
             I::Label(l) => self.buf.bind_label(l.0),
@@ -320,6 +324,28 @@ impl<M: Machine> Lowering<'_, M> {
         self.parallel(&moves);
         let target = self.buf.function_symbol(routine);
         M::call(self, target);
+        if let Some(d) = dst {
+            self.write(d, cc.result);
+        }
+        M::restore_after_call(self, &saved);
+    }
+
+    /// Calls firmware code at the address `function` holds, with `args` in
+    /// the firmware's argument registers, saving what a runtime call saves.
+    fn firmware_call(&mut self, i: usize, function: Reg, args: &[Src], dst: Option<Reg>) {
+        let cc = self.target.cc;
+        let saved: Vec<PReg> = self.f.alloc.live_across(i).intersect(cc.caller_saved).iter().collect();
+        M::save_for_call(self, &saved);
+        // The address waits in s1, which no argument occupies or needs.
+        let address = self.read(function, self.s1);
+        self.mov_rr(self.s1, address);
+        let moves: Vec<(PReg, MoveSrc)> = args
+            .iter()
+            .zip(os::firmware_args(self.target))
+            .map(|(a, r)| (*r, move_src(self.f, &self.frame, *a)))
+            .collect();
+        self.parallel(&moves);
+        M::call_firmware(self, self.s1);
         if let Some(d) = dst {
             self.write(d, cc.result);
         }

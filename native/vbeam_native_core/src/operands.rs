@@ -58,6 +58,11 @@ macro_rules! visit_regs {
                 for a in call.args.$m() { src!(a) }
                 f($($r)* call.dst, Role::Def)
             }
+            Inst::CallFirmware { function, args, dst } => {
+                f(function, Role::Use);
+                for a in args.$m() { src!(a) }
+                if let Some(d) = dst { f(d, Role::Def) }
+            }
             Inst::CallWith { args, dst, .. } => {
                 for a in args.$m() { src!(a) }
                 if let Some(d) = dst { f(d, Role::Def) }
@@ -122,7 +127,7 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
     match inst {
         Inst::Call(name) => call(args(info.call_arity(name).unwrap_or(cc.args.len() as u32) as usize)),
         Inst::CallIndirect(_) => call(args(cc.args.len())),
-        Inst::CallWith { .. } => runtime,
+        Inst::CallWith { .. } | Inst::CallFirmware { .. } => runtime,
         Inst::Ret if info.returns_value() => Implicit { uses: RegSet::of(&[cc.result]), ..Implicit::default() },
         Inst::Syscall => {
             // Unplanned: every argument read, everything a call may destroy.

@@ -179,7 +179,7 @@ fn bss_size(name: &str) -> Option<u64> {
     match name {
         DIGITS => Some(DIGITS_SIZE as u64),
         HEAP_END => Some(8),
-        _ => float::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size),
+        _ => float::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size).or_else(|| os::bss_size(name)),
     }
 }
 

@@ -69,9 +69,6 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             CompileError::InvalidFunction { function, reason } => {
                 (a("invalid_function"), b(function), b(reason)).encode(env)
             }
-            CompileError::Unsupported { target, format, reason } => {
-                (a("unsupported"), a(target), a(format), b(reason)).encode(env)
-            }
             CompileError::TooLarge(reason) => (a("too_large"), b(reason)).encode(env),
         },
     }

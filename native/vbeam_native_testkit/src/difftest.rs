@@ -10,11 +10,13 @@ use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_macho_loader as macho;
 
 use crate::gen::{generate, Config};
-use crate::{interp, ir_text};
+use crate::{interp, ir_text, uefi};
 
 /// Steps a reference run may take before the program counts as runaway.
 pub const MAX_STEPS: u64 = 20_000_000;
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+/// A firmware boot under emulation, start to end.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Machine instructions an emulated run may take: far more than any
 /// program within `MAX_STEPS` needs.
 const MAX_MACHINE_INSTRUCTIONS: u64 = 50 * MAX_STEPS;
@@ -38,6 +40,9 @@ pub fn check(target: Isa, format: Format, seed: u64, cfg: &Config, work: &Path) 
         Ok(b) => b,
         Err(e) => return save(&format!("compile error: {e}")),
     };
+    if format == Format::Pe {
+        return boot_uefi(target, &binary, &expected, &work.join(&name)).err().and_then(|e| save(&e));
+    }
     let got = match format {
         Format::Macho => run_macho(&binary),
         _ => {
@@ -64,6 +69,27 @@ pub fn check(target: Isa, format: Format, seed: u64, cfg: &Config, work: &Path) 
         ));
     }
     None
+}
+
+/// Boots an EFI application and checks its console and status against
+/// the reference run's (the console shows both streams).
+fn boot_uefi(target: Isa, binary: &[u8], expected: &interp::Outcome, work: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+    let boot = uefi::boot(target, binary, work, BOOT_TIMEOUT);
+    let _ = std::fs::remove_dir_all(work);
+    let boot = boot?;
+    uefi::check_console(&boot.console)?;
+    let want = uefi::console_text(&expected.console);
+    if boot.console != want || boot.status != expected.exit_status as u64 {
+        return Err(format!(
+            "expected status {} console {:?}, got status {} console {:?}",
+            expected.exit_status,
+            String::from_utf8_lossy(&want),
+            boot.status,
+            String::from_utf8_lossy(&boot.console)
+        ));
+    }
+    Ok(())
 }
 
 /// Runs a Mach-O executable in the test loader (XNU and dyld emulated):

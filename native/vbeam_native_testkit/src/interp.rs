@@ -16,7 +16,25 @@ use vbeam_native_core::regs::call_conv;
 pub struct Outcome {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Both streams in the order they were written, as one terminal
+    /// shows them.
+    pub console: Vec<u8>,
     pub exit_status: i32,
+}
+
+const STDOUT: i64 = 1;
+const STDERR: i64 = 2;
+
+impl Outcome {
+    /// Writes `bytes` to stream `fd` (1 or 2; others are ignored).
+    fn write(&mut self, fd: i64, bytes: &[u8]) {
+        match fd {
+            STDOUT => self.stdout.extend_from_slice(bytes),
+            STDERR => self.stderr.extend_from_slice(bytes),
+            _ => return,
+        }
+        self.console.extend_from_slice(bytes);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,14 +216,14 @@ impl<'m> Interp<'m> {
             mem: Memory { data, heap: Vec::new() },
             pregs: [0; 32],
             flags: (0, 0),
-            out: Outcome { stdout: Vec::new(), stderr: Vec::new(), exit_status: 0 },
+            out: Outcome { stdout: Vec::new(), stderr: Vec::new(), console: Vec::new(), exit_status: 0 },
             steps: 0,
             max_steps,
         }
     }
 
     fn panic(&mut self, message: &str) -> Stop {
-        self.out.stderr.extend_from_slice(message.as_bytes());
+        self.out.write(STDERR, message.as_bytes());
         Stop::Exit(1)
     }
 
@@ -306,7 +324,7 @@ impl<'m> Interp<'m> {
                 if name != "print" {
                     b.push(b'\n');
                 }
-                if name == "eprintln" { &mut self.out.stderr } else { &mut self.out.stdout }.extend_from_slice(&b);
+                self.out.write(if name == "eprintln" { STDERR } else { STDOUT }, &b);
                 0
             }
             "exit" => return Err(Stop::Exit(a[0] as u8 as i32)),
@@ -450,7 +468,7 @@ impl<'m> Interp<'m> {
             Inst::Label(_) | Inst::Nop => {}
             Inst::PrintInt(s) => {
                 let v = self.src(frame, *s);
-                self.out.stdout.extend_from_slice(format!("{v}\n").as_bytes());
+                self.out.write(STDOUT, format!("{v}\n").as_bytes());
             }
             Inst::StringLit { dst, source } => {
                 let h = match source {
@@ -481,7 +499,7 @@ impl<'m> Interp<'m> {
             Inst::PrintStr(s) => {
                 let v = self.reg(frame, *s);
                 let b = self.string_bytes(v)?;
-                self.out.stdout.extend_from_slice(&b);
+                self.out.write(STDOUT, &b);
             }
             Inst::IntToStr { dst, src } => {
                 let v = self.src(frame, *src);
@@ -623,8 +641,7 @@ impl<'m> Interp<'m> {
             }
             Inst::PrintFloat(src) => {
                 let text = v_float_text(self.src(frame, *src));
-                self.out.stdout.extend_from_slice(text.as_bytes());
-                self.out.stdout.push(b'\n');
+                self.out.write(STDOUT, format!("{text}\n").as_bytes());
             }
             Inst::FloatToStr { dst, src } => {
                 let text = v_float_text(self.src(frame, *src));
@@ -653,11 +670,7 @@ impl<'m> Interp<'m> {
         };
         if number == write {
             let bytes = self.mem.bytes(args[1] as u64, args[2] as u64)?;
-            match args[0] {
-                1 => self.out.stdout.extend_from_slice(&bytes),
-                2 => self.out.stderr.extend_from_slice(&bytes),
-                _ => {}
-            }
+            self.out.write(args[0], &bytes);
             self.pregs[cc.syscall_result.0 as usize] = args[2];
             Ok(())
         } else if number == exit {

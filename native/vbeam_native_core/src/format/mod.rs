@@ -6,8 +6,8 @@
 pub mod codesign;
 pub mod elf;
 pub mod macho;
+pub mod pe;
 
-use crate::error::CompileError;
 use crate::ir::Format;
 use crate::link::{Image, Sizes};
 use crate::target::Target;
@@ -35,14 +35,10 @@ pub trait Writer {
 }
 
 /// The writer of `target`'s format.
-pub fn writer(target: Target) -> Result<&'static dyn Writer, CompileError> {
+pub fn writer(target: Target) -> &'static dyn Writer {
     match target.format() {
-        Format::Elf64 => Ok(&elf::Elf),
-        Format::Macho => Ok(&macho::MachO),
-        Format::Pe => Err(CompileError::Unsupported {
-            target: target.isa.name(),
-            format: target.format().name(),
-            reason: "this file format is not written yet".into(),
-        }),
+        Format::Elf64 => &elf::Elf,
+        Format::Macho => &macho::MachO,
+        Format::Pe => &pe::Pe,
     }
 }

@@ -1,7 +1,7 @@
 //! The operating-system layer: everything that differs between the systems
 //! a program runs on, kept apart from instruction sets and file formats.
 //!
-//! Each system brings (`linux`, `darwin`):
+//! Each system brings (`linux`, `darwin`, `uefi`):
 //! - how its kernel is entered (`Kernel`): the trap, the number register,
 //!   the numbers, what the kernel destroys, how it reports failure;
 //! - how the process starts (`start`): the first instructions, which call
@@ -15,6 +15,7 @@
 pub mod darwin;
 pub mod linux;
 pub mod syscall;
+pub mod uefi;
 
 use crate::ir::{Cond, Isa, PReg, Src};
 use crate::regs::RegSet;
@@ -90,6 +91,8 @@ pub enum StartStep {
     RealignAfterCall,
     /// `reg := 0`.
     Zero(PReg),
+    /// Keeps `reg`'s value in the zero-filled entry named.
+    Save(PReg, &'static str),
     /// A call to a function of the program.
     Call(&'static str),
 }
@@ -103,7 +106,13 @@ pub fn start(target: Target, allocates: bool) -> Vec<StartStep> {
         // The kernel jumps to the entry point with the stack aligned.
         Os::Linux => {}
         // dyld calls `LC_MAIN`'s entry point as `main(argc, argv, envp, apple)`.
-        Os::Darwin | Os::Uefi => steps.push(StartStep::RealignAfterCall),
+        Os::Darwin => steps.push(StartStep::RealignAfterCall),
+        // The firmware calls `efi_main(ImageHandle, SystemTable)`.
+        Os::Uefi => {
+            steps.push(StartStep::RealignAfterCall);
+            steps.extend(uefi::entry_arguments(target).map(|(reg, entry)| StartStep::Save(reg, entry)));
+            steps.push(StartStep::Call(uefi::INIT));
+        }
     }
     if allocates {
         steps.push(StartStep::Zero(target.cc.heap));
@@ -114,10 +123,31 @@ pub fn start(target: Target, allocates: bool) -> Vec<StartStep> {
     steps
 }
 
+/// The routines every program of `target` links: what its start-up calls.
+pub fn start_routines(target: Target) -> &'static [&'static str] {
+    match target.os {
+        Os::Linux | Os::Darwin => &[EXIT],
+        Os::Uefi => &[EXIT, uefi::INIT],
+    }
+}
+
+/// The firmware's argument registers, for `Inst::CallFirmware`.
+pub fn firmware_args(target: Target) -> &'static [PReg] {
+    match target.os {
+        Os::Uefi => uefi::firmware_args(target.isa),
+        Os::Linux | Os::Darwin => unreachable!("only UEFI programs call firmware"),
+    }
+}
+
+/// Size of the OS layer's zero-filled entry `name`, if it is one.
+pub fn bss_size(name: &str) -> Option<u64> {
+    uefi::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size)
+}
+
 /// Builds the primitive `name` for `target`; false if it is not one.
 pub fn primitive(target: Target, name: &str, b: &mut Builder) -> bool {
-    if kernel(target).is_none() {
-        return false;
+    if target.os == Os::Uefi {
+        return uefi::primitive(name, b);
     }
     match name {
         WRITE => {

@@ -7,7 +7,8 @@
 //! into the number register in the same basic block before the `syscall`.
 
 use super::{darwin, kernel, linux};
-use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg};
+use crate::error::CompileError;
+use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg, Src};
 use crate::regs::{CallConv, RegSet};
 use crate::target::Target;
 
@@ -95,6 +96,38 @@ pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
             }
         },
     }
+}
+
+/// On a system without a kernel (UEFI), turns each `syscall` of `func`
+/// into a call of the OS primitive it means (`write`, `exit`), which
+/// changes only the result register. Any other call, or a number not known
+/// at compile time, is an error naming the function and instruction.
+pub fn replace_with_primitives(target: Target, func: &mut Function) -> Result<(), CompileError> {
+    if kernel(target).is_some() {
+        return Ok(());
+    }
+    let cc = target.cc;
+    let ir_calls = ir_calls(target.isa);
+    for (i, number) in numbers(func, cc) {
+        let call = number.and_then(|n| ir_calls.iter().find(|(_, m)| *m == n)).map(|(call, _)| *call);
+        let routine = match call {
+            Some(Call::Write) => super::WRITE,
+            Some(Call::Exit) => super::EXIT,
+            _ => {
+                let what = number
+                    .map_or("a system call whose number is not a constant".into(), |n| format!("system call {n}"));
+                return Err(CompileError::InvalidSyscall {
+                    function: func.name.clone(),
+                    index: i + 1,
+                    reason: format!("{what} has no meaning in a UEFI application (only write and exit do)"),
+                });
+            }
+        };
+        let args = cc.syscall_uses[1..=call.map_or(0, Call::args) as usize].iter().map(|r| Src::Reg(Reg::P(*r)));
+        func.body[i] =
+            Inst::CallWith { callee: routine.into(), args: args.collect(), dst: Some(Reg::P(cc.syscall_result)) };
+    }
+    Ok(())
 }
 
 /// The IR system-call number statically known at each `syscall` of `func`

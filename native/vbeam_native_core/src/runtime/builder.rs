@@ -72,6 +72,13 @@ impl Builder {
         self.push(Inst::Load { width: Width::W8, dst: d, base, offset });
         d
     }
+    /// `dst := [base + offset]`, 64 bits.
+    pub fn load_into(&mut self, dst: Reg, base: Reg, offset: i32) {
+        self.push(Inst::Load { width: Width::W64, dst, base, offset });
+    }
+    pub fn store_narrow(&mut self, width: Width, base: Reg, offset: i32, src: Src) {
+        self.push(Inst::Store { width, base, offset, src });
+    }
     pub fn store(&mut self, base: Reg, offset: i32, src: Src) {
         self.push(Inst::Store { width: Width::W64, base, offset, src });
     }
@@ -100,6 +107,13 @@ impl Builder {
     }
     pub fn call_void(&mut self, callee: &str, args: &[Src]) {
         self.push(Inst::CallWith { callee: callee.into(), args: args.to_vec(), dst: None });
+    }
+    /// Calls the firmware function at `function`; its result in a fresh
+    /// vreg.
+    pub fn call_firmware(&mut self, function: Reg, args: &[Src]) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::CallFirmware { function, args: args.to_vec(), dst: Some(d) });
+        d
     }
     pub fn ret(&mut self, value: Src) {
         let result = Reg::P(self.target.cc.result);

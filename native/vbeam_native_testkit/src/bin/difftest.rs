@@ -1,4 +1,4 @@
-//! `difftest [--target x86_64|arm64|both] [--format elf64|macho|both]
+//! `difftest [--target x86_64|arm64|both] [--format elf64|macho|pe|both]
 //! [--count N] [--seed S] [--plain] [--functions F] [--statements K]
 //! [--keep-dir D]`: generates N programs per target and format from seed S,
 //! runs each through the backend and the reference interpreter, and prints
@@ -27,7 +27,7 @@ fn main() {
             "--format" => {
                 formats = match value().as_str() {
                     "both" => vec![Format::Elf64, Format::Macho],
-                    f => vec![Format::from_name(f).filter(|f| *f != Format::Pe).expect("elf64, macho or both")],
+                    f => vec![Format::from_name(f).expect("elf64, macho, pe or both")],
                 }
             }
             "--count" => count = value().parse().expect("a number"),

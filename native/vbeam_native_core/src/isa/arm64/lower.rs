@@ -60,6 +60,14 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
             // sp is 16-byte aligned however the entry point is reached.
             StartStep::RealignAfterCall => Vec::new(),
             StartStep::Zero(reg) => vec![Inst::Movz { dst: reg, imm16: 0, shift: 0 }],
+            StartStep::Save(reg, entry) => {
+                let target = buf.data_symbol(entry);
+                vec![
+                    Inst::Adrp { dst: X9, target },
+                    Inst::AddLo12 { dst: X9, src: X9, target },
+                    Inst::Store { width: Width::B64, src: reg, base: X9, offset: 0 },
+                ]
+            }
             StartStep::Call(name) => vec![Inst::Bl { target: buf.function_symbol(name) }],
         };
         for inst in insts {
@@ -156,6 +164,10 @@ impl Machine for Arm64 {
     }
     fn call(l: &mut Lowering<Self>, target: RelocTarget) {
         l.emit(Inst::Bl { target });
+    }
+    /// UEFI's arm64 convention is AAPCS64, the program's own.
+    fn call_firmware(l: &mut Lowering<Self>, function: PReg) {
+        l.emit(Inst::Blr { reg: function });
     }
     /// Stores the registers in pairs, keeping sp 16-byte aligned.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]) {

@@ -59,11 +59,20 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
             // Entered with rsp 8 past a 16-byte boundary, as a function is.
             StartStep::RealignAfterCall => Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: 8 },
             StartStep::Zero(reg) => Inst::MovRI { dst: reg, imm: 0 },
+            StartStep::Save(reg, entry) => {
+                let target = buf.data_symbol(entry);
+                Inst::LeaRip { dst: R11, target }.emit(buf);
+                Inst::Store { mem: Amode::base_disp(R11, 0), src: reg }
+            }
             StartStep::Call(name) => Inst::Call { target: buf.function_symbol(name) },
         };
         inst.emit(buf);
     }
 }
+
+/// Bytes a Microsoft x64 caller reserves for the callee's register
+/// arguments.
+const SHADOW_SPACE: i32 = 32;
 
 /// Frame slot k (see `lower::Frame`) below the frame pointer.
 fn slot(k: u32) -> Amode {
@@ -159,6 +168,13 @@ impl Machine for X86_64 {
     }
     fn call(l: &mut Lowering<Self>, target: RelocTarget) {
         l.emit(Inst::Call { target });
+    }
+    /// The Microsoft x64 convention: the caller reserves 32 bytes of
+    /// shadow space above the return address.
+    fn call_firmware(l: &mut Lowering<Self>, function: PReg) {
+        l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: SHADOW_SPACE });
+        l.emit(Inst::CallR { reg: function });
+        l.emit(Inst::AluRI { op: AluOp::Add, dst: RSP, imm: SHADOW_SPACE });
     }
     /// Pushes each register, then 8 bytes of padding for an odd count.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]) {

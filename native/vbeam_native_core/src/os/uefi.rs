@@ -1,0 +1,223 @@
+//! UEFI: a program is an EFI application the firmware starts as
+//! `efi_main(ImageHandle, SystemTable)` (Microsoft x64 convention on
+//! x86_64, AAPCS64 on arm64). It has no kernel: its primitives call the
+//! firmware's tables (UEFI specification, chapter 4 and 12.4), through
+//! `Inst::CallFirmware`.
+//!
+//! - write: fd 1 to `ConOut`, fd 2 to `StdErr`, by `OutputString` in UCS-2:
+//!   `\n` becomes CR LF; a byte above 0x7F that starts a UTF-8 sequence
+//!   becomes `?` and the sequence's continuation bytes are dropped, so the
+//!   console only ever receives 7-bit text;
+//! - exit: `BootServices->Exit(ImageHandle, status)`, status 0 as
+//!   `EFI_SUCCESS` and n (its low 8 bits, as a process's) as the error
+//!   status n (`EFIERR(n)`: 1 Load Error, 2 Invalid Parameter, 3
+//!   Unsupported, …), which the boot manager reports;
+//! - pages: `BootServices->AllocatePages` of loader data, zeroed by
+//!   `SetMem`; 0 when the firmware refuses.
+//!
+//! The start-up also turns off the watchdog the boot manager arms (five
+//! minutes), so long programs are not reset.
+
+use super::{EXIT, PAGES, WRITE};
+use crate::ir::{BinOp, Cond, Isa, PReg, Reg, Src, Width};
+use crate::regs::{arm64, x86};
+use crate::runtime::builder::Builder;
+use crate::target::Target;
+
+/// `os_init()`: what an application does first.
+pub const INIT: &str = "__vbeam_os_init";
+/// Where the start-up keeps the firmware's two arguments.
+pub const IMAGE_HANDLE: &str = "__vbeam_efi_image_handle";
+pub const SYSTEM_TABLE: &str = "__vbeam_efi_system_table";
+/// The UCS-2 text `write` hands to `OutputString`.
+const TEXT: &str = "__vbeam_efi_text";
+/// Characters converted per `OutputString` call (a CR LF may add one).
+const TEXT_CHUNK: i64 = 254;
+/// `AllocatePages` stores the address it allocated here.
+const PAGES_ADDRESS: &str = "__vbeam_efi_pages_address";
+
+/// The primitives' zero-filled entries: (name, size).
+pub const BSS: &[(&str, u64)] =
+    &[(IMAGE_HANDLE, 8), (SYSTEM_TABLE, 8), (TEXT, 2 * (TEXT_CHUNK as u64 + 2)), (PAGES_ADDRESS, 8)];
+
+/// `EFI_SYSTEM_TABLE` fields.
+const CON_OUT: i32 = 64;
+const STD_ERR: i32 = 80;
+const BOOT_SERVICES: i32 = 96;
+/// `EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL.OutputString`.
+const OUTPUT_STRING: i32 = 8;
+/// `EFI_BOOT_SERVICES` functions.
+const ALLOCATE_PAGES: i32 = 40;
+const EXIT_SERVICE: i32 = 216;
+const SET_WATCHDOG_TIMER: i32 = 256;
+const SET_MEM: i32 = 360;
+
+const ALLOCATE_ANY_PAGES: i64 = 0;
+const EFI_LOADER_DATA: i64 = 2;
+const EFI_PAGE_SHIFT: i64 = 12;
+/// The high bit that makes a status an error.
+const EFI_ERROR: i64 = i64::MIN;
+const EBADF: i64 = 9;
+
+/// The firmware's argument registers.
+pub fn firmware_args(isa: Isa) -> &'static [PReg] {
+    match isa {
+        Isa::X86_64 => &[x86::RCX, x86::RDX, x86::R8, x86::R9],
+        Isa::Arm64 => &[arm64::X0, arm64::X1, PReg(2), PReg(3), PReg(4), PReg(5), PReg(6), PReg(7)],
+    }
+}
+
+/// Builds the primitive `name`; false if it is not one.
+pub fn primitive(name: &str, b: &mut Builder) -> bool {
+    match name {
+        INIT => init(b),
+        WRITE => write(b),
+        EXIT => exit(b),
+        PAGES => pages(b),
+        _ => return false,
+    }
+    true
+}
+
+/// A field of the table `table` points to.
+fn field(b: &mut Builder, table: Reg, offset: i32) -> Reg {
+    b.load(table, offset)
+}
+
+fn system_table(b: &mut Builder) -> Reg {
+    let at = b.lea(SYSTEM_TABLE);
+    b.load(at, 0)
+}
+
+fn boot_service(b: &mut Builder, offset: i32) -> Reg {
+    let st = system_table(b);
+    let services = field(b, st, BOOT_SERVICES);
+    field(b, services, offset)
+}
+
+/// `SetWatchdogTimer(0, 0, 0, NULL)`: no watchdog.
+fn init(b: &mut Builder) {
+    let set_watchdog = boot_service(b, SET_WATCHDOG_TIMER);
+    b.call_firmware(set_watchdog, &[Src::Imm(0), Src::Imm(0), Src::Imm(0), Src::Imm(0)]);
+    b.ret_void();
+}
+
+/// `write(fd, ptr, len) -> len`, or −EBADF for another stream.
+fn write(b: &mut Builder) {
+    let [fd, ptr, len] = b.params();
+    let (stdout, stream_known, bad) = (b.label(), b.label(), b.label());
+    let st = system_table(b);
+    let stream = b.vreg();
+    b.cmp(fd, Src::Imm(1));
+    b.jcc(Cond::Eq, stdout);
+    b.cmp(fd, Src::Imm(2));
+    b.jcc(Cond::Ne, bad);
+    b.load_into(stream, st, STD_ERR);
+    b.jmp(stream_known);
+    b.bind(stdout);
+    b.load_into(stream, st, CON_OUT);
+    b.bind(stream_known);
+    let output_string = field(b, stream, OUTPUT_STRING);
+    let text = b.lea(TEXT);
+    let (i, k) = (b.vreg(), b.vreg());
+    b.mov_imm(i, 0);
+    b.mov_imm(k, 0);
+    let (next, flush, done, newline, ascii, put) = (b.label(), b.label(), b.label(), b.label(), b.label(), b.label());
+    let character = b.vreg();
+    b.bind(next);
+    b.cmp(i, Src::Reg(len));
+    b.jcc(Cond::Geu, done);
+    b.cmp(k, Src::Imm(TEXT_CHUNK));
+    b.jcc(Cond::Ge, flush);
+    let at = b.op(BinOp::Add, ptr, Src::Reg(i));
+    let byte = b.load_byte(at, 0);
+    b.bin(BinOp::Add, i, i, Src::Imm(1));
+    b.cmp(byte, Src::Imm(b'\n' as i64));
+    b.jcc(Cond::Eq, newline);
+    b.cmp(byte, Src::Imm(0x80));
+    b.jcc(Cond::Lt, ascii);
+    // 10xxxxxx continues a sequence whose first byte was written as '?'.
+    let top = b.op(BinOp::And, byte, Src::Imm(0xc0));
+    b.cmp(top, Src::Imm(0x80));
+    b.jcc(Cond::Eq, next);
+    b.mov_imm(character, b'?' as i64);
+    b.jmp(put);
+    b.bind(ascii);
+    b.mov(character, byte);
+    b.jmp(put);
+    b.bind(newline);
+    store_char(b, text, k, Src::Imm(b'\r' as i64));
+    b.mov_imm(character, b'\n' as i64);
+    b.bind(put);
+    store_char(b, text, k, Src::Reg(character));
+    b.jmp(next);
+    // Hands the converted characters to the firmware, NUL-terminated.
+    b.bind(flush);
+    store_char(b, text, k, Src::Imm(0));
+    b.call_firmware(output_string, &[Src::Reg(stream), Src::Reg(text)]);
+    b.mov_imm(k, 0);
+    b.jmp(next);
+    b.bind(done);
+    let nothing_left = b.label();
+    b.cmp(k, Src::Imm(0));
+    b.jcc(Cond::Eq, nothing_left);
+    store_char(b, text, k, Src::Imm(0));
+    b.call_firmware(output_string, &[Src::Reg(stream), Src::Reg(text)]);
+    b.bind(nothing_left);
+    b.ret(Src::Reg(len));
+    b.bind(bad);
+    b.ret(Src::Imm(-EBADF));
+}
+
+/// `text[k] = c` (UCS-2), then k += 1.
+fn store_char(b: &mut Builder, text: Reg, k: Reg, c: Src) {
+    let offset = b.op(BinOp::Shl, k, Src::Imm(1));
+    let at = b.op(BinOp::Add, text, Src::Reg(offset));
+    b.store_narrow(Width::W16, at, 0, c);
+    b.bin(BinOp::Add, k, k, Src::Imm(1));
+}
+
+/// `exit(status)`: `Exit(ImageHandle, status, 0, NULL)`.
+fn exit(b: &mut Builder) {
+    let [status] = b.params();
+    let code = b.op(BinOp::And, status, Src::Imm(0xff));
+    let success = b.label();
+    b.cmp(code, Src::Imm(0));
+    b.jcc(Cond::Eq, success);
+    b.bin(BinOp::Or, code, code, Src::Imm(EFI_ERROR));
+    b.bind(success);
+    let exit = boot_service(b, EXIT_SERVICE);
+    let at = b.lea(IMAGE_HANDLE);
+    let image = b.load(at, 0);
+    b.call_firmware(exit, &[Src::Reg(image), Src::Reg(code), Src::Imm(0), Src::Imm(0)]);
+    b.trap();
+}
+
+/// `pages(bytes) -> address`: whole pages of loader data, zeroed; 0 when
+/// the firmware has none.
+fn pages(b: &mut Builder) {
+    let [bytes] = b.params();
+    let rounded = b.op(BinOp::Add, bytes, Src::Imm((1 << EFI_PAGE_SHIFT) - 1));
+    let count = b.op(BinOp::Shr, rounded, Src::Imm(EFI_PAGE_SHIFT));
+    let allocate = boot_service(b, ALLOCATE_PAGES);
+    let address = b.lea(PAGES_ADDRESS);
+    let args = [Src::Imm(ALLOCATE_ANY_PAGES), Src::Imm(EFI_LOADER_DATA), Src::Reg(count), Src::Reg(address)];
+    let status = b.call_firmware(allocate, &args);
+    let refused = b.label();
+    b.cmp(status, Src::Imm(0));
+    b.jcc(Cond::Ne, refused);
+    let base = b.load(address, 0);
+    let size = b.op(BinOp::Shl, count, Src::Imm(EFI_PAGE_SHIFT));
+    let set_mem = boot_service(b, SET_MEM);
+    b.call_firmware(set_mem, &[Src::Reg(base), Src::Reg(size), Src::Imm(0)]);
+    b.ret(Src::Reg(base));
+    b.bind(refused);
+    b.ret(Src::Imm(0));
+}
+
+/// The firmware's arguments to the entry point, and where the start-up
+/// keeps them.
+pub fn entry_arguments(target: Target) -> [(PReg, &'static str); 2] {
+    let args = firmware_args(target.isa);
+    [(args[0], IMAGE_HANDLE), (args[1], SYSTEM_TABLE)]
+}

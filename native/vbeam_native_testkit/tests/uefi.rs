@@ -1,0 +1,143 @@
+//! EFI applications booted on real firmware (OVMF for x86_64, AAVMF for
+//! arm64, under QEMU): every fixture, and a sample of generated programs,
+//! must print what they print on Linux (both streams, as one console shows
+//! them: CR LF line ends, 7-bit text) and end with the same status.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use vbeam_native_core::ir::{Format, Isa};
+use vbeam_native_core::{compile_term, term_text};
+use vbeam_native_testkit::difftest::{run_many, work_dir, BOOT_TIMEOUT};
+use vbeam_native_testkit::gen::Config;
+use vbeam_native_testkit::uefi;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures")
+}
+
+/// What a Linux executable writes to stdout and stderr, in one stream, and
+/// its status.
+fn run_on_linux(exe: &Path, isa: Isa) -> (Vec<u8>, i32) {
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let mut cmd = match isa {
+        Isa::X86_64 => Command::new(exe),
+        Isa::Arm64 => {
+            let mut c = Command::new("qemu-aarch64");
+            c.arg(exe);
+            c
+        }
+    };
+    let mut child = cmd.stdin(Stdio::null()).stdout(writer.try_clone().unwrap()).stderr(writer).spawn().unwrap();
+    drop(cmd);
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).unwrap();
+    (out, child.wait().unwrap().code().unwrap_or(-1))
+}
+
+/// Boots one fixture compiled as a PE, checks it against its Linux run.
+fn check_fixture(path: &Path, work: &Path) -> Result<(), String> {
+    let stem = path.file_stem().unwrap().to_str().unwrap();
+    let isa = if stem.ends_with("_arm64") { Isa::Arm64 } else { Isa::X86_64 };
+    let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let compile = |format| compile_term(&&term, None, Some(format)).map_err(|e| format!("{stem}: {e}"));
+    let (elf, pe) = (compile(Format::Elf64)?, compile(Format::Pe)?);
+    let dir = work.join(stem);
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("linux");
+    std::fs::write(&exe, elf).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (linux_output, linux_status) = run_on_linux(&exe, isa);
+    let boot = uefi::boot(isa, &pe, &dir, BOOT_TIMEOUT).map_err(|e| format!("{stem}: {e}"))?;
+    uefi::check_console(&boot.console).map_err(|e| format!("{stem}: {e}"))?;
+    let want = uefi::console_text(&linux_output);
+    if boot.console != want || boot.status != linux_status as u64 {
+        return Err(format!(
+            "{stem}: status {} (want {linux_status})\n  console: {:?}\n  want:    {:?}",
+            boot.status,
+            String::from_utf8_lossy(&boot.console),
+            String::from_utf8_lossy(&want)
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn every_fixture_boots_and_runs_on_firmware() {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ir"))
+        .collect();
+    paths.sort();
+    if let Ok(only) = std::env::var("VBEAM_FIXTURES") {
+        paths.retain(|p| p.to_string_lossy().contains(&only));
+    } else {
+        assert!(paths.len() >= 16, "fixtures missing");
+    }
+    let work = work_dir("uefi_fixtures");
+    // One boot per core at a time: QEMU's emulation is single-threaded.
+    let (left, right) = paths.split_at(paths.len() / 2);
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let halves: Vec<_> = [left, right]
+            .into_iter()
+            .map(|half| scope.spawn(|| half.iter().filter_map(|p| check_fixture(p, &work).err()).collect::<Vec<_>>()))
+            .collect();
+        halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    assert!(failures.is_empty(), "{} of {} fixtures failed:\n{}", failures.len(), paths.len(), failures.join("\n"));
+}
+
+/// VBEAM_UEFI_COUNT generated programs per ISA (default 20), with every
+/// data type, booted and compared with the reference interpreter.
+#[test]
+fn generated_programs_boot_and_agree_with_the_interpreter() {
+    let count = std::env::var("VBEAM_UEFI_COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(20);
+    let (failures, total) =
+        run_many(&[Isa::X86_64, Isa::Arm64], &[Format::Pe], 2_000_000, count, &Config::default(), &work_dir("uefi"));
+    println!("uefi difftest: {} passed, {} failed", total - failures.len() as u64, failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The firmware loads every image away from its `ImageBase`: without its
+/// base relocations, a program printing through stored addresses cannot.
+#[test]
+fn stored_addresses_need_their_base_relocations() {
+    let isa = Isa::X86_64;
+    let text = std::fs::read_to_string(fixtures_dir().join("pointers_x86_64.ir")).unwrap();
+    let mut pe = compile_term(&&term_text::parse(&text).unwrap(), None, Some(Format::Pe)).unwrap();
+    let work = work_dir("uefi_relocations");
+    std::fs::create_dir_all(&work).unwrap();
+    let want = uefi::console_text(&std::fs::read(fixtures_dir().join("pointers.stdout")).unwrap());
+    let boot = uefi::boot(isa, &pe, &work, BOOT_TIMEOUT).unwrap();
+    assert_eq!((boot.console, boot.status), (want.clone(), 0));
+    // The base relocation directory (entry 5 of the optional header's
+    // data directories, at offset 112) emptied.
+    let pe_offset = u32::from_le_bytes(pe[0x3c..0x40].try_into().unwrap()) as usize;
+    let directory = pe_offset + 4 + 20 + 112 + 5 * 8;
+    pe[directory..directory + 8].fill(0);
+    let broken = uefi::boot(isa, &pe, &work, BOOT_TIMEOUT);
+    let _ = std::fs::remove_dir_all(&work);
+    assert!(broken.as_ref().map_or(true, |b| b.console != want), "{broken:?}");
+}
+
+/// When the firmware has no more pages, the program says so and ends with
+/// status 1.
+#[test]
+fn heap_exhaustion_is_a_clear_error_on_firmware() {
+    const GREEDY: &str = "#{target => arm64, format => pe, functions => [
+      #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+        body => [{label, <<\"more\">>}, {struct_new, {vreg, 0}, {imm, 104857600}},
+                 {field_set, {vreg, 0}, {imm, 0}, {imm, 1}}, {jmp, <<\"more\">>}]}],
+      data => [], bss => [], imports => []}.";
+    let pe = compile_term(&&term_text::parse(GREEDY).unwrap(), None, None).unwrap();
+    let work = work_dir("uefi_oom");
+    std::fs::create_dir_all(&work).unwrap();
+    let boot = uefi::boot(Isa::Arm64, &pe, &work, BOOT_TIMEOUT);
+    let _ = std::fs::remove_dir_all(&work);
+    let boot = boot.unwrap();
+    assert_eq!((String::from_utf8_lossy(&boot.console).as_ref(), boot.status), ("V panic: out of memory\r\n", 1));
+}
