@@ -84,6 +84,33 @@ syscall_errors_test_() ->
      ?_assertMatch({ok, <<"MZ", _/binary>>},
                    vbeam_native:compile(module_body([{mov_imm, {preg, rax}, 60}, syscall]), x86_64, pe))].
 
+%% Names of the backend's own routines and data are not the program's.
+reserved_names_test_() ->
+    M = module_body([ret]),
+    Shadow = #{name => <<"__vbeam_print_int">>, arity => 1, exported => false, params => [{vreg, 0}],
+               locals => 1, body => [ret]},
+    [?_assertEqual({error, {reserved_name, <<"__vbeam_print_int">>}},
+                   vbeam_native:compile(M#{functions := [Shadow | maps:get(functions, M)]})),
+     ?_assertEqual({error, {reserved_name, <<"__vbeam_lit0_0">>}},
+                   vbeam_native:compile(M#{data := [{<<"__vbeam_lit0_0">>, 1, <<"x">>}]})),
+     ?_assertEqual({error, {reserved_name, <<"__vbeam_heap_end">>}},
+                   vbeam_native:compile(M#{bss := [{<<"__vbeam_heap_end">>, 8, 8}]}))].
+
+%% Images that move when loaded keep alignments up to their page size.
+alignment_test_() ->
+    M = (module_body([ret]))#{data := [{<<"big">>, 65536, <<"x">>}]},
+    [?_assertMatch({ok, _}, vbeam_native:compile(M, x86_64, elf64)),
+     ?_assertEqual({error, {unsupported_alignment, <<"big">>, 65536}}, vbeam_native:compile(M, arm64, macho)),
+     ?_assertEqual({error, {unsupported_alignment, <<"big">>, 65536}}, vbeam_native:compile(M, x86_64, pe)),
+     ?_assertMatch({ok, _}, vbeam_native:compile(M#{data := [{<<"page">>, 16384, <<"x">>}]}, arm64, macho))].
+
+%% Only write and exit mean the same on every system: an x86_64 mmap
+%% (Linux's 9, flags and all) has no macOS equivalent.
+untranslatable_syscall_test() ->
+    Mmap = [{mov_imm, {preg, rax}, 9}, syscall, ret],
+    ?assertMatch({ok, _}, vbeam_native:compile(module_body(Mmap), x86_64, elf64)),
+    ?assertMatch({error, {invalid_syscall, <<"main">>, 2, _}}, vbeam_native:compile(module_body(Mmap), x86_64, macho)).
+
 overrides_test_() ->
     M = module_body([ret]),
     [?_assertMatch({ok, <<127, "ELF", _/binary>>}, vbeam_native:compile(M, arm64, elf64)),

@@ -24,7 +24,7 @@ use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::lower::{self, FnCtx};
 use crate::operands::CallInfo;
-use crate::os::{self, syscall};
+use crate::os::{self, syscall, syscall::Caller};
 use crate::regalloc;
 use crate::regs::RegSet;
 use crate::runtime;
@@ -32,7 +32,7 @@ use crate::target::Target;
 use crate::validate::{self, ModuleNames, Needs};
 
 /// Name of the process entry point the backend adds.
-pub const START_SYMBOL: &str = "_start";
+pub const START_SYMBOL: &str = "__vbeam_start";
 
 /// Decodes an IR module term and compiles it; `target`/`format` override the
 /// module's own keys.
@@ -169,7 +169,7 @@ impl FunctionCompiler<'_> {
             heap_reserved,
         };
         let checked = validate::check_function(self.target, &f, self.names, heap_reserved)
-            .and_then(|()| os::syscall::replace_with_primitives(self.target, &mut f));
+            .and_then(|()| os::syscall::prepare(self.target, &mut f));
         if let Err(e) = checked {
             compiled.code = Err(e);
             return compiled;
@@ -182,8 +182,8 @@ impl FunctionCompiler<'_> {
             .filter(|name| !self.names.functions.contains_key(*name))
             .map(String::from)
             .collect();
-        compiled.code =
-            compile_function(self.target, &mut f, self.arities, reserved_registers(self.target, heap_reserved));
+        let reserved = reserved_registers(self.target, heap_reserved);
+        compiled.code = compile_function(self.target, &mut f, self.arities, reserved, Caller::Program);
         compiled
     }
 }
@@ -358,7 +358,7 @@ fn finish(
         literals.extend(c.literals);
     }
     for mut f in rt.functions {
-        let code = compile_function(target, &mut f, &arities, reserved)?;
+        let code = compile_function(target, &mut f, &arities, reserved, Caller::OsLayer)?;
         functions.push(FunctionCode { name: f.name, global: f.exported, code });
     }
     functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: entry_stub(target, allocates)? });
@@ -404,20 +404,13 @@ fn compile_function(
     func: &mut Function,
     arities: &HashMap<String, u32>,
     reserved: RegSet,
+    caller: Caller,
 ) -> Result<CodeBuffer, CompileError> {
     let num_vregs = regalloc::renumber(func).len();
     if !func.body.last().is_some_and(Inst::is_terminator) {
         func.body.push(Inst::Ret);
     }
-    let mut plans = Vec::new();
-    for (i, number) in syscall::numbers(func, target.cc) {
-        let plan = syscall::plan(target, number).map_err(|reason| CompileError::InvalidSyscall {
-            function: func.name.clone(),
-            index: i + 1,
-            reason,
-        })?;
-        plans.push((i, plan));
-    }
+    let plans = syscall::plans(target, func, caller)?;
     let returns_value = crate::operands::sets_result(func, target.cc);
     let info = FnInfo { arities, syscalls: &plans, returns_value };
     let alloc = regalloc::allocate(func, num_vregs, target.cc, &info, reserved)?;
@@ -451,15 +444,7 @@ pub fn allocate_function(
 ) -> Result<(Vec<(u32, regalloc::Loc)>, regalloc::Allocation), CompileError> {
     let target = Target::new(isa, Format::Elf64);
     let original = regalloc::renumber(&mut func);
-    let mut plans = Vec::new();
-    for (i, number) in syscall::numbers(&func, target.cc) {
-        let plan = syscall::plan(target, number).map_err(|reason| CompileError::InvalidSyscall {
-            function: func.name.clone(),
-            index: i + 1,
-            reason,
-        })?;
-        plans.push((i, plan));
-    }
+    let plans = syscall::plans(target, &func, Caller::Program)?;
     let arities = HashMap::new();
     let returns_value = crate::operands::sets_result(&func, target.cc);
     let info = FnInfo { arities: &arities, syscalls: &plans, returns_value };

@@ -35,6 +35,8 @@ pub enum DecodeError<T: std::fmt::Debug> {
 pub enum CompileError {
     #[error("duplicate function {0}")]
     DuplicateFunction(String),
+    #[error("the name {0} is reserved for the backend's own routines and data (prefix __vbeam_)")]
+    ReservedName(String),
     #[error("duplicate data or bss name {0}")]
     DuplicateData(String),
     #[error("no entry point: the module has no function named {0}")]
@@ -45,6 +47,8 @@ pub enum CompileError {
     DuplicateLabel { function: String, label: String },
     #[error("unresolved symbols: {}", .0.join(", "))]
     UnresolvedSymbols(Vec<String>),
+    #[error("data entry {entry} asks for alignment {align}; images of this format are loaded at any multiple of {max_align}")]
+    UnsupportedAlignment { entry: String, align: u64, max_align: u64 },
     #[error("data entry {entry} holds the address of {name}, which is not defined")]
     UndefinedReference { entry: String, name: String },
     #[error("function {function}, instruction {index}: undefined data {name}")]

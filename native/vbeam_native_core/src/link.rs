@@ -97,6 +97,10 @@ pub struct Sizes {
     pub data_in_memory: u64,
     /// The data section's alignment (a power of two, at least 16).
     pub data_align: u64,
+    /// Whether there are initialised entries, and zero-filled ones (each
+    /// kind has its section, even when its entries are empty).
+    pub initialised_entries: bool,
+    pub zero_filled_entries: bool,
 }
 
 /// Links `functions` (the entry point is number `entry`) and `data` into
@@ -112,7 +116,14 @@ pub fn link(
     let (mut text, fixups, symbols) = join(target.isa, &functions, &names);
     let data_align = data.iter().map(|d| d.align).max().unwrap_or(1).max(MIN_DATA_ALIGN);
     let (offsets, data_size, data_in_memory) = layout_data(&data, data_align);
-    let sizes = Sizes { text: text.len() as u64, data: data_size, data_in_memory, data_align };
+    let sizes = Sizes {
+        text: text.len() as u64,
+        data: data_size,
+        data_in_memory,
+        data_align,
+        initialised_entries: data.iter().any(|d| d.bytes.is_some()),
+        zero_filled_entries: data.iter().any(|d| d.bytes.is_none()),
+    };
     let placement = writer.place(target, &sizes);
     let data_addrs: Vec<u64> = offsets.iter().map(|o| placement.data_addr + o).collect();
     let function_addr = |i: u32| placement.text_addr + symbols[i as usize].offset as u64;

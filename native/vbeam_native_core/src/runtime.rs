@@ -115,8 +115,16 @@ pub struct Runtime {
     pub bss: Vec<BssEntry>,
 }
 
+/// Names of the backend's own routines and data.
+const RESERVED_PREFIX: &str = "__vbeam_";
+
+/// Whether `name` is the backend's to give.
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with(RESERVED_PREFIX)
+}
+
 fn is_routine(name: &str) -> bool {
-    name.starts_with("__vbeam_") || builtin(name).is_some()
+    is_reserved(name) || builtin(name).is_some()
 }
 
 /// The runtime routines an (expanded) instruction calls.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::error::CompileError;
+use crate::format;
 use crate::ir::*;
 use crate::operands::for_each_reg;
 use crate::regs::preg_name;
@@ -32,6 +33,10 @@ pub fn method_symbol(type_name: &str, method: &str) -> String {
 /// Checks the module's names: functions and data entries unique, an entry
 /// point.
 pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
+    let data_names = module.data.iter().map(|d| &d.name).chain(module.bss.iter().map(|b| &b.name));
+    if let Some(name) = module.functions.iter().map(|f| &f.name).chain(data_names).find(|n| runtime::is_reserved(n)) {
+        return Err(CompileError::ReservedName(name.clone()));
+    }
     let mut names = ModuleNames::default();
     for (i, f) in module.functions.iter().enumerate() {
         if names.functions.insert(f.name.clone(), i as u32).is_some() {
@@ -41,10 +46,17 @@ pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
     if !names.functions.contains_key(ENTRY_POINT) {
         return Err(CompileError::NoEntryPoint(ENTRY_POINT.into()));
     }
-    let data = module.data.iter().map(|d| (&d.name, d.bytes.len() as u64));
-    for (name, size) in data.chain(module.bss.iter().map(|b| (&b.name, b.size))) {
+    // Relocatable images are loaded at any multiple of some page: no
+    // larger alignment can be kept.
+    let target = Target::new(module.isa, module.format);
+    let max_align = format::writer(target).max_data_align(target);
+    let data = module.data.iter().map(|d| (&d.name, d.align, d.bytes.len() as u64));
+    for (name, align, size) in data.chain(module.bss.iter().map(|b| (&b.name, b.align, b.size))) {
         if names.data_sizes.insert(name.clone(), size).is_some() {
             return Err(CompileError::DuplicateData(name.clone()));
+        }
+        if align > max_align {
+            return Err(CompileError::UnsupportedAlignment { entry: name.clone(), align, max_align });
         }
     }
     for d in &module.data {

@@ -8,8 +8,9 @@ use std::process::Command;
 
 use object::macho;
 use object::read::macho::{LoadCommandVariant, MachHeader, MachOFile64, Segment as _};
-use object::{Endianness, Object, ObjectSegment, ObjectSymbol};
+use object::{Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use sha2::{Digest, Sha256};
+use vbeam_native_core::compile::START_SYMBOL;
 use vbeam_native_core::ir::Format;
 use vbeam_native_core::{compile_term, term_text};
 
@@ -104,7 +105,7 @@ fn object_reads_segments_commands_and_symbols() {
         assert!(file.mach_uuid().unwrap().is_some_and(|u| u != [0; 16]), "{isa}: a UUID");
 
         // Every function of the program has its symbol, in __text, and the
-        // entry point is `_start`'s address.
+        // entry point is the start-up's address.
         let symbols: Vec<(String, u64, bool)> =
             file.symbols().map(|s| (s.name().unwrap().to_string(), s.address(), s.is_global())).collect();
         for f in function_names("pointers", isa) {
@@ -112,11 +113,17 @@ fn object_reads_segments_commands_and_symbols() {
             assert!(symbols.iter().any(|s| s.0 == name), "{isa}: no symbol {name} in {symbols:?}");
         }
         assert!(symbols.iter().any(|s| s.0 == "_main" && s.2), "{isa}: _main is global");
-        let start = symbols.iter().find(|s| s.0 == "__start").expect("the entry point's symbol");
+        let start_name = format!("_{START_SYMBOL}");
+        let start = symbols.iter().find(|s| s.0 == start_name).expect("the entry point's symbol");
         // LC_MAIN's entryoff is a file offset; __TEXT maps the file from 0.
-        assert_eq!(segments[1].1 + file.entry(), start.1, "{isa}: LC_MAIN enters at _start");
+        assert_eq!(segments[1].1 + file.entry(), start.1, "{isa}: LC_MAIN enters at {START_SYMBOL}");
+        // Data entries' symbols are in __data (the fixture has no bss).
+        let data = file.section_by_name("__data").unwrap();
+        for name in ["_hello", "_greetings", "_operations"] {
+            let (_, addr, _) = symbols.iter().find(|s| s.0 == name).expect("a data symbol");
+            assert!((data.address()..data.address() + data.size()).contains(addr), "{isa}: {name} outside __data");
+        }
         let text = file.section_by_name("__text").unwrap();
-        use object::ObjectSection;
         for (name, addr, _) in
             symbols.iter().filter(|s| function_names("pointers", isa).contains(&s.0[1..].to_string()))
         {

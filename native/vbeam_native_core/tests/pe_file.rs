@@ -8,6 +8,7 @@ use std::process::Command;
 use object::pe;
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{LittleEndian as LE, Object, ObjectSection, ObjectSymbol};
+use vbeam_native_core::compile::START_SYMBOL;
 use vbeam_native_core::ir::Format;
 use vbeam_native_core::{compile_term, term_text};
 
@@ -94,14 +95,15 @@ fn object_reads_headers_sections_relocations_and_symbols() {
             assert!((image_base..image_end).contains(&stored), "{isa}: {stored:#x} is not an address of the image");
         }
 
-        // Symbols: every function, in .text; the entry point is `_start`.
+        // Symbols: every function, in .text; the entry point is the
+        // start-up's.
         let symbols: Vec<(String, u64)> =
             file.symbols().map(|s| (s.name().unwrap().to_string(), s.address())).collect();
         for f in function_names("pointers", isa) {
             assert!(symbols.iter().any(|s| s.0 == f), "{isa}: no symbol {f} in {symbols:?}");
         }
-        let start = symbols.iter().find(|s| s.0 == "_start").expect("the entry point's symbol");
-        assert_eq!(file.entry(), start.1, "{isa}: the entry point is _start");
+        let start = symbols.iter().find(|s| s.0 == START_SYMBOL).expect("the entry point's symbol");
+        assert_eq!(file.entry(), start.1, "{isa}: the entry point is {START_SYMBOL}");
         let text = file.section_by_name(".text").unwrap();
         assert!((text.address()..text.address() + text.size()).contains(&start.1));
     }

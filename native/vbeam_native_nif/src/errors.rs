@@ -40,6 +40,7 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
         Error::Compile(c) => match c {
             CompileError::DuplicateFunction(n) => (a("duplicate_function"), b(n)).encode(env),
             CompileError::DuplicateData(n) => (a("duplicate_data"), b(n)).encode(env),
+            CompileError::ReservedName(n) => (a("reserved_name"), b(n)).encode(env),
             CompileError::NoEntryPoint(n) => (a("no_entry_point"), b(n)).encode(env),
             CompileError::UndefinedLabel { function, label } => {
                 (a("undefined_label"), b(function), b(label)).encode(env)
@@ -50,6 +51,9 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             CompileError::UnresolvedSymbols(names) => {
                 let list: Vec<Term> = names.iter().map(|n| b(n)).collect();
                 (a("unresolved_symbols"), list).encode(env)
+            }
+            CompileError::UnsupportedAlignment { entry, align, .. } => {
+                (a("unsupported_alignment"), b(entry), align).encode(env)
             }
             CompileError::UndefinedReference { entry, name } => {
                 (a("undefined_reference"), b(entry), b(name)).encode(env)

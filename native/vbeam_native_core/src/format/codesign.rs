@@ -35,8 +35,8 @@ fn code_directory_size(code_limit: usize, identifier_len: usize) -> usize {
 }
 
 /// Writes the signature of `file[..code_limit]` at `file[code_limit..]`,
-/// which `size` bytes were reserved for. `exec_segment` is the file range
-/// of `__TEXT` (offset, size).
+/// which `size` bytes were reserved for. `exec_base` and `exec_limit` are
+/// `__TEXT`'s file offset and size.
 pub fn sign(file: &mut [u8], code_limit: usize, identifier: &str, exec_base: u64, exec_limit: u64) {
     let directory_size = code_directory_size(code_limit, identifier.len());
     let total = size(code_limit, identifier.len());

@@ -18,6 +18,11 @@ fn page_size(isa: Isa) -> u64 {
     }
 }
 
+/// Segments' alignment: a page, or the data's alignment if larger.
+fn segment_align(isa: Isa, sizes: &Sizes) -> u64 {
+    page_size(isa).max(sizes.data_align)
+}
+
 const EHDR_SIZE: u64 = 64;
 const PHDR_SIZE: u64 = 56;
 const SHDR_SIZE: u64 = 64;
@@ -103,7 +108,7 @@ const PHNUM: u64 = 3;
 
 impl Writer for Elf {
     fn place(&self, target: Target, sizes: &Sizes) -> Placement {
-        let page = page_size(target.isa).max(sizes.data_align);
+        let page = segment_align(target.isa, sizes);
         let text_offset = (EHDR_SIZE + PHNUM * PHDR_SIZE).next_multiple_of(TEXT_ALIGN);
         let text_end = text_offset + sizes.text;
         // The data segment follows in the file at its strictest alignment,
@@ -111,22 +116,22 @@ impl Writer for Elf {
         // page, as the loader requires.
         let data_offset = text_end.next_multiple_of(sizes.data_align);
         let data_addr = BASE_ADDR + data_offset.next_multiple_of(page) + data_offset % page;
-        Placement { text_addr: BASE_ADDR + text_offset, text_offset, data_addr, data_offset, segment_align: page }
+        Placement { text_addr: BASE_ADDR + text_offset, text_offset, data_addr, data_offset }
     }
 
     fn write(&self, image: &Image) -> Vec<u8> {
         write(image)
     }
+
+    /// The image is loaded at the address it is linked at.
+    fn max_data_align(&self, _: Target) -> u64 {
+        u64::MAX
+    }
 }
 
 fn write(image: &Image) -> Vec<u8> {
-    let Placement {
-        text_addr,
-        text_offset: text_off,
-        data_addr: data_start,
-        data_offset: data_off,
-        segment_align: page,
-    } = image.placement;
+    let Placement { text_addr, text_offset: text_off, data_addr: data_start, data_offset: data_off } = image.placement;
+    let page = segment_align(image.target.isa, &image.sizes);
     let text_end = text_off + image.text.len() as u64;
     let data_file_size = image.data.len() as u64;
     let data_mem_size = data_file_size + image.bss_size;

@@ -131,7 +131,7 @@ struct Layout {
 impl Layout {
     fn new(target: Target, sizes: &Sizes) -> Layout {
         let page = segment_align(target.isa);
-        let data_sections = (sizes.data > 0, sizes.data_in_memory > sizes.data);
+        let data_sections = (sizes.initialised_entries, sizes.zero_filled_entries);
         let section_count = data_sections.0 as u64 + data_sections.1 as u64;
         let has_data = section_count > 0;
         let segments = [
@@ -157,7 +157,8 @@ impl Layout {
         let text_segment_size = (text_offset + sizes.text).next_multiple_of(page);
         let data_offset = text_segment_size.next_multiple_of(sizes.data_align);
         let (data_file_size, data_vm_size) = if has_data {
-            (sizes.data.next_multiple_of(page), sizes.data_in_memory.next_multiple_of(page))
+            // A segment is never empty, even when its entries are.
+            (sizes.data.next_multiple_of(page), sizes.data_in_memory.next_multiple_of(page).max(page))
         } else {
             (0, 0)
         };
@@ -191,12 +192,16 @@ impl Writer for MachO {
             text_offset: l.text_offset,
             data_addr: TEXT_ADDR + l.data_offset,
             data_offset: l.data_offset,
-            segment_align: l.page,
         }
     }
 
     fn write(&self, image: &Image) -> Vec<u8> {
         write(image)
+    }
+
+    /// XNU slides the image by whole pages.
+    fn max_data_align(&self, target: Target) -> u64 {
+        segment_align(target.isa)
     }
 
     /// The UUID, from the whole file, then the code signature over it.

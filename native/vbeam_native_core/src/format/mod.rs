@@ -1,7 +1,7 @@
 //! Executable file formats: one writer per format behind `Writer`. The
 //! linker asks the writer where the sections go (`place`), resolves every
-//! address, then has it write the file (`write`), which includes any last
-//! step over the finished bytes (a code signature, a checksum).
+//! address, then has it write the file (`write`) and take the last step
+//! over the finished bytes (`finish`: a code signature, a checksum).
 
 pub mod codesign;
 pub mod elf;
@@ -19,8 +19,6 @@ pub struct Placement {
     pub text_offset: u64,
     pub data_addr: u64,
     pub data_offset: u64,
-    /// What segments are aligned to in memory (at least a page).
-    pub segment_align: u64,
 }
 
 pub trait Writer {
@@ -32,6 +30,9 @@ pub trait Writer {
     /// The last step, over the finished file: what covers its bytes (a
     /// code signature, a checksum).
     fn finish(&self, _image: &Image, _file: &mut [u8]) {}
+    /// The largest alignment data can be given: the format's loader may
+    /// place the image at any multiple of it.
+    fn max_data_align(&self, target: Target) -> u64;
 }
 
 /// The writer of `target`'s format.

@@ -87,7 +87,7 @@ struct Layout {
 impl Layout {
     /// `relocated`: whether there is a `.reloc` section.
     fn new(sizes: &Sizes, relocated: bool) -> Layout {
-        let has_data = sizes.data_in_memory > 0;
+        let has_data = sizes.initialised_entries || sizes.zero_filled_entries;
         let sections = 1 + has_data as u64 + relocated as u64;
         let headers = PE_OFFSET + PE_SIGNATURE.len() as u64 + COFF_HEADER_SIZE + OPTIONAL_HEADER_SIZE;
         let headers_size = (headers + SECTION_HEADER_SIZE * sections).next_multiple_of(FILE_ALIGN);
@@ -95,7 +95,7 @@ impl Layout {
         let text_raw_size = sizes.text.next_multiple_of(FILE_ALIGN);
         let data_rva = (text_rva + sizes.text).next_multiple_of(SECTION_ALIGN.max(sizes.data_align));
         let data_raw_size = sizes.data.next_multiple_of(FILE_ALIGN);
-        let end_rva = if has_data { data_rva + sizes.data_in_memory } else { text_rva + sizes.text };
+        let end_rva = if has_data { data_rva + data_virtual_size(sizes) } else { text_rva + sizes.text };
         Layout {
             sections,
             headers_size,
@@ -121,7 +121,6 @@ impl Writer for Pe {
             text_offset: l.headers_size,
             data_addr: IMAGE_BASE + l.data_rva,
             data_offset: l.data_offset,
-            segment_align: SECTION_ALIGN,
         }
     }
 
@@ -129,11 +128,22 @@ impl Writer for Pe {
         write(image)
     }
 
+    /// The firmware loads the image at a page it allocates.
+    fn max_data_align(&self, _: Target) -> u64 {
+        PAGE_SIZE
+    }
+
     fn finish(&self, _: &Image, file: &mut [u8]) {
         let field = (PE_OFFSET + PE_SIGNATURE.len() as u64 + COFF_HEADER_SIZE + CHECKSUM_FIELD) as usize;
         let sum = checksum(file, field);
         file[field..field + 4].copy_from_slice(&sum.to_le_bytes());
     }
+}
+
+/// `.data`'s size in memory: never 0 (which would mean the raw size), even
+/// when its entries are empty.
+fn data_virtual_size(sizes: &Sizes) -> u64 {
+    sizes.data_in_memory.max(1)
 }
 
 /// The PE checksum: the file's 16-bit little-endian words summed with the
@@ -227,7 +237,7 @@ fn write(image: &Image) -> Vec<u8> {
     if l.has_data {
         sections.push(Section {
             name: b".data",
-            virtual_size: image.sizes.data_in_memory,
+            virtual_size: data_virtual_size(&image.sizes),
             rva: l.data_rva,
             raw_size: l.data_raw_size,
             raw_offset: if l.data_raw_size > 0 { l.data_offset } else { 0 },

@@ -7,7 +7,7 @@ use super::{Failure, Kernel, Trap};
 use crate::regs::{arm64, x86, RegSet};
 
 /// BSD call numbers (`bsd/kern/syscalls.master`).
-const BSD: &[(Call, i64)] = &[(Call::Write, 4), (Call::Exit, 1), (Call::Mmap, 197), (Call::Munmap, 73)];
+const BSD: &[(Call, i64)] = &[(Call::Write, 4), (Call::Exit, 1), (Call::Mmap, 197)];
 
 pub const X86_64: Kernel = Kernel {
     trap: Trap::Syscall,
@@ -17,6 +17,7 @@ pub const X86_64: Kernel = Kernel {
     class: 0x200_0000,
     clobbers: RegSet(1 << 1 | 1 << 2 | 1 << 11), // rcx rdx r11
     failure: Failure::CarrySet,
+    map_private_anonymous: MAP_PRIVATE_ANON,
 };
 
 pub const ARM64: Kernel = Kernel {
@@ -26,8 +27,9 @@ pub const ARM64: Kernel = Kernel {
     class: 0,
     clobbers: RegSet(1 << 1), // x1
     failure: Failure::CarrySet,
+    map_private_anonymous: MAP_PRIVATE_ANON,
 };
 
 /// `MAP_PRIVATE | MAP_ANON` (Linux's `MAP_ANONYMOUS` bit means something
 /// else here).
-pub const MAP_PRIVATE_ANON: i64 = 0x1002;
+const MAP_PRIVATE_ANON: i64 = 0x1002;

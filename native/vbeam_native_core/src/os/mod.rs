@@ -61,9 +61,12 @@ pub struct Kernel {
     pub calls: &'static [(Call, i64)],
     /// Ored into every number (XNU's call class on x86_64).
     pub class: i64,
-    /// Registers the kernel destroys besides the result.
+    /// Registers a call destroys besides the result: the kernel's, and the
+    /// number register where the backend loads a translated number.
     pub clobbers: RegSet,
     pub failure: Failure,
+    /// `mmap` flags for private anonymous memory.
+    pub map_private_anonymous: i64,
 }
 
 impl Kernel {
@@ -146,9 +149,7 @@ pub fn bss_size(name: &str) -> Option<u64> {
 
 /// Builds the primitive `name` for `target`; false if it is not one.
 pub fn primitive(target: Target, name: &str, b: &mut Builder) -> bool {
-    if target.os == Os::Uefi {
-        return uefi::primitive(name, b);
-    }
+    let Some(kernel) = kernel(target) else { return uefi::primitive(name, b) };
     match name {
         WRITE => {
             let [fd, ptr, len] = b.params();
@@ -162,10 +163,7 @@ pub fn primitive(target: Target, name: &str, b: &mut Builder) -> bool {
         }
         PAGES => {
             let [bytes] = b.params();
-            let flags = match target.os {
-                Os::Darwin => darwin::MAP_PRIVATE_ANON,
-                _ => linux::MAP_PRIVATE_ANONYMOUS,
-            };
+            let flags = kernel.map_private_anonymous;
             let no_file = Src::Imm(-1);
             let args = [Src::Imm(0), Src::Reg(bytes), Src::Imm(PROT_READ_WRITE), Src::Imm(flags), no_file, Src::Imm(0)];
             let base = b.syscall(Call::Mmap, &args);

@@ -18,7 +18,6 @@ pub enum Call {
     Write,
     Exit,
     Mmap,
-    Munmap,
 }
 
 impl Call {
@@ -28,8 +27,23 @@ impl Call {
             Call::Write => 3,
             Call::Exit => 1,
             Call::Mmap => 6,
-            Call::Munmap => 2,
         }
+    }
+}
+
+/// Whose `syscall` is planned: a program's means on another system only
+/// what the spec translates (write, exit: the arguments of others, such as
+/// mmap's flags, differ between systems); the OS layer's own primitives
+/// also obtain memory, with the system's own arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Program,
+    OsLayer,
+}
+
+impl Caller {
+    fn translates(self, call: Call) -> bool {
+        self == Caller::OsLayer || matches!(call, Call::Write | Call::Exit)
     }
 }
 
@@ -66,8 +80,34 @@ pub struct Plan {
     pub preserved: RegSet,
 }
 
+/// Plans every `syscall` of `func`, by instruction index; an error names
+/// the function and the (1-based) instruction.
+pub fn plans(target: Target, func: &Function, caller: Caller) -> Result<Vec<(usize, Plan)>, CompileError> {
+    numbers(func, target.cc)
+        .into_iter()
+        .map(|(i, number)| {
+            plan(target, number, caller).map(|p| (i, p)).map_err(|reason| CompileError::InvalidSyscall {
+                function: func.name.clone(),
+                index: i + 1,
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// Checks that every `syscall` of a program's function (as written, so
+/// errors name the instruction the program has) means something on
+/// `target`; where there is no kernel (UEFI), each becomes a call of the
+/// OS primitive it means.
+pub fn prepare(target: Target, func: &mut Function) -> Result<(), CompileError> {
+    match kernel(target) {
+        Some(_) => plans(target, func, Caller::Program).map(drop),
+        None => replace_with_primitives(target, func),
+    }
+}
+
 /// Decides how a `syscall` whose IR number is `number` (if known) is issued.
-pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
+fn plan(target: Target, number: Option<i64>, caller: Caller) -> Result<Plan, String> {
     let Some(kernel) = kernel(target) else {
         return Err("system calls are not available in UEFI applications".into());
     };
@@ -83,7 +123,7 @@ pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
             "the system call number must be a constant loaded into {} in the same block",
             crate::regs::preg_name(target.isa, cc.syscall_uses[0])
         )),
-        Some(n) => match ir_calls.iter().find(|(_, number)| *number == n) {
+        Some(n) => match ir_calls.iter().find(|(call, number)| *number == n && caller.translates(*call)) {
             Some(&(call, _)) => Ok(Plan {
                 number: (!same_convention).then(|| kernel.number_of(call)),
                 args: call.args(),
@@ -102,10 +142,7 @@ pub fn plan(target: Target, number: Option<i64>) -> Result<Plan, String> {
 /// into a call of the OS primitive it means (`write`, `exit`), which
 /// changes only the result register. Any other call, or a number not known
 /// at compile time, is an error naming the function and instruction.
-pub fn replace_with_primitives(target: Target, func: &mut Function) -> Result<(), CompileError> {
-    if kernel(target).is_some() {
-        return Ok(());
-    }
+fn replace_with_primitives(target: Target, func: &mut Function) -> Result<(), CompileError> {
     let cc = target.cc;
     let ir_calls = ir_calls(target.isa);
     for (i, number) in numbers(func, cc) {
