@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use vbeam_native_core::ir::Isa;
@@ -110,6 +110,7 @@ fn qemu(isa: Isa, esp: &Path, work: &Path) -> Result<Command, String> {
 /// printed and its status, or why that is not known: a CPU exception, no
 /// end within `timeout`, a firmware that never started it.
 pub fn boot(isa: Isa, application: &[u8], work: &Path, timeout: Duration) -> Result<Boot, String> {
+    let _machine = Machines::take();
     let esp = work.join("esp");
     let boot_dir = esp.join("EFI/BOOT");
     std::fs::create_dir_all(&boot_dir).map_err(|e| e.to_string())?;
@@ -155,6 +156,31 @@ pub fn boot(isa: Isa, application: &[u8], work: &Path, timeout: Duration) -> Res
     let _ = reader.join();
     let _ = std::fs::remove_dir_all(&esp);
     outcome
+}
+
+/// Emulated machines running at once in this process: one per core, as
+/// each QEMU's emulation runs on one thread and more would only slow every
+/// boot towards its timeout.
+struct Machines;
+
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static FREED: Condvar = Condvar::new();
+
+impl Machines {
+    /// Waits for a free core; the machine counts until the guard drops.
+    fn take() -> Machines {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut running = FREED.wait_while(RUNNING.lock().unwrap(), |r| *r >= cores).unwrap();
+        *running += 1;
+        Machines
+    }
+}
+
+impl Drop for Machines {
+    fn drop(&mut self) {
+        *RUNNING.lock().unwrap() -= 1;
+        FREED.notify_one();
+    }
 }
 
 fn stop(child: &mut Child) {
