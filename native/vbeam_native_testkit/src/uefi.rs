@@ -257,3 +257,54 @@ pub fn check_console(console: &[u8]) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &str =
+        "\x1b[2JBdsDxe: loading Boot0001 \"disk\" from X\r\nBdsDxe: starting Boot0001 \"disk\" from X\r\n";
+
+    fn end(serial: &str) -> Option<Result<Boot, String>> {
+        ending(serial.as_bytes())
+    }
+
+    #[test]
+    fn the_application_output_is_between_the_boot_managers_lines() {
+        assert_eq!(end(START), None, "still running");
+        assert_eq!(end(&format!("{START}hi\r\n")), None, "still running");
+        let done = format!("{START}hi\r\nBdsDxe: loading Boot0000 \"UiApp\" from Y\r\n");
+        assert_eq!(end(&done), Some(Ok(Boot { console: b"hi\r\n".to_vec(), status: 0 })));
+        // Output without a final newline: the boot manager's line follows.
+        let done = format!("{START}0.1BdsDxe: loading Boot0000 \"UiApp\" from Y\r\n");
+        assert_eq!(end(&done), Some(Ok(Boot { console: b"0.1".to_vec(), status: 0 })));
+    }
+
+    #[test]
+    fn statuses_are_read_from_the_boot_managers_report() {
+        let failed =
+            |status: &str| format!("{START}x\r\nBdsDxe: failed to start Boot0001 \"disk\" from X: {status}\r\n");
+        assert_eq!(end(&failed("Load Error")).unwrap().unwrap().status, 1);
+        assert_eq!(end(&failed("HTTP Error")).unwrap().unwrap().status, 35);
+        assert_eq!(end(&failed("000000FF")).unwrap().unwrap().status, 255);
+        assert!(end(&failed("Something Else")).unwrap().is_err());
+    }
+
+    #[test]
+    fn a_cpu_exception_fails_the_boot() {
+        let fault =
+            format!("{START}!!!! X64 Exception Type - 0E(#PF - Page-Fault)\r\nRIP - 1\r\nRSP - 2\r\nRAX - 3\r\n");
+        assert!(end(&fault).unwrap().is_err());
+        let fault = format!("{START}Synchronous Exception at 0x1\r\na\r\nb\r\nc\r\n");
+        assert!(end(&fault).unwrap().is_err());
+    }
+
+    #[test]
+    fn the_console_is_seven_bit_with_cr_lf() {
+        assert_eq!(check_console(b"a\r\nb\r\n"), Ok(()));
+        assert!(check_console(b"a\nb").is_err());
+        assert!(check_console(b"\n").is_err());
+        assert!(check_console("é\r\n".as_bytes()).is_err());
+        assert_eq!(console_text("a\né!\n".as_bytes()), b"a\r\n?!\r\n");
+    }
+}
