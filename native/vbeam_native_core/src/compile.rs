@@ -363,25 +363,28 @@ fn finish(
     }
     functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: entry_stub(target, allocates)? });
 
-    // Data entries, then bss entries.
+    // The module's data entries (writable), the string literals' bytes
+    // and the runtime's texts (read-only), then bss entries.
+    let initialised = |d: DataEntry, read_only| DataSymbol {
+        name: d.name,
+        align: d.align,
+        size: d.bytes.len() as u64,
+        bytes: Some(d.bytes),
+        refs: d.refs,
+        read_only,
+    };
     let data = module
         .data
         .into_iter()
-        .chain(literals)
-        .chain(rt.data)
-        .map(|d| DataSymbol {
-            name: d.name,
-            align: d.align,
-            size: d.bytes.len() as u64,
-            bytes: Some(d.bytes),
-            refs: d.refs,
-        })
+        .map(|d| initialised(d, false))
+        .chain(literals.into_iter().chain(rt.data).map(|d| initialised(d, true)))
         .chain(module.bss.into_iter().chain(rt.bss).map(|b| DataSymbol {
             name: b.name,
             align: b.align,
             size: b.size,
             bytes: None,
             refs: Vec::new(),
+            read_only: false,
         }))
         .collect();
     let entry = functions.len() - 1;

@@ -33,8 +33,33 @@ pub struct DataSymbol {
     /// The initial bytes, or `None` for a zero-filled (bss) entry of `size`.
     pub bytes: Option<Vec<u8>>,
     pub size: u64,
-    /// The absolute addresses the bytes hold.
+    /// The absolute addresses the bytes hold (never in read-only data: the
+    /// formats relocate only writable memory).
     pub refs: Vec<DataRef>,
+    /// Constant bytes the program never writes: the backend's texts and
+    /// string literals' bytes, kept apart from what it writes.
+    pub read_only: bool,
+}
+
+/// The section an entry is placed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Constant, with the code.
+    ReadOnly,
+    /// Initialised, writable.
+    Data,
+    /// Zero-filled, writable.
+    Bss,
+}
+
+impl DataSymbol {
+    fn section(&self) -> Section {
+        match (&self.bytes, self.read_only) {
+            (None, _) => Section::Bss,
+            (Some(_), true) => Section::ReadOnly,
+            (Some(_), false) => Section::Data,
+        }
+    }
 }
 
 /// A function's place in the text.
@@ -53,8 +78,7 @@ pub struct PlacedData {
     pub name: String,
     pub addr: u64,
     pub size: u64,
-    /// A bss entry: in memory only.
-    pub zero_filled: bool,
+    pub section: Section,
 }
 
 /// The linked program, every address final: what a writer puts in a file.
@@ -63,6 +87,8 @@ pub struct Image {
     pub target: Target,
     pub placement: Placement,
     pub text: Vec<u8>,
+    /// The read-only data, from `placement.rodata_addr`.
+    pub rodata: Vec<u8>,
     /// The initialised data, from `placement.data_addr`.
     pub data: Vec<u8>,
     /// Zero-filled bytes after `data`.
@@ -91,14 +117,18 @@ impl Image {
 #[derive(Clone, Copy, Debug)]
 pub struct Sizes {
     pub text: u64,
+    /// Read-only data, and its alignment (a power of two).
+    pub rodata: u64,
+    pub rodata_align: u64,
     /// Initialised data bytes.
     pub data: u64,
     /// Data and bss together, in memory.
     pub data_in_memory: u64,
     /// The data section's alignment (a power of two, at least 16).
     pub data_align: u64,
-    /// Whether there are initialised entries, and zero-filled ones (each
-    /// kind has its section, even when its entries are empty).
+    /// Whether there are read-only, initialised and zero-filled entries
+    /// (each kind has its section, even when its entries are empty).
+    pub read_only_entries: bool,
     pub initialised_entries: bool,
     pub zero_filled_entries: bool,
 }
@@ -114,18 +144,30 @@ pub fn link(
     let writer = format::writer(target);
     let names = Names::new(&functions, &data);
     let (mut text, fixups, symbols) = join(target.isa, &functions, &names);
-    let data_align = data.iter().map(|d| d.align).max().unwrap_or(1).max(MIN_DATA_ALIGN);
-    let (offsets, data_size, data_in_memory) = layout_data(&data, data_align);
+    let align_of = |read_only: bool| {
+        let aligns = data.iter().filter(|d| d.read_only == read_only).map(|d| d.align);
+        aligns.max().unwrap_or(1).max(MIN_DATA_ALIGN)
+    };
+    let (data_align, rodata_align) = (align_of(false), align_of(true));
+    let layout = layout_data(&data, data_align);
+    let has = |section| data.iter().any(|d| d.section() == section);
     let sizes = Sizes {
         text: text.len() as u64,
-        data: data_size,
-        data_in_memory,
+        rodata: layout.rodata_size,
+        rodata_align,
+        data: layout.data_size,
+        data_in_memory: layout.data_in_memory,
         data_align,
-        initialised_entries: data.iter().any(|d| d.bytes.is_some()),
-        zero_filled_entries: data.iter().any(|d| d.bytes.is_none()),
+        read_only_entries: has(Section::ReadOnly),
+        initialised_entries: has(Section::Data),
+        zero_filled_entries: has(Section::Bss),
     };
     let placement = writer.place(target, &sizes);
-    let data_addrs: Vec<u64> = offsets.iter().map(|o| placement.data_addr + o).collect();
+    let base = |section| match section {
+        Section::ReadOnly => placement.rodata_addr,
+        Section::Data | Section::Bss => placement.data_addr,
+    };
+    let data_addrs: Vec<u64> = data.iter().zip(&layout.offsets).map(|(d, o)| base(d.section()) + o).collect();
     let function_addr = |i: u32| placement.text_addr + symbols[i as usize].offset as u64;
     for f in &fixups {
         let to = match f.target {
@@ -140,11 +182,17 @@ pub fn link(
             CompileError::TooLarge(format!("a reference from offset {:#x} of the code cannot reach {to:#x}", f.offset))
         })?;
     }
-    let mut initialised = vec![0u8; data_size as usize];
+    let mut initialised = vec![0u8; layout.data_size as usize];
+    let mut rodata = vec![0u8; layout.rodata_size as usize];
     let mut absolute_pointers = Vec::new();
-    for (d, offset) in data.iter().zip(&offsets) {
+    for (d, offset) in data.iter().zip(&layout.offsets) {
         let Some(bytes) = &d.bytes else { continue };
         let at = *offset as usize;
+        if d.read_only {
+            debug_assert!(d.refs.is_empty(), "read-only data holds no addresses");
+            rodata[at..at + bytes.len()].copy_from_slice(bytes);
+            continue;
+        }
         initialised[at..at + bytes.len()].copy_from_slice(bytes);
         for r in &d.refs {
             let to = match names.resolve(&r.symbol) {
@@ -160,15 +208,16 @@ pub fn link(
     let data_symbols = data
         .into_iter()
         .zip(data_addrs)
-        .map(|(d, addr)| PlacedData { name: d.name, addr, size: d.size, zero_filled: d.bytes.is_none() })
+        .map(|(d, addr)| PlacedData { section: d.section(), name: d.name, addr, size: d.size })
         .collect();
     let image = Image {
         target,
         entry: function_addr(entry as u32),
         placement,
         text,
+        rodata,
         data: initialised,
-        bss_size: data_in_memory - data_size,
+        bss_size: layout.data_in_memory - layout.data_size,
         functions: symbols,
         data_symbols,
         sizes,
@@ -238,29 +287,37 @@ fn join(isa: Isa, functions: &[FunctionCode], names: &Names) -> (Vec<u8>, Vec<Fi
     (text, fixups, symbols)
 }
 
-/// Lays out the writable section: initialised entries first (they occupy
-/// file bytes), then zero-filled ones from the section alignment `align`
-/// on, each entry at its own alignment. Returns each entry's offset from
-/// the section's start, the initialised size (padding included) and the
-/// size in memory.
-fn layout_data(data: &[DataSymbol], align: u64) -> (Vec<u64>, u64, u64) {
+/// Where data entries go: each entry's offset from its section's start,
+/// and the sections' sizes.
+struct DataLayout {
+    offsets: Vec<u64>,
+    rodata_size: u64,
+    /// Initialised writable bytes (padding included).
+    data_size: u64,
+    /// The writable section in memory, bss included.
+    data_in_memory: u64,
+}
+
+/// Lays out the read-only entries, then the writable section:
+/// initialised entries first (they occupy file bytes), then zero-filled
+/// ones from the section alignment `align` on, each entry at its own
+/// alignment.
+fn layout_data(data: &[DataSymbol], align: u64) -> DataLayout {
     let mut offsets = vec![0; data.len()];
-    let mut at = 0u64;
-    let mut file_end = 0;
-    for zero_filled in [false, true] {
-        if zero_filled && data.iter().any(|d| d.bytes.is_none()) {
-            // The zero-filled section starts aligned, like the initialised one.
-            at = at.next_multiple_of(align);
-            file_end = at;
-        }
-        for (i, d) in data.iter().enumerate().filter(|(_, d)| d.bytes.is_none() == zero_filled) {
+    let mut place_all = |section: Section, mut at: u64| {
+        for (i, d) in data.iter().enumerate().filter(|(_, d)| d.section() == section) {
             at = at.next_multiple_of(d.align.max(1));
             offsets[i] = at;
             at += d.size;
         }
-        if !zero_filled {
-            file_end = at;
-        }
+        at
+    };
+    let rodata_size = place_all(Section::ReadOnly, 0);
+    let mut data_size = place_all(Section::Data, 0);
+    // The zero-filled section starts aligned, like the initialised one.
+    if data.iter().any(|d| d.section() == Section::Bss) {
+        data_size = data_size.next_multiple_of(align);
     }
-    (offsets, file_end, at)
+    let data_in_memory = place_all(Section::Bss, data_size);
+    DataLayout { offsets, rodata_size, data_size, data_in_memory }
 }

@@ -160,3 +160,20 @@ fn llvm_readobj_reads_headers_sections_and_base_relocations() {
         let _ = std::fs::remove_file(&path);
     }
 }
+
+/// The string literals' bytes and the runtime's texts are read-only data,
+/// in a section of their own that is neither writable nor executable.
+#[test]
+fn read_only_data_has_its_own_section() {
+    for isa in ["x86_64", "arm64"] {
+        let bytes = compile("text", isa);
+        let file = PeFile64::parse(&*bytes).unwrap();
+        let rdata = file.section_table().iter().find(|s| s.raw_name() == b".rdata").expect("an .rdata section");
+        let flags = rdata.characteristics.get(LE);
+        assert_ne!(flags & pe::IMAGE_SCN_MEM_READ, 0, "{isa}");
+        assert_eq!(flags & (pe::IMAGE_SCN_MEM_WRITE | pe::IMAGE_SCN_MEM_EXECUTE), 0, "{isa}");
+        let section = file.section_by_name(".rdata").unwrap();
+        let literal = file.symbols().find(|s| s.name().is_ok_and(|n| n.starts_with("__vbeam_lit"))).expect("a literal");
+        assert!((section.address()..section.address() + section.size()).contains(&literal.address()), "{isa}");
+    }
+}

@@ -182,6 +182,7 @@ fn link_executable<'a>(
             size: data.len() as u64,
             bytes: Some(data.as_slice().to_vec()),
             refs: Vec::new(),
+            read_only: false,
         }];
         match link::link(Target::new(target, format), functions, data, 0) {
             Ok(bytes) => ok_binary(env, &bytes),

@@ -1,11 +1,11 @@
 //! Static ELF64 executables for Linux, x86_64 and AArch64: two loadable
-//! segments (code, read+execute, including the headers; data+bss,
-//! read+write), a non-executable stack, and section headers with a symbol
+//! segments (code and read-only data, read+execute, including the headers;
+//! data+bss, read+write), a non-executable stack, and section headers with a symbol
 //! table so `objdump -d`, `gdb` and `perf` name every function.
 
 use super::{Placement, Writer};
 use crate::ir::Isa;
-use crate::link::{Image, Sizes};
+use crate::link::{Image, Section, Sizes};
 use crate::target::Target;
 
 const BASE_ADDR: u64 = 0x40_0000;
@@ -58,19 +58,21 @@ const STT_FUNC: u8 = 2;
 
 /// Section indices, in the order the headers are written.
 const SHN_TEXT: u16 = 1;
-const SHN_DATA: u16 = 2;
-const SHN_BSS: u16 = 3;
-const SHN_STRTAB: u32 = 5;
-const SHN_SHSTRTAB: u16 = 6;
-const SECTION_COUNT: u16 = 7;
-const SHSTRTAB: &[u8] = b"\0.text\0.data\0.bss\0.symtab\0.strtab\0.shstrtab\0";
+const SHN_RODATA: u16 = 2;
+const SHN_DATA: u16 = 3;
+const SHN_BSS: u16 = 4;
+const SHN_STRTAB: u32 = 6;
+const SHN_SHSTRTAB: u16 = 7;
+const SECTION_COUNT: u16 = 8;
+const SHSTRTAB: &[u8] = b"\0.text\0.rodata\0.data\0.bss\0.symtab\0.strtab\0.shstrtab\0";
 /// Offsets of each name in `SHSTRTAB`.
 const NAME_TEXT: u32 = 1;
-const NAME_DATA: u32 = 7;
-const NAME_BSS: u32 = 13;
-const NAME_SYMTAB: u32 = 18;
-const NAME_STRTAB: u32 = 26;
-const NAME_SHSTRTAB: u32 = 34;
+const NAME_RODATA: u32 = 7;
+const NAME_DATA: u32 = 15;
+const NAME_BSS: u32 = 21;
+const NAME_SYMTAB: u32 = 26;
+const NAME_STRTAB: u32 = 34;
+const NAME_SHSTRTAB: u32 = 42;
 
 /// Little-endian byte writer.
 struct Out(Vec<u8>);
@@ -110,13 +112,22 @@ impl Writer for Elf {
     fn place(&self, target: Target, sizes: &Sizes) -> Placement {
         let page = segment_align(target.isa, sizes);
         let text_offset = (EHDR_SIZE + PHNUM * PHDR_SIZE).next_multiple_of(TEXT_ALIGN);
-        let text_end = text_offset + sizes.text;
+        // Read-only data follows the code, in the same segment.
+        let rodata_offset = (text_offset + sizes.text).next_multiple_of(sizes.rodata_align);
+        let text_segment_end = rodata_offset + sizes.rodata;
         // The data segment follows in the file at its strictest alignment,
         // and in memory on the next page with the same offset within the
         // page, as the loader requires.
-        let data_offset = text_end.next_multiple_of(sizes.data_align);
+        let data_offset = text_segment_end.next_multiple_of(sizes.data_align);
         let data_addr = BASE_ADDR + data_offset.next_multiple_of(page) + data_offset % page;
-        Placement { text_addr: BASE_ADDR + text_offset, text_offset, data_addr, data_offset }
+        Placement {
+            text_addr: BASE_ADDR + text_offset,
+            text_offset,
+            rodata_addr: BASE_ADDR + rodata_offset,
+            rodata_offset,
+            data_addr,
+            data_offset,
+        }
     }
 
     fn write(&self, image: &Image) -> Vec<u8> {
@@ -130,9 +141,16 @@ impl Writer for Elf {
 }
 
 fn write(image: &Image) -> Vec<u8> {
-    let Placement { text_addr, text_offset: text_off, data_addr: data_start, data_offset: data_off } = image.placement;
+    let Placement {
+        text_addr,
+        text_offset: text_off,
+        rodata_addr,
+        rodata_offset: rodata_off,
+        data_addr: data_start,
+        data_offset: data_off,
+    } = image.placement;
     let page = segment_align(image.target.isa, &image.sizes);
-    let text_end = text_off + image.text.len() as u64;
+    let text_end = rodata_off + image.rodata.len() as u64;
     let data_file_size = image.data.len() as u64;
     let data_mem_size = data_file_size + image.bss_size;
     // Symbol table: locals first, as ELF requires.
@@ -163,7 +181,11 @@ fn write(image: &Image) -> Vec<u8> {
         locals.push(Symbol {
             name: name(&d.name),
             info: STB_LOCAL << 4 | STT_OBJECT,
-            section: if d.zero_filled { SHN_BSS } else { SHN_DATA },
+            section: match d.section {
+                Section::ReadOnly => SHN_RODATA,
+                Section::Data => SHN_DATA,
+                Section::Bss => SHN_BSS,
+            },
             value: d.addr,
             size: d.size,
         });
@@ -218,6 +240,8 @@ fn write(image: &Image) -> Vec<u8> {
     // Contents.
     o.pad_to(text_off);
     o.0.extend_from_slice(&image.text);
+    o.pad_to(rodata_off);
+    o.0.extend_from_slice(&image.rodata);
     o.pad_to(data_off);
     o.0.extend_from_slice(&image.data);
     o.pad_to(symtab_off);
@@ -268,6 +292,19 @@ fn write(image: &Image) -> Vec<u8> {
         0,
         0,
         TEXT_ALIGN,
+        0,
+    );
+    shdr(
+        &mut o,
+        NAME_RODATA,
+        SHT_PROGBITS,
+        SHF_ALLOC,
+        rodata_addr,
+        rodata_off,
+        image.rodata.len() as u64,
+        0,
+        0,
+        image.sizes.rodata_align,
         0,
     );
     shdr(&mut o, NAME_DATA, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, data_start, data_off, data_file_size, 0, 0, 16, 0);

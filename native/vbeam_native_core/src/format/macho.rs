@@ -3,8 +3,8 @@
 //! listed in the project's platform notes):
 //!
 //! - `__PAGEZERO`: the first 4 GiB, no access;
-//! - `__TEXT` (r-x) from file offset 0: the header, the load commands and
-//!   `__text`;
+//! - `__TEXT` (r-x) from file offset 0: the header, the load commands,
+//!   `__text` and, for read-only data, `__const`;
 //! - `__DATA` (rw-), when the program has data: `__data` then `__bss`;
 //! - `__LINKEDIT` (r--), last: rebase opcodes for every stored absolute
 //!   address (the image slides), the symbol table, its strings, and the
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::codesign;
 use super::{Placement, Writer};
 use crate::ir::Isa;
-use crate::link::{Image, Sizes};
+use crate::link::{Image, Section as Placed, Sizes};
 use crate::target::Target;
 
 /// The Mach-O writer.
@@ -117,6 +117,8 @@ struct Layout {
     commands_size: u64,
     command_count: u32,
     text_offset: u64,
+    /// `__TEXT,__const`, the read-only data, if any: its file offset.
+    const_section: Option<u64>,
     text_segment_size: u64,
     /// `__DATA`'s sections: (has `__data`, has `__bss`); no segment if
     /// neither.
@@ -134,9 +136,10 @@ impl Layout {
         let data_sections = (sizes.initialised_entries, sizes.zero_filled_entries);
         let section_count = data_sections.0 as u64 + data_sections.1 as u64;
         let has_data = section_count > 0;
+        let text_sections = 1 + sizes.read_only_entries as u64;
         let segments = [
             SEGMENT_SIZE,
-            SEGMENT_SIZE + SECTION_SIZE,
+            SEGMENT_SIZE + SECTION_SIZE * text_sections,
             if has_data { SEGMENT_SIZE + SECTION_SIZE * section_count } else { 0 },
             SEGMENT_SIZE,
         ];
@@ -154,7 +157,9 @@ impl Layout {
         let commands_size = segments.iter().chain(&others).sum::<u64>();
         let command_count = (3 + has_data as usize + others.len()) as u32;
         let text_offset = (HEADER_SIZE + commands_size).next_multiple_of(TEXT_ALIGN);
-        let text_segment_size = (text_offset + sizes.text).next_multiple_of(page);
+        let const_offset = (text_offset + sizes.text).next_multiple_of(sizes.rodata_align);
+        let const_section = sizes.read_only_entries.then_some(const_offset);
+        let text_segment_size = (const_offset + sizes.rodata).next_multiple_of(page);
         let data_offset = text_segment_size.next_multiple_of(sizes.data_align);
         let (data_file_size, data_vm_size) = if has_data {
             // A segment is never empty, even when its entries are.
@@ -167,6 +172,7 @@ impl Layout {
             commands_size,
             command_count,
             text_offset,
+            const_section,
             text_segment_size,
             data_sections,
             data_offset,
@@ -187,9 +193,13 @@ fn path_command_size(path: &str, name_offset: u64) -> u64 {
 impl Writer for MachO {
     fn place(&self, target: Target, sizes: &Sizes) -> Placement {
         let l = Layout::new(target, sizes);
+        // Without read-only data the (empty) section would start here.
+        let rodata_offset = l.const_section.unwrap_or(l.text_offset + sizes.text);
         Placement {
             text_addr: TEXT_ADDR + l.text_offset,
             text_offset: l.text_offset,
+            rodata_addr: TEXT_ADDR + rodata_offset,
+            rodata_offset,
             data_addr: TEXT_ADDR + l.data_offset,
             data_offset: l.data_offset,
         }
@@ -386,7 +396,8 @@ fn write(image: &Image) -> Vec<u8> {
 
     // Sections are numbered from 1 across segments, in order.
     let text_section = 1u8;
-    let data_section = text_section + has_data as u8;
+    let const_section = text_section + l.const_section.is_some() as u8;
+    let data_section = const_section + has_data as u8;
     let bss_section = data_section + has_bss as u8;
 
     // Symbols: locals, then external definitions sorted by name; C names
@@ -411,7 +422,11 @@ fn write(image: &Image) -> Vec<u8> {
         }
     }
     for d in &image.data_symbols {
-        let section = if d.zero_filled { bss_section } else { data_section };
+        let section = match d.section {
+            Placed::ReadOnly => const_section,
+            Placed::Data => data_section,
+            Placed::Bss => bss_section,
+        };
         locals.push(Symbol { name: intern(&d.name), kind: N_SECT, section, value: d.addr });
     }
     globals.sort_by(|a, b| a.0.cmp(b.0));
@@ -447,14 +462,24 @@ fn write(image: &Image) -> Vec<u8> {
             offset: 0,
             file_size: l.text_segment_size,
             prot: VM_PROT_READ | VM_PROT_EXECUTE,
-            sections: vec![Section {
+            sections: [Section {
                 name: "__text",
                 addr: image.text_addr(),
                 size: image.text.len() as u64,
                 offset: l.text_offset,
                 align_log2: TEXT_ALIGN.trailing_zeros(),
                 flags: S_REGULAR | S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS,
-            }],
+            }]
+            .into_iter()
+            .chain(l.const_section.map(|offset| Section {
+                name: "__const",
+                addr: image.placement.rodata_addr,
+                size: image.rodata.len() as u64,
+                offset,
+                align_log2: image.sizes.rodata_align.trailing_zeros(),
+                flags: S_REGULAR,
+            }))
+            .collect(),
         },
     ];
     if has_data || has_bss {
@@ -562,6 +587,10 @@ fn write(image: &Image) -> Vec<u8> {
 
     o.pad_to(l.text_offset);
     o.0.extend_from_slice(&image.text);
+    if let Some(offset) = l.const_section {
+        o.pad_to(offset);
+        o.0.extend_from_slice(&image.rodata);
+    }
     o.pad_to(l.data_offset);
     o.0.extend_from_slice(&image.data);
     o.pad_to(rebase_offset);

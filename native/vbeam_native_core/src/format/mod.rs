@@ -17,6 +17,8 @@ use crate::target::Target;
 pub struct Placement {
     pub text_addr: u64,
     pub text_offset: u64,
+    pub rodata_addr: u64,
+    pub rodata_offset: u64,
     pub data_addr: u64,
     pub data_offset: u64,
 }

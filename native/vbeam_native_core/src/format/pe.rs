@@ -2,9 +2,10 @@
 //! 10) as the firmware's loader takes them (PE/COFF specification; UEFI
 //! specification 2.1.1):
 //!
-//! - `.text` (code, r-x), `.data` (rw-: initialised data, then the bss as
-//!   virtual size beyond the raw data), each 4 KiB aligned, so firmware
-//!   that enforces W^X per section (AAVMF) can;
+//! - `.text` (code, r-x), `.rdata` (read-only data, r--), `.data` (rw-:
+//!   initialised data, then the bss as virtual size beyond the raw data),
+//!   each 4 KiB aligned, so firmware that enforces W^X per section (AAVMF)
+//!   can;
 //! - `.reloc`, when the program stores addresses: a DIR64 base relocation
 //!   for each, since the image is never loaded at its `ImageBase`;
 //! - a COFF symbol table after the sections (not loaded), naming every
@@ -13,7 +14,7 @@
 
 use super::{Placement, Writer};
 use crate::ir::Isa;
-use crate::link::{Image, Sizes};
+use crate::link::{Image, Section as Placed, Sizes};
 use crate::target::Target;
 
 /// The PE writer.
@@ -76,6 +77,11 @@ struct Layout {
     headers_size: u64,
     text_rva: u64,
     text_raw_size: u64,
+    /// `.rdata`, the read-only data, if any.
+    has_rdata: bool,
+    rdata_rva: u64,
+    rdata_offset: u64,
+    rdata_raw_size: u64,
     has_data: bool,
     data_rva: u64,
     data_offset: u64,
@@ -87,23 +93,32 @@ struct Layout {
 impl Layout {
     /// `relocated`: whether there is a `.reloc` section.
     fn new(sizes: &Sizes, relocated: bool) -> Layout {
+        let has_rdata = sizes.read_only_entries;
         let has_data = sizes.initialised_entries || sizes.zero_filled_entries;
-        let sections = 1 + has_data as u64 + relocated as u64;
+        let sections = 1 + has_rdata as u64 + has_data as u64 + relocated as u64;
         let headers = PE_OFFSET + PE_SIGNATURE.len() as u64 + COFF_HEADER_SIZE + OPTIONAL_HEADER_SIZE;
         let headers_size = (headers + SECTION_HEADER_SIZE * sections).next_multiple_of(FILE_ALIGN);
         let text_rva = headers_size.next_multiple_of(SECTION_ALIGN);
         let text_raw_size = sizes.text.next_multiple_of(FILE_ALIGN);
-        let data_rva = (text_rva + sizes.text).next_multiple_of(SECTION_ALIGN.max(sizes.data_align));
+        let rdata_rva = (text_rva + sizes.text).next_multiple_of(SECTION_ALIGN.max(sizes.rodata_align));
+        let rdata_offset = headers_size + text_raw_size;
+        let rdata_raw_size = if has_rdata { sizes.rodata.next_multiple_of(FILE_ALIGN) } else { 0 };
+        let text_end = if has_rdata { rdata_rva + virtual_size(sizes.rodata) } else { text_rva + sizes.text };
+        let data_rva = text_end.next_multiple_of(SECTION_ALIGN.max(sizes.data_align));
         let data_raw_size = sizes.data.next_multiple_of(FILE_ALIGN);
-        let end_rva = if has_data { data_rva + data_virtual_size(sizes) } else { text_rva + sizes.text };
+        let end_rva = if has_data { data_rva + virtual_size(sizes.data_in_memory) } else { text_end };
         Layout {
             sections,
             headers_size,
             text_rva,
             text_raw_size,
+            has_rdata,
+            rdata_rva,
+            rdata_offset,
+            rdata_raw_size,
             has_data,
             data_rva,
-            data_offset: headers_size + text_raw_size,
+            data_offset: rdata_offset + rdata_raw_size,
             data_raw_size,
             end_rva: end_rva.next_multiple_of(SECTION_ALIGN),
         }
@@ -119,6 +134,8 @@ impl Writer for Pe {
         Placement {
             text_addr: IMAGE_BASE + l.text_rva,
             text_offset: l.headers_size,
+            rodata_addr: IMAGE_BASE + l.rdata_rva,
+            rodata_offset: l.rdata_offset,
             data_addr: IMAGE_BASE + l.data_rva,
             data_offset: l.data_offset,
         }
@@ -140,10 +157,10 @@ impl Writer for Pe {
     }
 }
 
-/// `.data`'s size in memory: never 0 (which would mean the raw size), even
-/// when its entries are empty.
-fn data_virtual_size(sizes: &Sizes) -> u64 {
-    sizes.data_in_memory.max(1)
+/// A section's size in memory: never 0 (which would mean the raw size),
+/// even when its entries are empty.
+fn virtual_size(size: u64) -> u64 {
+    size.max(1)
 }
 
 /// The PE checksum: the file's 16-bit little-endian words summed with the
@@ -234,10 +251,20 @@ fn write(image: &Image) -> Vec<u8> {
         raw_offset: l.headers_size,
         characteristics: IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_MEM_READ,
     }];
+    if l.has_rdata {
+        sections.push(Section {
+            name: b".rdata",
+            virtual_size: virtual_size(image.sizes.rodata),
+            rva: l.rdata_rva,
+            raw_size: l.rdata_raw_size,
+            raw_offset: if l.rdata_raw_size > 0 { l.rdata_offset } else { 0 },
+            characteristics: IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ,
+        });
+    }
     if l.has_data {
         sections.push(Section {
             name: b".data",
-            virtual_size: data_virtual_size(&image.sizes),
+            virtual_size: virtual_size(image.sizes.data_in_memory),
             rva: l.data_rva,
             raw_size: l.data_raw_size,
             raw_offset: if l.data_raw_size > 0 { l.data_offset } else { 0 },
@@ -259,7 +286,8 @@ fn write(image: &Image) -> Vec<u8> {
     debug_assert_eq!(sections.len() as u64, l.sections);
     let image_size = sections.last().map_or(0, |s| s.rva + s.virtual_size).next_multiple_of(SECTION_ALIGN);
 
-    // Symbols: functions in `.text` (1), data entries in `.data` (2).
+    // Symbols: functions in `.text` (1), data entries in `.rdata` or
+    // `.data`, numbered in order.
     let mut symbols: Vec<Symbol> = image
         .functions
         .iter()
@@ -271,12 +299,14 @@ fn write(image: &Image) -> Vec<u8> {
             class: if f.global { IMAGE_SYM_CLASS_EXTERNAL } else { IMAGE_SYM_CLASS_STATIC },
         })
         .collect();
-    symbols.extend(image.data_symbols.iter().map(|d| Symbol {
-        name: d.name.clone(),
-        value: (d.addr - image.placement.data_addr) as u32,
-        section: 2,
-        kind: 0,
-        class: IMAGE_SYM_CLASS_STATIC,
+    let rdata_section = 1 + l.has_rdata as u16;
+    let data_section = rdata_section + l.has_data as u16;
+    symbols.extend(image.data_symbols.iter().map(|d| {
+        let (section, base) = match d.section {
+            Placed::ReadOnly => (rdata_section, image.placement.rodata_addr),
+            Placed::Data | Placed::Bss => (data_section, image.placement.data_addr),
+        };
+        Symbol { name: d.name.clone(), value: (d.addr - base) as u32, section, kind: 0, class: IMAGE_SYM_CLASS_STATIC }
     }));
     let symbols_offset = reloc_offset + if relocations.is_empty() { 0 } else { reloc_raw_size };
 
@@ -357,6 +387,8 @@ fn write(image: &Image) -> Vec<u8> {
     // Contents.
     o.pad_to(l.headers_size);
     o.0.extend_from_slice(&image.text);
+    o.pad_to(l.rdata_offset);
+    o.0.extend_from_slice(&image.rodata);
     o.pad_to(l.data_offset);
     o.0.extend_from_slice(&image.data);
     o.pad_to(reloc_offset);
