@@ -157,6 +157,12 @@ fn llvm_readobj_reads_headers_sections_and_base_relocations() {
             assert!(text.contains(expected), "{isa}: no `{expected}` in\n{text}");
         }
         assert_eq!(text.matches("Type: DIR64").count(), 8, "{isa}:\n{text}");
+        // The disassembler names every function from the symbol table.
+        let out = Command::new("llvm-objdump").arg("-d").arg(&path).output().expect("llvm-objdump");
+        let listing = String::from_utf8(out.stdout).unwrap();
+        for f in function_names("pointers", isa) {
+            assert!(listing.contains(&format!("<{f}>:")), "{isa}: no <{f}> in the disassembly");
+        }
         let _ = std::fs::remove_file(&path);
     }
 }
