@@ -343,7 +343,8 @@ impl LabelTable {
         if let Some(l) = self.index.get(name) {
             return Some(*l);
         }
-        let text = String::from_utf8(name.to_vec()).ok()?;
+        // A label is any binary; its name in messages is its text.
+        let text = String::from_utf8_lossy(name).into_owned();
         let label = Label(self.names.len() as u32);
         self.names.push(text);
         self.index.insert(name.to_vec(), label);
@@ -498,6 +499,8 @@ fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Isa, labels: &mut LabelTab
         (Atom::Syscall, []) => Inst::Syscall,
         (Atom::Label, [l]) => Inst::Label(labels.intern(l.bytes()?)?),
         (Atom::Comment, [_]) | (Atom::Nop, []) => Inst::Nop,
+        // arm64 instructions are 4 bytes: other sizes would misalign the rest.
+        (Atom::Raw, [b]) if target == Isa::Arm64 && !b.bytes()?.len().is_multiple_of(4) => return None,
         (Atom::Raw, [b]) => Inst::Raw(b.bytes()?.to_vec()),
         (Atom::PrintInt, [x]) => Inst::PrintInt(s(x)?),
         (Atom::StringLit, [d, x, len]) => {

@@ -59,6 +59,8 @@ pub enum CompileError {
     InvalidSyscall { function: String, index: usize, reason: String },
     #[error("function {function}, instruction {index}: {reason}")]
     InvalidOperand { function: String, index: usize, reason: String },
+    #[error("function {function}, instruction {index}: jcc does not directly follow the cmp whose flags it tests")]
+    JccWithoutCmp { function: String, index: usize },
     #[error("function {function}: {reason}")]
     InvalidFunction { function: String, reason: String },
     #[error("the program is too large: {0}")]

@@ -49,7 +49,11 @@ pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
     // Relocatable images are loaded at any multiple of some page: no
     // larger alignment can be kept.
     let target = Target::new(module.isa, module.format);
-    let max_align = format::writer(target).max_data_align(target);
+    let writer = format::writer(target);
+    let max_align = writer.max_data_align(target);
+    // The entries must fit the address space the format describes, laid
+    // out at their alignments: sums that would wrap are refused.
+    let mut extent: Option<u64> = Some(0);
     let data = module.data.iter().map(|d| (&d.name, d.align, d.bytes.len() as u64));
     for (name, align, size) in data.chain(module.bss.iter().map(|b| (&b.name, b.align, b.size))) {
         if names.data_sizes.insert(name.clone(), size).is_some() {
@@ -58,6 +62,14 @@ pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
         if align > max_align {
             return Err(CompileError::UnsupportedAlignment { entry: name.clone(), align, max_align });
         }
+        extent = extent.and_then(|e| e.checked_next_multiple_of(align)).and_then(|e| e.checked_add(size));
+    }
+    let max_data = writer.max_data_size();
+    if extent.is_none_or(|e| e > max_data) {
+        return Err(CompileError::TooLarge(format!(
+            "the data and bss entries need more than the {max_data} bytes a {} image can hold",
+            target.format().name()
+        )));
     }
     for d in &module.data {
         for r in &d.refs {
@@ -178,6 +190,19 @@ pub fn check_function(
     }
     if let Some(l) = defined.iter().position(|d| !d) {
         return Err(CompileError::UndefinedLabel { function: f.name.clone(), label: f.labels[l].clone() });
+    }
+    // A jcc tests the flags of the cmp right before it (other jccs,
+    // comments and nops may come between): anything else may change them.
+    let mut flags_from_cmp = false;
+    for (i, inst) in f.body.iter().enumerate() {
+        match inst {
+            Inst::Cmp { .. } => flags_from_cmp = true,
+            Inst::Jcc(..) if !flags_from_cmp => {
+                return Err(CompileError::JccWithoutCmp { function: f.name.clone(), index: i + 1 })
+            }
+            Inst::Jcc(..) | Inst::Nop => {}
+            _ => flags_from_cmp = false,
+        }
     }
     for (i, inst) in f.body.iter().enumerate() {
         let index = i + 1;

@@ -70,6 +70,7 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             CompileError::InvalidOperand { function, index, reason } => {
                 (a("invalid_operand"), b(function), index, b(reason)).encode(env)
             }
+            CompileError::JccWithoutCmp { function, index } => (a("jcc_without_cmp"), b(function), index).encode(env),
             CompileError::InvalidFunction { function, reason } => {
                 (a("invalid_function"), b(function), b(reason)).encode(env)
             }

@@ -35,7 +35,16 @@ pub trait Writer {
     /// The largest alignment data can be given: the format's loader may
     /// place the image at any multiple of it.
     fn max_data_align(&self, target: Target) -> u64;
+    /// The most data and bss the format can describe (room left for the
+    /// code and the runtime's own entries).
+    fn max_data_size(&self) -> u64 {
+        USER_ADDRESS_SPACE
+    }
 }
+
+/// What a 64-bit user process can address on every system here (47 bits
+/// on x86_64, 48 on arm64): images beyond it could never be loaded.
+const USER_ADDRESS_SPACE: u64 = 1 << 46;
 
 /// The writer of `target`'s format.
 pub fn writer(target: Target) -> &'static dyn Writer {

@@ -24,6 +24,8 @@ const IMAGE_BASE: u64 = 0x1_4000_0000;
 const SECTION_ALIGN: u64 = 0x1000;
 const FILE_ALIGN: u64 = 0x200;
 const PAGE_SIZE: u64 = 0x1000;
+/// What a PE image's 32-bit sizes allow, room left for code and headers.
+const MAX_IMAGE_SIZE: u64 = 1 << 31;
 
 const DOS_HEADER_SIZE: u64 = 64;
 /// `e_lfanew`: where the PE signature is.
@@ -148,6 +150,11 @@ impl Writer for Pe {
     /// The firmware loads the image at a page it allocates.
     fn max_data_align(&self, _: Target) -> u64 {
         PAGE_SIZE
+    }
+
+    /// Section sizes and `SizeOfImage` are 32-bit fields.
+    fn max_data_size(&self) -> u64 {
+        MAX_IMAGE_SIZE
     }
 
     fn finish(&self, _: &Image, file: &mut [u8]) {
