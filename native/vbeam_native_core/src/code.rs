@@ -91,6 +91,13 @@ impl CodeBuffer {
     pub fn function_symbol(&mut self, name: &str) -> RelocTarget {
         Self::intern(&mut self.symbols, &mut self.function_symbols, name, Symbol::Function)
     }
+    /// The fixup target for `symbol`.
+    pub fn symbol(&mut self, symbol: &Symbol) -> RelocTarget {
+        match symbol {
+            Symbol::Function(name) => self.function_symbol(name),
+            Symbol::Data(name) => self.data_symbol(name),
+        }
+    }
     /// The fixup target for data or bss entry `name`.
     pub fn data_symbol(&mut self, name: &str) -> RelocTarget {
         Self::intern(&mut self.symbols, &mut self.data_symbols, name, Symbol::Data)

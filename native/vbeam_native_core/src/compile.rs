@@ -233,6 +233,9 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
         let first = chunk * BODIES_WALKED_TOGETHER;
         let mut functions = headers[first..(first + BODIES_WALKED_TOGETHER).min(count)].to_vec();
         source.fill(first, &mut functions)?;
+        if let Ok(names) = &names {
+            functions.iter_mut().for_each(|f| validate::resolve_calls(f, names));
+        }
         Ok(functions)
     };
     // A chunk read and compiled; `sized(instructions)` is told its size
@@ -307,7 +310,7 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
         }
     }
     let Some(compiler) = compiler else {
-        return Ok(Err(names.expect_err("no compiler only for bad names")));
+        return Ok(Err(names.as_ref().expect_err("no compiler only for bad names").clone()));
     };
     debug_assert_eq!(compiled.len(), count);
     needs.push(validate::data_needs(&module.data, compiler.names));

@@ -463,11 +463,7 @@ fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Isa, labels: &mut LabelTab
                 Operand::Stack(n) => Dst::Stack(n),
                 Operand::Imm(_) => return None,
             };
-            let src = operand(x, target)?;
-            if matches!((dst, &src), (Dst::Stack(_), Operand::Stack(_))) {
-                return None;
-            }
-            Inst::Mov { dst, src }
+            Inst::Mov { dst, src: operand(x, target)? }
         }
         (Atom::MovImm, [d, i]) => Inst::Mov { dst: Dst::Reg(r(d)?), src: Operand::Imm(int(i)?) },
         (Atom::Add, a) => bin(BinOp::Add, a)?,
@@ -487,7 +483,19 @@ fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Isa, labels: &mut LabelTab
         (Atom::LoadByte, [d, b, o]) => Inst::Load { width: Width::W8, dst: r(d)?, base: r(b)?, offset: offset(o)? },
         (Atom::Store, [b, o, v]) => Inst::Store { width: Width::W64, base: r(b)?, offset: offset(o)?, src: s(v)? },
         (Atom::StoreByte, [b, o, v]) => Inst::Store { width: Width::W8, base: r(b)?, offset: offset(o)?, src: s(v)? },
-        (Atom::Lea, [d, x]) => Inst::Lea { dst: r(d)?, symbol: data_ref(x)? },
+        (Atom::Lea, [d, x]) => {
+            let function = |x: &T| {
+                with_tagged_known(x, |tag, args| match (tag, args) {
+                    (Atom::Sym, [name]) => name_of(name),
+                    _ => None,
+                })
+            };
+            let symbol = match data_ref(x) {
+                Some(name) => Symbol::Data(name),
+                None => Symbol::Function(function(x)?),
+            };
+            Inst::Lea { dst: r(d)?, symbol }
+        }
         (Atom::Cmp, [x, y]) => Inst::Cmp { a: r(x)?, b: s(y)? },
         (Atom::Jmp, [l]) => Inst::Jmp(label(l, labels)?),
         (Atom::Jcc, [c, l]) => Inst::Jcc(Cond::from_name(&c.atom()?)?, label(l, labels)?),

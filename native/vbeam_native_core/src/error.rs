@@ -45,6 +45,8 @@ pub enum CompileError {
     UndefinedLabel { function: String, label: String },
     #[error("function {function}: label {label} is defined twice")]
     DuplicateLabel { function: String, label: String },
+    #[error("function {function}, instruction {index}: {name} could mean any of {}", .candidates.join(", "))]
+    AmbiguousCall { function: String, index: usize, name: String, candidates: Vec<String> },
     #[error("unresolved symbols: {}", .0.join(", "))]
     UnresolvedSymbols(Vec<String>),
     #[error("data entry {entry} asks for alignment {align}; images of this format are loaded at any multiple of {max_align}")]

@@ -181,7 +181,7 @@ impl Expander<'_> {
                     }
                 };
                 let ptr = self.vreg();
-                self.out.push(Inst::Lea { dst: ptr, symbol: name });
+                self.out.push(Inst::Lea { dst: ptr, symbol: Symbol::Data(name) });
                 self.call(rt::STRING_NEW, vec![Src::Reg(ptr), Src::Imm(len as i64)], Some(dst));
             }
             Inst::StringLen { dst, s } => self.load(dst, s, STRING_LEN),

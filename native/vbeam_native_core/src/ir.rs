@@ -308,9 +308,10 @@ pub enum Inst {
         offset: i32,
         src: Src,
     },
+    /// The address of a data entry or of a function.
     Lea {
         dst: Reg,
-        symbol: String,
+        symbol: Symbol,
     },
     Cmp {
         a: Reg,

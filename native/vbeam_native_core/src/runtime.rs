@@ -156,7 +156,7 @@ pub fn build<'a>(
             if let Some(c) = callees(inst) {
                 pending.push(c.to_string());
             }
-            if let Inst::Lea { symbol, .. } = inst {
+            if let Inst::Lea { symbol: Symbol::Data(symbol), .. } = inst {
                 if let Some((n, _)) = TEXTS.iter().find(|(n, _)| n == symbol) {
                     texts.insert(n);
                 }

@@ -19,15 +19,102 @@ pub const ENTRY_POINT: &str = "main";
 /// The module's own names, known before any function body is read.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleNames {
-    /// User functions by name → index in `Module::functions`.
+    /// User functions by name → arity.
     pub functions: HashMap<String, u32>,
     /// Data then bss entries by name → size in bytes.
     pub data_sizes: HashMap<String, u64>,
 }
 
-/// The name `method_call` calls.
+/// The name `method_call` calls: the generator's receiver types `int
+/// literal` and `float literal` are `int` and `f64`.
 pub fn method_symbol(type_name: &str, method: &str) -> String {
+    let type_name = match type_name {
+        "int literal" => "int",
+        "float literal" => "f64",
+        other => other,
+    };
     format!("{type_name}__{method}")
+}
+
+/// What a name the generator qualifies (`main.T__m`, `main.T[A]__m`)
+/// means in the module.
+#[derive(Debug, PartialEq, Eq)]
+enum Qualified {
+    /// The module's function of that name.
+    Function(String),
+    /// Several functions it could mean.
+    Ambiguous(Vec<String>),
+    /// Not qualified, or nothing it could mean.
+    Unknown,
+}
+
+/// The generator's module prefix.
+const MODULE_PREFIX: &str = "main.";
+
+/// Resolves a name the module does not define: `main.T__m` and
+/// `main.T[A]__m` mean the module's `T__m`, else its one function that is
+/// a method `m` — named `m` or `U__m` — with `arity` when the call gives
+/// one.
+fn qualified(name: &str, arity: Option<usize>, names: &ModuleNames, arities: impl Fn(&str) -> u32) -> Qualified {
+    let Some(rest) = name.strip_prefix(MODULE_PREFIX) else { return Qualified::Unknown };
+    let mut plain = String::with_capacity(rest.len());
+    let mut depth = 0;
+    for c in rest.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            c if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    if names.functions.contains_key(&plain) {
+        return Qualified::Function(plain);
+    }
+    let method = plain.rsplit("__").next().unwrap_or(&plain);
+    let mut candidates: Vec<String> = names
+        .functions
+        .keys()
+        .filter(|f| f.as_str() == method || f.strip_suffix(method).is_some_and(|t| t.ends_with("__")))
+        .filter(|f| arity.is_none_or(|a| arities(f) as usize == a))
+        .cloned()
+        .collect();
+    match candidates.len() {
+        0 => Qualified::Unknown,
+        1 => Qualified::Function(candidates.pop().expect("one candidate")),
+        _ => {
+            candidates.sort();
+            Qualified::Ambiguous(candidates)
+        }
+    }
+}
+
+/// Points the function's calls of names the generator qualifies at the
+/// module's functions they mean (see `qualified`); ambiguous ones are
+/// left for `check_function` to report.
+pub fn resolve_calls(f: &mut Function, names: &ModuleNames) {
+    let arity = |name: &str| names.functions.get(name).copied().unwrap_or(0);
+    for inst in &mut f.body {
+        match inst {
+            Inst::Call(name) | Inst::Lea { symbol: Symbol::Function(name), .. }
+                if !names.functions.contains_key(name.as_str()) =>
+            {
+                if let Qualified::Function(resolved) = qualified(name, None, names, arity) {
+                    *name = resolved;
+                }
+            }
+            Inst::MethodCall(call) => {
+                let symbol = method_symbol(&call.type_name, &call.method);
+                if names.functions.contains_key(&symbol) {
+                    continue;
+                }
+                if let Qualified::Function(callee) = qualified(&symbol, Some(call.args.len()), names, arity) {
+                    let args = std::mem::take(&mut call.args);
+                    *inst = Inst::CallWith { callee, args, dst: Some(call.dst) };
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Checks the module's names: functions and data entries unique, an entry
@@ -38,8 +125,8 @@ pub fn check_module(module: &Module) -> Result<ModuleNames, CompileError> {
         return Err(CompileError::ReservedName(name.clone()));
     }
     let mut names = ModuleNames::default();
-    for (i, f) in module.functions.iter().enumerate() {
-        if names.functions.insert(f.name.clone(), i as u32).is_some() {
+    for f in &module.functions {
+        if names.functions.insert(f.name.clone(), f.arity).is_some() {
             return Err(CompileError::DuplicateFunction(f.name.clone()));
         }
     }
@@ -98,7 +185,10 @@ pub fn needs(f: &Function, names: &ModuleNames) -> Needs {
     for inst in &f.body {
         needs.allocates |= runtime::allocates(inst);
         if let Some(name) = callee(inst) {
-            if !names.functions.contains_key(&name) {
+            // An ambiguous qualified name is `check_function`'s error.
+            let arity_of = |f: &str| names.functions.get(f).copied().unwrap_or(0);
+            let ambiguous = || matches!(qualified(&name, call_arity(inst), names, arity_of), Qualified::Ambiguous(_));
+            if !names.functions.contains_key(&name) && !ambiguous() {
                 needs.allocates |= runtime::builtin_allocates(&name);
                 needs.unresolved.insert(name);
             }
@@ -146,10 +236,18 @@ pub fn resolve(
     Ok((builtins, stubs))
 }
 
-/// The function a call instruction names.
+/// How many arguments a call passes, when the instruction says.
+fn call_arity(inst: &Inst) -> Option<usize> {
+    match inst {
+        Inst::MethodCall(call) => Some(call.args.len()),
+        _ => None,
+    }
+}
+
+/// The function a call instruction names, or whose address it takes.
 fn callee(inst: &Inst) -> Option<String> {
     match inst {
-        Inst::Call(name) => Some(name.clone()),
+        Inst::Call(name) | Inst::Lea { symbol: Symbol::Function(name), .. } => Some(name.clone()),
         Inst::MethodCall(call) => Some(method_symbol(&call.type_name, &call.method)),
         _ => None,
     }
@@ -222,7 +320,7 @@ pub fn check_function(
             });
         }
         let data_name = match inst {
-            Inst::Lea { symbol, .. } => Some(symbol),
+            Inst::Lea { symbol: Symbol::Data(name), .. } => Some(name),
             Inst::StringLit { source: StrSource::Data(name, _), .. } => Some(name),
             _ => None,
         };
@@ -238,6 +336,12 @@ pub fn check_function(
                         reason: format!("string length {len} exceeds the {size} bytes of {name}"),
                     });
                 }
+            }
+        }
+        if let Some(name) = callee(inst).filter(|name| !names.functions.contains_key(name)) {
+            let arity_of = |f: &str| names.functions.get(f).copied().unwrap_or(0);
+            if let Qualified::Ambiguous(candidates) = qualified(&name, call_arity(inst), names, arity_of) {
+                return Err(CompileError::AmbiguousCall { function: f.name.clone(), index, name, candidates });
             }
         }
         if let Inst::MethodCall(call) = inst {

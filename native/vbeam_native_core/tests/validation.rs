@@ -73,3 +73,21 @@ fn arm64_raw_bytes_come_in_whole_instructions() {
     assert!(compile("arm64", "{raw, <<31, 32, 3, 213>>}, ret", "", "").is_ok()); // nop
     assert!(compile("x86_64", "{raw, <<144>>}, ret", "", "").is_ok()); // nop
 }
+
+#[test]
+fn a_qualified_method_call_that_could_mean_several_functions_names_them() {
+    let text = "#{target => x86_64, format => elf64, functions => [
+        #{name => <<\"A__area\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 1, body => [ret]},
+        #{name => <<\"B__area\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 1, body => [ret]},
+        #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 1,
+          body => [{method_call, {vreg, 0}, <<\"main.Shape\">>, <<\"area\">>, [{imm, 1}]}, ret]}],
+        data => [], bss => [], imports => []}.";
+    let term = term_text::parse(text).unwrap();
+    match compile_term(&&term, None, None) {
+        Err(Error::Compile(CompileError::AmbiguousCall { function, index, name, candidates })) => {
+            assert_eq!((function.as_str(), index, name.as_str()), ("main", 1, "main.Shape__area"));
+            assert_eq!(candidates, ["A__area", "B__area"]);
+        }
+        other => panic!("expected an ambiguous call, got {other:?}"),
+    }
+}

@@ -48,6 +48,10 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
             CompileError::DuplicateLabel { function, label } => {
                 (a("duplicate_label"), b(function), b(label)).encode(env)
             }
+            CompileError::AmbiguousCall { function, index, name, candidates } => {
+                let list: Vec<Term> = candidates.iter().map(|n| b(n)).collect();
+                (a("ambiguous_call"), b(function), index, b(name), list).encode(env)
+            }
             CompileError::UnresolvedSymbols(names) => {
                 let list: Vec<Term> = names.iter().map(|n| b(n)).collect();
                 (a("unresolved_symbols"), list).encode(env)

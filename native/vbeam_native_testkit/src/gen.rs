@@ -479,7 +479,7 @@ impl<'r> FnGen<'r> {
 
     fn memory(&mut self) {
         let p = self.fresh();
-        self.emit(Inst::Lea { dst: v(p), symbol: SCRATCH.into() });
+        self.emit(Inst::Lea { dst: v(p), symbol: Symbol::Data(SCRATCH.into()) });
         let off = self.rng.below(SCRATCH_SIZE / 8) as i32 * 8;
         let x = self.src();
         let width = if self.rng.chance(30) { Width::W8 } else { Width::W64 };

@@ -130,8 +130,9 @@ pub fn run(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
     Ok(it.out)
 }
 
-/// V's text of a float, from Rust's own shortest round-trip digits: plain
-/// for 1e-5 <= |x| < 1e16, `d.ddde±XX` outside, and the specials.
+/// V's text of a float, from Rust's own formatting: the shortest digits
+/// that read back to x (ties to even), plain for 1e-5 <= |x| < 1e16,
+/// `d.ddde±XX` outside, and the specials.
 pub fn v_float_text(bits: i64) -> String {
     let x = f64::from_bits(bits as u64);
     if x.is_nan() {
@@ -145,8 +146,16 @@ pub fn v_float_text(bits: i64) -> String {
     if a == 0.0 {
         return format!("{sign}0.0");
     }
-    // `{:e}` gives d[.ddd]eE with the shortest digits.
-    let sci = format!("{a:e}");
+    // `{:e}` gives d[.ddd]eE with the shortest digits, but takes the upper
+    // one when the value lies exactly halfway between two shortest
+    // candidates. `{:.Ne}` rounds exactly, ties to even: with as many digits
+    // it is the shortest text again, with V's tie rule, unless it falls
+    // outside the values that read back to x (the interval below a power
+    // of two is half as wide), where the shortest is the only candidate.
+    let shortest = format!("{a:e}");
+    let decimals = shortest.find('e').expect("scientific text").saturating_sub(2);
+    let nearest = format!("{a:.decimals$e}");
+    let sci = if nearest.parse::<f64>() == Ok(a) { nearest } else { shortest };
     let (mantissa, exp) = sci.split_once('e').expect("scientific text");
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let k = exp.parse::<i32>().expect("an exponent") + 1;
@@ -439,9 +448,12 @@ impl<'m> Interp<'m> {
                 let v = self.src(frame, *src);
                 self.mem.write(addr, width.bytes() as u64, v)?;
             }
-            Inst::Lea { dst, symbol } => {
-                let addr = self.data_addr[symbol.as_str()].0;
+            Inst::Lea { dst, symbol: Symbol::Data(name) } => {
+                let addr = self.data_addr[name.as_str()].0;
                 self.set(frame, *dst, addr as i64);
+            }
+            Inst::Lea { symbol: Symbol::Function(_), .. } => {
+                return Err(Stop::Error(InterpError::Unsupported("function addresses".into())))
             }
             Inst::Cmp { a, b } => self.flags = (self.reg(frame, *a), self.src(frame, *b)),
             Inst::Jmp(l) => return Ok(Flow::Jump(*l)),

@@ -78,7 +78,12 @@ impl Printer<'_> {
                 let name = if *width == Width::W8 { "store_byte" } else { "store" };
                 format!("{{{name},{},{offset},{}}}", self.reg(*base), self.src(*src))
             }
-            Inst::Lea { dst, symbol } => format!("{{lea,{},{{data_ref,{}}}}}", self.reg(*dst), bin(symbol.as_bytes())),
+            Inst::Lea { dst, symbol: Symbol::Data(name) } => {
+                format!("{{lea,{},{{data_ref,{}}}}}", self.reg(*dst), bin(name.as_bytes()))
+            }
+            Inst::Lea { dst, symbol: Symbol::Function(name) } => {
+                format!("{{lea,{},{{sym,{}}}}}", self.reg(*dst), bin(name.as_bytes()))
+            }
             Inst::Cmp { a, b } => format!("{{cmp,{},{}}}", self.reg(*a), self.src(*b)),
             Inst::Jmp(l) => format!("{{jmp,{}}}", self.label(*l)),
             Inst::Jcc(c, l) => format!("{{jcc,{},{}}}", c.name(), self.label(*l)),

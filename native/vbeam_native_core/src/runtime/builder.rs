@@ -87,7 +87,7 @@ impl Builder {
     }
     pub fn lea(&mut self, symbol: &str) -> Reg {
         let d = self.vreg();
-        self.push(Inst::Lea { dst: d, symbol: symbol.into() });
+        self.push(Inst::Lea { dst: d, symbol: Symbol::Data(symbol.into()) });
         d
     }
     pub fn cmp(&mut self, a: Reg, b: Src) {

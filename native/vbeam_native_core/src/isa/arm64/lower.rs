@@ -218,7 +218,7 @@ impl Machine for Arm64 {
             }
             I::Lea { dst, symbol } => {
                 let t = l.dst_reg(*dst);
-                let target = l.buf.data_symbol(symbol);
+                let target = l.buf.symbol(symbol);
                 l.emit(Inst::Adrp { dst: t, target });
                 l.emit(Inst::AddLo12 { dst: t, src: t, target });
                 l.write(*dst, t);

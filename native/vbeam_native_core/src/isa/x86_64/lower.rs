@@ -242,7 +242,7 @@ impl Machine for X86_64 {
             }
             I::Lea { dst, symbol } => {
                 let t = l.dst_reg(*dst);
-                let target = l.buf.data_symbol(symbol);
+                let target = l.buf.symbol(symbol);
                 l.emit(Inst::LeaRip { dst: t, target });
                 l.write(*dst, t);
             }
