@@ -346,8 +346,11 @@ fn finish(
     }
 
     let target = compiler.target;
-    let routines: BTreeSet<&str> =
-        compiled.iter().flat_map(|c| c.routines.iter().map(String::as_str)).chain(builtins.iter().copied()).collect();
+    let routines: BTreeSet<&str> = compiled
+        .iter()
+        .flat_map(|c| c.routines.iter().map(String::as_str))
+        .chain(builtins.iter().map(String::as_str))
+        .collect();
     let routines = routines.into_iter().chain(os::start_routines(target).iter().copied());
     let rt = runtime::build(target, routines, stubs.iter().map(String::as_str));
     let mut arities = compiler.arities.clone();

@@ -81,6 +81,7 @@ fn needs_expansion(inst: &Inst) -> bool {
             | Inst::FloatToInt { .. }
             | Inst::CallWith { .. }
             | Inst::CallFirmware { .. }
+            | Inst::FloatSqrt { .. }
             | Inst::Trap
     )
 }

@@ -444,6 +444,12 @@ pub enum Inst {
         args: Vec<Src>,
         dst: Option<Reg>,
     },
+    /// dst := the square root of float `src`, correctly rounded (IEEE 754),
+    /// for the runtime's `sqrt`.
+    FloatSqrt {
+        dst: Reg,
+        src: Src,
+    },
     /// Call the firmware function at the address in `function` with `args`
     /// in the firmware's argument registers (its calling convention, not
     /// the program's: see `os::firmware_args`) and its result into `dst`,

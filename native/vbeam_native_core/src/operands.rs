@@ -54,6 +54,7 @@ macro_rules! visit_regs {
                 f(map, Role::Use); src!(key); f(dst, Role::Def)
             }
             Inst::FloatBin { dst, a, b, .. } => { src!(a); src!(b); f(dst, Role::Def) }
+            Inst::FloatSqrt { dst, src } => { src!(src); f(dst, Role::Def) }
             Inst::MethodCall(call) => {
                 for a in call.args.$m() { src!(a) }
                 f($($r)* call.dst, Role::Def)

@@ -5,8 +5,11 @@
 //! a prefix reserved for them; builtins carry the names the V compiler
 //! calls.
 
+mod arrays;
 pub mod builder;
 mod float;
+mod math;
+mod text;
 
 use crate::ir::*;
 use crate::os;
@@ -15,6 +18,7 @@ use builder::Builder;
 
 pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 
+/// The runtime's own routines (`__vbeam_*`: never a program's names).
 pub const ALLOC: &str = "__vbeam_alloc";
 pub const MEMCPY: &str = "__vbeam_memcpy";
 pub const STRING_NEW: &str = "__vbeam_string_new";
@@ -43,7 +47,7 @@ const DIGITS_SIZE: i64 = 32;
 const HEAP_REGION: i64 = 64 << 20;
 const PAGE: i64 = 4096;
 const STDOUT: i64 = 1;
-const STDERR: i64 = 2;
+pub(crate) const STDERR: i64 = 2;
 
 /// Fixed texts of the runtime, as data entries.
 const TEXTS: &[(&str, &[u8])] = &[
@@ -53,9 +57,14 @@ const TEXTS: &[(&str, &[u8])] = &[
     ("__vbeam_msg_len", b", len "),
     ("__vbeam_msg_panic", b"V panic: "),
     ("__vbeam_newline", b"\n"),
+    ("__vbeam_msg_last_empty", b"V panic: array.last: array is empty\n"),
+    ("__vbeam_msg_pop_empty", b"V panic: array.pop: array is empty\n"),
+    ("__vbeam_msg_delete", b"V panic: array.delete: index out of range (i == "),
+    ("__vbeam_msg_delete_len", b", a.len == "),
+    ("__vbeam_msg_close", b")\n"),
 ];
 
-fn text(name: &str) -> (&'static str, usize) {
+pub(crate) fn text(name: &str) -> (&'static str, usize) {
     let (n, t) = TEXTS.iter().find(|(n, _)| *n == name).expect("a runtime text");
     (n, t.len())
 }
@@ -74,9 +83,21 @@ const BUILTINS: &[(&str, bool)] = &[
     ("string__trim_space", true),
 ];
 
-/// The builtin called `name`, if the backend provides it.
-pub fn builtin(name: &str) -> Option<&'static str> {
-    BUILTINS.iter().find(|b| b.0 == name).map(|b| b.0)
+/// Whether the backend provides a builtin called `name`, and if so
+/// whether it allocates heap memory.
+fn builtin_allocation(name: &str) -> Option<bool> {
+    BUILTINS
+        .iter()
+        .find(|b| b.0 == name)
+        .map(|b| b.1)
+        .or_else(|| math::builtin(name).map(|()| false))
+        .or_else(|| text::builtin(name))
+        .or_else(|| arrays::builtin(name))
+}
+
+/// Whether the backend provides a builtin called `name`.
+pub fn is_builtin(name: &str) -> bool {
+    builtin_allocation(name).is_some()
 }
 
 /// Each builtin with its number of arguments.
@@ -86,7 +107,7 @@ pub fn builtin_arities(target: Target) -> impl Iterator<Item = (&'static str, u3
 
 /// Whether the builtin `name` allocates heap memory.
 pub fn builtin_allocates(name: &str) -> bool {
-    BUILTINS.iter().any(|b| b.0 == name && b.1)
+    builtin_allocation(name) == Some(true)
 }
 
 /// Whether an instruction allocates heap memory (calls aside: see
@@ -124,7 +145,7 @@ pub fn is_reserved(name: &str) -> bool {
 }
 
 fn is_routine(name: &str) -> bool {
-    is_reserved(name) || builtin(name).is_some()
+    is_reserved(name) || is_builtin(name)
 }
 
 /// The runtime routines an (expanded) instruction calls.
@@ -227,7 +248,13 @@ fn routine(target: Target, name: &str) -> Function {
         "string__repeat" => string_repeat(&mut b),
         "string__to_upper" => string_to_upper(&mut b),
         "string__trim_space" => string_trim_space(&mut b),
-        other => assert!(float::routine(&mut b, other), "no runtime routine named {other}"),
+        other => {
+            let built = float::routine(&mut b, other)
+                || math::routine(&mut b, other)
+                || text::routine(&mut b, other)
+                || arrays::routine(&mut b, other);
+            assert!(built, "no runtime routine named {other}");
+        }
     }
     b.finish()
 }
@@ -357,7 +384,7 @@ fn string_concat(b: &mut Builder) {
 }
 
 /// Writes a string's bytes to `fd`.
-fn write_string(b: &mut Builder, fd: i64, s: Reg) {
+pub(crate) fn write_string(b: &mut Builder, fd: i64, s: Reg) {
     let (p, n) = (b.load(s, 0), b.load(s, 8));
     b.write(fd, Src::Reg(p), Src::Reg(n));
 }
@@ -491,7 +518,7 @@ fn array_push_slot(b: &mut Builder) {
 }
 
 /// Writes `value` in decimal to stderr.
-fn write_int(b: &mut Builder, value: Reg) {
+pub(crate) fn write_int(b: &mut Builder, value: Reg) {
     let digits = b.lea(DIGITS);
     let end = b.op(BinOp::Add, digits, Src::Imm(DIGITS_SIZE));
     let start = b.call(FORMAT_INT, &[Src::Reg(value), Src::Reg(end)]);

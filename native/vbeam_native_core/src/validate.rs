@@ -217,13 +217,13 @@ pub fn data_needs(data: &[DataEntry], names: &ModuleNames) -> Needs {
 pub fn resolve(
     unresolved: BTreeSet<String>,
     allow_stubs: bool,
-) -> Result<(BTreeSet<&'static str>, BTreeSet<String>), CompileError> {
+) -> Result<(BTreeSet<String>, BTreeSet<String>), CompileError> {
     let mut builtins = BTreeSet::new();
     let mut stubs = BTreeSet::new();
     let mut missing = Vec::new();
     for name in unresolved {
-        if let Some(b) = runtime::builtin(&name) {
-            builtins.insert(b);
+        if runtime::is_builtin(&name) {
+            builtins.insert(name);
         } else if allow_stubs {
             stubs.insert(name);
         } else {

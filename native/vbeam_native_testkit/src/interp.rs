@@ -375,8 +375,78 @@ impl<'m> Interp<'m> {
                 let end = b.iter().rposition(|c| !is_space(c)).map_or(start, |e| e + 1);
                 self.string_from(&b[start..end])?
             }
+            "eprint" => {
+                let b = self.string_bytes(a[0])?;
+                self.out.write(STDERR, &b);
+                0
+            }
+            "flush_stdout" | "unbuffer_stdout" => 0,
+            "u8__ascii_str" => self.string_from(&[a[0] as u8])?,
+            "string__index_after" => {
+                let (s, p) = (self.string_bytes(a[0])?, self.string_bytes(a[1])?);
+                index_after(&s, &p, a[2])
+            }
+            "atoi" => atoi(&self.string_bytes(a[0])?),
+            "sqrt" => float(a[0]).sqrt().to_bits() as i64,
+            "abs" => float(a[0]).abs().to_bits() as i64,
+            "floor" => float(a[0]).floor().to_bits() as i64,
+            "ceil" => float(a[0]).ceil().to_bits() as i64,
+            "[]u8__bytestr" => {
+                let (ptr, len) = (self.mem.read(a[0] as u64, 8)? as u64, self.mem.read(a[0] as u64 + 8, 8)? as u64);
+                let bytes =
+                    (0..len).map(|i| self.mem.read(ptr + 8 * i, 1).map(|b| b as u8)).collect::<Result<Vec<u8>, _>>()?;
+                self.string_from(&bytes)?
+            }
+            name if name.starts_with("[]") => match name.rsplit_once("__").map(|(_, m)| m) {
+                Some("last") => self.array_last(a[0], false)?,
+                Some("pop") => self.array_last(a[0], true)?,
+                Some("delete") => self.array_delete(a[0], a[1])?,
+                Some("clone") => self.array_clone(a[0])?,
+                _ => return Ok(None),
+            },
             _ => return Ok(None),
         }))
+    }
+
+    /// `[]T__last` / `[]T__pop` (8-byte elements).
+    fn array_last(&mut self, a: i64, pop: bool) -> Result<i64, Stop> {
+        let (ptr, len) = (self.mem.read(a as u64, 8)? as u64, self.mem.read(a as u64 + 8, 8)?);
+        if len <= 0 {
+            let which = if pop { "pop" } else { "last" };
+            return Err(self.panic(&format!("V panic: array.{which}: array is empty\n")));
+        }
+        if pop {
+            self.mem.write(a as u64 + 8, 8, len - 1)?;
+        }
+        Ok(self.mem.read(ptr + 8 * (len as u64 - 1), 8)?)
+    }
+
+    /// `[]T__delete(a, i)`.
+    fn array_delete(&mut self, a: i64, i: i64) -> Result<i64, Stop> {
+        let (ptr, len) = (self.mem.read(a as u64, 8)? as u64, self.mem.read(a as u64 + 8, 8)?);
+        if i < 0 || i >= len {
+            let text = format!("V panic: array.delete: index out of range (i == {i}, a.len == {len})\n");
+            return Err(self.panic(&text));
+        }
+        for j in i as u64..len as u64 - 1 {
+            let next = self.mem.read(ptr + 8 * (j + 1), 8)?;
+            self.mem.write(ptr + 8 * j, 8, next)?;
+        }
+        self.mem.write(a as u64 + 8, 8, len - 1)?;
+        Ok(0)
+    }
+
+    /// `[]T__clone(a)`: a new array, capacity its length.
+    fn array_clone(&mut self, a: i64) -> Result<i64, Stop> {
+        let (ptr, len) = (self.mem.read(a as u64, 8)? as u64, self.mem.read(a as u64 + 8, 8)? as u64);
+        let bytes = self.mem.bytes(ptr, 8 * len)?;
+        let header = self.mem.alloc(24);
+        let elements = self.mem.alloc(8 * len);
+        self.mem.slice(elements, 8 * len)?.copy_from_slice(&bytes);
+        self.mem.write(header, 8, elements as i64)?;
+        self.mem.write(header + 8, 8, len as i64)?;
+        self.mem.write(header + 16, 8, len as i64)?;
+        Ok(header as i64)
     }
 
     fn call_named(&mut self, name: &str, args: Vec<i64>) -> Result<i64, Stop> {
@@ -697,4 +767,35 @@ enum Flow {
     Next,
     Jump(Label),
     Return,
+}
+
+/// V's `string.index_after`: where `p` occurs in `s` at or after `start`
+/// (from 0 when negative), -1 if nowhere.
+fn index_after(s: &[u8], p: &[u8], start: i64) -> i64 {
+    if p.len() > s.len() || start >= s.len() as i64 {
+        return -1;
+    }
+    let from = start.max(0) as usize;
+    (from..=s.len() - p.len()).find(|&i| s[i..i + p.len()] == *p).map_or(-1, |i| i as i64)
+}
+
+/// V's `strconv.atoi`, its error read as 0: a sign, decimal digits with
+/// single `_` between digits, within 64 bits.
+fn atoi(s: &[u8]) -> i64 {
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let well_formed = !digits.is_empty()
+        && digits.first().is_some_and(u8::is_ascii_digit)
+        && digits.last().is_some_and(u8::is_ascii_digit)
+        && digits.iter().all(|c| c.is_ascii_digit() || *c == b'_')
+        && !digits.windows(2).any(|w| w == b"__");
+    if !well_formed {
+        return 0;
+    }
+    let text: String = digits.iter().filter(|c| **c != b'_').map(|c| *c as char).collect();
+    let value = if negative { format!("-{text}") } else { text };
+    value.parse::<i64>().unwrap_or(0)
 }

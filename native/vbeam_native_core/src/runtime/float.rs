@@ -468,12 +468,17 @@ fn shortest(b: &mut Builder) {
     b.cmp(high_hit, Src::Imm(0));
     b.jcc(Cond::Ne, both);
     b.jmp(emit_d);
-    // Both ends reached: the digit nearer the value (2r against s).
+    // Both ends reached: the digit nearer the value (2r against s); when
+    // the value lies exactly halfway (2r = s), the even one, as Ryu does.
     b.bind(both);
     b.call_void(BIG_ADD, &[Src::Reg(t), Src::Reg(r), Src::Reg(r)]);
     let half = b.call(BIG_CMP, &[Src::Reg(t), Src::Reg(s)]);
     b.cmp(half, Src::Imm(0));
     b.jcc(Cond::Lt, emit_d);
+    b.jcc(Cond::Gt, emit_d1);
+    let d_odd = b.op(BinOp::And, d, Src::Imm(1));
+    b.cmp(d_odd, Src::Imm(0));
+    b.jcc(Cond::Eq, emit_d);
     b.bind(emit_d1);
     b.bin(BinOp::Add, d, d, Src::Imm(1));
     b.bind(emit_d);

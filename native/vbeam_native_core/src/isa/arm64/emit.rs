@@ -97,6 +97,7 @@ const FMOV_TO_FP: u32 = 0x9e67_0000;
 const FMOV_FROM_FP: u32 = 0x9e66_0000;
 const SCVTF: u32 = 0x9e62_0000;
 const FCVTZS: u32 = 0x9e78_0000;
+const FSQRT: u32 = 0x1e61_c000;
 const FCMP: u32 = 0x1e60_2000;
 const ZR: u32 = 31;
 
@@ -197,6 +198,7 @@ impl Inst {
             Inst::FpuRRR { op, dst, a, b } => fpu_base(op) | (b.0 as u32) << 16 | (a.0 as u32) << 5 | dst.0 as u32,
             Inst::Scvtf { dst, src } => SCVTF | r(src) << 5 | dst.0 as u32,
             Inst::Fcvtzs { dst, src } => FCVTZS | (src.0 as u32) << 5 | r(dst),
+            Inst::Fsqrt { dst, src } => FSQRT | (src.0 as u32) << 5 | dst.0 as u32,
             Inst::Fcmp { a, b } => FCMP | (b.0 as u32) << 16 | (a.0 as u32) << 5,
             Inst::Raw(ref bytes) => {
                 buf.put_bytes(bytes);

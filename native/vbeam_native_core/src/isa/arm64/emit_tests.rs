@@ -131,6 +131,7 @@ fn all_forms() -> Vec<Inst> {
             v.push(Inst::FpuRRR { op, dst: Dr(d), a: Dr(31 - d), b: Dr(d / 2) });
         }
         v.push(Inst::Fcmp { a: Dr(d), b: Dr(31 - d) });
+        v.push(Inst::Fsqrt { dst: Dr(d), src: Dr(31 - d) });
     }
     for c in CONDS {
         v.push(Inst::BCond { cond: c, target: 0 });

@@ -208,6 +208,8 @@ pub enum Inst {
     Scvtf { dst: Dr, src: Xr },
     /// `fcvtzs dst, src` (double to signed X, toward zero)
     Fcvtzs { dst: Xr, src: Dr },
+    /// `fsqrt dst, src`.
+    Fsqrt { dst: Dr, src: Dr },
     /// `fcmp a, b`
     Fcmp { a: Dr, b: Dr },
     /// Verbatim bytes.

@@ -271,6 +271,14 @@ impl Machine for Arm64 {
                 l.emit(Inst::FmovFromFp { dst: t, src: D0 });
                 l.write(*dst, t);
             }
+            I::FloatSqrt { dst, src } => {
+                let v = l.read_src(*src, s0);
+                l.emit(Inst::FmovToFp { dst: D1, src: v });
+                l.emit(Inst::Fsqrt { dst: D0, src: D1 });
+                let t = l.dst_reg(*dst);
+                l.emit(Inst::FmovFromFp { dst: t, src: D0 });
+                l.write(*dst, t);
+            }
             I::IntToFloat { dst, src } => {
                 let v = l.read_src(*src, s0);
                 l.emit(Inst::Scvtf { dst: D0, src: v });

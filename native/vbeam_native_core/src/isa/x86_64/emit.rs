@@ -164,6 +164,7 @@ fn sse_opcode(op: SseOp) -> u8 {
         SseOp::Mul => 0x59,
         SseOp::Sub => 0x5c,
         SseOp::Div => 0x5e,
+        SseOp::Sqrt => 0x51,
     }
 }
 

@@ -126,7 +126,7 @@ fn all_forms() -> Vec<Inst> {
     }
     for x in 0..16u8 {
         for y in [0u8, 3, 8, 15] {
-            for op in [SseOp::Add, SseOp::Sub, SseOp::Mul, SseOp::Div] {
+            for op in [SseOp::Add, SseOp::Sub, SseOp::Mul, SseOp::Div, SseOp::Sqrt] {
                 v.push(Inst::SseBin { op, dst: Xmm(x), src: Xmm(y) });
             }
             v.push(Inst::Ucomisd { a: Xmm(x), b: Xmm(y) });

@@ -79,6 +79,8 @@ pub enum SseOp {
     Sub,
     Mul,
     Div,
+    /// `sqrtsd dst, src`: the square root of src (dst's value unused).
+    Sqrt,
 }
 
 /// Widths of the narrow memory accesses (loads zero-extend to 64 bits).

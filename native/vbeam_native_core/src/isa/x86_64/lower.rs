@@ -294,6 +294,14 @@ impl Machine for X86_64 {
                 l.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
                 l.write(*dst, t);
             }
+            I::FloatSqrt { dst, src } => {
+                let v = l.read_src(*src, s0);
+                l.emit(Inst::MovqToXmm { dst: XMM1, src: v });
+                l.emit(Inst::SseBin { op: SseOp::Sqrt, dst: XMM0, src: XMM1 });
+                let t = l.dst_reg(*dst);
+                l.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
+                l.write(*dst, t);
+            }
             I::IntToFloat { dst, src } => {
                 let v = l.read_src(*src, s0);
                 l.emit(Inst::Cvtsi2sd { dst: XMM0, src: v });

@@ -132,6 +132,7 @@ impl fmt::Display for Inst {
                     SseOp::Sub => "subsd",
                     SseOp::Mul => "mulsd",
                     SseOp::Div => "divsd",
+                    SseOp::Sqrt => "sqrtsd",
                 };
                 write!(f, "{name} xmm{}, xmm{}", dst.0, src.0)
             }
