@@ -19,7 +19,7 @@ use crate::code::CodeBuffer;
 use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
 use crate::error::{CompileError, DecodeError, Error};
 use crate::expand;
-use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand};
+use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand, Symbol};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::lower::{self, FnCtx};
@@ -346,6 +346,14 @@ fn finish(
     }
 
     let target = compiler.target;
+    // Calls were checked with their functions; what is left is data.
+    if let Some(name) = builtins.iter().find(|name| !os::provides_builtin(target, name)) {
+        let entry =
+            module.data.iter().find(|d| d.refs.iter().any(|r| matches!(&r.symbol, Symbol::Function(f) if f == name)));
+        let entry = entry.expect("only calls and data name builtins").name.clone();
+        let format = target.format().name();
+        return Err(CompileError::UnavailableReference { entry, name: name.clone(), format });
+    }
     let routines: BTreeSet<&str> = compiled
         .iter()
         .flat_map(|c| c.routines.iter().map(String::as_str))
@@ -367,7 +375,8 @@ fn finish(
         let code = compile_function(target, &mut f, &arities, reserved, Caller::OsLayer)?;
         functions.push(FunctionCode { name: f.name, global: f.exported, code });
     }
-    functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: entry_stub(target, allocates)? });
+    let entry = entry_stub(target, allocates, builtins.contains("arguments"));
+    functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: entry });
 
     // The module's data entries (writable), the string literals' bytes
     // and the runtime's texts (read-only), then bss entries.
@@ -398,14 +407,14 @@ fn finish(
 }
 
 /// The process entry point (see `os::start`).
-fn entry_stub(target: Target, allocates: bool) -> Result<CodeBuffer, CompileError> {
+fn entry_stub(target: Target, allocates: bool, keeps_arguments: bool) -> CodeBuffer {
     let mut entry = CodeBuffer::new();
-    let steps = os::start(target, allocates);
+    let steps = os::start(target, allocates, keeps_arguments);
     match target.isa {
         Isa::X86_64 => isa::x86_64::lower::emit_start(&mut entry, &steps),
         Isa::Arm64 => isa::arm64::lower::emit_start(&mut entry, &steps),
     }
-    Ok(entry)
+    entry
 }
 
 fn compile_function(

@@ -47,6 +47,12 @@ pub enum CompileError {
     DuplicateLabel { function: String, label: String },
     #[error("function {function}, instruction {index}: {name} could mean any of {}", .candidates.join(", "))]
     AmbiguousCall { function: String, index: usize, name: String, candidates: Vec<String> },
+    #[error("function {function}, instruction {index}: {name} needs files or streams, which {format} programs lack")]
+    UnavailableBuiltin { function: String, index: usize, name: String, format: &'static str },
+    #[error(
+        "data entry {entry} holds the address of {name}, which needs files or streams, which {format} programs lack"
+    )]
+    UnavailableReference { entry: String, name: String, format: &'static str },
     #[error("unresolved symbols: {}", .0.join(", "))]
     UnresolvedSymbols(Vec<String>),
     #[error("data entry {entry} asks for alignment {align}; images of this format are loaded at any multiple of {max_align}")]

@@ -34,6 +34,7 @@ pub mod arm64 {
     pub const X2: PReg = PReg(2);
     pub const X8: PReg = PReg(8);
     pub const X9: PReg = PReg(9);
+    pub const X10: PReg = PReg(10);
     pub const X16: PReg = PReg(16);
     pub const X17: PReg = PReg(17);
     pub const X18: PReg = PReg(18);

@@ -9,6 +9,7 @@ mod arrays;
 pub mod builder;
 mod float;
 mod math;
+pub mod system;
 mod text;
 
 use crate::ir::*;
@@ -93,6 +94,7 @@ fn builtin_allocation(name: &str) -> Option<bool> {
         .or_else(|| math::builtin(name).map(|()| false))
         .or_else(|| text::builtin(name))
         .or_else(|| arrays::builtin(name))
+        .or_else(|| system::builtin(name))
 }
 
 /// Whether the backend provides a builtin called `name`.
@@ -208,7 +210,12 @@ fn bss_size(name: &str) -> Option<u64> {
     match name {
         DIGITS => Some(DIGITS_SIZE as u64),
         HEAP_END => Some(8),
-        _ => float::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size).or_else(|| os::bss_size(name)),
+        _ => float::BSS
+            .iter()
+            .chain(system::BSS)
+            .find(|(n, _)| *n == name)
+            .map(|(_, size)| *size)
+            .or_else(|| os::bss_size(name)),
     }
 }
 
@@ -252,7 +259,8 @@ fn routine(target: Target, name: &str) -> Function {
             let built = float::routine(&mut b, other)
                 || math::routine(&mut b, other)
                 || text::routine(&mut b, other)
-                || arrays::routine(&mut b, other);
+                || arrays::routine(&mut b, other)
+                || system::routine(&mut b, other);
             assert!(built, "no runtime routine named {other}");
         }
     }

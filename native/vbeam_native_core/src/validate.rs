@@ -10,6 +10,7 @@ use crate::error::CompileError;
 use crate::format;
 use crate::ir::*;
 use crate::operands::for_each_reg;
+use crate::os;
 use crate::regs::preg_name;
 use crate::runtime;
 use crate::target::Target;
@@ -339,6 +340,10 @@ pub fn check_function(
             }
         }
         if let Some(name) = callee(inst).filter(|name| !names.functions.contains_key(name)) {
+            if runtime::is_builtin(&name) && !os::provides_builtin(target, &name) {
+                let format = target.format().name();
+                return Err(CompileError::UnavailableBuiltin { function: f.name.clone(), index, name, format });
+            }
             let arity_of = |f: &str| names.functions.get(f).copied().unwrap_or(0);
             if let Qualified::Ambiguous(candidates) = qualified(&name, call_arity(inst), names, arity_of) {
                 return Err(CompileError::AmbiguousCall { function: f.name.clone(), index, name, candidates });

@@ -26,6 +26,9 @@ const UNREACHABLE_STOP: u64 = 0xffff_ffff_ffff_f000;
 /// that runs are reproducible.
 const ENTROPY_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// The first descriptor `open` gives (0-2 are the standard streams).
+const FIRST_FILE: i32 = 3;
+
 /// The emulated process: memory layout, I/O and how it ended.
 pub(crate) struct Process {
     pub(crate) arch: Arch,
@@ -36,6 +39,9 @@ pub(crate) struct Process {
     pub(crate) stderr: Vec<u8>,
     outcome: Option<Outcome>,
     entropy: u64,
+    /// Host files the program opened, by descriptor.
+    pub(crate) files: std::collections::HashMap<i32, std::fs::File>,
+    pub(crate) next_fd: i32,
 }
 
 impl Process {
@@ -99,6 +105,8 @@ pub(crate) fn execute(
         stderr: Vec::new(),
         outcome: None,
         entropy: ENTROPY_SEED ^ slide,
+        files: std::collections::HashMap::new(),
+        next_fd: FIRST_FILE,
     };
     let mut uc = abi::new_emulator(arch, process)?;
     map_image(&mut uc, image, slide)?;

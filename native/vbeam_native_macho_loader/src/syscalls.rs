@@ -9,14 +9,18 @@ use crate::macho::consts::{VM_PROT_ALL, VM_PROT_EXECUTE, VM_PROT_READ, VM_PROT_W
 use crate::memory::Kind;
 use crate::process::Process;
 use crate::Stdin;
-use std::io::Read;
+use std::io::{Read, Write};
 
 /// BSD system call numbers (`syscalls.master`).
 pub(crate) const SYS_EXIT: u64 = 1;
 const SYS_READ: u64 = 3;
 const SYS_WRITE: u64 = 4;
+const SYS_OPEN: u64 = 5;
+const SYS_CLOSE: u64 = 6;
 const SYS_GETPID: u64 = 20;
 const SYS_MUNMAP: u64 = 73;
+const SYS_SELECT: u64 = 93;
+const SYS_GETTIMEOFDAY: u64 = 116;
 const SYS_MMAP: u64 = 197;
 const SYS_GETENTROPY: u64 = 500;
 
@@ -87,13 +91,17 @@ pub(crate) fn dispatch(uc: &mut Unicorn<'_, Process>, number: u64, args: [u64; 6
         SYS_MUNMAP => munmap(uc, args[0], args[1]),
         SYS_MMAP => mmap(uc, args[0], args[1], int(2), int(3), int(4) as i32),
         SYS_GETENTROPY => getentropy(uc, args[0], args[1]),
+        SYS_OPEN => open(uc, args[0], int(1)),
+        SYS_CLOSE => close(uc, int(0) as i32),
+        SYS_SELECT => select(uc, int(0), args[1..4].iter().all(|p| *p == 0), args[4]),
+        SYS_GETTIMEOFDAY => gettimeofday(uc, args[0]),
         other => Completion::Kill(format!("unknown system call {other} (SIGSYS)")),
     }
 }
 
 fn read(uc: &mut Unicorn<'_, Process>, fd: i32, buf: u64, len: u64) -> Completion {
     if fd != STDIN {
-        return Completion::Error(EBADF);
+        return read_file(uc, fd, buf, len);
     }
     if len > MAX_IO_SIZE {
         return Completion::Error(EINVAL);
@@ -124,9 +132,6 @@ fn read(uc: &mut Unicorn<'_, Process>, fd: i32, buf: u64, len: u64) -> Completio
 }
 
 fn write(uc: &mut Unicorn<'_, Process>, fd: i32, buf: u64, len: u64) -> Completion {
-    if fd != STDOUT && fd != STDERR {
-        return Completion::Error(EBADF);
-    }
     if len > MAX_IO_SIZE {
         return Completion::Error(EINVAL);
     }
@@ -135,6 +140,13 @@ fn write(uc: &mut Unicorn<'_, Process>, fd: i32, buf: u64, len: u64) -> Completi
     }
     let Ok(bytes) = uc.mem_read_as_vec(buf, len as usize) else { return Completion::Error(EFAULT) };
     let process = uc.get_data_mut();
+    if fd != STDOUT && fd != STDERR {
+        let Some(file) = process.files.get_mut(&fd) else { return Completion::Error(EBADF) };
+        return match file.write(&bytes) {
+            Ok(n) => Completion::Value(n as u64),
+            Err(e) => Completion::Error(errno_of(&e)),
+        };
+    }
     let sink = if fd == STDOUT { &mut process.stdout } else { &mut process.stderr };
     sink.extend_from_slice(&bytes);
     Completion::Value(len)
@@ -223,6 +235,110 @@ fn unmap(uc: &mut Unicorn<'_, Process>, start: u64, end: u64) -> Result<(), Comp
             .map_err(|e| Completion::Kill(format!("emulator could not unmap [0x{from:x}, 0x{to:x}): {e:?}")))?;
     }
     Ok(())
+}
+
+/// A file's bytes, for a descriptor `open` gave.
+fn read_file(uc: &mut Unicorn<'_, Process>, fd: i32, buf: u64, len: u64) -> Completion {
+    if len > MAX_IO_SIZE {
+        return Completion::Error(EINVAL);
+    }
+    if !uc.get_data().memory.accessible(buf, len, VM_PROT_WRITE) {
+        return Completion::Error(EFAULT);
+    }
+    let Some(file) = uc.get_data_mut().files.get_mut(&fd) else { return Completion::Error(EBADF) };
+    let mut chunk = vec![0; len as usize];
+    let n = match file.read(&mut chunk) {
+        Ok(n) => n,
+        Err(e) => return Completion::Error(errno_of(&e)),
+    };
+    match uc.mem_write(buf, &chunk[..n]) {
+        Ok(()) => Completion::Value(n as u64),
+        Err(_) => Completion::Error(EFAULT),
+    }
+}
+
+/// The longest path `open` reads (`MAXPATHLEN`).
+const MAX_PATH: usize = 1024;
+const O_ACCMODE: u32 = 0x3;
+const O_WRONLY: u32 = 0x1;
+const O_RDWR: u32 = 0x2;
+const O_APPEND: u32 = 0x8;
+const O_CREAT: u32 = 0x200;
+const O_TRUNC: u32 = 0x400;
+
+/// `open(path, flags, mode)` of a host file (the host's permissions).
+fn open(uc: &mut Unicorn<'_, Process>, path: u64, flags: u32) -> Completion {
+    let mut name = Vec::new();
+    for at in path..path + MAX_PATH as u64 {
+        let mut byte = [0u8];
+        if !uc.get_data().memory.accessible(at, 1, VM_PROT_READ) || uc.mem_read(at, &mut byte).is_err() {
+            return Completion::Error(EFAULT);
+        }
+        if byte[0] == 0 {
+            break;
+        }
+        name.push(byte[0]);
+    }
+    let mode = flags & O_ACCMODE;
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .read(mode != O_WRONLY)
+        .write(mode == O_WRONLY || mode == O_RDWR)
+        .append(flags & O_APPEND != 0)
+        .create(flags & O_CREAT != 0)
+        .truncate(flags & O_TRUNC != 0);
+    use std::os::unix::ffi::OsStrExt;
+    match options.open(std::ffi::OsStr::from_bytes(&name)) {
+        Ok(file) => {
+            let process = uc.get_data_mut();
+            let fd = process.next_fd;
+            process.next_fd += 1;
+            process.files.insert(fd, file);
+            Completion::Value(fd as u64)
+        }
+        Err(e) => Completion::Error(errno_of(&e)),
+    }
+}
+
+fn close(uc: &mut Unicorn<'_, Process>, fd: i32) -> Completion {
+    match uc.get_data_mut().files.remove(&fd) {
+        Some(_) => Completion::Value(0),
+        None => Completion::Error(EBADF),
+    }
+}
+
+/// The host's errno for a failed file operation (the small numbers are
+/// the same on Linux and XNU).
+fn errno_of(e: &std::io::Error) -> u32 {
+    e.raw_os_error().map_or(EIO, |n| n as u32)
+}
+
+/// `select(0, NULL, NULL, NULL, &timeout)`: a sleep, as programs without
+/// `nanosleep` use it; descriptors are not watched here.
+fn select(uc: &mut Unicorn<'_, Process>, descriptors: u32, no_sets: bool, timeout: u64) -> Completion {
+    if descriptors != 0 || !no_sets {
+        return Completion::Error(EINVAL);
+    }
+    let mut time = [0u8; 16];
+    if !uc.get_data().memory.accessible(timeout, 16, VM_PROT_READ) || uc.mem_read(timeout, &mut time).is_err() {
+        return Completion::Error(EFAULT);
+    }
+    let seconds = u64::from_le_bytes(time[..8].try_into().expect("8 bytes"));
+    let micros = u32::from_le_bytes(time[8..12].try_into().expect("4 bytes"));
+    std::thread::sleep(std::time::Duration::from_secs(seconds) + std::time::Duration::from_micros(micros as u64));
+    Completion::Value(0)
+}
+
+/// `gettimeofday(&tv, NULL)`: the host's time, `{seconds, microseconds}`.
+fn gettimeofday(uc: &mut Unicorn<'_, Process>, tv: u64) -> Completion {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut time = [0u8; 16];
+    time[..8].copy_from_slice(&now.as_secs().to_le_bytes());
+    time[8..12].copy_from_slice(&now.subsec_micros().to_le_bytes());
+    if !uc.get_data().memory.accessible(tv, 16, VM_PROT_WRITE) || uc.mem_write(tv, &time).is_err() {
+        return Completion::Error(EFAULT);
+    }
+    Completion::Value(0)
 }
 
 fn getentropy(uc: &mut Unicorn<'_, Process>, buf: u64, len: u64) -> Completion {

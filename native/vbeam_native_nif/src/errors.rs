@@ -52,6 +52,12 @@ pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
                 let list: Vec<Term> = candidates.iter().map(|n| b(n)).collect();
                 (a("ambiguous_call"), b(function), index, b(name), list).encode(env)
             }
+            CompileError::UnavailableBuiltin { function, index, name, format } => {
+                (a("unavailable_builtin"), b(function), index, b(name), a(format)).encode(env)
+            }
+            CompileError::UnavailableReference { entry, name, format } => {
+                (a("unavailable_reference"), b(entry), b(name), a(format)).encode(env)
+            }
             CompileError::UnresolvedSymbols(names) => {
                 let list: Vec<Term> = names.iter().map(|n| b(n)).collect();
                 (a("unresolved_symbols"), list).encode(env)

@@ -116,6 +116,8 @@ pub struct Interp<'m> {
     out: Outcome,
     steps: u64,
     max_steps: u64,
+    /// The random generator's state, once `seed` set it.
+    rand: Option<u64>,
 }
 
 /// Runs `module` from `main`.
@@ -228,6 +230,7 @@ impl<'m> Interp<'m> {
             out: Outcome { stdout: Vec::new(), stderr: Vec::new(), console: Vec::new(), exit_status: 0 },
             steps: 0,
             max_steps,
+            rand: None,
         }
     }
 
@@ -391,6 +394,35 @@ impl<'m> Interp<'m> {
             "abs" => float(a[0]).abs().to_bits() as i64,
             "floor" => float(a[0]).floor().to_bits() as i64,
             "ceil" => float(a[0]).ceil().to_bits() as i64,
+            "sleep" => 0,
+            // A clock that stands still: programs compare its readings.
+            "ticks" => 0,
+            "seed" => {
+                let (ptr, len) = (self.mem.read(a[0] as u64, 8)? as u64, self.mem.read(a[0] as u64 + 8, 8)? as u64);
+                let mut state: u64 = 0;
+                for i in 0..len {
+                    let word = self.mem.read(ptr + 8 * i, 4)? as u64 & 0xffff_ffff;
+                    state = state.rotate_left(32) ^ word;
+                }
+                self.rand = Some(state);
+                0
+            }
+            "intn" => self.rand_below(a[0])?,
+            "int_in_range" => {
+                if a[1] <= a[0] {
+                    0
+                } else {
+                    a[0].wrapping_add(self.rand_below(a[1].wrapping_sub(a[0]))?)
+                }
+            }
+            "int" => (self.rand_next()? as i64) >> 32,
+            "u32" => (self.rand_next()? >> 32) as i64,
+            "input" | "input_opt" => {
+                let prompt = self.string_bytes(a[0])?;
+                self.out.write(STDOUT, &prompt);
+                self.string_from(b"")?
+            }
+            "get_raw_line" => self.string_from(b"")?,
             "[]u8__bytestr" => {
                 let (ptr, len) = (self.mem.read(a[0] as u64, 8)? as u64, self.mem.read(a[0] as u64 + 8, 8)? as u64);
                 let bytes =
@@ -406,6 +438,33 @@ impl<'m> Interp<'m> {
             },
             _ => return Ok(None),
         }))
+    }
+
+    /// The next 64 bits of the program's SplitMix64 generator (only once
+    /// `seed` was called: the system's randomness is no reference).
+    fn rand_next(&mut self) -> Result<u64, Stop> {
+        let Some(state) = self.rand.as_mut() else {
+            return Err(Stop::Error(InterpError::Unsupported("random numbers before seed".into())));
+        };
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    }
+
+    /// A uniform value in `0..n` drawn as the runtime draws it; 0 for n <= 0.
+    fn rand_below(&mut self, n: i64) -> Result<i64, Stop> {
+        if n <= 0 {
+            return Ok(0);
+        }
+        let limit = i64::MAX - i64::MAX % n;
+        loop {
+            let r = (self.rand_next()? >> 1) as i64;
+            if r < limit {
+                return Ok(r % n);
+            }
+        }
     }
 
     /// `[]T__last` / `[]T__pop` (8-byte elements).

@@ -144,3 +144,21 @@ fn heap_exhaustion_is_a_clear_error_on_firmware() {
     let boot = boot.unwrap();
     assert_eq!((String::from_utf8_lossy(&boot.console).as_ref(), boot.status), ("V panic: out of memory\r\n", 1));
 }
+
+/// The firmware passes no argv: `arguments()` is empty (and the program
+/// still runs).
+#[test]
+fn arguments_are_empty_on_firmware() {
+    const ARGUMENTS: &str = "#{target => x86_64, format => pe, functions => [
+      #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+        body => [{call, {sym, <<\"arguments\">>}}, {mov, {vreg, 0}, {preg, rax}},
+                 {array_len, {vreg, 1}, {vreg, 0}}, {print_int, {vreg, 1}}, ret]}],
+      data => [], bss => [], imports => []}.";
+    let pe = compile_term(&&term_text::parse(ARGUMENTS).unwrap(), None, None).unwrap();
+    let work = work_dir("uefi_arguments");
+    std::fs::create_dir_all(&work).unwrap();
+    let boot = uefi::boot(Isa::X86_64, &pe, &work, BOOT_TIMEOUT);
+    let _ = std::fs::remove_dir_all(&work);
+    let boot = boot.unwrap();
+    assert_eq!((String::from_utf8_lossy(&boot.console).as_ref(), boot.status), ("0\r\n", 0));
+}

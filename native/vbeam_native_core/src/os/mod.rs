@@ -16,8 +16,9 @@ pub mod darwin;
 pub mod linux;
 pub mod syscall;
 pub mod uefi;
+mod unix;
 
-use crate::ir::{Cond, Isa, PReg, Src};
+use crate::ir::{Isa, PReg};
 use crate::regs::RegSet;
 use crate::runtime::builder::Builder;
 use crate::target::{Os, Target};
@@ -30,6 +31,23 @@ pub const EXIT: &str = "__vbeam_os_exit";
 /// `os_pages(bytes) -> address`: fresh zeroed memory, or 0 when the system
 /// refuses.
 pub const PAGES: &str = "__vbeam_os_pages";
+/// `os_read(fd, ptr, len) -> read`: 0 at the end, negative on error.
+pub const READ: &str = "__vbeam_os_read";
+/// `os_open(path, for_writing) -> fd`: `path` NUL-terminated; for writing,
+/// created or truncated (mode 0644); negative on error.
+pub const OPEN: &str = "__vbeam_os_open";
+/// `os_close(fd)`.
+pub const CLOSE: &str = "__vbeam_os_close";
+/// `os_sleep(nanoseconds)`.
+pub const SLEEP: &str = "__vbeam_os_sleep";
+/// `os_clock_ms() -> milliseconds` of a clock that does not go back.
+pub const CLOCK_MS: &str = "__vbeam_os_clock_ms";
+/// `os_random() -> 64 bits` from the system's randomness, or its clock
+/// where it has none.
+pub const RANDOM: &str = "__vbeam_os_random";
+/// Scratch memory of the primitives: a time, random bytes (16 bytes).
+pub(crate) const BUFFER: &str = "__vbeam_os_buffer";
+const BUFFER_SIZE: u64 = 16;
 
 /// The instruction that enters the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +88,14 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// The number of `call`, class included.
     pub fn number_of(&self, call: Call) -> i64 {
-        self.class | syscall::number_in(self.calls, call)
+        let (_, n) = self.calls.iter().find(|(c, _)| *c == call).expect("a call this kernel has");
+        self.class | n
+    }
+    /// The call a number (class included) makes.
+    pub fn call_of(&self, number: i64) -> Option<Call> {
+        self.calls.iter().find(|(_, n)| self.class | n == number).map(|(c, _)| *c)
     }
 }
 
@@ -96,20 +120,35 @@ pub enum StartStep {
     Zero(PReg),
     /// Keeps `reg`'s value in the zero-filled entry named.
     Save(PReg, &'static str),
+    /// Keeps argc and argv, which the kernel leaves at the top of the
+    /// stack (`[sp]`, `sp + 8`), in the entries named.
+    SaveStackArguments { argc: &'static str, argv: &'static str },
     /// A call to a function of the program.
     Call(&'static str),
 }
 
-/// The process's first instructions on `target`: clear the heap register
-/// when the program allocates (its first allocation then obtains a
-/// region), call `main`, then exit with status 0.
-pub fn start(target: Target, allocates: bool) -> Vec<StartStep> {
+/// The process's first instructions on `target`: keep argc and argv when
+/// the program reads them, clear the heap register when it allocates (its
+/// first allocation then obtains a region), call `main`, then exit with
+/// status 0.
+pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<StartStep> {
+    use crate::runtime::system::{ARGC, ARGV};
     let mut steps = Vec::new();
     match target.os {
-        // The kernel jumps to the entry point with the stack aligned.
-        Os::Linux => {}
+        // The kernel jumps to the entry point with the stack aligned,
+        // argc and argv on it.
+        Os::Linux => {
+            if keeps_arguments {
+                steps.push(StartStep::SaveStackArguments { argc: ARGC, argv: ARGV });
+            }
+        }
         // dyld calls `LC_MAIN`'s entry point as `main(argc, argv, envp, apple)`.
-        Os::Darwin => steps.push(StartStep::RealignAfterCall),
+        Os::Darwin => {
+            steps.push(StartStep::RealignAfterCall);
+            if keeps_arguments {
+                steps.extend([StartStep::Save(target.cc.args[0], ARGC), StartStep::Save(target.cc.args[1], ARGV)]);
+            }
+        }
         // The firmware calls `efi_main(ImageHandle, SystemTable)`.
         Os::Uefi => {
             steps.push(StartStep::RealignAfterCall);
@@ -134,6 +173,12 @@ pub fn start_routines(target: Target) -> &'static [&'static str] {
     }
 }
 
+/// Whether the builtin `name` can exist on `target`: a UEFI application
+/// has no files and no stdin.
+pub fn provides_builtin(target: Target, name: &str) -> bool {
+    target.os != Os::Uefi || !crate::runtime::system::needs_files(name)
+}
+
 /// The firmware's argument registers, for `Inst::CallFirmware`.
 pub fn firmware_args(target: Target) -> &'static [PReg] {
     match target.os {
@@ -144,42 +189,19 @@ pub fn firmware_args(target: Target) -> &'static [PReg] {
 
 /// Size of the OS layer's zero-filled entry `name`, if it is one.
 pub fn bss_size(name: &str) -> Option<u64> {
+    if name == BUFFER {
+        return Some(BUFFER_SIZE);
+    }
     uefi::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size)
 }
 
 /// Builds the primitive `name` for `target`; false if it is not one.
 pub fn primitive(target: Target, name: &str, b: &mut Builder) -> bool {
     let Some(kernel) = kernel(target) else { return uefi::primitive(name, b) };
-    match name {
-        WRITE => {
-            let [fd, ptr, len] = b.params();
-            let written = b.syscall(Call::Write, &[Src::Reg(fd), Src::Reg(ptr), Src::Reg(len)]);
-            b.ret(Src::Reg(written));
+    unix::primitive(kernel, name, b)
+        || match target.os {
+            Os::Linux => linux::primitive(target.isa, name, b),
+            Os::Darwin => darwin::primitive(name, b),
+            Os::Uefi => false,
         }
-        EXIT => {
-            let [status] = b.params();
-            b.syscall(Call::Exit, &[Src::Reg(status)]);
-            b.trap();
-        }
-        PAGES => {
-            let [bytes] = b.params();
-            let flags = kernel.map_private_anonymous;
-            let no_file = Src::Imm(-1);
-            let args = [Src::Imm(0), Src::Reg(bytes), Src::Imm(PROT_READ_WRITE), Src::Imm(flags), no_file, Src::Imm(0)];
-            let base = b.syscall(Call::Mmap, &args);
-            let refused = b.label();
-            // Failures are −errno (see `Failure`): -4095..-1 as unsigned.
-            b.cmp(base, Src::Imm(FIRST_ERRNO));
-            b.jcc(Cond::Geu, refused);
-            b.ret(Src::Reg(base));
-            b.bind(refused);
-            b.ret(Src::Imm(0));
-        }
-        _ => return false,
-    }
-    true
 }
-
-const PROT_READ_WRITE: i64 = 3;
-/// The most negative −errno: results at or above it (unsigned) failed.
-const FIRST_ERRNO: i64 = -4095;

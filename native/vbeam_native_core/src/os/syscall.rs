@@ -5,64 +5,66 @@
 //! kernel takes other numbers or another number register, the number must
 //! be known at compile time: it is the last `mov`/`mov_imm` of a constant
 //! into the number register in the same basic block before the `syscall`.
+//! The OS layer's own primitives write their calls with the kernel's own
+//! numbers (`Caller::OsLayer`).
 
-use super::{darwin, kernel, linux};
+use super::kernel;
 use crate::error::CompileError;
 use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg, Src};
 use crate::regs::{CallConv, RegSet};
 use crate::target::Target;
 
-/// The system calls the backend knows by meaning.
+/// The system calls the backend knows by meaning (each kernel lists the
+/// ones it has).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Call {
     Write,
     Exit,
     Mmap,
+    Read,
+    Open,
+    /// `openat`, where there is no `open` (Linux arm64).
+    Openat,
+    Close,
+    Nanosleep,
+    Select,
+    ClockGettime,
+    Gettimeofday,
+    Getrandom,
+    Getentropy,
 }
 
 impl Call {
     /// How many argument registers the call reads.
     fn args(self) -> u32 {
         match self {
-            Call::Write => 3,
-            Call::Exit => 1,
+            Call::Exit | Call::Close => 1,
+            Call::Nanosleep | Call::ClockGettime | Call::Gettimeofday | Call::Getentropy => 2,
+            Call::Write | Call::Read | Call::Open | Call::Getrandom => 3,
+            Call::Openat => 4,
+            Call::Select => 5,
             Call::Mmap => 6,
         }
     }
 }
 
-/// Whose `syscall` is planned: a program's means on another system only
-/// what the spec translates (write, exit: the arguments of others, such as
-/// mmap's flags, differ between systems); the OS layer's own primitives
-/// also obtain memory, with the system's own arguments.
+/// Whose `syscall` is planned: a program's, written in the IR's
+/// convention, means on another system only what the spec translates
+/// (write, exit: the arguments of others, such as mmap's flags, differ
+/// between systems); the OS layer's primitives are written with the
+/// kernel's own numbers and arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Caller {
     Program,
     OsLayer,
 }
 
-impl Caller {
-    fn translates(self, call: Call) -> bool {
-        self == Caller::OsLayer || matches!(call, Call::Write | Call::Exit)
-    }
-}
-
-/// The number of `call` in a table of numbers.
-pub fn number_in(table: &[(Call, i64)], call: Call) -> i64 {
-    table.iter().find(|(c, _)| *c == call).map(|(_, n)| *n).expect("every table lists every call")
-}
-
-/// The IR's own numbers on `isa`: Linux's on x86_64, BSD's on arm64.
+/// The IR's numbers (the spec's table): Linux's on x86_64, BSD's on arm64.
 fn ir_calls(isa: Isa) -> &'static [(Call, i64)] {
     match isa {
-        Isa::X86_64 => linux::X86_64.calls,
-        Isa::Arm64 => darwin::ARM64.calls,
+        Isa::X86_64 => &[(Call::Write, 1), (Call::Exit, 60)],
+        Isa::Arm64 => &[(Call::Write, 4), (Call::Exit, 1)],
     }
-}
-
-/// The IR's number of `call` on `isa`.
-pub fn ir_number(isa: Isa, call: Call) -> i64 {
-    number_in(ir_calls(isa), call)
 }
 
 /// How to issue one `syscall` of the IR.
@@ -112,10 +114,18 @@ fn plan(target: Target, number: Option<i64>, caller: Caller) -> Result<Plan, Str
         return Err("system calls are not available in UEFI applications".into());
     };
     let cc = target.cc;
+    let preserved = kernel.clobbers.minus(cc.syscall_clobbers);
+    if caller == Caller::OsLayer {
+        let n = number.expect("the OS layer's numbers are constants");
+        let call = kernel.call_of(n).expect("the OS layer calls what its kernel has");
+        // The number is in the IR's register: copied where the kernel wants it.
+        let number = (kernel.number != cc.syscall_uses[0]).then_some(n);
+        return Ok(Plan { number, args: call.args(), clobbers: kernel.clobbers, preserved });
+    }
     let ir_calls = ir_calls(target.isa);
     // The kernel takes the IR's numbers in the IR's register.
-    let same_convention = kernel.number == cc.syscall_uses[0] && kernel.class == 0 && kernel.calls == ir_calls;
-    let preserved = kernel.clobbers.minus(cc.syscall_clobbers);
+    let same_convention = kernel.number == cc.syscall_uses[0]
+        && ir_calls.iter().all(|&(call, n)| kernel.calls.contains(&(call, n)) && kernel.class == 0);
     let unchanged = Plan { number: None, args: cc.syscall_uses.len() as u32 - 1, clobbers: kernel.clobbers, preserved };
     match number {
         None if same_convention => Ok(unchanged),
@@ -123,7 +133,7 @@ fn plan(target: Target, number: Option<i64>, caller: Caller) -> Result<Plan, Str
             "the system call number must be a constant loaded into {} in the same block",
             crate::regs::preg_name(target.isa, cc.syscall_uses[0])
         )),
-        Some(n) => match ir_calls.iter().find(|(call, number)| *number == n && caller.translates(*call)) {
+        Some(n) => match ir_calls.iter().find(|(_, number)| *number == n) {
             Some(&(call, _)) => Ok(Plan {
                 number: (!same_convention).then(|| kernel.number_of(call)),
                 args: call.args(),

@@ -18,7 +18,7 @@
 //! The start-up also turns off the watchdog the boot manager arms (five
 //! minutes), so long programs are not reset.
 
-use super::{EXIT, PAGES, WRITE};
+use super::{BUFFER, CLOCK_MS, EXIT, PAGES, RANDOM, SLEEP, WRITE};
 use crate::ir::{BinOp, Cond, Isa, PReg, Reg, Src, Width};
 use crate::regs::{arm64, x86};
 use crate::runtime::builder::Builder;
@@ -43,7 +43,17 @@ pub const BSS: &[(&str, u64)] =
 /// `EFI_SYSTEM_TABLE` fields.
 const CON_OUT: i32 = 64;
 const STD_ERR: i32 = 80;
+const RUNTIME_SERVICES: i32 = 88;
 const BOOT_SERVICES: i32 = 96;
+/// `EFI_RUNTIME_SERVICES.GetTime(&EFI_TIME, NULL)`, and `EFI_TIME`'s fields.
+const GET_TIME: i32 = 24;
+const TIME_DAY: i32 = 3;
+const TIME_HOUR: i32 = 4;
+const TIME_MINUTE: i32 = 5;
+const TIME_SECOND: i32 = 6;
+const TIME_NANOSECOND: i32 = 8;
+/// `EFI_BOOT_SERVICES.Stall(microseconds)`.
+const STALL: i32 = 248;
 /// `EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL.OutputString`.
 const OUTPUT_STRING: i32 = 8;
 /// `EFI_BOOT_SERVICES` functions.
@@ -74,6 +84,24 @@ pub fn primitive(name: &str, b: &mut Builder) -> bool {
         WRITE => write(b),
         EXIT => exit(b),
         PAGES => pages(b),
+        SLEEP => {
+            let [nanos] = b.params();
+            let micros = b.op(BinOp::Sdiv, nanos, Src::Imm(1000));
+            let stall = boot_service(b, STALL);
+            b.call_firmware(stall, &[Src::Reg(micros)]);
+            b.ret_void();
+        }
+        CLOCK_MS => clock_ms(b),
+        RANDOM => {
+            // No randomness without a protocol every firmware has: the
+            // clock, to the nanosecond where the firmware keeps it.
+            let ms = b.call(CLOCK_MS, &[]);
+            let time = b.lea(BUFFER);
+            let nanos = b.load_u32(time, TIME_NANOSECOND);
+            let bits = b.op(BinOp::Mul, ms, Src::Imm(1_000_000));
+            b.bin(BinOp::Add, bits, bits, Src::Reg(nanos));
+            b.ret(Src::Reg(bits));
+        }
         _ => return false,
     }
     true
@@ -175,6 +203,27 @@ fn store_char(b: &mut Builder, text: Reg, k: Reg, c: Src) {
     let at = b.op(BinOp::Add, text, Src::Reg(offset));
     b.store_narrow(Width::W16, at, 0, c);
     b.bin(BinOp::Add, k, k, Src::Imm(1));
+}
+
+/// `clock_ms()`: the firmware's time of the month in milliseconds
+/// (`GetTime` keeps the date: good for durations within a month).
+fn clock_ms(b: &mut Builder) {
+    let st = system_table(b);
+    let services = field(b, st, RUNTIME_SERVICES);
+    let get_time = field(b, services, GET_TIME);
+    let time = b.lea(BUFFER);
+    b.call_firmware(get_time, &[Src::Reg(time), Src::Imm(0)]);
+    let total = b.vreg();
+    b.mov_imm(total, 0);
+    for (field, scale) in [(TIME_DAY, 24), (TIME_HOUR, 60), (TIME_MINUTE, 60), (TIME_SECOND, 1000)] {
+        let v = b.load_byte(time, field);
+        b.bin(BinOp::Add, total, total, Src::Reg(v));
+        b.bin(BinOp::Mul, total, total, Src::Imm(scale));
+    }
+    let nanos = b.load_u32(time, TIME_NANOSECOND);
+    let ms = b.op(BinOp::Sdiv, nanos, Src::Imm(1_000_000));
+    b.bin(BinOp::Add, total, total, Src::Reg(ms));
+    b.ret(Src::Reg(total));
 }
 
 /// `exit(status)`: `Exit(ImageHandle, status, 0, NULL)`.

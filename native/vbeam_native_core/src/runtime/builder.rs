@@ -2,7 +2,7 @@
 //! layer's primitives.
 
 use crate::ir::*;
-use crate::os::{self, syscall::ir_number, syscall::Call};
+use crate::os::{self, syscall::Call};
 use crate::target::Target;
 
 /// A small IR assembler for runtime routines.
@@ -67,6 +67,12 @@ impl Builder {
         self.push(Inst::Load { width: Width::W64, dst: d, base, offset });
         d
     }
+    /// A zero-extended 32-bit load.
+    pub fn load_u32(&mut self, base: Reg, offset: i32) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Load { width: Width::W32, dst: d, base, offset });
+        d
+    }
     pub fn load_byte(&mut self, base: Reg, offset: i32) -> Reg {
         let d = self.vreg();
         self.push(Inst::Load { width: Width::W8, dst: d, base, offset });
@@ -126,10 +132,12 @@ impl Builder {
     pub fn ret_void(&mut self) {
         self.push(Inst::Ret);
     }
-    /// A system call in the IR's own convention for the target (translated
-    /// for the system like any IR `syscall`): the result in a fresh vreg.
+    /// A system call with the kernel's own number and arguments, in the
+    /// IR's registers (the lowering moves the number where the kernel
+    /// wants it): the result in a fresh vreg.
     pub fn syscall(&mut self, call: Call, args: &[Src]) -> Reg {
         let cc = self.target.cc;
+        let kernel = os::kernel(self.target).expect("system calls where there is a kernel");
         for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
             let src = match a {
                 Src::Reg(x) => Operand::Reg(*x),
@@ -137,7 +145,7 @@ impl Builder {
             };
             self.push(Inst::Mov { dst: Dst::Reg(Reg::P(*r)), src });
         }
-        self.mov_imm(Reg::P(cc.syscall_uses[0]), ir_number(self.target.isa, call));
+        self.mov_imm(Reg::P(cc.syscall_uses[0]), kernel.number_of(call));
         self.push(Inst::Syscall);
         let result = self.vreg();
         self.mov(result, Reg::P(cc.syscall_result));

@@ -68,6 +68,23 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
                     Inst::Store { width: Width::B64, src: reg, base: X9, offset: 0 },
                 ]
             }
+            StartStep::SaveStackArguments { argc, argv } => {
+                // argc at [sp], argv from sp + 8.
+                let mut insts = Vec::new();
+                for (value, entry) in [
+                    (Inst::Load { width: Width::B64, dst: X9, base: SP, offset: 0 }, argc),
+                    (Inst::AluRRImm12 { op: ImmOp::Add, dst: X9, a: SP, imm12: 8, lsl12: false }, argv),
+                ] {
+                    let target = buf.data_symbol(entry);
+                    insts.extend([
+                        value,
+                        Inst::Adrp { dst: X10, target },
+                        Inst::AddLo12 { dst: X10, src: X10, target },
+                        Inst::Store { width: Width::B64, src: X9, base: X10, offset: 0 },
+                    ]);
+                }
+                insts
+            }
             StartStep::Call(name) => vec![Inst::Bl { target: buf.function_symbol(name) }],
         };
         for inst in insts {

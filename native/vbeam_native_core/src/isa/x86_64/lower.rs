@@ -64,6 +64,19 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
                 Inst::LeaRip { dst: R11, target }.emit(buf);
                 Inst::Store { mem: Amode::base_disp(R11, 0), src: reg }
             }
+            StartStep::SaveStackArguments { argc, argv } => {
+                // argc at [rsp], argv from rsp + 8.
+                for (value, entry) in [
+                    (Inst::Load { dst: R11, mem: Amode::base_disp(RSP, 0) }, argc),
+                    (Inst::Lea { dst: R11, mem: Amode::base_disp(RSP, 8) }, argv),
+                ] {
+                    value.emit(buf);
+                    let target = buf.data_symbol(entry);
+                    Inst::LeaRip { dst: R10, target }.emit(buf);
+                    Inst::Store { mem: Amode::base_disp(R10, 0), src: R11 }.emit(buf);
+                }
+                continue;
+            }
             StartStep::Call(name) => Inst::Call { target: buf.function_symbol(name) },
         };
         inst.emit(buf);
