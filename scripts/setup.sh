@@ -17,6 +17,10 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v cmake >/dev/null || need+=(cmake)
 ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || need+=(libclang-dev)
 ls /usr/bin/ld64.lld* >/dev/null 2>&1 || need+=(lld)
+# The math builtins' test compares with MPFR (the rug crate, built on the
+# system's GMP and MPFR).
+[ -f /usr/include/mpfr.h ] || need+=(libmpfr-dev)
+ls /usr/include/gmp.h /usr/include/*/gmp.h >/dev/null 2>&1 || need+=(libgmp-dev)
 # UEFI applications boot on OVMF (x86_64) and AAVMF (arm64) under QEMU.
 [ -f /usr/share/ovmf/OVMF.fd ] || need+=(ovmf)
 [ -f /usr/share/AAVMF/AAVMF_CODE.fd ] || need+=(qemu-efi-aarch64)

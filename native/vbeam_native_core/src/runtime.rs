@@ -8,7 +8,9 @@
 mod arrays;
 pub mod builder;
 mod float;
+mod libm;
 mod math;
+mod parse_float;
 pub mod system;
 mod text;
 
@@ -93,6 +95,7 @@ fn builtin_allocation(name: &str) -> Option<bool> {
         .map(|b| b.1)
         .or_else(|| math::builtin(name).map(|()| false))
         .or_else(|| text::builtin(name))
+        .or_else(|| parse_float::builtin(name))
         .or_else(|| arrays::builtin(name))
         .or_else(|| system::builtin(name))
 }
@@ -188,6 +191,11 @@ pub fn build<'a>(
                         rt.bss.push(BssEntry { name: symbol.clone(), align: 8, size });
                     }
                 }
+                if let Some(table) = libm::data(symbol) {
+                    if !rt.data.iter().any(|d| &d.name == symbol) {
+                        rt.data.push(table);
+                    }
+                }
             }
         }
         rt.functions.push(f);
@@ -215,6 +223,7 @@ fn bss_size(name: &str) -> Option<u64> {
             .chain(system::BSS)
             .find(|(n, _)| *n == name)
             .map(|(_, size)| *size)
+            .or_else(|| parse_float::bss_size(name))
             .or_else(|| os::bss_size(name)),
     }
 }
@@ -258,6 +267,7 @@ fn routine(target: Target, name: &str) -> Function {
         other => {
             let built = float::routine(&mut b, other)
                 || math::routine(&mut b, other)
+                || parse_float::routine(&mut b, other)
                 || text::routine(&mut b, other)
                 || arrays::routine(&mut b, other)
                 || system::routine(&mut b, other);

@@ -6,7 +6,8 @@ use unicorn_engine::{Arch as UcArch, Arm64CpuModel, Mode, RegisterARM64, Registe
 
 use crate::error::LoadError;
 use crate::macho::Arch;
-use crate::process::Process;
+use crate::process::{Interruption, Process};
+use crate::signals::{self, Cause};
 use crate::syscalls::{self, Completion, SYS_EXIT};
 
 /// x86_64 system calls carry a class in bits 24..31 of `rax`.
@@ -125,10 +126,7 @@ pub(crate) fn install_traps(uc: &mut Unicorn<'_, Process>) -> Result<(), LoadErr
     match uc.get_data().arch {
         Arch::X86_64 => {
             uc.add_insn_sys_hook(X86Insn::SYSCALL, 1, 0, x86_syscall).map_err(hook)?;
-            uc.add_intr_hook(|uc, vector| {
-                kill(uc, format!("CPU exception vector {vector} ({})", x86_vector_name(vector)))
-            })
-            .map_err(hook)?;
+            uc.add_intr_hook(x86_exception).map_err(hook)?;
         }
         Arch::Arm64 => {
             uc.add_intr_hook(arm64_exception).map_err(hook)?;
@@ -137,22 +135,39 @@ pub(crate) fn install_traps(uc: &mut Unicorn<'_, Process>) -> Result<(), LoadErr
     Ok(())
 }
 
-/// The names of the x86 exception vectors (Intel SDM vol. 3, table 6-1).
+/// x86 exception vectors (Intel SDM vol. 3, table 6-1).
+const X86_DIVIDE_ERROR: u32 = 0;
+const X86_INVALID_OPCODE: u32 = 6;
+const X86_GENERAL_PROTECTION: u32 = 13;
+
+/// The names of the x86 exception vectors.
 fn x86_vector_name(vector: u32) -> &'static str {
     match vector {
-        0 => "divide error",
+        X86_DIVIDE_ERROR => "divide error",
         1 => "debug",
         3 => "breakpoint",
         4 => "overflow",
         5 => "bound range",
-        6 => "invalid opcode",
-        13 => "general protection",
+        X86_INVALID_OPCODE => "invalid opcode",
+        X86_GENERAL_PROTECTION => "general protection",
         14 => "page fault",
         16 => "x87 floating point",
         17 => "alignment check",
         19 => "SIMD floating point",
         _ => "interrupt",
     }
+}
+
+/// An x86 CPU exception: the faults XNU turns into signals are raised for
+/// delivery, anything else kills the process.
+fn x86_exception(uc: &mut Unicorn<'_, Process>, vector: u32) {
+    let cause = match vector {
+        X86_DIVIDE_ERROR => Cause::DivideError,
+        X86_INVALID_OPCODE => Cause::InvalidOpcode,
+        X86_GENERAL_PROTECTION => Cause::GeneralProtection,
+        _ => return kill(uc, format!("CPU exception vector {vector} ({})", x86_vector_name(vector))),
+    };
+    signals::raise(uc, cause, x86_vector_name(vector).to_string());
 }
 
 /// Ends the run with a fault at the current pc.
@@ -191,15 +206,14 @@ fn x86_syscall(uc: &mut Unicorn<'_, Process>) {
 }
 
 /// An AArch64 exception: `svc` (any immediate) is a system call with the
-/// number in x16; anything else kills the process.
+/// number in x16; an undefined instruction is raised for delivery (SIGILL);
+/// anything else kills the process.
 fn arm64_exception(uc: &mut Unicorn<'_, Process>, intno: u32) {
-    if intno != ARM64_EXCP_SWI {
-        let what = match intno {
-            ARM64_EXCP_UDEF => "undefined instruction (SIGILL)",
-            ARM64_EXCP_BKPT => "breakpoint instruction (SIGTRAP)",
-            _ => "CPU exception",
-        };
-        return kill(uc, format!("{what} (unicorn exception {intno})"));
+    match intno {
+        ARM64_EXCP_SWI => {}
+        ARM64_EXCP_UDEF => return signals::raise(uc, Cause::InvalidOpcode, "undefined instruction".to_string()),
+        ARM64_EXCP_BKPT => return kill(uc, format!("breakpoint instruction (SIGTRAP) (unicorn exception {intno})")),
+        _ => return kill(uc, format!("CPU exception (unicorn exception {intno})")),
     }
     use RegisterARM64::*;
     let number = uc.reg_read(X16).unwrap_or(0);
@@ -227,6 +241,12 @@ fn finish(uc: &mut Unicorn<'_, Process>, completion: Completion) -> Option<(u64,
         Completion::Error(errno) => Some((u64::from(errno), true)),
         Completion::Exit(status) => {
             uc.get_data_mut().end_with_exit(status);
+            let _ = uc.emu_stop();
+            None
+        }
+        Completion::ResumeAt(pc) => {
+            // Restart the CPU there rather than redirect it from inside the hook.
+            uc.get_data_mut().interruption.get_or_insert(Interruption::ResumeAt(pc));
             let _ = uc.emu_stop();
             None
         }

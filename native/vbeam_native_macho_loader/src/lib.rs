@@ -6,16 +6,19 @@
 //! serving BSD system calls as XNU does.
 //!
 //! Written from Apple's published sources (xnu `mach_loader.c`,
-//! `ubc_subr.c`, `cs_blobs.h`, `kern_mman.c`; dyld `MachOFile.cpp`,
+//! `ubc_subr.c`, `cs_blobs.h`, `kern_mman.c`, `kern_sig.c`, `unix_signal.c`;
+//! dyld `MachOFile.cpp`,
 //! `MachOAnalyzer.cpp`, `Header.cpp`, `Policy.cpp`), not from any writer.
 //!
 //! Beyond its reach, and refused as [`LoadError::Unsupported`] rather than
 //! run wrongly: imports (any bind), dylibs other than libSystem, chained
 //! fixups, classic relocations, `LC_UNIXTHREAD`, fat and 32-bit files,
-//! arm64e, signatures that are not ad-hoc. Not modelled: threads, signals,
-//! files, Mach traps, `mprotect`, libSystem itself (`main` returns straight
-//! into `exit`), and page-by-page signature enforcement (a bad page hash
-//! refuses the whole image up front).
+//! arm64e, signatures that are not ad-hoc. Signals are the faults' own
+//! (SIGSEGV, SIGBUS, SIGILL, SIGFPE), delivered to handlers set with
+//! `sigaction` as XNU's `sendsig` does. Not modelled: threads, other
+//! signals, files, Mach traps, `mprotect`, libSystem itself (`main` returns
+//! straight into `exit`), and page-by-page signature enforcement (a bad
+//! page hash refuses the whole image up front).
 
 mod abi;
 pub mod codesign;
@@ -25,6 +28,8 @@ mod memory;
 mod process;
 mod reader;
 mod rebase;
+mod sigframe;
+mod signals;
 mod stack;
 mod syscalls;
 mod validate;
@@ -84,9 +89,9 @@ pub enum Stdin {
 pub enum Outcome {
     /// The process exited; the low 8 bits of the status, as the shell sees it.
     Exited(i32),
-    /// The kernel would have killed it: a CPU exception, an unmapped or
-    /// protected access, an unknown system call, or the instruction limit.
-    /// Says what happened and where.
+    /// The kernel would have killed it: a CPU exception or an unmapped or
+    /// protected access that no handler caught, an unknown system call, or
+    /// the instruction limit. Says what happened and where.
     Fault(String),
 }
 

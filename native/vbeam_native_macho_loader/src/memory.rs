@@ -24,6 +24,8 @@ pub(crate) enum Kind {
     /// dyld's code (here: the stub `main` returns to).
     Dyld,
     Stack,
+    /// The inaccessible reservation below the stack.
+    StackGuard,
     /// Memory handed out by `mmap`.
     Anonymous,
 }
@@ -44,6 +46,7 @@ impl Region {
             Kind::Segment(name) => name.clone(),
             Kind::Dyld => "dyld".to_string(),
             Kind::Stack => "the stack".to_string(),
+            Kind::StackGuard => "the stack guard".to_string(),
             Kind::Anonymous => "mmap memory".to_string(),
         };
         let bit = |b: u32, c: char| if self.prot & b != 0 { c } else { '-' };

@@ -11,6 +11,7 @@ use crate::error::LoadError;
 use crate::macho::consts::{VM_PROT_EXECUTE, VM_PROT_READ, VM_PROT_WRITE};
 use crate::macho::{Arch, MachO};
 use crate::memory::{AddressSpace, Kind, USER_ADDRESS_LIMIT};
+use crate::signals::{self, Access, Cause, Fault, Signals};
 use crate::stack;
 use crate::{Options, Outcome, Run};
 
@@ -19,6 +20,9 @@ const X86_64_STACK_TOP: u64 = 0x7ffe_efc0_0000;
 const ARM64_STACK_TOP: u64 = 0x1_6fe0_0000;
 /// The default stack size limit (8 MiB).
 const STACK_SIZE: u64 = 8 << 20;
+/// `MAXSSIZ`: exec reserves this much below the stack top and makes all
+/// but the top `STACK_SIZE` inaccessible, a guard a runaway stack hits.
+const STACK_RESERVATION: u64 = 64 << 20;
 /// Where emulation "stops" if a program jumps there: an address nothing is
 /// ever mapped at, so reaching it is reported as a fault.
 const UNREACHABLE_STOP: u64 = 0xffff_ffff_ffff_f000;
@@ -42,6 +46,22 @@ pub(crate) struct Process {
     /// Host files the program opened, by descriptor.
     pub(crate) files: std::collections::HashMap<i32, std::fs::File>,
     pub(crate) next_fd: i32,
+    pub(crate) signals: Signals,
+    /// The main stack's reservation, guard included: `[top - MAXSSIZ, top)`.
+    pub(crate) stack_reservation: std::ops::Range<u64>,
+    /// Why a hook stopped the CPU while the process lives on.
+    pub(crate) interruption: Option<Interruption>,
+    /// Instructions executed, counted only under an instruction limit.
+    instructions: u64,
+}
+
+/// Why emulation stopped with the process still alive.
+#[derive(Debug)]
+pub(crate) enum Interruption {
+    /// A fault, to deliver as a signal.
+    Fault(Fault),
+    /// `sigreturn` restored a context: continue at this address.
+    ResumeAt(u64),
 }
 
 impl Process {
@@ -107,6 +127,10 @@ pub(crate) fn execute(
         entropy: ENTROPY_SEED ^ slide,
         files: std::collections::HashMap::new(),
         next_fd: FIRST_FILE,
+        signals: Signals::default(),
+        stack_reservation: 0..0,
+        interruption: None,
+        instructions: 0,
     };
     let mut uc = abi::new_emulator(arch, process)?;
     map_image(&mut uc, image, slide)?;
@@ -116,6 +140,7 @@ pub(crate) fn execute(
     let mach_header = text.vmaddr + slide;
     let stub = map_dyld_stub(&mut uc)?;
     let (stack_top, stack_bottom) = map_stack(&mut uc, arch)?;
+    uc.get_data_mut().stack_reservation = stack_top - STACK_RESERVATION..stack_top;
     let apple = apple_strings(&mut uc, opts, (stack_top, stack_bottom), cdhash);
     let initial = stack::build(stack_top, mach_header, &opts.args, &opts.env, &apple);
     uc.mem_write(initial.start_sp, &initial.bytes).map_err(|e| setup("stack", e))?;
@@ -124,26 +149,54 @@ pub(crate) fn execute(
     abi::enter_main(&mut uc, entry, initial.start_sp, [initial.argc, initial.argv, initial.envp, initial.apple], stub)?;
     abi::install_traps(&mut uc)?;
     uc.add_mem_hook(HookType::MEM_INVALID, 1, 0, bad_access).map_err(|e| setup("hook", e))?;
+    if let Some(limit) = opts.instruction_limit {
+        // Counted here rather than by unicorn, whose count restarts with
+        // every restart of the CPU (each signal delivery).
+        uc.add_code_hook(1, 0, move |uc, address, _size| {
+            let process = uc.get_data_mut();
+            if process.instructions == limit {
+                process.end_with_fault(format!("instruction limit of {limit} reached at pc 0x{address:x}"));
+                let _ = uc.emu_stop();
+            } else {
+                process.instructions += 1;
+            }
+        })
+        .map_err(|e| setup("hook", e))?;
+    }
 
-    // unicorn reads a count of 0 as "no limit".
-    let result = match opts.instruction_limit {
-        Some(0) => Ok(()),
-        limit => {
-            uc.emu_start(entry, UNREACHABLE_STOP, 0, limit.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)))
-        }
-    };
-    let pc = uc.pc_read().unwrap_or(0);
+    let outcome = run_until_end(&mut uc, entry);
     let process = uc.get_data_mut();
-    let outcome = match (process.outcome.take(), result) {
-        (Some(outcome), _) => outcome,
-        (None, Err(uc_error::INSN_INVALID)) => Outcome::Fault(format!("invalid instruction (SIGILL) at pc 0x{pc:x}")),
-        (None, Err(e)) => Outcome::Fault(format!("emulator stopped: {e:?} at pc 0x{pc:x}")),
-        (None, Ok(())) => match opts.instruction_limit {
-            Some(limit) => Outcome::Fault(format!("instruction limit of {limit} reached at pc 0x{pc:x}")),
-            None => Outcome::Fault(format!("execution reached unmapped address 0x{pc:x}")),
-        },
-    };
     Ok(Run { stdout: std::mem::take(&mut process.stdout), stderr: std::mem::take(&mut process.stderr), outcome })
+}
+
+/// Runs the CPU from `entry` until the process ends, delivering the
+/// signals its faults raise and resuming where `sigreturn` says.
+fn run_until_end(uc: &mut Unicorn<'_, Process>, entry: u64) -> Outcome {
+    let mut resume_at = entry;
+    loop {
+        let result = uc.emu_start(resume_at, UNREACHABLE_STOP, 0, 0);
+        let pc = uc.pc_read().unwrap_or(0);
+        let process = uc.get_data_mut();
+        if let Some(outcome) = process.outcome.take() {
+            return outcome;
+        }
+        let fault = match (process.interruption.take(), result) {
+            (Some(Interruption::ResumeAt(at)), _) => {
+                resume_at = at;
+                continue;
+            }
+            (Some(Interruption::Fault(fault)), _) => fault,
+            (None, Err(uc_error::INSN_INVALID)) => {
+                Fault { cause: Cause::InvalidOpcode, what: "invalid instruction".to_string() }
+            }
+            (None, Err(e)) => return Outcome::Fault(format!("emulator stopped: {e:?} at pc 0x{pc:x}")),
+            (None, Ok(())) => return Outcome::Fault(format!("execution reached unmapped address 0x{pc:x}")),
+        };
+        match signals::deliver(uc, fault) {
+            Ok(trampoline) => resume_at = trampoline,
+            Err(why) => return Outcome::Fault(why),
+        }
+    }
 }
 
 /// Maps each segment at its slid address with its initial protection;
@@ -224,38 +277,49 @@ fn map_dyld_stub(uc: &mut Unicorn<'_, Process>) -> Result<u64, LoadError> {
 }
 
 /// The main thread's stack at its default place, or above the image if
-/// the slide moved the image there. Returns (top, bottom).
+/// the slide moved the image there: `MAXSSIZ` reserved, the top
+/// `STACK_SIZE` read-write and the rest an inaccessible guard (as exec's
+/// `create_unix_stack` leaves it). Returns (top, bottom).
 fn map_stack(uc: &mut Unicorn<'_, Process>, arch: Arch) -> Result<(u64, u64), LoadError> {
     let memory = &uc.get_data().memory;
     let default_top = match arch {
         Arch::X86_64 => X86_64_STACK_TOP,
         Arch::Arm64 => ARM64_STACK_TOP,
     };
-    let bottom = if memory.is_free(default_top - STACK_SIZE, STACK_SIZE) {
-        default_top - STACK_SIZE
+    let reservation = if memory.is_free(default_top - STACK_RESERVATION, STACK_RESERVATION) {
+        default_top - STACK_RESERVATION
     } else {
         memory
-            .find_free(STACK_SIZE, memory.end_of_mappings())
+            .find_free(STACK_RESERVATION, memory.end_of_mappings())
             .ok_or_else(|| LoadError::Setup("no room for the stack".into()))?
     };
+    let guard = STACK_RESERVATION - STACK_SIZE;
+    let bottom = reservation + guard;
+    uc.mem_map(reservation, guard, Prot::NONE).map_err(|e| setup("stack guard", e))?;
+    uc.get_data_mut().memory.insert(reservation, guard, 0, Kind::StackGuard);
     let rw = VM_PROT_READ | VM_PROT_WRITE;
     uc.mem_map(bottom, STACK_SIZE, prot(rw)).map_err(|e| setup("stack", e))?;
     uc.get_data_mut().memory.insert(bottom, STACK_SIZE, rw, Kind::Stack);
     Ok((bottom + STACK_SIZE, bottom))
 }
 
-/// An access to unmapped or protected memory: the kernel's SIGSEGV/SIGBUS.
+/// An access to unmapped or protected memory: a page fault the kernel
+/// turns into SIGSEGV or SIGBUS.
 fn bad_access(uc: &mut Unicorn<'_, Process>, kind: MemType, addr: u64, size: usize, _value: i64) -> bool {
-    let what = match kind {
-        MemType::READ_UNMAPPED => "read of unmapped memory",
-        MemType::WRITE_UNMAPPED => "write to unmapped memory",
-        MemType::FETCH_UNMAPPED => "execution of unmapped memory",
-        MemType::READ_PROT => "read of unreadable memory",
-        MemType::WRITE_PROT => "write to read-only memory",
-        MemType::FETCH_PROT => "execution of non-executable memory",
-        _ => "bad memory access",
+    let (what, access, mapped) = match kind {
+        MemType::READ_UNMAPPED => ("read of unmapped memory", Access::Read, false),
+        MemType::WRITE_UNMAPPED => ("write to unmapped memory", Access::Write, false),
+        MemType::FETCH_UNMAPPED => ("execution of unmapped memory", Access::Execute, false),
+        MemType::READ_PROT => ("read of unreadable memory", Access::Read, true),
+        MemType::WRITE_PROT => ("write to read-only memory", Access::Write, true),
+        MemType::FETCH_PROT => ("execution of non-executable memory", Access::Execute, true),
+        _ => {
+            abi::kill(uc, format!("bad memory access: {size} bytes at 0x{addr:x}"));
+            return false;
+        }
     };
     let region = uc.get_data().memory.region_at(addr).map(|r| format!(" in {}", r.describe())).unwrap_or_default();
-    abi::kill(uc, format!("{what}: {size} bytes at 0x{addr:x}{region}"));
+    let cause = Cause::Memory { address: addr, access, mapped };
+    signals::raise(uc, cause, format!("{what}: {size} bytes at 0x{addr:x}{region}"));
     false
 }

@@ -8,6 +8,7 @@ use unicorn_engine::{Prot, Unicorn};
 use crate::macho::consts::{VM_PROT_ALL, VM_PROT_EXECUTE, VM_PROT_READ, VM_PROT_WRITE};
 use crate::memory::Kind;
 use crate::process::Process;
+use crate::signals;
 use crate::Stdin;
 use std::io::{Read, Write};
 
@@ -18,14 +19,18 @@ const SYS_WRITE: u64 = 4;
 const SYS_OPEN: u64 = 5;
 const SYS_CLOSE: u64 = 6;
 const SYS_GETPID: u64 = 20;
+const SYS_SIGACTION: u64 = 46;
+const SYS_SIGALTSTACK: u64 = 53;
 const SYS_MUNMAP: u64 = 73;
 const SYS_SELECT: u64 = 93;
 const SYS_GETTIMEOFDAY: u64 = 116;
+const SYS_SIGRETURN: u64 = 184;
 const SYS_MMAP: u64 = 197;
 const SYS_GETENTROPY: u64 = 500;
 
 /// `<sys/errno.h>` values this module returns.
 pub(crate) mod errno {
+    pub const EPERM: u32 = 1;
     pub const EIO: u32 = 5;
     pub const EBADF: u32 = 9;
     pub const ENOMEM: u32 = 12;
@@ -75,6 +80,9 @@ pub(crate) enum Completion {
     Error(u32),
     /// `exit(status)`: the process ends.
     Exit(i32),
+    /// `sigreturn`: the registers hold a restored context; no result is
+    /// written and execution continues at this address.
+    ResumeAt(u64),
     /// The kernel kills the process (e.g. SIGSYS for an unknown call).
     Kill(String),
 }
@@ -95,6 +103,9 @@ pub(crate) fn dispatch(uc: &mut Unicorn<'_, Process>, number: u64, args: [u64; 6
         SYS_CLOSE => close(uc, int(0) as i32),
         SYS_SELECT => select(uc, int(0), args[1..4].iter().all(|p| *p == 0), args[4]),
         SYS_GETTIMEOFDAY => gettimeofday(uc, args[0]),
+        SYS_SIGACTION => signals::sigaction(uc, int(0), args[1], args[2]),
+        SYS_SIGALTSTACK => signals::sigaltstack(uc, args[0], args[1]),
+        SYS_SIGRETURN => signals::sigreturn(uc, args[0], int(1), args[2]),
         other => Completion::Kill(format!("unknown system call {other} (SIGSYS)")),
     }
 }

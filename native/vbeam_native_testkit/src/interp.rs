@@ -11,6 +11,9 @@ use std::collections::HashMap;
 use vbeam_native_core::ir::*;
 use vbeam_native_core::regs::call_conv;
 
+mod libm;
+mod parse_float;
+
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
@@ -394,6 +397,13 @@ impl<'m> Interp<'m> {
             "abs" => float(a[0]).abs().to_bits() as i64,
             "floor" => float(a[0]).floor().to_bits() as i64,
             "ceil" => float(a[0]).ceil().to_bits() as i64,
+            "exp" => libm::exp(a[0] as u64) as i64,
+            "log" => libm::log(a[0] as u64) as i64,
+            "pow" => libm::pow(a[0] as u64, a[1] as u64) as i64,
+            "sin" => libm::sin(a[0] as u64) as i64,
+            "cos" => libm::cos(a[0] as u64) as i64,
+            "atof64" => parse_float::atof(&self.string_bytes(a[0])?, false) as i64,
+            "string__f64" => parse_float::atof(&self.string_bytes(a[0])?, true) as i64,
             "sleep" => 0,
             // A clock that stands still: programs compare its readings.
             "ticks" => 0,

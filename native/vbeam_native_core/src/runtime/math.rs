@@ -1,8 +1,10 @@
 //! V's `math` functions on f64 (binary64 bit patterns in integer
 //! registers): `sqrt` by the hardware (correctly rounded), `floor` and
-//! `ceil` from truncation, `abs` by clearing the sign.
+//! `ceil` from truncation, `abs` by clearing the sign; `exp`, `log`,
+//! `pow`, `sin` and `cos` in `libm`.
 
 use super::builder::Builder;
+use super::libm;
 use crate::ir::{BinOp, Cond, FloatOp, Inst, Reg, Src};
 
 const SIGN: i64 = i64::MIN;
@@ -14,7 +16,7 @@ const ONE: i64 = 0x3ff0_0000_0000_0000;
 
 /// Whether `name` is one of these builtins (none allocates).
 pub fn builtin(name: &str) -> Option<()> {
-    ["sqrt", "abs", "floor", "ceil"].contains(&name).then_some(())
+    ["sqrt", "abs", "floor", "ceil"].contains(&name).then_some(()).or_else(|| libm::builtin(name))
 }
 
 /// Builds the math routine `name`; false if it is not one.
@@ -33,7 +35,7 @@ pub fn routine(b: &mut Builder, name: &str) -> bool {
         }
         "floor" => round_toward(b, Direction::Down),
         "ceil" => round_toward(b, Direction::Up),
-        _ => return false,
+        _ => return libm::routine(b, name),
     }
     true
 }
