@@ -6,7 +6,7 @@
 //! Layouts (spec): string `{ptr, len}`, array `{ptr, len, cap}`, map
 //! `{entries, len, cap}` with 16-byte `{key, value}` entries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ir::*;
 use crate::runtime as rt;
@@ -33,13 +33,26 @@ pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<Stri
             }
         });
     }
+    // Fresh vregs follow the largest; where numbers that high are used
+    // (any u32 is a vreg), they may run past u32::MAX and go on from 0,
+    // skipping the numbers the function uses.
+    let taken = max_vreg.filter(|v| *v >= u32::MAX / 2).map(|_| {
+        let mut taken = HashSet::new();
+        f.params.iter().copied().chain(f.body.iter().flat_map(regs_of)).for_each(|r| {
+            if let Reg::V(v) = r {
+                taken.insert(v);
+            }
+        });
+        taken
+    });
     let body = std::mem::take(&mut f.body);
     let mut x = Expander {
         function_index: index,
         data_sizes,
         literals: Vec::new(),
         labels: std::mem::take(&mut f.labels),
-        next_vreg: max_vreg.map_or(0, |v| v + 1),
+        next_vreg: max_vreg.map_or(0, |v| v.wrapping_add(1)),
+        taken,
         out: Vec::with_capacity(body.len() * 2),
     };
     for inst in body {
@@ -92,13 +105,27 @@ struct Expander<'a> {
     literals: Vec<DataEntry>,
     labels: Vec<String>,
     next_vreg: u32,
+    /// The function's vregs, when fresh ones may wrap around to them.
+    taken: Option<HashSet<u32>>,
     out: Vec<Inst>,
+}
+
+/// The registers an instruction names.
+fn regs_of(inst: &Inst) -> Vec<Reg> {
+    let mut regs = Vec::new();
+    crate::operands::for_each_reg(inst, |r, _| regs.push(r));
+    regs
 }
 
 impl Expander<'_> {
     fn vreg(&mut self) -> Reg {
-        self.next_vreg += 1;
-        Reg::V(self.next_vreg - 1)
+        loop {
+            let v = self.next_vreg;
+            self.next_vreg = v.wrapping_add(1);
+            if !self.taken.as_ref().is_some_and(|t| t.contains(&v)) {
+                return Reg::V(v);
+            }
+        }
     }
     fn label(&mut self) -> Label {
         self.labels.push(format!("__vbeam_l{}", self.labels.len()));

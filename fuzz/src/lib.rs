@@ -1,0 +1,97 @@
+//! The fuzz targets' code, shared with the corpus replay test (`tests/`):
+//! `bytes` reads arbitrary bytes as an IR module in the External Term
+//! Format and as `.ir` text; `structured` builds a module from them (see
+//! `gen`). Each compiles the module for its own target and format and for
+//! every instruction set and file format. Compiling may fail, with an
+//! error; it must not panic, hang or exhaust memory (the fuzzer's
+//! `-timeout`, `-rss_limit_mb` and `-malloc_limit_mb` catch the last two).
+
+pub mod etf;
+pub mod gen;
+pub mod text;
+
+use std::fmt::Debug;
+
+use arbitrary::Unstructured;
+use eetf::Term as ETerm;
+use vbeam_native_core::compile::{compile_module, compile_term};
+use vbeam_native_core::decode::decode_module;
+use vbeam_native_core::error::Error;
+use vbeam_native_core::ir::{Format, Isa};
+use vbeam_native_core::term::Term;
+use vbeam_native_core::term_text;
+
+use crate::etf::Etf;
+
+pub const ISAS: [Isa; 2] = [Isa::X86_64, Isa::Arm64];
+pub const FORMATS: [Format; 3] = [Format::Elf64, Format::Macho, Format::Pe];
+
+/// Compiles `term` with its own keys, then for every instruction set and
+/// format. Returns the first result (the module's own keys).
+pub fn compile_everywhere<T: Term + Debug + Send + Sync>(term: &T) -> Result<Vec<u8>, Error<T>> {
+    let own = compile_term(term, None, None);
+    check(&own);
+    for isa in ISAS {
+        for format in FORMATS {
+            check(&compile_term(term, Some(isa), Some(format)));
+        }
+    }
+    own
+}
+
+/// What any result must be: a non-empty file, or an error (compile errors
+/// must print; decode errors hold the offending term, which may be huge,
+/// and print it whole, so they are not printed here).
+fn check<T: Term + Debug>(result: &Result<Vec<u8>, Error<T>>) {
+    match result {
+        Ok(file) => assert!(!file.is_empty(), "an empty executable"),
+        Err(Error::Compile(e)) => drop(e.to_string()),
+        Err(Error::Decode(_)) => {}
+    }
+}
+
+/// The `bytes` target: `data` as ETF, and as `.ir` text.
+pub fn bytes(data: &[u8]) {
+    if let Some(term) = etf::decode(data) {
+        compile_everywhere(&Etf(&term)).ok();
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(value) = term_text::parse(text) {
+            compile_everywhere(&&value).ok();
+        }
+    }
+}
+
+/// The module the `structured` target builds from `data`.
+pub fn structured_module(data: &[u8]) -> Option<ETerm> {
+    let mut u = Unstructured::new(data);
+    gen::Gen::new(&mut u).module().ok()
+}
+
+/// The `structured` target: a module built from `data`, compiled
+/// everywhere; compiling the term and compiling the module it decodes to
+/// must agree.
+pub fn structured(data: &[u8]) {
+    let Some(module) = structured_module(data) else { return };
+    let term = Etf(&module);
+    let direct = compile_everywhere(&term);
+    let decoded = decode_module(&term, None, None);
+    match (&direct, decoded) {
+        (Err(Error::Decode(d)), Err(e)) => assert_eq!(format!("{d:?}"), format!("{e:?}"), "decode errors differ"),
+        (_, Err(e)) => panic!("decode_module failed ({e:?}) where compile_term gave {:?}", summary(&direct)),
+        (_, Ok(m)) => {
+            let via_module = compile_module(&m);
+            match (&direct, &via_module) {
+                (Ok(a), Ok(b)) => assert!(a == b, "compile_term and compile_module give different files"),
+                (Err(Error::Compile(a)), Err(b)) => assert_eq!(a, b, "compile errors differ"),
+                _ => {
+                    panic!("compile_term gave {:?}, compile_module {:?}", summary(&direct), via_module.map(|f| f.len()))
+                }
+            }
+        }
+    }
+}
+
+fn summary<T: Debug>(r: &Result<Vec<u8>, Error<T>>) -> Result<usize, String> {
+    r.as_ref().map(Vec::len).map_err(|e| format!("{e:?}"))
+}
