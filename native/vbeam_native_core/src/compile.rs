@@ -431,7 +431,7 @@ fn compile_function(
     let plans = syscall::plans(target, func, caller)?;
     let returns_value = crate::operands::sets_result(func, target.cc);
     let info = FnInfo { arities, syscalls: &plans, returns_value };
-    let alloc = regalloc::allocate(func, num_vregs, target.cc, &info, reserved)?;
+    let alloc = regalloc::allocate(func, num_vregs, target.cc, &info, reserved);
     let f = FnCtx { func, alloc: &alloc, syscalls: &plans, ir_slots: ir_slots(func) };
     // About what both targets emit per IR instruction: the code grows in
     // place instead of being copied as it doubles.
@@ -461,12 +461,13 @@ pub fn allocate_function(
     mut func: Function,
 ) -> Result<(Vec<(u32, regalloc::Loc)>, regalloc::Allocation), CompileError> {
     let target = Target::new(isa, Format::Elf64);
+    validate::check_labels(&func)?;
     let original = regalloc::renumber(&mut func);
     let plans = syscall::plans(target, &func, Caller::Program)?;
     let arities = HashMap::new();
     let returns_value = crate::operands::sets_result(&func, target.cc);
     let info = FnInfo { arities: &arities, syscalls: &plans, returns_value };
-    let alloc = regalloc::allocate(&func, original.len(), target.cc, &info, RegSet::EMPTY)?;
+    let alloc = regalloc::allocate(&func, original.len(), target.cc, &info, RegSet::EMPTY);
     let locs = original.iter().enumerate().map(|(dense, v)| (*v, alloc.loc(dense as u32))).collect();
     Ok((locs, alloc))
 }

@@ -29,12 +29,6 @@ pub struct FnCtx<'a> {
 }
 
 impl FnCtx<'_> {
-    pub fn loc(&self, r: Reg) -> Loc {
-        match r {
-            Reg::V(v) => self.alloc.loc(v),
-            Reg::P(p) => Loc::Reg(p),
-        }
-    }
     pub fn syscall_plan(&self, index: usize) -> Plan {
         let k = self.syscalls.binary_search_by_key(&index, |(i, _)| *i).expect("every syscall is planned");
         self.syscalls[k].1
@@ -86,8 +80,6 @@ pub enum MoveSrc {
 /// An instruction set as the lowering driver sees it.
 pub trait Machine: Sized {
     type Inst;
-    /// Frames of more slots than this cannot be addressed.
-    const MAX_FRAME_SLOTS: u32 = u32::MAX;
     fn encode(inst: Self::Inst, buf: &mut CodeBuffer);
     /// Sets up the frame and saves the callee-saved registers the function
     /// uses (parameters are bound after it).
@@ -132,23 +124,29 @@ pub struct Lowering<'a, M> {
     /// The function's two scratch registers.
     pub s0: PReg,
     pub s1: PReg,
+    /// Scratch registers the IR also names whose IR values are parked in
+    /// their slots during the current instruction (see `regalloc`).
+    parked: RegSet,
     next_label: u32,
     /// Local label of the call to the division-by-zero routine, once needed.
     div_zero: Option<u32>,
     machine: PhantomData<M>,
 }
 
+/// Frames of more slots than this cannot be addressed: a slot's byte
+/// offset must fit a signed 32-bit displacement.
+const MAX_FRAME_SLOTS: u64 = i32::MAX as u64 / 8 - 1;
+
 /// Lowers and emits one allocated function.
 pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffer) -> Result<(), CompileError> {
-    let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
-    if frame.size() / 8 > M::MAX_FRAME_SLOTS {
+    let slots = f.alloc.saved.len() as u64 + f.ir_slots as u64 + f.alloc.spill_slots as u64;
+    if slots > MAX_FRAME_SLOTS {
         return Err(CompileError::TooLarge(format!(
-            "function {} needs {} frame slots; at most {} are supported",
-            f.func.name,
-            frame.size() / 8,
-            M::MAX_FRAME_SLOTS
+            "function {} needs {slots} frame slots; at most {MAX_FRAME_SLOTS} are supported",
+            f.func.name
         )));
     }
+    let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
     let [s0, s1] = f.alloc.scratch;
     let mut l = Lowering {
         f,
@@ -157,14 +155,22 @@ pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffe
         buf,
         s0,
         s1,
+        parked: RegSet::EMPTY,
         next_label: f.first_internal_label(),
         div_zero: None,
         machine: PhantomData::<M>,
     };
     M::prologue(&mut l);
+    l.park(f.alloc.parked_at_entry);
     l.bind_params();
+    l.unpark();
+    let parks = !f.alloc.parked_slots.is_empty();
     for (i, inst) in f.func.body.iter().enumerate() {
+        if parks && may_use_scratch(inst) {
+            l.park(f.alloc.parked_at(i));
+        }
         l.inst(i, inst);
+        l.unpark();
     }
     l.out_of_line();
     l.buf.resolve_labels().map_err(|label| {
@@ -192,9 +198,33 @@ impl<M: Machine> Lowering<'_, M> {
         }
     }
 
+    /// Where `r` is during the current instruction.
+    pub fn loc(&self, r: Reg) -> Loc {
+        match r {
+            Reg::V(v) => self.f.alloc.loc(v),
+            Reg::P(p) if self.parked.contains(p) => Loc::Spill(self.f.alloc.parked_slot(p)),
+            Reg::P(p) => Loc::Reg(p),
+        }
+    }
+    /// Moves the IR's values of the scratch registers `regs` to their
+    /// slots, where the next instruction finds them.
+    fn park(&mut self, regs: RegSet) {
+        for r in regs.iter() {
+            M::store_slot(self, r, self.frame.spill_slot(self.f.alloc.parked_slot(r)));
+        }
+        self.parked = regs;
+    }
+    /// Moves the parked values back to their registers.
+    fn unpark(&mut self) {
+        for r in std::mem::replace(&mut self.parked, RegSet::EMPTY).iter() {
+            M::load_slot(self, r, self.frame.spill_slot(self.f.alloc.parked_slot(r)));
+        }
+    }
+
     /// The register holding `r`, loading it into `scratch` if it is spilled.
+    #[inline]
     pub fn read(&mut self, r: Reg, scratch: PReg) -> PReg {
-        match self.f.loc(r) {
+        match self.loc(r) {
             Loc::Reg(p) => p,
             Loc::Spill(n) => {
                 M::load_slot(self, scratch, self.frame.spill_slot(n));
@@ -211,14 +241,15 @@ impl<M: Machine> Lowering<'_, M> {
     }
     /// The register a result for `r` is best computed in: its own, or s0.
     pub fn dst_reg(&self, r: Reg) -> PReg {
-        match self.f.loc(r) {
+        match self.loc(r) {
             Loc::Reg(p) => p,
             Loc::Spill(_) => self.s0,
         }
     }
     /// Puts the value computed in `val` into `r`'s location.
+    #[inline]
     pub fn write(&mut self, r: Reg, val: PReg) {
-        match self.f.loc(r) {
+        match self.loc(r) {
             Loc::Reg(p) => self.mov_rr(p, val),
             Loc::Spill(n) => M::store_slot(self, val, self.frame.spill_slot(n)),
         }
@@ -251,7 +282,7 @@ impl<M: Machine> Lowering<'_, M> {
         let mut moves = Vec::new();
         for (k, p) in self.f.func.params.iter().enumerate() {
             let arg = self.target.cc.args[k];
-            match self.f.loc(*p) {
+            match self.loc(*p) {
                 Loc::Spill(n) => M::store_slot(self, arg, self.frame.spill_slot(n)),
                 Loc::Reg(r) => moves.push((r, MoveSrc::Reg(arg))),
             }
@@ -278,7 +309,7 @@ impl<M: Machine> Lowering<'_, M> {
     }
 
     fn mov(&mut self, dst: Dst, src: &Operand) {
-        let (dst, src) = mov_operands(self.f, &self.frame, dst, src);
+        let (dst, src) = self.mov_operands(dst, src);
         let dst_slot = match dst {
             MoveDst::Reg(p) => return self.mov_to_reg(p, src),
             MoveDst::Slot(k) => k,
@@ -291,6 +322,35 @@ impl<M: Machine> Lowering<'_, M> {
                 self.mov_to_reg(self.s0, other);
                 M::store_slot(self, self.s0, dst_slot);
             }
+        }
+    }
+
+    /// The source and destination of an IR `mov`, resolved to registers,
+    /// frame slots and constants.
+    fn mov_operands(&self, dst: Dst, src: &Operand) -> (MoveDst, MoveSrc) {
+        let src = match *src {
+            Operand::Reg(r) => self.move_src(Src::Reg(r)),
+            Operand::Imm(i) => MoveSrc::Imm(i),
+            Operand::Stack(n) => MoveSrc::Slot(self.frame.ir_slot(n)),
+        };
+        let dst = match dst {
+            Dst::Reg(r) => match self.loc(r) {
+                Loc::Reg(p) => MoveDst::Reg(p),
+                Loc::Spill(n) => MoveDst::Slot(self.frame.spill_slot(n)),
+            },
+            Dst::Stack(n) => MoveDst::Slot(self.frame.ir_slot(n)),
+        };
+        (dst, src)
+    }
+
+    /// Where an IR source operand is, for a move.
+    fn move_src(&self, s: Src) -> MoveSrc {
+        match s {
+            Src::Imm(i) => MoveSrc::Imm(i),
+            Src::Reg(r) => match self.loc(r) {
+                Loc::Reg(p) => MoveSrc::Reg(p),
+                Loc::Spill(n) => MoveSrc::Slot(self.frame.spill_slot(n)),
+            },
         }
     }
 
@@ -319,8 +379,7 @@ impl<M: Machine> Lowering<'_, M> {
         let cc = self.target.cc;
         let saved: Vec<PReg> = self.f.alloc.live_across(i).intersect(cc.caller_saved).iter().collect();
         M::save_for_call(self, &saved);
-        let moves: Vec<(PReg, MoveSrc)> =
-            args.iter().zip(cc.args).map(|(a, r)| (*r, move_src(self.f, &self.frame, *a))).collect();
+        let moves: Vec<(PReg, MoveSrc)> = args.iter().zip(cc.args).map(|(a, r)| (*r, self.move_src(*a))).collect();
         self.parallel(&moves);
         let target = self.buf.function_symbol(routine);
         M::call(self, target);
@@ -339,11 +398,8 @@ impl<M: Machine> Lowering<'_, M> {
         // The address waits in s1, which no argument occupies or needs.
         let address = self.read(function, self.s1);
         self.mov_rr(self.s1, address);
-        let moves: Vec<(PReg, MoveSrc)> = args
-            .iter()
-            .zip(os::firmware_args(self.target))
-            .map(|(a, r)| (*r, move_src(self.f, &self.frame, *a)))
-            .collect();
+        let moves: Vec<(PReg, MoveSrc)> =
+            args.iter().zip(os::firmware_args(self.target)).map(|(a, r)| (*r, self.move_src(*a))).collect();
         self.parallel(&moves);
         M::call_firmware(self, self.s1);
         if let Some(d) = dst {
@@ -408,33 +464,14 @@ pub enum MoveDst {
     Slot(u32),
 }
 
-/// The source and destination of an IR `mov`, resolved to registers, frame
-/// slots and constants.
-pub fn mov_operands(f: &FnCtx, frame: &Frame, dst: Dst, src: &Operand) -> (MoveDst, MoveSrc) {
-    let src = match *src {
-        Operand::Reg(r) => move_src(f, frame, Src::Reg(r)),
-        Operand::Imm(i) => MoveSrc::Imm(i),
-        Operand::Stack(n) => MoveSrc::Slot(frame.ir_slot(n)),
-    };
-    let dst = match dst {
-        Dst::Reg(r) => match f.loc(r) {
-            Loc::Reg(p) => MoveDst::Reg(p),
-            Loc::Spill(n) => MoveDst::Slot(frame.spill_slot(n)),
-        },
-        Dst::Stack(n) => MoveDst::Slot(frame.ir_slot(n)),
-    };
-    (dst, src)
-}
-
-/// Where an IR source operand is, for a move.
-pub fn move_src(f: &FnCtx, frame: &Frame, s: Src) -> MoveSrc {
-    match s {
-        Src::Imm(i) => MoveSrc::Imm(i),
-        Src::Reg(r) => match f.loc(r) {
-            Loc::Reg(p) => MoveSrc::Reg(p),
-            Loc::Spill(n) => MoveSrc::Slot(frame.spill_slot(n)),
-        },
-    }
+/// Whether lowering `inst` may use the scratch registers. Branches never
+/// do, so a value parked around an instruction is restored on every path.
+fn may_use_scratch(inst: &ir::Inst) -> bool {
+    use ir::Inst as I;
+    !matches!(
+        inst,
+        I::Label(_) | I::Nop | I::Jmp(_) | I::Jcc(..) | I::Call(_) | I::Ret | I::Trap | I::Syscall | I::Raw(_)
+    )
 }
 
 #[cfg(test)]

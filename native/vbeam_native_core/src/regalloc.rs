@@ -3,15 +3,26 @@
 //! registers calls clobber as fixed segments.
 //!
 //! A vreg lives in one register, or in one spill slot, for its whole
-//! interval ("spill everywhere"): the lowerer reads and writes spilled vregs
-//! through the function's two scratch registers. Values live across calls
+//! interval ("spill everywhere"; vregs whose intervals do not overlap share
+//! slots): the lowerer reads and writes spilled vregs through the
+//! function's two scratch registers. Values live across calls
 //! therefore land in callee-saved registers or on the stack, never in a
 //! register a call destroys, and loops need no special care because an
 //! interval already covers every point where its vreg is live.
+//!
+//! The scratch registers are two candidates the IR never names, when it
+//! leaves two. A function may name more, even every candidate (on x86_64
+//! the other registers are argument, result, division, shift and heap
+//! registers): it then gets named ones. Around each instruction that may
+//! use scratch registers while the IR keeps a value in one (an operand, or
+//! a value live across it), the lowering parks that value in a spill slot
+//! of the register's, where the instruction reads and writes it. Branches
+//! never use scratch registers, so a parked value is restored on every
+//! path.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
-use crate::error::CompileError;
 use crate::ir::{Dst, Function, Inst, Operand, PReg, Reg};
 use crate::liveness::{self, Liveness};
 use crate::operands::{for_each_reg, for_each_reg_mut, CallInfo};
@@ -37,6 +48,13 @@ pub struct Allocation {
     /// Physical registers the IR keeps live across instructions that call a
     /// runtime routine or need registers of their own (sorted by index).
     pub pregs_live_across: Vec<(usize, RegSet)>,
+    /// Scratch registers the IR also names, with the spill slot each one's
+    /// IR values are parked in.
+    pub parked_slots: Vec<(PReg, u32)>,
+    /// Where those registers hold values of the IR: per instruction (sorted
+    /// by index), and at the entry.
+    pub parked_at: Vec<(usize, RegSet)>,
+    pub parked_at_entry: RegSet,
 }
 
 impl Allocation {
@@ -44,10 +62,22 @@ impl Allocation {
         self.locs[vreg as usize]
     }
     pub fn live_across(&self, index: usize) -> RegSet {
-        match self.pregs_live_across.binary_search_by_key(&index, |(i, _)| *i) {
-            Ok(k) => self.pregs_live_across[k].1,
-            Err(_) => RegSet::EMPTY,
-        }
+        at_instruction(&self.pregs_live_across, index)
+    }
+    /// The scratch registers holding values of the IR at instruction `index`.
+    pub fn parked_at(&self, index: usize) -> RegSet {
+        at_instruction(&self.parked_at, index)
+    }
+    /// The spill slot a parked scratch register's IR values are kept in.
+    pub fn parked_slot(&self, reg: PReg) -> u32 {
+        self.parked_slots.iter().find(|(r, _)| *r == reg).expect("a parked register has a slot").1
+    }
+}
+
+fn at_instruction(sets: &[(usize, RegSet)], index: usize) -> RegSet {
+    match sets.binary_search_by_key(&index, |(i, _)| *i) {
+        Ok(k) => sets[k].1,
+        Err(_) => RegSet::EMPTY,
     }
 }
 
@@ -125,23 +155,15 @@ pub fn named_pregs(func: &Function) -> RegSet {
 /// Allocates a renumbered function. `reserved` are registers no vreg may
 /// use beyond the convention's own (the heap register when the module
 /// allocates).
-pub fn allocate(
-    func: &Function,
-    num_vregs: usize,
-    cc: &CallConv,
-    info: &dyn CallInfo,
-    reserved: RegSet,
-) -> Result<Allocation, CompileError> {
+pub fn allocate(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn CallInfo, reserved: RegSet) -> Allocation {
     let named = named_pregs(func);
-    let mut scratch_iter =
-        cc.scratch_candidates.iter().copied().filter(|r| !named.contains(*r) && !reserved.contains(*r));
-    let (Some(s0), Some(s1)) = (scratch_iter.next(), scratch_iter.next()) else {
-        return Err(CompileError::InvalidFunction {
-            function: func.name.clone(),
-            reason: "the function names every register the backend could use as scratch".into(),
-        });
+    let candidates = cc.scratch_candidates.iter().copied().filter(|r| !reserved.contains(*r));
+    let mut scratch =
+        candidates.clone().filter(|r| !named.contains(*r)).chain(candidates.filter(|r| named.contains(*r)));
+    let (Some(s0), Some(s1)) = (scratch.next(), scratch.next()) else {
+        unreachable!("every convention has at least two scratch candidates it does not reserve")
     };
-    let live = liveness::analyze(func, num_vregs, cc, info);
+    let live = liveness::analyze(func, num_vregs, cc, info, RegSet::of(&[s0, s1]).intersect(named));
     let pool: Vec<PReg> =
         cc.allocatable.iter().copied().filter(|r| *r != s0 && *r != s1 && !reserved.contains(*r)).collect();
     let hints = hints(func, num_vregs, cc);
@@ -154,8 +176,25 @@ pub fn allocate(
             Loc::Spill(s) => spill_slots = spill_slots.max(s + 1),
         }
     }
+    let parked = live.watched_busy.iter().fold(live.watched_busy_at_entry, |set, (_, regs)| set.union(*regs));
+    let parked_slots = parked
+        .iter()
+        .map(|r| {
+            spill_slots += 1;
+            (r, spill_slots - 1)
+        })
+        .collect();
     let saved = used.union(live.pregs_written).union(RegSet::of(&[s0, s1])).intersect(cc.callee_saved).minus(reserved);
-    Ok(Allocation { locs, scratch: [s0, s1], spill_slots, saved, pregs_live_across: live.pregs_live_across })
+    Allocation {
+        locs,
+        scratch: [s0, s1],
+        spill_slots,
+        saved,
+        pregs_live_across: live.pregs_live_across,
+        parked_slots,
+        parked_at: live.watched_busy,
+        parked_at_entry: live.watched_busy_at_entry,
+    }
 }
 
 /// The register each vreg would best live in: the physical register it is
@@ -181,17 +220,59 @@ fn hints(func: &Function, num_vregs: usize, cc: &CallConv) -> Vec<Option<PReg>> 
     hints
 }
 
+/// Spill slots, each shared by vregs whose intervals do not overlap, so a
+/// frame holds about as many as values are spilled at once.
+#[derive(Default)]
+struct SpillSlots {
+    count: u32,
+    /// `(end of the interval, slot)` for slots in use.
+    in_use: BinaryHeap<Reverse<(u32, u32)>>,
+    /// `(end of its last interval, slot)` for the others.
+    free: BinaryHeap<Reverse<(u32, u32)>>,
+}
+
+impl SpillSlots {
+    /// Frees the slots of intervals that end before `point`.
+    fn release_before(&mut self, point: u32) {
+        while let Some(&Reverse((end, slot))) = self.in_use.peek() {
+            if end >= point {
+                break;
+            }
+            self.in_use.pop();
+            self.free.push(Reverse((end, slot)));
+        }
+    }
+    /// A slot for the interval `[start, end]`: one free since before its
+    /// start (that of a victim began earlier than the scan's position),
+    /// else a new one.
+    fn take(&mut self, start: u32, end: u32) -> u32 {
+        let slot = match self.free.peek() {
+            Some(&Reverse((since, slot))) if since < start => {
+                self.free.pop();
+                slot
+            }
+            _ => {
+                self.count += 1;
+                self.count - 1
+            }
+        };
+        self.in_use.push(Reverse((end, slot)));
+        slot
+    }
+}
+
 fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Loc> {
     let mut order: Vec<(u32, u32, u32)> =
         live.intervals.iter().enumerate().filter_map(|(v, iv)| iv.map(|(s, e)| (s, e, v as u32))).collect();
     order.sort_unstable();
     let mut locs = vec![Loc::Spill(u32::MAX); live.intervals.len()];
-    let mut next_slot = 0u32;
+    let mut slots = SpillSlots::default();
     // Active intervals: (end, vreg, register).
     let mut active: Vec<(u32, u32, PReg)> = Vec::with_capacity(pool.len());
     let mut free = RegSet::of(pool);
     let fits = |r: PReg, s: u32, e: u32| !liveness::overlaps(&live.fixed[r.0 as usize], s, e);
     for (start, end, v) in order {
+        slots.release_before(start);
         active.retain(|&(e, _, r)| {
             let keep = e >= start;
             if !keep {
@@ -216,16 +297,13 @@ fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Lo
             .map(|(k, _)| k);
         match victim {
             Some(k) => {
-                let (_, spilled, r) = active.swap_remove(k);
-                locs[spilled as usize] = Loc::Spill(next_slot);
-                next_slot += 1;
+                let (spilled_end, spilled, r) = active.swap_remove(k);
+                let (spilled_start, _) = live.intervals[spilled as usize].expect("an active vreg has an interval");
+                locs[spilled as usize] = Loc::Spill(slots.take(spilled_start, spilled_end));
                 active.push((end, v, r));
                 locs[v as usize] = Loc::Reg(r);
             }
-            None => {
-                locs[v as usize] = Loc::Spill(next_slot);
-                next_slot += 1;
-            }
+            None => locs[v as usize] = Loc::Spill(slots.take(start, end)),
         }
     }
     locs
@@ -268,7 +346,7 @@ mod tests {
 
     fn alloc(f: &mut Function) -> Allocation {
         let n = renumber(f).len();
-        allocate(f, n, call_conv(Isa::X86_64), &NoInfo, RegSet::EMPTY).unwrap()
+        allocate(f, n, call_conv(Isa::X86_64), &NoInfo, RegSet::EMPTY)
     }
 
     #[test]
@@ -341,6 +419,36 @@ mod tests {
         assert_eq!(unique.len(), spilled.len());
         let regs: Vec<PReg> = a.locs.iter().filter_map(|l| if let Loc::Reg(r) = l { Some(*r) } else { None }).collect();
         assert!(regs.iter().all(|r| !a.scratch.contains(r)));
+    }
+
+    #[test]
+    fn values_spilled_one_after_another_share_slots() {
+        // Two rounds of 40 values live at once, the second after the first.
+        let n = 40u32;
+        let mut body = Vec::new();
+        for round in 0..2 {
+            let first = 1 + round * n;
+            body.extend((first..first + n).map(|v| Inst::Bin {
+                op: BinOp::Add,
+                dst: Reg::V(v),
+                a: Reg::V(0),
+                b: Src::Imm(v as i64),
+            }));
+            body.extend((first..first + n).map(|v| Inst::Bin {
+                op: BinOp::Add,
+                dst: Reg::V(0),
+                a: Reg::V(0),
+                b: Src::Reg(Reg::V(v)),
+            }));
+        }
+        body.push(mov(Reg::P(x86::RAX), Reg::V(0)));
+        body.push(Inst::Ret);
+        let mut f = func(body, 0);
+        let a = alloc(&mut f);
+        let spilled = |vregs: std::ops::Range<u32>| vregs.filter(|v| matches!(a.loc(*v), Loc::Spill(_))).count();
+        let (first, second) = (spilled(1..1 + n), spilled(1 + n..1 + 2 * n));
+        assert!(second > 0);
+        assert_eq!(a.spill_slots as usize, first.max(second) + spilled(0..1));
     }
 
     #[test]

@@ -254,6 +254,26 @@ fn callee(inst: &Inst) -> Option<String> {
     }
 }
 
+/// Every label of `f` is defined exactly once (liveness and lowering
+/// follow each branch to its label).
+pub fn check_labels(f: &Function) -> Result<(), CompileError> {
+    let mut defined = vec![false; f.labels.len()];
+    for inst in &f.body {
+        if let Inst::Label(l) = inst {
+            if std::mem::replace(&mut defined[l.0 as usize], true) {
+                return Err(CompileError::DuplicateLabel {
+                    function: f.name.clone(),
+                    label: f.labels[l.0 as usize].clone(),
+                });
+            }
+        }
+    }
+    if let Some(l) = defined.iter().position(|d| !d) {
+        return Err(CompileError::UndefinedLabel { function: f.name.clone(), label: f.labels[l].clone() });
+    }
+    Ok(())
+}
+
 /// Checks one function; `heap_reserved` says whether the program uses the
 /// heap register.
 pub fn check_function(
@@ -276,20 +296,7 @@ pub fn check_function(
             reason: "parameters must be vregs".into(),
         });
     }
-    let mut defined = vec![false; f.labels.len()];
-    for inst in &f.body {
-        if let Inst::Label(l) = inst {
-            if std::mem::replace(&mut defined[l.0 as usize], true) {
-                return Err(CompileError::DuplicateLabel {
-                    function: f.name.clone(),
-                    label: f.labels[l.0 as usize].clone(),
-                });
-            }
-        }
-    }
-    if let Some(l) = defined.iter().position(|d| !d) {
-        return Err(CompileError::UndefinedLabel { function: f.name.clone(), label: f.labels[l].clone() });
-    }
+    check_labels(f)?;
     // A jcc tests the flags of the cmp right before it (other jccs,
     // comments and nops may come between): anything else may change them.
     let mut flags_from_cmp = false;

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use vbeam_native_core::compile_module;
-use vbeam_native_core::ir::{Format, Isa};
+use vbeam_native_core::ir::{Format, Isa, Module};
 use vbeam_native_macho_loader as macho;
 
 use crate::gen::{generate, Config};
@@ -26,17 +26,24 @@ const ETXTBSY: i32 = 26;
 pub fn check(target: Isa, format: Format, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
     let mut module = generate(target, seed, cfg);
     module.format = format;
-    let name = format!("{}_{}_{seed}", target.name(), format.name());
+    check_module(&module, &format!("seed {seed}"), work)
+}
+
+/// One module's result, `label`led in the report: `None` when the
+/// executable and the interpreter agree.
+pub fn check_module(module: &Module, label: &str, work: &Path) -> Option<String> {
+    let (target, format) = (module.isa, module.format);
+    let name = format!("{}_{}_{}", target.name(), format.name(), label.replace(' ', "_"));
     let save = |why: &str| {
         let path = work.join(format!("fail_{name}.ir"));
-        let _ = std::fs::write(&path, ir_text::to_text(&module));
-        Some(format!("{} {} seed {seed}: {why} (saved {})", target.name(), format.name(), path.display()))
+        let _ = std::fs::write(&path, ir_text::to_text(module));
+        Some(format!("{} {} {label}: {why} (saved {})", target.name(), format.name(), path.display()))
     };
-    let expected = match interp::run(&module, MAX_STEPS) {
+    let expected = match interp::run(module, MAX_STEPS) {
         Ok(o) => o,
         Err(e) => return save(&format!("the interpreter failed: {e:?}")),
     };
-    let binary = match compile_module(&module) {
+    let binary = match compile_module(module) {
         Ok(b) => b,
         Err(e) => return save(&format!("compile error: {e}")),
     };

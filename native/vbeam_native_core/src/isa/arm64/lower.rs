@@ -3,10 +3,12 @@
 //!
 //! Frame: `stp x29, x30, [sp, #-16]!; sub sp, sp, #size; mov x29, sp`. The
 //! frame pointer points at the bottom of the frame, so frame slot k (see
-//! `lower::Frame`) is `[x29 + 8k]`, a scaled unsigned offset, and IR
-//! `push`/`pop` (16 bytes each, keeping sp aligned) never move a slot.
+//! `lower::Frame`) is `[x29 + 8k]`, a scaled unsigned offset up to slot
+//! 4095 and `[x29, x30, lsl #3]` with k in x30 beyond, and IR `push`/`pop`
+//! (16 bytes each, keeping sp aligned) never move a slot.
 //! Spilled vregs go through the function's two scratch registers; x30 is a
-//! third scratch between calls, since the prologue saves it anyway.
+//! third scratch between calls, since the prologue saves it anyway: no
+//! value stays in it while a slot is accessed.
 
 use super::imms::load_imm64;
 use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, SP, XZR};
@@ -18,8 +20,8 @@ use crate::regs::arm64::*;
 
 /// The third scratch register (the link register, saved by the prologue).
 const S2: Xr = LR;
-/// Largest frame whose every slot a scaled 12-bit offset reaches.
-const MAX_FRAME_SLOTS: u32 = 4095;
+/// Frame slots a scaled 12-bit offset reaches.
+const SLOTS_BY_OFFSET: u32 = 4096;
 
 /// ARM64 under the shared lowering driver.
 pub struct Arm64;
@@ -122,7 +124,6 @@ fn emit_all(l: &mut Lowering<Arm64>, insts: Vec<Inst>) {
 
 impl Machine for Arm64 {
     type Inst = Inst;
-    const MAX_FRAME_SLOTS: u32 = MAX_FRAME_SLOTS;
 
     fn encode(inst: Inst, buf: &mut CodeBuffer) {
         inst.emit(buf);
@@ -132,8 +133,17 @@ impl Machine for Arm64 {
         l.emit(Inst::StpPre { a: FP, b: LR, base: SP, offset: -16 });
         let size = l.frame.size() as i64;
         if size > 0 {
-            let seq = add_imm(SP, SP, -size).expect("frame size is bounded");
-            emit_all(l, seq);
+            match add_imm(SP, SP, -size) {
+                Some(seq) => emit_all(l, seq),
+                // Beyond the immediates (16 MiB): through x29 and x30,
+                // which the stp saved.
+                None => {
+                    l.emit(Inst::MovSp { dst: FP, src: SP });
+                    emit_all(l, load_imm64(S2, size));
+                    l.emit(Inst::AluRRR { op: AluOp::Sub, dst: FP, a: FP, b: S2 });
+                    l.emit(Inst::MovSp { dst: SP, src: FP });
+                }
+            }
         }
         l.emit(Inst::MovSp { dst: FP, src: SP });
         for k in 0..l.frame.saved.len() {
@@ -145,18 +155,36 @@ impl Machine for Arm64 {
         for k in 0..l.frame.saved.len() {
             Self::load_slot(l, l.frame.saved[k], l.frame.saved_slot(k));
         }
-        let seq = add_imm(SP, FP, l.frame.size() as i64).expect("frame size is bounded");
-        emit_all(l, seq);
+        let size = l.frame.size() as i64;
+        match add_imm(SP, FP, size) {
+            Some(seq) => emit_all(l, seq),
+            // x30 is restored next.
+            None => {
+                emit_all(l, load_imm64(S2, size));
+                l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: FP, b: S2 });
+                l.emit(Inst::MovSp { dst: SP, src: S2 });
+            }
+        }
         l.emit(Inst::LdpPost { a: FP, b: LR, base: SP, offset: 16 });
         l.emit(Inst::Ret);
     }
 
-    /// Frame slot k is `[x29 + 8k]`.
+    /// Frame slot k is `[x29 + 8k]`, or `[x29, x30, lsl #3]` with k in x30.
     fn load_slot(l: &mut Lowering<Self>, dst: PReg, k: u32) {
-        l.emit(Inst::Load { width: Width::B64, dst, base: FP, offset: 8 * k });
+        if k < SLOTS_BY_OFFSET {
+            l.emit(Inst::Load { width: Width::B64, dst, base: FP, offset: 8 * k });
+        } else {
+            Self::mov_imm(l, S2, k as i64);
+            l.emit(Inst::LoadIndexed { width: Width::B64, dst, base: FP, index: S2, scaled: true });
+        }
     }
     fn store_slot(l: &mut Lowering<Self>, src: PReg, k: u32) {
-        l.emit(Inst::Store { width: Width::B64, src, base: FP, offset: 8 * k });
+        if k < SLOTS_BY_OFFSET {
+            l.emit(Inst::Store { width: Width::B64, src, base: FP, offset: 8 * k });
+        } else {
+            Self::mov_imm(l, S2, k as i64);
+            l.emit(Inst::StoreIndexed { width: Width::B64, src, base: FP, index: S2, scaled: true });
+        }
     }
     fn mov_rr(l: &mut Lowering<Self>, dst: PReg, src: PReg) {
         l.emit(Inst::MovRR { dst, src });
