@@ -12,6 +12,10 @@ command -v rebar3 >/dev/null || need+=(rebar3)
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v llvm-mc >/dev/null || need+=(llvm)
 command -v gcc >/dev/null || need+=(gcc)
+# The fault tests read our frame records with gdb (arm64 through qemu's
+# gdb server).
+command -v gdb >/dev/null || need+=(gdb)
+command -v gdb-multiarch >/dev/null || need+=(gdb-multiarch)
 # The Mach-O test loader builds the unicorn CPU emulator (cmake, bindgen's
 # libclang) and its tests link with LLVM's ld64.lld.
 command -v cmake >/dev/null || need+=(cmake)

@@ -51,6 +51,9 @@ pub struct Fixup {
 #[derive(Default, Debug, Clone)]
 pub struct CodeBuffer {
     pub bytes: Vec<u8>,
+    /// Where a function's frame pointer starts pointing at its own frame
+    /// record: the code before runs with the caller's (`runtime::faults`).
+    pub frame_ready: u32,
     /// Offset of each bound local label.
     labels: Vec<Option<u32>>,
     pub fixups: Vec<Fixup>,

@@ -403,7 +403,7 @@ fn finish(
         }))
         .collect();
     let entry = functions.len() - 1;
-    link::link(target, functions, data, entry)
+    link::link(target, functions, data, entry, os::catches_faults(target))
 }
 
 /// The process entry point (see `os::start`).

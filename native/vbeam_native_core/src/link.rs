@@ -9,6 +9,7 @@ use crate::error::CompileError;
 use crate::format::{self, Placement};
 use crate::ir::Isa;
 use crate::ir::{DataRef, Symbol};
+use crate::runtime::faults::{self, TableEntry};
 use crate::target::Target;
 
 /// Functions start on this boundary (a cache-line fraction both ISAs like).
@@ -134,14 +135,28 @@ pub struct Sizes {
 }
 
 /// Links `functions` (the entry point is number `entry`) and `data` into
-/// an executable file for `target`.
+/// an executable file for `target`; with `function_table`, adds the table
+/// of every function but the entry point that `runtime::faults` reads.
 pub fn link(
     target: Target,
     functions: Vec<FunctionCode>,
-    data: Vec<DataSymbol>,
+    mut data: Vec<DataSymbol>,
     entry: usize,
+    function_table: bool,
 ) -> Result<Vec<u8>, CompileError> {
     let writer = format::writer(target);
+    let tabled = |i: &usize| *i != entry;
+    if function_table {
+        let size = faults::table_size((0..functions.len()).filter(tabled).map(|i| functions[i].name.as_str()));
+        data.push(DataSymbol {
+            name: faults::FUNCTION_TABLE.into(),
+            align: 8,
+            bytes: Some(vec![0; size as usize]),
+            size,
+            refs: Vec::new(),
+            read_only: true,
+        });
+    }
     let names = Names::new(&functions, &data);
     let (mut text, fixups, symbols) = join(target.isa, &functions, &names);
     let align_of = |read_only: bool| {
@@ -182,11 +197,26 @@ pub fn link(
             CompileError::TooLarge(format!("a reference from offset {:#x} of the code cannot reach {to:#x}", f.offset))
         })?;
     }
+    // The table, last of the entries, once the code's place is known.
+    let table = function_table.then(|| {
+        let entries: Vec<TableEntry> = (0..functions.len())
+            .filter(tabled)
+            .map(|i| TableEntry { symbol: &symbols[i], ready: functions[i].code.frame_ready })
+            .collect();
+        let text_from_table = placement.text_addr.wrapping_sub(data_addrs[data.len() - 1]) as i64;
+        faults::table_bytes(&entries, text_from_table)
+    });
     let mut initialised = vec![0u8; layout.data_size as usize];
     let mut rodata = vec![0u8; layout.rodata_size as usize];
     let mut absolute_pointers = Vec::new();
-    for (d, offset) in data.iter().zip(&layout.offsets) {
-        let Some(bytes) = &d.bytes else { continue };
+    for (i, (d, offset)) in data.iter().zip(&layout.offsets).enumerate() {
+        let bytes = match &table {
+            Some(table) if i == data.len() - 1 => table,
+            _ => {
+                let Some(bytes) = &d.bytes else { continue };
+                bytes
+            }
+        };
         let at = *offset as usize;
         if d.read_only {
             debug_assert!(d.refs.is_empty(), "read-only data holds no addresses");

@@ -117,6 +117,9 @@ pub struct CallConv {
     pub heap: PReg,
     /// Registers the IR may not name: stack and frame pointers.
     pub reserved: RegSet,
+    /// The register pointing at the current function's frame record (the
+    /// caller's frame pointer, then the return address).
+    pub frame_pointer: PReg,
     /// Registers the `syscall` instruction reads (number first) and the one
     /// it writes.
     pub syscall_uses: &'static [PReg],
@@ -155,6 +158,7 @@ static X86_64: CallConv = CallConv {
     scratch_candidates: &[x86::R11, x86::R10, x86::R12, x86::R13, x86::R14, x86::RBX],
     heap: x86::R15,
     reserved: RegSet(1 << 4 | 1 << 5), // rsp rbp
+    frame_pointer: x86::RBP,
     syscall_uses: &[x86::RAX, x86::RDI, x86::RSI, x86::RDX, x86::R10, x86::R8, x86::R9],
     syscall_result: x86::RAX,
     // The CPU's `syscall` instruction writes them; Linux's convention, the
@@ -204,6 +208,7 @@ static ARM64: CallConv = CallConv {
     // x18 (platform register), fp, lr (the lowerer's third scratch between
     // calls: the prologue saves it anyway), sp.
     reserved: RegSet(1 << 18 | 1 << 29 | 1 << 30 | 1 << 31),
+    frame_pointer: arm64::FP,
     syscall_uses: &[arm64::X16, PReg(0), PReg(1), PReg(2), PReg(3), PReg(4), PReg(5)],
     syscall_result: PReg(0),
     syscall_clobbers: RegSet::EMPTY,

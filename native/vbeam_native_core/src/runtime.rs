@@ -7,6 +7,7 @@
 
 mod arrays;
 pub mod builder;
+pub mod faults;
 mod float;
 mod libm;
 mod math;
@@ -65,6 +66,19 @@ const TEXTS: &[(&str, &[u8])] = &[
     ("__vbeam_msg_delete", b"V panic: array.delete: index out of range (i == "),
     ("__vbeam_msg_delete_len", b", a.len == "),
     ("__vbeam_msg_close", b")\n"),
+    ("__vbeam_msg_stack_overflow", b"stack overflow"),
+    ("__vbeam_msg_segfault", b"segmentation fault"),
+    ("__vbeam_msg_bus_error", b"bus error"),
+    ("__vbeam_msg_illegal", b"illegal instruction"),
+    ("__vbeam_msg_arithmetic", b"arithmetic exception"),
+    ("__vbeam_msg_fault_signal", b"signal "),
+    ("__vbeam_msg_fault_address", b" at address "),
+    ("__vbeam_msg_fault_in", b" in "),
+    ("__vbeam_msg_fault_pc", b" (pc "),
+    ("__vbeam_msg_fault_pc_end", b")"),
+    ("__vbeam_msg_called_from", b"  called from "),
+    ("__vbeam_msg_more_callers", b"  ... and "),
+    ("__vbeam_msg_more_callers_end", b" more callers\n"),
 ];
 
 pub(crate) fn text(name: &str) -> (&'static str, usize) {
@@ -182,6 +196,9 @@ pub fn build<'a>(
             if let Some(c) = callees(inst) {
                 pending.push(c.to_string());
             }
+            if let Inst::Lea { symbol: Symbol::Function(f), .. } = inst {
+                pending.push(f.clone());
+            }
             if let Inst::Lea { symbol: Symbol::Data(symbol), .. } = inst {
                 if let Some((n, _)) = TEXTS.iter().find(|(n, _)| n == symbol) {
                     texts.insert(n);
@@ -221,6 +238,7 @@ fn bss_size(name: &str) -> Option<u64> {
         _ => float::BSS
             .iter()
             .chain(system::BSS)
+            .chain(faults::BSS)
             .find(|(n, _)| *n == name)
             .map(|(_, size)| *size)
             .or_else(|| parse_float::bss_size(name))
@@ -270,7 +288,8 @@ fn routine(target: Target, name: &str) -> Function {
                 || parse_float::routine(&mut b, other)
                 || text::routine(&mut b, other)
                 || arrays::routine(&mut b, other)
-                || system::routine(&mut b, other);
+                || system::routine(&mut b, other)
+                || faults::routine(&mut b, other);
             assert!(built, "no runtime routine named {other}");
         }
     }

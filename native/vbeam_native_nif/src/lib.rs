@@ -184,7 +184,7 @@ fn link_executable<'a>(
             refs: Vec::new(),
             read_only: false,
         }];
-        match link::link(Target::new(target, format), functions, data, 0) {
+        match link::link(Target::new(target, format), functions, data, 0, false) {
             Ok(bytes) => ok_binary(env, &bytes),
             Err(e) => (atoms::error(), errors::reason(env, &e.into())).encode(env),
         }

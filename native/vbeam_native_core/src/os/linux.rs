@@ -2,7 +2,9 @@
 //! in x8); failures return −errno.
 
 use super::syscall::Call;
-use super::{Failure, Kernel, Trap, BUFFER, CLOCK_MS, OPEN, RANDOM, SLEEP};
+use super::unix::{self, SignalFrame};
+use super::{Failure, Fault, Kernel, Trap, BUFFER, CATCH_FAULTS, CLOCK_MS, FAULT_HANDLER, OPEN, RANDOM, SLEEP};
+use super::{SIGNAL_STACK, SIGNAL_STACK_SIZE, SIGNAL_STRUCT};
 use crate::ir::{BinOp, Isa, Src};
 use crate::regs::{arm64, x86, RegSet};
 use crate::runtime::builder::Builder;
@@ -20,6 +22,9 @@ pub const X86_64: Kernel = Kernel {
         (Call::Nanosleep, 35),
         (Call::ClockGettime, 228),
         (Call::Getrandom, 318),
+        (Call::Sigaction, 13),
+        (Call::Sigaltstack, 131),
+        (Call::Sigreturn, 15),
     ],
     class: 0,
     // The CPU's `syscall` writes the return address and flags there.
@@ -41,6 +46,9 @@ pub const ARM64: Kernel = Kernel {
         (Call::Nanosleep, 101),
         (Call::ClockGettime, 113),
         (Call::Getrandom, 278),
+        (Call::Sigaction, 134),
+        (Call::Sigaltstack, 132),
+        (Call::Sigreturn, 139),
     ],
     class: 0,
     // The IR's calls name their number in x16: x8 is loaded for the kernel.
@@ -57,6 +65,37 @@ const CLOCK_MONOTONIC: i64 = 1;
 const MODE: i64 = 0o644;
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 const NANOS_PER_MILLI: i64 = 1_000_000;
+
+/// The faults a handler is installed for, by signal number.
+pub const FAULT_SIGNALS: &[(Fault, i64)] =
+    &[(Fault::Memory, 11), (Fault::Bus, 7), (Fault::Instruction, 4), (Fault::Arithmetic, 8)];
+
+/// `struct kernel_sigaction`'s fields: handler, flags, restorer, mask.
+const ACTION_FLAGS: i32 = 8;
+const ACTION_RESTORER: i32 = 16;
+const ACTION_MASK: i32 = 24;
+const SA_SIGINFO: i64 = 0x4;
+const SA_ONSTACK: i64 = 0x0800_0000;
+/// The x86_64 kernel delivers a signal only to a handler that names the
+/// code its return goes to (`rt_sigreturn`).
+const SA_RESTORER: i64 = 0x0400_0000;
+/// The kernel's signal set: 64 signals.
+const SIGSET_SIZE: i64 = 8;
+/// `stack_t`: ss_sp, ss_flags, ss_size.
+const STACK_SIZE: i32 = 16;
+/// What a signal handler returns to: back into the kernel.
+const SIGRETURN: &str = "__vbeam_os_sigreturn";
+
+/// Where the machine state is when a handler runs: `siginfo_t`'s
+/// `si_addr`, and in `ucontext_t` the `uc_mcontext` registers (x86_64
+/// `gregs[REG_RBP, REG_RSP, REG_RIP]`; arm64 `regs[29]`, `regs[30]`, `sp`,
+/// `pc` after the 16-byte aligned `fault_address`).
+fn signal_frame(isa: Isa) -> SignalFrame {
+    match isa {
+        Isa::X86_64 => SignalFrame { fault_address: 16, context: None, pc: 168, sp: 160, fp: 120, lr: None },
+        Isa::Arm64 => SignalFrame { fault_address: 16, context: None, pc: 440, sp: 432, fp: 416, lr: Some(424) },
+    }
+}
 
 /// Builds Linux's own primitives: those whose calls differ from macOS's.
 pub fn primitive(isa: Isa, name: &str, b: &mut Builder) -> bool {
@@ -99,6 +138,33 @@ pub fn primitive(isa: Isa, name: &str, b: &mut Builder) -> bool {
             b.syscall(Call::Getrandom, &[Src::Reg(bits), Src::Imm(8), Src::Imm(0)]);
             let v = b.load(bits, 0);
             b.ret(Src::Reg(v));
+        }
+        CATCH_FAULTS => {
+            let stack = b.lea(SIGNAL_STACK);
+            let description = b.lea(SIGNAL_STRUCT);
+            b.store(description, 0, Src::Reg(stack));
+            b.store(description, 8, Src::Imm(0));
+            b.store(description, STACK_SIZE, Src::Imm(SIGNAL_STACK_SIZE as i64));
+            b.syscall(Call::Sigaltstack, &[Src::Reg(description), Src::Imm(0)]);
+            let handler = b.lea_function(FAULT_HANDLER);
+            let restorer = b.lea_function(SIGRETURN);
+            b.store(description, 0, Src::Reg(handler));
+            b.store(description, ACTION_FLAGS, Src::Imm(SA_SIGINFO | SA_ONSTACK | SA_RESTORER));
+            b.store(description, ACTION_RESTORER, Src::Reg(restorer));
+            b.store(description, ACTION_MASK, Src::Imm(0));
+            for &(_, signal) in FAULT_SIGNALS {
+                let args = [Src::Imm(signal), Src::Reg(description), Src::Imm(0), Src::Imm(SIGSET_SIZE)];
+                b.syscall(Call::Sigaction, &args);
+            }
+            b.ret_void();
+        }
+        FAULT_HANDLER => {
+            let [signal, info, context] = b.params();
+            unix::report_fault(b, &signal_frame(isa), signal, info, context);
+        }
+        SIGRETURN => {
+            b.syscall(Call::Sigreturn, &[]);
+            b.trap();
         }
         _ => return false,
     }

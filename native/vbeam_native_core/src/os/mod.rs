@@ -45,6 +45,45 @@ pub const CLOCK_MS: &str = "__vbeam_os_clock_ms";
 /// `os_random() -> 64 bits` from the system's randomness, or its clock
 /// where it has none.
 pub const RANDOM: &str = "__vbeam_os_random";
+/// `os_catch_faults()`: the runtime's fault report (`runtime::faults`)
+/// installed as the handler of `fault_signals`, on an alternate stack.
+pub const CATCH_FAULTS: &str = "__vbeam_os_catch_faults";
+/// The handler the system calls on a fault.
+const FAULT_HANDLER: &str = "__vbeam_os_fault_handler";
+/// The stack fault handlers run on, which a stack overflow leaves intact.
+const SIGNAL_STACK: &str = "__vbeam_os_signal_stack";
+const SIGNAL_STACK_SIZE: u64 = 64 << 10;
+/// Room for a `stack_t` or a `sigaction` structure.
+const SIGNAL_STRUCT: &str = "__vbeam_os_signal_struct";
+const SIGNAL_STRUCT_SIZE: u64 = 32;
+
+/// The faults a program reports (`runtime::faults`), each a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// An access to memory not mapped, or not so (SIGSEGV).
+    Memory,
+    /// An access the memory system refused (SIGBUS).
+    Bus,
+    /// An undefined or privileged instruction (SIGILL).
+    Instruction,
+    /// An arithmetic trap (SIGFPE).
+    Arithmetic,
+}
+
+/// The faults `target`'s programs catch, with their signal numbers.
+pub fn fault_signals(target: Target) -> &'static [(Fault, i64)] {
+    match target.os {
+        Os::Linux => linux::FAULT_SIGNALS,
+        Os::Darwin => darwin::FAULT_SIGNALS,
+        Os::Uefi => &[],
+    }
+}
+
+/// Whether `target`'s programs report their faults (see `CATCH_FAULTS`).
+pub fn catches_faults(target: Target) -> bool {
+    !fault_signals(target).is_empty()
+}
+
 /// Scratch memory of the primitives: a time, random bytes (16 bytes).
 pub(crate) const BUFFER: &str = "__vbeam_os_buffer";
 const BUFFER_SIZE: u64 = 16;
@@ -136,11 +175,14 @@ pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<Star
     let mut steps = Vec::new();
     match target.os {
         // The kernel jumps to the entry point with the stack aligned,
-        // argc and argv on it.
+        // argc and argv on it. A zero frame pointer marks the outermost
+        // frame for debuggers.
         Os::Linux => {
             if keeps_arguments {
                 steps.push(StartStep::SaveStackArguments { argc: ARGC, argv: ARGV });
             }
+            steps.push(StartStep::Zero(target.cc.frame_pointer));
+            steps.push(StartStep::Call(CATCH_FAULTS));
         }
         // dyld calls `LC_MAIN`'s entry point as `main(argc, argv, envp, apple)`.
         Os::Darwin => {
@@ -148,6 +190,7 @@ pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<Star
             if keeps_arguments {
                 steps.extend([StartStep::Save(target.cc.args[0], ARGC), StartStep::Save(target.cc.args[1], ARGV)]);
             }
+            steps.push(StartStep::Call(CATCH_FAULTS));
         }
         // The firmware calls `efi_main(ImageHandle, SystemTable)`.
         Os::Uefi => {
@@ -168,7 +211,7 @@ pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<Star
 /// The routines every program of `target` links: what its start-up calls.
 pub fn start_routines(target: Target) -> &'static [&'static str] {
     match target.os {
-        Os::Linux | Os::Darwin => &[EXIT],
+        Os::Linux | Os::Darwin => &[EXIT, CATCH_FAULTS],
         Os::Uefi => &[EXIT, uefi::INIT],
     }
 }
@@ -189,8 +232,11 @@ pub fn firmware_args(target: Target) -> &'static [PReg] {
 
 /// Size of the OS layer's zero-filled entry `name`, if it is one.
 pub fn bss_size(name: &str) -> Option<u64> {
-    if name == BUFFER {
-        return Some(BUFFER_SIZE);
+    match name {
+        BUFFER => return Some(BUFFER_SIZE),
+        SIGNAL_STACK => return Some(SIGNAL_STACK_SIZE),
+        SIGNAL_STRUCT => return Some(SIGNAL_STRUCT_SIZE),
+        _ => {}
     }
     uefi::BSS.iter().find(|(n, _)| *n == name).map(|(_, size)| *size)
 }
@@ -201,7 +247,7 @@ pub fn primitive(target: Target, name: &str, b: &mut Builder) -> bool {
     unix::primitive(kernel, name, b)
         || match target.os {
             Os::Linux => linux::primitive(target.isa, name, b),
-            Os::Darwin => darwin::primitive(name, b),
+            Os::Darwin => darwin::primitive(target.isa, name, b),
             Os::Uefi => false,
         }
 }

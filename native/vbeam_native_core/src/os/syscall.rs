@@ -32,16 +32,23 @@ pub enum Call {
     Gettimeofday,
     Getrandom,
     Getentropy,
+    /// `rt_sigaction` (Linux), `sigaction` (XNU).
+    Sigaction,
+    Sigaltstack,
+    /// `rt_sigreturn` (Linux).
+    Sigreturn,
 }
 
 impl Call {
     /// How many argument registers the call reads.
     fn args(self) -> u32 {
         match self {
+            Call::Sigreturn => 0,
             Call::Exit | Call::Close => 1,
-            Call::Nanosleep | Call::ClockGettime | Call::Gettimeofday | Call::Getentropy => 2,
+            Call::Nanosleep | Call::ClockGettime | Call::Gettimeofday | Call::Getentropy | Call::Sigaltstack => 2,
             Call::Write | Call::Read | Call::Open | Call::Getrandom => 3,
-            Call::Openat => 4,
+            // Linux's takes the mask's size too.
+            Call::Openat | Call::Sigaction => 4,
             Call::Select => 5,
             Call::Mmap => 6,
         }

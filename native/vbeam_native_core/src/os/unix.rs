@@ -3,8 +3,44 @@
 
 use super::syscall::Call;
 use super::{Kernel, CLOSE, EXIT, PAGES, READ, WRITE};
-use crate::ir::{Cond, Src};
+use crate::ir::{Cond, Reg, Src};
 use crate::runtime::builder::Builder;
+use crate::runtime::faults;
+
+/// Where a fault handler finds the machine state in what the kernel passes
+/// it: byte offsets in `siginfo_t` and in the registers saved in the
+/// `ucontext_t`.
+pub struct SignalFrame {
+    pub fault_address: i32,
+    /// The saved registers: inline in the `ucontext_t` (`None`: the
+    /// register offsets are from its start) or behind the pointer at this
+    /// offset.
+    pub context: Option<i32>,
+    pub pc: i32,
+    pub sp: i32,
+    pub fp: i32,
+    /// The link register (arm64).
+    pub lr: Option<i32>,
+}
+
+/// A fault handler's body: the runtime's report from the saved state.
+pub fn report_fault(b: &mut Builder, frame: &SignalFrame, signal: Reg, info: Reg, context: Reg) {
+    let address = b.load(info, frame.fault_address);
+    let registers = match frame.context {
+        Some(at) => b.load(context, at),
+        None => context,
+    };
+    let pc = b.load(registers, frame.pc);
+    let sp = b.load(registers, frame.sp);
+    let fp = b.load(registers, frame.fp);
+    let lr = match frame.lr {
+        Some(at) => Src::Reg(b.load(registers, at)),
+        None => Src::Imm(0),
+    };
+    let args = [Src::Reg(signal), Src::Reg(address), Src::Reg(pc), Src::Reg(sp), Src::Reg(fp), lr];
+    b.call_void(faults::REPORT, &args);
+    b.trap();
+}
 
 const PROT_READ_WRITE: i64 = 3;
 /// The most negative −errno: results at or above it (unsigned) failed.

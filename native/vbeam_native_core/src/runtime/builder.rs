@@ -96,6 +96,12 @@ impl Builder {
         self.push(Inst::Lea { dst: d, symbol: Symbol::Data(symbol.into()) });
         d
     }
+    /// The address of the routine `name`.
+    pub fn lea_function(&mut self, name: &str) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::Lea { dst: d, symbol: Symbol::Function(name.into()) });
+        d
+    }
     pub fn cmp(&mut self, a: Reg, b: Src) {
         self.push(Inst::Cmp { a, b });
     }

@@ -1,11 +1,12 @@
 //! ARM64 instruction selection under the shared lowering driver
 //! (`crate::lower`), emitted straight into the function's code buffer.
 //!
-//! Frame: `stp x29, x30, [sp, #-16]!; sub sp, sp, #size; mov x29, sp`. The
-//! frame pointer points at the bottom of the frame, so frame slot k (see
-//! `lower::Frame`) is `[x29 + 8k]`, a scaled unsigned offset up to slot
-//! 4095 and `[x29, x30, lsl #3]` with k in x30 beyond, and IR `push`/`pop`
-//! (16 bytes each, keeping sp aligned) never move a slot.
+//! Frame: `sub sp, sp, #(size + 16); stp x29, x30, [sp]; mov x29, sp`.
+//! The frame record sits at the bottom, where x29 points, as AAPCS64 has
+//! it, so debuggers and the fault handler walk the chain of callers; frame
+//! slot k (see `lower::Frame`) is `[x29 + 16 + 8k]`, a scaled unsigned
+//! offset up to slot 4093 and `[x29, x30, lsl #3]` beyond, and IR
+//! `push`/`pop` (16 bytes each, keeping sp aligned) never move a slot.
 //! Spilled vregs go through the function's two scratch registers; x30 is a
 //! third scratch between calls, since the prologue saves it anyway: no
 //! value stays in it while a slot is accessed.
@@ -20,8 +21,15 @@ use crate::regs::arm64::*;
 
 /// The third scratch register (the link register, saved by the prologue).
 const S2: Xr = LR;
-/// Frame slots a scaled 12-bit offset reaches.
-const SLOTS_BY_OFFSET: u32 = 4096;
+/// The frame record (caller's x29, return address) below the slots.
+const RECORD: i64 = 16;
+/// 8-byte units above x29 a scaled 12-bit offset reaches.
+const UNITS_BY_OFFSET: i64 = 4096;
+
+/// Frame slot k's distance from x29 in 8-byte units, past the record.
+fn slot_unit(k: u32) -> i64 {
+    k as i64 + RECORD / 8
+}
 
 /// ARM64 under the shared lowering driver.
 pub struct Arm64;
@@ -130,22 +138,27 @@ impl Machine for Arm64 {
     }
 
     fn prologue(l: &mut Lowering<Self>) {
-        l.emit(Inst::StpPre { a: FP, b: LR, base: SP, offset: -16 });
-        let size = l.frame.size() as i64;
-        if size > 0 {
-            match add_imm(SP, SP, -size) {
-                Some(seq) => emit_all(l, seq),
-                // Beyond the immediates (16 MiB): through x29 and x30,
-                // which the stp saved.
-                None => {
-                    l.emit(Inst::MovSp { dst: FP, src: SP });
-                    emit_all(l, load_imm64(S2, size));
-                    l.emit(Inst::AluRRR { op: AluOp::Sub, dst: FP, a: FP, b: S2 });
-                    l.emit(Inst::MovSp { dst: SP, src: FP });
-                }
+        let total = l.frame.size() as i64 + RECORD;
+        match add_imm(SP, SP, -total) {
+            Some(seq) => {
+                emit_all(l, seq);
+                l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
+            }
+            // Beyond the immediates (16 MiB), through x29 and x30: the
+            // record is parked at the top while they compute sp.
+            None => {
+                l.emit(Inst::StpPre { a: FP, b: LR, base: SP, offset: -(RECORD as i16) });
+                emit_all(l, load_imm64(S2, total - RECORD));
+                l.emit(Inst::MovSp { dst: FP, src: SP });
+                l.emit(Inst::AluRRR { op: AluOp::Sub, dst: FP, a: FP, b: S2 });
+                l.emit(Inst::MovSp { dst: SP, src: FP });
+                l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: FP, b: S2 });
+                l.emit(Inst::Ldp { a: FP, b: LR, base: S2, offset: 0 });
+                l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
             }
         }
         l.emit(Inst::MovSp { dst: FP, src: SP });
+        l.buf.frame_ready = l.buf.bytes.len() as u32;
         for k in 0..l.frame.saved.len() {
             Self::store_slot(l, l.frame.saved[k], l.frame.saved_slot(k));
         }
@@ -155,34 +168,46 @@ impl Machine for Arm64 {
         for k in 0..l.frame.saved.len() {
             Self::load_slot(l, l.frame.saved[k], l.frame.saved_slot(k));
         }
-        let size = l.frame.size() as i64;
-        match add_imm(SP, FP, size) {
-            Some(seq) => emit_all(l, seq),
-            // x30 is restored next.
+        l.emit(Inst::MovSp { dst: SP, src: FP });
+        let total = l.frame.size() as i64 + RECORD;
+        match add_imm(SP, SP, total) {
+            Some(seq) => {
+                l.emit(Inst::Ldp { a: FP, b: LR, base: SP, offset: 0 });
+                emit_all(l, seq);
+            }
+            // The record moves to the top of the frame, through x29 with
+            // x30 addressing the top, and is popped from there.
             None => {
-                emit_all(l, load_imm64(S2, size));
+                emit_all(l, load_imm64(S2, total - RECORD));
                 l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: FP, b: S2 });
+                for half in [0, 8] {
+                    l.emit(Inst::Load { width: Width::B64, dst: FP, base: SP, offset: half });
+                    l.emit(Inst::Store { width: Width::B64, src: FP, base: S2, offset: half });
+                }
                 l.emit(Inst::MovSp { dst: SP, src: S2 });
+                l.emit(Inst::LdpPost { a: FP, b: LR, base: SP, offset: RECORD as i16 });
             }
         }
-        l.emit(Inst::LdpPost { a: FP, b: LR, base: SP, offset: 16 });
         l.emit(Inst::Ret);
     }
 
-    /// Frame slot k is `[x29 + 8k]`, or `[x29, x30, lsl #3]` with k in x30.
+    /// Frame slot k is `[x29 + 16 + 8k]`, or `[x29, x30, lsl #3]` with
+    /// k + 2 in x30.
     fn load_slot(l: &mut Lowering<Self>, dst: PReg, k: u32) {
-        if k < SLOTS_BY_OFFSET {
-            l.emit(Inst::Load { width: Width::B64, dst, base: FP, offset: 8 * k });
+        let unit = slot_unit(k);
+        if unit < UNITS_BY_OFFSET {
+            l.emit(Inst::Load { width: Width::B64, dst, base: FP, offset: 8 * unit as u32 });
         } else {
-            Self::mov_imm(l, S2, k as i64);
+            Self::mov_imm(l, S2, unit);
             l.emit(Inst::LoadIndexed { width: Width::B64, dst, base: FP, index: S2, scaled: true });
         }
     }
     fn store_slot(l: &mut Lowering<Self>, src: PReg, k: u32) {
-        if k < SLOTS_BY_OFFSET {
-            l.emit(Inst::Store { width: Width::B64, src, base: FP, offset: 8 * k });
+        let unit = slot_unit(k);
+        if unit < UNITS_BY_OFFSET {
+            l.emit(Inst::Store { width: Width::B64, src, base: FP, offset: 8 * unit as u32 });
         } else {
-            Self::mov_imm(l, S2, k as i64);
+            Self::mov_imm(l, S2, unit);
             l.emit(Inst::StoreIndexed { width: Width::B64, src, base: FP, index: S2, scaled: true });
         }
     }

@@ -92,25 +92,6 @@ fn slot(k: u32) -> Amode {
     Amode::base_disp(RBP, -8 * (k as i32 + 1))
 }
 
-/// Whether the function needs no frame pointer: nothing lives in frame
-/// slots and the IR never moves rsp itself, so callee-saved registers can
-/// simply be pushed and popped.
-fn frameless(l: &Lowering<X86_64>) -> bool {
-    l.frame.ir_slots == 0
-        && l.frame.spill_slots == 0
-        && !l.f.func.body.iter().any(|i| matches!(i, ir::Inst::Push(_) | ir::Inst::Pop(_)))
-}
-
-/// Bytes of padding a frameless function adds so rsp is 16-byte aligned at
-/// its calls (it is 8 past alignment on entry).
-fn frameless_pad(l: &Lowering<X86_64>) -> i32 {
-    if l.frame.saved.len().is_multiple_of(2) {
-        8
-    } else {
-        0
-    }
-}
-
 impl Machine for X86_64 {
     type Inst = Inst;
 
@@ -118,41 +99,23 @@ impl Machine for X86_64 {
         inst.emit(buf);
     }
 
+    /// Every function keeps a frame record (rbp → the caller's rbp, then
+    /// the return address), so faults and debuggers can name its callers.
     fn prologue(l: &mut Lowering<Self>) {
-        if frameless(l) {
-            for k in 0..l.frame.saved.len() {
-                l.emit(Inst::Push { reg: l.frame.saved[k] });
-            }
-            let pad = frameless_pad(l);
-            if pad != 0 {
-                l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: pad });
-            }
-        } else {
-            l.emit(Inst::Push { reg: RBP });
-            l.emit(Inst::MovRR { dst: RBP, src: RSP });
-            let size = l.frame.size();
-            if size > 0 {
-                l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: size as i32 });
-            }
-            for k in 0..l.frame.saved.len() {
-                let mem = slot(l.frame.saved_slot(k));
-                l.emit(Inst::Store { mem, src: l.frame.saved[k] });
-            }
+        l.emit(Inst::Push { reg: RBP });
+        l.emit(Inst::MovRR { dst: RBP, src: RSP });
+        l.buf.frame_ready = l.buf.bytes.len() as u32;
+        let size = l.frame.size();
+        if size > 0 {
+            l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: size as i32 });
+        }
+        for k in 0..l.frame.saved.len() {
+            let mem = slot(l.frame.saved_slot(k));
+            l.emit(Inst::Store { mem, src: l.frame.saved[k] });
         }
     }
 
     fn epilogue(l: &mut Lowering<Self>) {
-        if frameless(l) {
-            let pad = frameless_pad(l);
-            if pad != 0 {
-                l.emit(Inst::AluRI { op: AluOp::Add, dst: RSP, imm: pad });
-            }
-            for k in (0..l.frame.saved.len()).rev() {
-                l.emit(Inst::Pop { reg: l.frame.saved[k] });
-            }
-            l.emit(Inst::Ret);
-            return;
-        }
         for k in 0..l.frame.saved.len() {
             let mem = slot(l.frame.saved_slot(k));
             l.emit(Inst::Load { dst: l.frame.saved[k], mem });

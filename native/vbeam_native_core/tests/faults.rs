@@ -1,0 +1,250 @@
+//! Runtime faults explain themselves: a bad memory access, a stack
+//! overflow, an illegal instruction or an arithmetic trap prints a V panic
+//! naming the fault, the function and its callers on stderr, and the
+//! program ends with status 128 + the signal, as V's own handler does —
+//! on Linux (x86_64 natively, arm64 under qemu-aarch64) and macOS (the
+//! Mach-O test loader). And debuggers follow the frame records: gdb's
+//! backtrace names every caller.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use vbeam_native_core::{compile_term, term_text};
+use vbeam_native_macho_loader as macho;
+
+const ISAS: [&str; 2] = ["x86_64", "arm64"];
+const SIGILL: i32 = 4;
+const SIGFPE: i32 = 8;
+const SIGSEGV: i32 = 11;
+
+/// A module of `functions` (IR text, `A0` and `RET` standing for the first
+/// argument and the result register) for `isa` in `format`.
+fn module(isa: &str, format: &str, functions: &str) -> String {
+    let (a0, ret) = match isa {
+        "x86_64" => ("rdi", "rax"),
+        _ => ("x0", "x0"),
+    };
+    let functions = functions.replace("A0", &format!("{{preg, {a0}}}")).replace("RET", &format!("{{preg, {ret}}}"));
+    format!(
+        "#{{target => {isa}, format => {format}, functions => [{functions}], data => [], bss => [], imports => []}}."
+    )
+}
+
+/// `main` calls `sum(0)`, which calls `get(0)`, which loads from address
+/// 8.
+const NULL_FIELD: &str = "
+    #{name => <<\"get\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 2,
+      body => [{load, {vreg, 1}, {vreg, 0}, 8}, {mov, RET, {vreg, 1}}, ret]},
+    #{name => <<\"sum\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 3,
+      body => [{mov, A0, {vreg, 0}}, {call, {sym, <<\"get\">>}}, {mov, {vreg, 1}, RET},
+               {add, {vreg, 2}, {vreg, 1}, {imm, 1}}, {mov, RET, {vreg, 2}}, ret]},
+    #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+      body => [{mov_imm, A0, 0}, {call, {sym, <<\"sum\">>}}, {mov, {vreg, 1}, RET}, {print_int, {vreg, 1}}, ret]}";
+
+/// `main` calls `down(0)`, which calls itself without end.
+const RUNAWAY: &str = "
+    #{name => <<\"down\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 3,
+      body => [{add, {vreg, 1}, {vreg, 0}, {imm, 1}}, {mov, A0, {vreg, 1}}, {call, {sym, <<\"down\">>}},
+               {mov, {vreg, 2}, RET}, {add, {vreg, 2}, {vreg, 2}, {vreg, 0}}, {mov, RET, {vreg, 2}}, ret]},
+    #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+      body => [{mov_imm, A0, 0}, {call, {sym, <<\"down\">>}}, {mov, {vreg, 1}, RET}, {print_int, {vreg, 1}}, ret]}";
+
+/// `main` calls `bad`, whose code is `raw` bytes, after printing 1.
+fn raw_code(raw: &str) -> String {
+    format!(
+        "#{{name => <<\"bad\">>, arity => 0, exported => false, params => [], locals => 1,
+            body => [{{raw, <<{raw}>>}}, ret]}},
+         #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 1,
+            body => [{{print_int, {{imm, 1}}}}, {{call, {{sym, <<\"bad\">>}}}}, ret]}}"
+    )
+}
+
+/// `main` calls through a null function pointer.
+const NULL_CALL: &str = "
+    #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 1,
+      body => [{mov_imm, {vreg, 0}, 0}, {call_indirect, {vreg, 0}}, ret]}";
+
+fn compile(text: &str) -> Vec<u8> {
+    compile_term(&&term_text::parse(text).unwrap(), None, None).unwrap()
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vbeam_faults_{name}_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_executable(path: &Path, binary: &[u8]) {
+    std::fs::write(path, binary).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// What a run printed and how it ended.
+struct Run {
+    stdout: String,
+    stderr: String,
+    status: i32,
+}
+
+/// `functions` compiled as an ELF for `isa` and run.
+fn run_elf(isa: &str, functions: &str, work: &Path) -> Run {
+    let exe = work.join(format!("program_{isa}"));
+    write_executable(&exe, &compile(&module(isa, "elf64", functions)));
+    let out = match isa {
+        "arm64" => Command::new("qemu-aarch64").arg(&exe).stdin(Stdio::null()).output(),
+        _ => Command::new(&exe).stdin(Stdio::null()).output(),
+    }
+    .unwrap();
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+        status: out.status.code().unwrap_or(-1),
+    }
+}
+
+/// `functions` compiled as a Mach-O for `isa` and run in the test loader.
+fn run_macho(isa: &str, functions: &str) -> Run {
+    let binary = compile(&module(isa, "macho", functions));
+    let run = macho::run(&binary, &macho::Options::default()).unwrap();
+    match run.outcome {
+        macho::Outcome::Exited(status) => Run {
+            stdout: String::from_utf8_lossy(&run.stdout).into(),
+            stderr: String::from_utf8_lossy(&run.stderr).into(),
+            status,
+        },
+        macho::Outcome::Fault(why) => panic!("{isa}: the fault was not handled: {why}"),
+    }
+}
+
+/// Runs `functions` on every ISA and system and checks each run.
+fn check(name: &str, functions: &str, isas: &[&str], expect: impl Fn(&str, &str, &Run)) {
+    let work = work_dir(name);
+    for &isa in isas {
+        expect(isa, "elf64", &run_elf(isa, functions, &work));
+        expect(isa, "macho", &run_macho(isa, functions));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn a_bad_access_names_the_function_and_its_callers() {
+    check("null_field", NULL_FIELD, &ISAS, |isa, format, run| {
+        let want = "V panic: segmentation fault at address 0x8 in get\n  called from sum\n  called from main\n";
+        assert_eq!((run.stdout.as_str(), run.stderr.as_str(), run.status), ("", want, 128 + SIGSEGV), "{isa} {format}");
+    });
+}
+
+#[test]
+fn a_stack_overflow_is_told_apart_and_its_chain_shortened() {
+    check("runaway", RUNAWAY, &ISAS, |isa, format, run| {
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(run.status, 128 + SIGSEGV, "{isa} {format}: {}", run.stderr);
+        assert_eq!(lines[0], "V panic: stack overflow in down", "{isa} {format}");
+        assert_eq!(lines.len(), 1 + 16 + 1 + 4, "{isa} {format}: {}", run.stderr);
+        assert!(lines[1..17].iter().chain(&lines[18..21]).all(|l| *l == "  called from down"), "{}", run.stderr);
+        let hidden: u64 = lines[17]
+            .strip_prefix("  ... and ")
+            .and_then(|l| l.strip_suffix(" more callers"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{isa} {format}: {}", lines[17]));
+        // Some thousands of frames fill the smallest stack.
+        assert!(hidden > 10_000, "{isa} {format}: {hidden}");
+        assert_eq!(lines[21], "  called from main", "{isa} {format}");
+    });
+}
+
+#[test]
+fn an_illegal_instruction_is_named() {
+    // ud2; udf #0.
+    for (isa, raw) in [("x86_64", "16#0f, 16#0b"), ("arm64", "0, 0, 0, 0")] {
+        check("illegal", &raw_code(raw), &[isa], |isa, format, run| {
+            let want = "V panic: illegal instruction in bad\n  called from main\n";
+            assert_eq!(
+                (run.stdout.as_str(), run.stderr.as_str(), run.status),
+                ("1\n", want, 128 + SIGILL),
+                "{isa} {format}"
+            );
+        });
+    }
+}
+
+#[test]
+fn an_arithmetic_trap_is_named() {
+    // x86_64 alone traps on division: xor ecx, ecx; cqo; idiv rcx.
+    check(
+        "arithmetic",
+        &raw_code("16#31, 16#c9, 16#48, 16#99, 16#48, 16#f7, 16#f9"),
+        &["x86_64"],
+        |isa, format, run| {
+            let want = "V panic: arithmetic exception in bad\n  called from main\n";
+            assert_eq!(
+                (run.stdout.as_str(), run.stderr.as_str(), run.status),
+                ("1\n", want, 128 + SIGFPE),
+                "{isa} {format}"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_call_through_a_null_pointer_names_the_caller() {
+    check("null_call", NULL_CALL, &ISAS, |isa, format, run| {
+        let want = "V panic: segmentation fault at address 0x0 (pc 0x0)\n  called from main\n";
+        assert_eq!((run.stderr.as_str(), run.status), (want, 128 + SIGSEGV), "{isa} {format}");
+    });
+}
+
+/// gdb, stopped at the fault, walks the frame records from `get` up to
+/// `main` (on arm64 through qemu-aarch64's gdb server).
+#[test]
+fn gdb_backtraces_follow_every_caller() {
+    let work = work_dir("gdb");
+    for (k, isa) in ISAS.into_iter().enumerate() {
+        let exe = work.join(format!("program_{isa}"));
+        write_executable(&exe, &compile(&module(isa, "elf64", NULL_FIELD)));
+        let exe = exe.to_str().unwrap();
+        let mut server = None;
+        let mut gdb = match isa {
+            "x86_64" => {
+                let mut gdb = Command::new("gdb");
+                gdb.args(["-batch", "-ex", "run", "-ex", "bt", exe]);
+                gdb
+            }
+            _ => {
+                let port = (20_000 + std::process::id() % 20_000 + k as u32).to_string();
+                server =
+                    Some(Command::new("qemu-aarch64").args(["-g", &port, exe]).stderr(Stdio::null()).spawn().unwrap());
+                let mut gdb = Command::new("gdb-multiarch");
+                let remote = format!("target remote :{port}");
+                gdb.args([
+                    "-batch",
+                    "-ex",
+                    "set architecture aarch64",
+                    "-ex",
+                    &remote,
+                    "-ex",
+                    "continue",
+                    "-ex",
+                    "bt",
+                    exe,
+                ]);
+                gdb
+            }
+        };
+        let out = gdb.stdin(Stdio::null()).output();
+        if let Some(mut server) = server {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+        let out = out.unwrap_or_else(|e| panic!("gdb for {isa}: {e}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let frames: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .map(|l| l.split(" in ").nth(1).unwrap_or(l).trim_end_matches(" ()"))
+            .collect();
+        assert_eq!(frames, ["get", "sum", "main"], "{isa}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
