@@ -30,6 +30,7 @@ use crate::regs::RegSet;
 use crate::runtime;
 use crate::target::Target;
 use crate::validate::{self, ModuleNames, Needs};
+use crate::warnings::{self, Warning};
 
 /// Name of the process entry point the backend adds.
 pub const START_SYMBOL: &str = "__vbeam_start";
@@ -61,6 +62,25 @@ pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
     };
     let Ok(result) = compile_from(headers, &CopiedBodies(module));
     result
+}
+
+/// `compile_term`, also returning the module's warnings (see `warnings`),
+/// which never change the executable. The module is decoded whole first,
+/// so this path costs more than `compile_term`'s.
+pub fn compile_term_with_warnings<T: crate::term::Term + std::fmt::Debug>(
+    term: &T,
+    target: Option<Isa>,
+    format: Option<Format>,
+) -> Result<(Vec<u8>, Vec<Warning>), Error<T>> {
+    let module = crate::decode::decode_module(term, target, format)?;
+    Ok(compile_module_with_warnings(&module)?)
+}
+
+/// `compile_module`, also returning the module's warnings (see `warnings`),
+/// which never change the executable.
+pub fn compile_module_with_warnings(module: &Module) -> Result<(Vec<u8>, Vec<Warning>), CompileError> {
+    let binary = compile_module(module)?;
+    Ok((binary, warnings::module_warnings(module)?))
 }
 
 /// Compiles a decoded module.

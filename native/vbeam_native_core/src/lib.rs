@@ -26,4 +26,5 @@ pub mod target;
 pub mod term;
 pub mod term_text;
 pub mod validate;
-pub use compile::{compile_module, compile_term};
+pub mod warnings;
+pub use compile::{compile_module, compile_module_with_warnings, compile_term, compile_term_with_warnings};

@@ -135,21 +135,21 @@ pub struct Liveness {
 }
 
 /// The blocks with their predecessors, and the blocks the entry reaches.
-struct Cfg {
-    blocks: Vec<Block>,
+pub(crate) struct Cfg {
+    pub(crate) blocks: Vec<Block>,
     /// The predecessors of block b are `preds[pred_start[b]..pred_start[b + 1]]`.
     pred_start: Vec<u32>,
     preds: Vec<u32>,
     /// The blocks the entry reaches, in reverse postorder.
-    rpo: Vec<u32>,
+    pub(crate) rpo: Vec<u32>,
     /// Each block's position in `rpo`, `UNREACHABLE` for the others.
-    rpo_index: Vec<u32>,
+    pub(crate) rpo_index: Vec<u32>,
 }
 
 const UNREACHABLE: u32 = u32::MAX;
 
 impl Cfg {
-    fn new(func: &Function) -> Cfg {
+    pub(crate) fn new(func: &Function) -> Cfg {
         let (blocks, _) = blocks(func);
         let n = blocks.len();
         let mut pred_start = vec![0u32; n + 1];
@@ -197,10 +197,10 @@ impl Cfg {
         }
         Cfg { blocks, pred_start, preds, rpo, rpo_index }
     }
-    fn preds(&self, b: usize) -> &[u32] {
+    pub(crate) fn preds(&self, b: usize) -> &[u32] {
         &self.preds[self.pred_start[b] as usize..self.pred_start[b + 1] as usize]
     }
-    fn reachable(&self, b: usize) -> bool {
+    pub(crate) fn reachable(&self, b: usize) -> bool {
         self.rpo_index[b] != UNREACHABLE
     }
     /// The back edges t → h of reachable blocks, as `(h, t)`.
@@ -220,14 +220,14 @@ impl Cfg {
 /// The dominator tree of the reachable blocks (the iteration of Cooper,
 /// Harvey and Kennedy over reverse postorder), numbered in preorder so that
 /// whether a block dominates another is two comparisons.
-struct Dominators {
+pub(crate) struct Dominators {
     /// By position in reverse postorder: preorder number and subtree size.
-    pre: Vec<u32>,
-    size: Vec<u32>,
+    pub(crate) pre: Vec<u32>,
+    pub(crate) size: Vec<u32>,
 }
 
 impl Dominators {
-    fn new(cfg: &Cfg) -> Dominators {
+    pub(crate) fn new(cfg: &Cfg) -> Dominators {
         let m = cfg.rpo.len();
         // Immediate dominators, as positions in reverse postorder.
         let mut idom = vec![UNREACHABLE; m];

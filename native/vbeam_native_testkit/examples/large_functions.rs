@@ -1,6 +1,7 @@
 //! Compile time and memory of one large function per shape
 //! (`vbeam_native_testkit::shapes`) at 10K and 100K IR instructions, and
-//! the ratio of the times (10 for linear growth):
+//! the ratio of the times (10 for linear growth), and the time the
+//! warnings (`vbeam_native_core::warnings`) take at the largest size:
 //! `cargo run --release -p vbeam_native_testkit --example large_functions
 //! [-- --target x86_64|arm64|both] [--sizes 10000,100000]`.
 //!
@@ -10,7 +11,9 @@
 //!   the memory a compile frees for the next (as the NIF's allocator does)
 //!   instead of returning it to the system and faulting it in again;
 //! - or resets the kernel's peak-RSS mark, compiles it once and reports the
-//!   peak above what it held before compiling.
+//!   peak above what it held before compiling;
+//! - or computes the module's warnings five times and reports the best
+//!   time.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,6 +21,7 @@ use std::time::Instant;
 
 use vbeam_native_core::compile_module;
 use vbeam_native_core::ir::{Isa, Module};
+use vbeam_native_core::warnings::module_warnings;
 use vbeam_native_testkit::shapes::{self, Shape};
 
 const RUNS: usize = 5;
@@ -45,11 +49,13 @@ fn main() {
         }
     }
     let columns: Vec<String> = sizes.iter().map(|s| format!("{:>9}", format!("{}K", s / 1000))).collect();
+    let largest = *sizes.last().unwrap();
     println!(
-        "{:<16} {:<7} {}  ratio  peak memory (MiB) at {}",
+        "{:<16} {:<7} {}  ratio  warnings at {}K  peak memory (MiB) at {}",
         "shape",
         "target",
         columns.join(" "),
+        largest / 1000,
         columns.iter().map(|c| c.trim()).collect::<Vec<_>>().join(" / ")
     );
     let exe = std::env::current_exe().expect("this program's path");
@@ -57,24 +63,27 @@ fn main() {
         for shape in Shape::ALL {
             let measure = |what: &str, size: usize| measure(&exe, what, shape, *target, size);
             let times: Vec<f64> = sizes.iter().map(|&size| measure("time", size)).collect();
+            let warnings = measure("warnings", largest);
             let memory: Vec<String> = sizes.iter().map(|&size| format!("{:.1}", measure("memory", size))).collect();
             println!(
-                "{:<16} {:<7} {}  {:>5.1}  {}",
+                "{:<16} {:<7} {}  {:>5.1}  {:>11.1} ms  {}",
                 shape.name(),
                 target.name(),
                 times.iter().map(|ms| format!("{ms:>6.1} ms")).collect::<Vec<_>>().join(" "),
                 times.last().unwrap() / times[0],
+                warnings,
                 memory.join(" / ")
             );
         }
     }
 }
 
-/// Runs a child measuring `what` ("time" or "memory") of one module.
+/// Runs a child measuring `what` ("time", "warnings" or "memory") of one
+/// module.
 fn measure(exe: &Path, what: &str, shape: Shape, target: Isa, size: usize) -> f64 {
     let mut child = Command::new(exe);
     child.args([&format!("--{what}"), shape.name(), target.name(), &size.to_string()]);
-    if what == "time" {
+    if what != "memory" {
         child.env("GLIBC_TUNABLES", KEEP_FREED_MEMORY);
     }
     let out = child.output().expect("the child runs");
@@ -82,8 +91,8 @@ fn measure(exe: &Path, what: &str, shape: Shape, target: Isa, size: usize) -> f6
     String::from_utf8(out.stdout).unwrap().trim().parse().expect("a figure")
 }
 
-/// Prints the best compile time in milliseconds, or the peak memory of
-/// one compile in MiB.
+/// Prints the best time in milliseconds of a compile or of the warnings,
+/// or the peak memory of one compile in MiB.
 fn child(measure: &str, shape: &str, target: &str, size: usize) {
     let shape = Shape::ALL.into_iter().find(|s| s.name() == shape).expect("a shape");
     let target = Isa::from_name(target).expect("a target");
@@ -91,16 +100,21 @@ fn child(measure: &str, shape: &str, target: &str, size: usize) {
     let compile = |module: &Module| {
         compile_module(module).unwrap_or_else(|e| panic!("{} at {size}: {e}", shape.name()));
     };
-    match measure {
-        "time" => {
-            let mut best = f64::INFINITY;
-            for _ in 0..RUNS {
-                let t = Instant::now();
-                compile(&module);
-                best = best.min(t.elapsed().as_secs_f64() * 1e3);
-            }
-            println!("{best}");
+    let best_time = |run: &dyn Fn()| {
+        let mut best = f64::INFINITY;
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            run();
+            best = best.min(t.elapsed().as_secs_f64() * 1e3);
         }
+        println!("{best}");
+    };
+    match measure {
+        "time" => best_time(&|| compile(&module)),
+        "warnings" => best_time(&|| {
+            let warnings = module_warnings(&module).expect("labels defined once");
+            assert!(warnings.is_empty(), "{} at {size}: {}", shape.name(), warnings[0]);
+        }),
         "memory" => {
             // Writing 5 resets VmHWM to the current resident size (Linux 4.0+).
             std::fs::write("/proc/self/clear_refs", "5").expect("a resettable peak-RSS mark");
