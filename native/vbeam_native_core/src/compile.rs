@@ -395,8 +395,11 @@ fn finish(
         let code = compile_function(target, &mut f, &arities, reserved, Caller::OsLayer)?;
         functions.push(FunctionCode { name: f.name, global: f.exported, code });
     }
-    let entry = entry_stub(target, allocates, builtins.contains("arguments"));
-    functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: entry });
+    for (name, steps) in rt.bare {
+        functions.push(FunctionCode { name, global: false, code: bare_code(target, &steps) });
+    }
+    let start = os::start(target, allocates, builtins.contains("arguments"));
+    functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: bare_code(target, &start) });
 
     // The module's data entries (writable), the string literals' bytes
     // and the runtime's texts (read-only), then bss entries.
@@ -426,15 +429,15 @@ fn finish(
     link::link(target, functions, data, entry, os::catches_faults(target))
 }
 
-/// The process entry point (see `os::start`).
-fn entry_stub(target: Target, allocates: bool, keeps_arguments: bool) -> CodeBuffer {
-    let mut entry = CodeBuffer::new();
-    let steps = os::start(target, allocates, keeps_arguments);
+/// Code without a frame: the process entry point (see `os::start`) and
+/// the OS layer's bare routines.
+fn bare_code(target: Target, steps: &[os::StartStep]) -> CodeBuffer {
+    let mut code = CodeBuffer::new();
     match target.isa {
-        Isa::X86_64 => isa::x86_64::lower::emit_start(&mut entry, &steps),
-        Isa::Arm64 => isa::arm64::lower::emit_start(&mut entry, &steps),
+        Isa::X86_64 => isa::x86_64::lower::emit_start(&mut code, steps),
+        Isa::Arm64 => isa::arm64::lower::emit_start(&mut code, steps),
     }
-    entry
+    code
 }
 
 fn compile_function(

@@ -151,6 +151,8 @@ pub fn allocates(inst: &Inst) -> bool {
 #[derive(Default)]
 pub struct Runtime {
     pub functions: Vec<Function>,
+    /// Routines of the OS layer's without a frame (`os::bare_routine`).
+    pub bare: Vec<(String, Vec<os::StartStep>)>,
     pub data: Vec<DataEntry>,
     pub bss: Vec<BssEntry>,
 }
@@ -189,6 +191,10 @@ pub fn build<'a>(
     let mut texts: std::collections::BTreeSet<&str> = Default::default();
     while let Some(name) = pending.pop() {
         if !done.insert(name.clone()) {
+            continue;
+        }
+        if let Some(steps) = os::bare_routine(target, &name) {
+            rt.bare.push((name, steps));
             continue;
         }
         let f = routine(target, &name);

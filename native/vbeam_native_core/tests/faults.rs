@@ -195,6 +195,58 @@ fn a_call_through_a_null_pointer_names_the_caller() {
     });
 }
 
+/// A frame pointer that is no frame record ends the chain of callers: one
+/// far from the stack is not followed; one that passes for a record but
+/// cannot be read faults inside the report, which then ends the process
+/// with the first fault's status.
+#[test]
+fn a_frame_pointer_gone_wrong_still_ends_the_report() {
+    // The frame pointer := 0x1234, then a load from address 0.
+    let far = [
+        ("x86_64", "16#48, 16#c7, 16#c5, 16#34, 16#12, 0, 0, 16#48, 16#8b, 16#04, 16#25, 0, 0, 0, 0"),
+        ("arm64", "16#9d, 16#46, 16#82, 16#d2, 16#09, 0, 16#80, 16#d2, 16#20, 16#01, 16#40, 16#f9"),
+    ];
+    // The frame pointer := sp + 1 GiB, above the stack, then the load.
+    let unmapped = [
+        ("x86_64", "16#48, 16#8d, 16#ac, 16#24, 0, 0, 0, 16#40, 16#48, 16#8b, 16#04, 16#25, 0, 0, 0, 0"),
+        (
+            "arm64",
+            "16#09, 0, 16#a8, 16#d2, 16#fd, 16#63, 16#29, 16#8b, 16#09, 0, 16#80, 16#d2, 16#20, 16#01, 16#40, 16#f9",
+        ),
+    ];
+    for (isa, raw) in far.into_iter().chain(unmapped) {
+        check("bad_frame", &raw_code(raw), &[isa], |isa, format, run| {
+            let want = "V panic: segmentation fault at address 0x0 in bad\n";
+            assert_eq!(
+                (run.stdout.as_str(), run.stderr.as_str(), run.status),
+                ("1\n", want, 128 + SIGSEGV),
+                "{isa} {format}"
+            );
+        });
+    }
+}
+
+/// The handler's return path on Linux is the C library's restorer, byte
+/// for byte (`rt_sigreturn` and nothing else, no frame), which debuggers
+/// recognise as a signal frame.
+#[test]
+fn the_signal_restorer_is_the_one_debuggers_know() {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    // mov rax, 15; syscall — mov x8, #139; svc #0.
+    let expected: [(&str, &[u8]); 2] = [
+        ("x86_64", &[0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05]),
+        ("arm64", &[0x68, 0x11, 0x80, 0xd2, 0x01, 0, 0, 0xd4]),
+    ];
+    for (isa, bytes) in expected {
+        let binary = compile(&module(isa, "elf64", NULL_FIELD));
+        let file = object::File::parse(&*binary).unwrap();
+        let symbol = file.symbols().find(|s| s.name() == Ok("__vbeam_os_sigreturn")).expect("the restorer");
+        let text = file.section_by_index(symbol.section_index().unwrap()).unwrap();
+        let code = text.data_range(symbol.address(), bytes.len() as u64).unwrap().unwrap();
+        assert_eq!(code, bytes, "{isa}");
+    }
+}
+
 /// gdb, stopped at the fault, walks the frame records from `get` up to
 /// `main` (on arm64 through qemu-aarch64's gdb server).
 #[test]

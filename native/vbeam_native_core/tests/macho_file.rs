@@ -258,13 +258,13 @@ fn files_are_deterministic() {
     assert_eq!(uuids.len(), 3);
 }
 
+/// macOS's signal number for a bad access.
+const SIGSEGV: i32 = 11;
+
 /// What dyld refuses in our own files: a missing `LC_MAIN` (re-signed so
 /// the signature is not what fails), and a stored address left unrebased
 /// (the program then reads unmapped memory at the slide, and its fault
 /// handler reports it).
-/// macOS's signal number for a bad access.
-const SIGSEGV: i32 = 11;
-
 #[test]
 fn the_loader_refuses_our_files_broken() {
     use vbeam_native_macho_loader::{self as loader, Options, Outcome};

@@ -59,6 +59,10 @@ const ACTION_MASK: i32 = 16;
 const ACTION_FLAGS: i32 = 20;
 const SA_ONSTACK: i64 = 0x1;
 const SA_SIGINFO: i64 = 0x40;
+/// A fault inside the handler enters it again (`runtime::faults` then
+/// exits): XNU would otherwise leave the signal pending while the
+/// faulting instruction runs again, for ever.
+const SA_NODEFER: i64 = 0x10;
 /// `stack_t`: ss_sp, ss_size, ss_flags (32 bits).
 const STACK_SIZE: i32 = 8;
 const STACK_FLAGS: i32 = 16;
@@ -138,7 +142,7 @@ pub fn primitive(isa: Isa, name: &str, b: &mut Builder) -> bool {
             b.store(description, 0, Src::Reg(handler));
             b.store(description, ACTION_TRAMPOLINE, Src::Reg(handler));
             b.store_narrow(Width::W32, description, ACTION_MASK, Src::Imm(0));
-            b.store_narrow(Width::W32, description, ACTION_FLAGS, Src::Imm(SA_SIGINFO | SA_ONSTACK));
+            b.store_narrow(Width::W32, description, ACTION_FLAGS, Src::Imm(SA_SIGINFO | SA_ONSTACK | SA_NODEFER));
             for &(_, signal) in FAULT_SIGNALS {
                 b.syscall(Call::Sigaction, &[Src::Imm(signal), Src::Reg(description), Src::Imm(0)]);
             }

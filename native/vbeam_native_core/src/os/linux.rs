@@ -3,7 +3,9 @@
 
 use super::syscall::Call;
 use super::unix::{self, SignalFrame};
-use super::{Failure, Fault, Kernel, Trap, BUFFER, CATCH_FAULTS, CLOCK_MS, FAULT_HANDLER, OPEN, RANDOM, SLEEP};
+use super::{
+    Failure, Fault, Kernel, StartStep, Trap, BUFFER, CATCH_FAULTS, CLOCK_MS, FAULT_HANDLER, OPEN, RANDOM, SLEEP,
+};
 use super::{SIGNAL_STACK, SIGNAL_STACK_SIZE, SIGNAL_STRUCT};
 use crate::ir::{BinOp, Isa, Src};
 use crate::regs::{arm64, x86, RegSet};
@@ -76,14 +78,19 @@ const ACTION_RESTORER: i32 = 16;
 const ACTION_MASK: i32 = 24;
 const SA_SIGINFO: i64 = 0x4;
 const SA_ONSTACK: i64 = 0x0800_0000;
-/// The x86_64 kernel delivers a signal only to a handler that names the
-/// code its return goes to (`rt_sigreturn`).
+/// A fault inside the handler enters it again (`runtime::faults` then
+/// exits) instead of killing the process by the signal.
+const SA_NODEFER: i64 = 0x4000_0000;
+/// The handler names the code its return goes to (`SIGRETURN`).
 const SA_RESTORER: i64 = 0x0400_0000;
 /// The kernel's signal set: 64 signals.
 const SIGSET_SIZE: i64 = 8;
 /// `stack_t`: ss_sp, ss_flags, ss_size.
+const STACK_FLAGS: i32 = 8;
 const STACK_SIZE: i32 = 16;
-/// What a signal handler returns to: back into the kernel.
+/// What a signal handler returns to: back into the kernel. The report
+/// never returns, but the x86_64 kernel delivers a signal only to a
+/// handler that names one.
 const SIGRETURN: &str = "__vbeam_os_sigreturn";
 
 /// Where the machine state is when a handler runs: `siginfo_t`'s
@@ -95,6 +102,18 @@ fn signal_frame(isa: Isa) -> SignalFrame {
         Isa::X86_64 => SignalFrame { fault_address: 16, context: None, pc: 168, sp: 160, fp: 120, lr: None },
         Isa::Arm64 => SignalFrame { fault_address: 16, context: None, pc: 440, sp: 432, fp: 416, lr: Some(424) },
     }
+}
+
+/// `rt_sigreturn` alone, as the C library's restorer is.
+pub fn bare_routine(isa: Isa, name: &str) -> Option<Vec<StartStep>> {
+    let kernel = match isa {
+        Isa::X86_64 => &X86_64,
+        Isa::Arm64 => &ARM64,
+    };
+    (name == SIGRETURN).then(|| {
+        let value = kernel.number_of(Call::Sigreturn);
+        vec![StartStep::EnterKernel { number: kernel.number, value, trap: kernel.trap }]
+    })
 }
 
 /// Builds Linux's own primitives: those whose calls differ from macOS's.
@@ -143,13 +162,13 @@ pub fn primitive(isa: Isa, name: &str, b: &mut Builder) -> bool {
             let stack = b.lea(SIGNAL_STACK);
             let description = b.lea(SIGNAL_STRUCT);
             b.store(description, 0, Src::Reg(stack));
-            b.store(description, 8, Src::Imm(0));
+            b.store(description, STACK_FLAGS, Src::Imm(0));
             b.store(description, STACK_SIZE, Src::Imm(SIGNAL_STACK_SIZE as i64));
             b.syscall(Call::Sigaltstack, &[Src::Reg(description), Src::Imm(0)]);
             let handler = b.lea_function(FAULT_HANDLER);
             let restorer = b.lea_function(SIGRETURN);
             b.store(description, 0, Src::Reg(handler));
-            b.store(description, ACTION_FLAGS, Src::Imm(SA_SIGINFO | SA_ONSTACK | SA_RESTORER));
+            b.store(description, ACTION_FLAGS, Src::Imm(SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTORER));
             b.store(description, ACTION_RESTORER, Src::Reg(restorer));
             b.store(description, ACTION_MASK, Src::Imm(0));
             for &(_, signal) in FAULT_SIGNALS {
@@ -161,10 +180,6 @@ pub fn primitive(isa: Isa, name: &str, b: &mut Builder) -> bool {
         FAULT_HANDLER => {
             let [signal, info, context] = b.params();
             unix::report_fault(b, &signal_frame(isa), signal, info, context);
-        }
-        SIGRETURN => {
-            b.syscall(Call::Sigreturn, &[]);
-            b.trap();
         }
         _ => return false,
     }

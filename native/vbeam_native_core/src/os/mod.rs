@@ -164,6 +164,18 @@ pub enum StartStep {
     SaveStackArguments { argc: &'static str, argv: &'static str },
     /// A call to a function of the program.
     Call(&'static str),
+    /// `number := value`, then the kernel's trap.
+    EnterKernel { number: PReg, value: i64, trap: Trap },
+}
+
+/// Code that runs without a frame, instruction for instruction what the
+/// system expects (the signal restorer, which debuggers recognise by its
+/// bytes), if `name` is such a routine of `target`'s.
+pub fn bare_routine(target: Target, name: &str) -> Option<Vec<StartStep>> {
+    match target.os {
+        Os::Linux => linux::bare_routine(target.isa, name),
+        Os::Darwin | Os::Uefi => None,
+    }
 }
 
 /// The process's first instructions on `target`: keep argc and argv when

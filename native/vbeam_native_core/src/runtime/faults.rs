@@ -17,8 +17,9 @@
 //! - `u64` the number of entries;
 //! - per function, by ascending address, `ENTRY_SIZE` bytes of `u32`s: its
 //!   offset in the code, its size, the offset of its first instruction
-//!   after which its frame pointer is set (`ready`), and its name as an
-//!   offset from the table's start and a length;
+//!   after which its frame pointer is set (`ready`), its name as an
+//!   offset from the table's start and a length, and a zero that keeps
+//!   entries 8-byte aligned;
 //! - the names.
 
 use super::builder::Builder;
@@ -32,7 +33,7 @@ use crate::os::{self, Fault};
 pub const REPORT: &str = "__vbeam_fault_report";
 /// `write_hex(value)`: "0x" and the hexadecimal digits on stderr.
 const WRITE_HEX: &str = "__vbeam_fault_write_hex";
-/// `callers(ra, frame, from, to) -> count`: see `callers`.
+/// `callers(ra, frame, sp, from, to) -> count`: see `callers`.
 const CALLERS: &str = "__vbeam_fault_callers";
 /// `find(offset) -> entry`: the table entry of the function holding code
 /// offset `offset`, or 0.
@@ -41,7 +42,10 @@ pub const FUNCTION_TABLE: &str = "__vbeam_function_table";
 /// Room for a 64-bit number's digits.
 const DIGITS: &str = "__vbeam_fault_digits";
 const DIGITS_SIZE: i64 = 24;
-pub const BSS: &[(&str, u64)] = &[(DIGITS, DIGITS_SIZE as u64)];
+/// The signal being reported, 0 before: a fault while reporting one (a
+/// frame chain gone wrong) ends the process at once.
+const REPORTING: &str = "__vbeam_fault_reporting";
+pub const BSS: &[(&str, u64)] = &[(DIGITS, DIGITS_SIZE as u64), (REPORTING, 8)];
 
 const HEADER_SIZE: usize = 16;
 const ENTRY_SIZE: usize = 24;
@@ -54,6 +58,9 @@ const NAME_LEN: i32 = 16;
 /// A fault address this close to the stack pointer is the stack running
 /// into its guard: larger frames than this are not expected.
 const STACK_REACH: i64 = 64 << 10;
+/// Frame records are followed only within this distance above the stack
+/// pointer and at 8-byte alignment: a frame pointer outside is not one.
+const STACK_LIMIT: i64 = 1 << 32;
 /// Of a longer chain of callers, the innermost and outermost printed.
 const FIRST_CALLERS: i64 = 16;
 const LAST_CALLERS: i64 = 4;
@@ -133,6 +140,15 @@ fn write_name(b: &mut Builder, table: Reg, entry: Reg) {
 
 fn report(b: &mut Builder) {
     let [signal, address, pc, sp, fp, lr] = b.params();
+    let reporting = b.lea(REPORTING);
+    let earlier = b.load(reporting, 0);
+    let first = b.label();
+    b.cmp(earlier, Src::Imm(0));
+    b.jcc(Cond::Eq, first);
+    let status = b.op(BinOp::Add, earlier, Src::Imm(128));
+    b.exit(Src::Reg(status));
+    b.bind(first);
+    b.store(reporting, 0, Src::Reg(signal));
     let table = b.lea(FUNCTION_TABLE);
     let text_from_table = b.load(table, 0);
     let text = b.op(BinOp::Add, table, Src::Reg(text_from_table));
@@ -178,7 +194,7 @@ fn report(b: &mut Builder) {
     // return address is where the call left it and the frame pointer is
     // still the caller's.
     let (ra, frame) = (b.vreg(), b.vreg());
-    let (at_entry, first_known) = (b.label(), b.label());
+    let (at_entry, first_known, no_record) = (b.label(), b.label(), b.label());
     b.mov(frame, fp);
     b.cmp(entry, Src::Imm(0));
     b.jcc(Cond::Eq, at_entry);
@@ -187,8 +203,13 @@ fn report(b: &mut Builder) {
     let ready = b.load_u32(entry, READY);
     b.cmp(into, Src::Reg(ready));
     b.jcc(Cond::Ltu, at_entry);
+    jump_unless_record(b, fp, sp, no_record);
     b.load_into(ra, fp, 8);
     b.load_into(frame, fp, 0);
+    b.jmp(first_known);
+    // No caller can be told.
+    b.bind(no_record);
+    b.mov_imm(ra, 0);
     b.jmp(first_known);
     b.bind(at_entry);
     match b.target.isa {
@@ -199,7 +220,8 @@ fn report(b: &mut Builder) {
 
     // The callers: counted, then printed, the middle of a long chain left
     // out.
-    let walk = |b: &mut Builder, from: Src, to: Src| b.call(CALLERS, &[Src::Reg(ra), Src::Reg(frame), from, to]);
+    let walk =
+        |b: &mut Builder, from: Src, to: Src| b.call(CALLERS, &[Src::Reg(ra), Src::Reg(frame), Src::Reg(sp), from, to]);
     let all = walk(b, Src::Imm(0), Src::Imm(0));
     let (short, exit) = (b.label(), b.label());
     b.cmp(all, Src::Imm(FIRST_CALLERS + LAST_CALLERS));
@@ -219,12 +241,12 @@ fn report(b: &mut Builder) {
     b.exit(Src::Reg(status));
 }
 
-/// `callers(ra, frame, from, to) -> count`: follows the callers, innermost
-/// first, while the return address is in a function and the frame records
-/// go up the stack, printing "  called from g" for those numbered
-/// `from..to`.
+/// `callers(ra, frame, sp, from, to) -> count`: follows the callers,
+/// innermost first, while the return address is in a function and the
+/// frame records go up the stack above `sp`, printing "  called from g"
+/// for those numbered `from..to`.
 fn callers(b: &mut Builder) {
-    let [ra, frame, from, to] = b.params();
+    let [ra, frame, sp, from, to] = b.params();
     let table = b.lea(FUNCTION_TABLE);
     let text_from_table = b.load(table, 0);
     let text = b.op(BinOp::Add, table, Src::Reg(text_from_table));
@@ -250,6 +272,7 @@ fn callers(b: &mut Builder) {
     b.bin(BinOp::Add, count, count, Src::Imm(1));
     b.cmp(frame, Src::Imm(0));
     b.jcc(Cond::Eq, done);
+    jump_unless_record(b, frame, sp, done);
     b.load_into(ra, frame, 8);
     let outer = b.load(frame, 0);
     b.cmp(outer, Src::Reg(frame));
@@ -265,6 +288,17 @@ fn callers(b: &mut Builder) {
     b.jmp(walk);
     b.bind(done);
     b.ret(Src::Reg(count));
+}
+
+/// Jumps to `not_one` unless `frame` may be a frame record: aligned, and
+/// above the stack pointer `sp` within `STACK_LIMIT`.
+fn jump_unless_record(b: &mut Builder, frame: Reg, sp: Reg, not_one: crate::ir::Label) {
+    let above = b.op(BinOp::Sub, frame, Src::Reg(sp));
+    b.cmp(above, Src::Imm(STACK_LIMIT));
+    b.jcc(Cond::Geu, not_one);
+    let misaligned = b.op(BinOp::And, frame, Src::Imm(7));
+    b.cmp(misaligned, Src::Imm(0));
+    b.jcc(Cond::Ne, not_one);
 }
 
 fn write_decimal(b: &mut Builder, value: Reg) {

@@ -96,6 +96,12 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
                 insts
             }
             StartStep::Call(name) => vec![Inst::Bl { target: buf.function_symbol(name) }],
+            StartStep::EnterKernel { number, value, trap: Trap::Svc(imm16) } => {
+                let mut insts = load_imm64(number, value);
+                insts.push(Inst::Svc { imm16 });
+                insts
+            }
+            StartStep::EnterKernel { trap: Trap::Syscall, .. } => unreachable!("arm64 kernels trap by svc"),
         };
         for inst in insts {
             inst.emit(buf);

@@ -78,6 +78,11 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
                 continue;
             }
             StartStep::Call(name) => Inst::Call { target: buf.function_symbol(name) },
+            StartStep::EnterKernel { number, value, trap } => {
+                debug_assert_eq!(trap, Trap::Syscall);
+                Inst::MovRI { dst: number, imm: value }.emit(buf);
+                Inst::Syscall
+            }
         };
         inst.emit(buf);
     }
