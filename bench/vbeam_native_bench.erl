@@ -5,7 +5,7 @@
 %% binary beside the same C at gcc -O1.
 %% Run with `scripts/bench.sh`.
 -module(vbeam_native_bench).
--export([main/1, throughput/1, module/3]).
+-export([main/1, throughput/1, module/3, c_program/1]).
 
 -define(BASE_FUNCTIONS, 300).
 -define(FUNCTION_BODY, 330).
@@ -20,6 +20,16 @@ main(["throughput", Scale, Target, Kind]) ->
     halt(0);
 main(["write_fib", Target, Path]) ->
     ok = file:write_file(Path, io_lib:format("~p.~n", [fib_module(list_to_atom(Target))])),
+    halt(0);
+main(["write_fib_c", Path]) ->
+    ok = file:write_file(Path, c_program(fib_module(x86_64))),
+    halt(0);
+main(["write_program", Functions, IrPath, CPath]) ->
+    %% The integer module as the V compiler would write it, and the same
+    %% program translated to C.
+    Module = module(x86_64, list_to_integer(Functions), int),
+    ok = vbeam_native_ir:write_file(IrPath, Module),
+    ok = file:write_file(CPath, c_program(Module)),
     halt(0).
 
 %% @doc Compiles a Scale x 100k-instruction module ten times and prints
@@ -134,3 +144,84 @@ fib_module(Target) ->
                       {call, {sym, <<"fib">>}}, {mov, {vreg, 1}, {preg, R}},
                       {print_int, {vreg, 1}}, ret]},
     #{target => Target, format => elf64, functions => [Fib, Main], data => [], bss => [], imports => []}.
+
+%% @doc The integer IR (x86_64) of a module as a C program doing the same:
+%% physical registers are globals (the IR passes arguments and results in
+%% them), virtual registers and stack slots are locals, labels are goto
+%% targets, `cmp' + `jcc' an `if'. Arithmetic is on unsigned 64-bit values
+%% (it wraps, as the IR's does); comparisons and `sar' on signed ones.
+-spec c_program(map()) -> iolist().
+c_program(#{functions := Funs} = M) ->
+    Pregs = lists:usort([R || #{body := B} <- Funs, I <- B, is_tuple(I), {preg, R} <- tuple_to_list(I)]
+                        ++ [rax, rdi, rsi, rdx, rcx, r8, r9]),
+    Data = [c_data(N, A, B) || {N, A, B} <- maps:get(data, M, [])],
+    Bss = [io_lib:format("static unsigned char ~s[~B] __attribute__((aligned(~B)));~n", [c_name(d, N), Size, A])
+           || {N, A, Size} <- maps:get(bss, M, [])],
+    Protos = [io_lib:format("static void ~s(void);~n", [c_name(f, N)]) || #{name := N} <- Funs],
+    ["#include <stdio.h>\ntypedef unsigned long u64;\ntypedef long i64;\n",
+     [io_lib:format("static u64 ~s;~n", [R]) || R <- Pregs],
+     Data, Bss, Protos,
+     [c_function(F) || F <- Funs],
+     "int main(void) { ", c_name(f, <<"main">>), "(); return 0; }\n"].
+
+c_data(Name, Align, Bytes) when is_binary(Bytes) ->
+    io_lib:format("static unsigned char ~s[] __attribute__((aligned(~B))) = {~s};~n",
+                  [c_name(d, Name), Align, lists:join(",", [integer_to_list(B) || <<B>> <= <<Bytes/binary, 0>>])]).
+
+c_name(f, N) -> ["fn_", c_ident(N)];
+c_name(d, N) -> ["d_", c_ident(N)];
+c_name(l, N) -> ["L_", c_ident(N)].
+
+c_ident(N) -> [if (C >= $a andalso C =< $z) orelse (C >= $A andalso C =< $Z) orelse (C >= $0 andalso C =< $9) -> C;
+                  true -> io_lib:format("_~2.16.0B", [C]) end || <<C>> <= N].
+
+c_function(#{name := Name, params := Params, body := Body}) ->
+    Vregs = lists:usort([N || I <- Body ++ [list_to_tuple(Params)], is_tuple(I), {vreg, N} <- tuple_to_list(I)]),
+    Slots = lists:usort([N || I <- Body, is_tuple(I), {stack, N} <- tuple_to_list(I)]),
+    Args = [rdi, rsi, rdx, rcx, r8, r9],
+    {Stmts, _} = lists:mapfoldl(fun c_inst/2, none, Body),
+    ["static void ", c_name(f, Name), "(void) {\n",
+     [io_lib:format("  u64 v~B = 0;~n", [V]) || V <- Vregs],
+     case Slots of [] -> []; _ -> io_lib:format("  u64 s[~B];~n", [lists:max(Slots) + 1]) end,
+     [io_lib:format("  v~B = ~s;~n", [V, A]) || {{vreg, V}, A} <- lists:zip(Params, lists:sublist(Args, length(Params)))],
+     Stmts, "}\n"].
+
+c_op({vreg, N}) -> io_lib:format("v~B", [N]);
+c_op({preg, R}) -> atom_to_list(R);
+c_op({stack, N}) -> io_lib:format("s[~B]", [N]);
+c_op({imm, I}) -> c_imm(I);
+c_op(I) when is_integer(I) -> c_imm(I).
+
+c_imm(I) when I < 0 -> io_lib:format("(u64)(~BLL)", [I]);
+c_imm(I) -> io_lib:format("~BULL", [I]).
+
+c_cond(eq) -> {"==", "i64"}; c_cond(ne) -> {"!=", "i64"};
+c_cond(lt) -> {"<", "i64"}; c_cond(le) -> {"<=", "i64"};
+c_cond(gt) -> {">", "i64"}; c_cond(ge) -> {">=", "i64"};
+c_cond(ltu) -> {"<", "u64"}; c_cond(leu) -> {"<=", "u64"};
+c_cond(gtu) -> {">", "u64"}; c_cond(geu) -> {">=", "u64"}.
+
+%% One statement; the state is the last cmp's operands.
+c_inst({mov_imm, D, I}, Cmp) -> {["  ", c_op(D), " = ", c_imm(I), ";\n"], Cmp};
+c_inst({mov, D, S}, Cmp) -> {["  ", c_op(D), " = ", c_op(S), ";\n"], Cmp};
+c_inst({lea, D, {data_ref, N}}, Cmp) -> {["  ", c_op(D), " = (u64)", c_name(d, N), ";\n"], Cmp};
+c_inst({label, L}, Cmp) -> {[c_name(l, L), ":;\n"], Cmp};
+c_inst({Op, D, A, B}, Cmp) when Op =:= add; Op =:= sub; Op =:= mul; Op =:= and_; Op =:= or_; Op =:= xor_ ->
+    Sym = maps:get(Op, #{add => "+", sub => "-", mul => "*", and_ => "&", or_ => "|", xor_ => "^"}),
+    {["  ", c_op(D), " = ", c_op(A), " ", Sym, " ", c_op(B), ";\n"], Cmp};
+c_inst({shl, D, A, B}, Cmp) -> {["  ", c_op(D), " = ", c_op(A), " << (", c_op(B), " & 63);\n"], Cmp};
+c_inst({shr, D, A, B}, Cmp) -> {["  ", c_op(D), " = ", c_op(A), " >> (", c_op(B), " & 63);\n"], Cmp};
+c_inst({sar, D, A, B}, Cmp) -> {["  ", c_op(D), " = (u64)((i64)", c_op(A), " >> (", c_op(B), " & 63));\n"], Cmp};
+c_inst({store, B, Off, S}, Cmp) -> {["  *(u64 *)(", c_op(B), " + ", c_op(Off), ") = ", c_op(S), ";\n"], Cmp};
+c_inst({load, D, B, Off}, Cmp) -> {["  ", c_op(D), " = *(u64 *)(", c_op(B), " + ", c_op(Off), ");\n"], Cmp};
+c_inst({field_get, D, S, {imm, Off}}, Cmp) -> {["  ", c_op(D), " = *(u64 *)(", c_op(S), " + ", c_imm(Off), ");\n"], Cmp};
+c_inst({cmp, A, B}, _) -> {[], {A, B}};
+c_inst({jcc, C, L}, {A, B} = Cmp) ->
+    {Op, T} = c_cond(C),
+    {["  if ((", T, ")", c_op(A), " ", Op, " (", T, ")", c_op(B), ") goto ", c_name(l, L), ";\n"], Cmp};
+c_inst({jmp, L}, Cmp) -> {["  goto ", c_name(l, L), ";\n"], Cmp};
+c_inst({call, {sym, F}}, Cmp) -> {["  ", c_name(f, F), "();\n"], Cmp};
+c_inst(ret, Cmp) -> {"  return;\n", Cmp};
+c_inst(nop, Cmp) -> {[], Cmp};
+c_inst({comment, _}, Cmp) -> {[], Cmp};
+c_inst({print_int, S}, Cmp) -> {["  printf(\"%ld\\n\", (i64)", c_op(S), ");\n"], Cmp}.

@@ -16,6 +16,9 @@ command -v gcc >/dev/null || need+=(gcc)
 # gdb server).
 command -v gdb >/dev/null || need+=(gdb)
 command -v gdb-multiarch >/dev/null || need+=(gdb-multiarch)
+# scripts/bench.sh times the V compiler's command beside tcc on the same
+# program translated to C.
+command -v tcc >/dev/null || need+=(tcc)
 # The Mach-O test loader builds the unicorn CPU emulator (cmake, bindgen's
 # libclang) and its tests link with LLVM's ld64.lld.
 command -v cmake >/dev/null || need+=(cmake)

@@ -5,14 +5,15 @@
 %% Mach-O: in the test loader, target/release/macho-run, which cargo
 %% builds) and its stdout and exit status compared.
 -module(vbeam_native_run_tests).
--export([exit_status_under_loader/1]).
+-export([exit_status_under_loader/1, root/0]).
 -include_lib("eunit/include/eunit.hrl").
 -include_lib("kernel/include/file.hrl").
 
 fixtures_dir() ->
     filename:join(root(), "test/fixtures").
 
-%% The repository root, found from this module's beam under _build.
+%% @doc The repository root, found from this module's beam under _build.
+-spec root() -> file:filename_all().
 root() ->
     Dir = filename:dirname(code:which(?MODULE)),
     find_root(Dir).

@@ -45,6 +45,13 @@ macho_emit_test() ->
     ok = file:write_file(Exe, MachO),
     ?assertEqual(42, vbeam_native_run_tests:exit_status_under_loader(Exe)).
 
+%% Arguments of the wrong kind are reasons, not exceptions.
+link_arguments_test_() ->
+    [?_assertEqual({error, {invalid_binary, code, not_code}}, vbeam_native_link:link(x86_64, elf64, not_code, <<>>)),
+     ?_assertEqual({error, {invalid_binary, data, "data"}}, vbeam_native_link:link(x86_64, elf64, <<>>, "data")),
+     ?_assertEqual({error, {invalid_target, x86}}, vbeam_native_link:link(x86, elf64, <<>>, <<>>)),
+     ?_assertEqual({error, {invalid_format, coff}}, vbeam_native_link:link(x86_64, coff, <<>>, <<>>))].
+
 pe_emit_test() ->
     ?assertMatch({ok, <<"MZ", _/binary>>}, vbeam_native_pe:emit(arm64, <<16#d65f03c0:32/little>>, <<>>, #{})).
 

@@ -1,19 +1,27 @@
 %% @doc vbeam_native: compiles a V native IR module (see the IR spec) into a
-%% standalone executable. `compile/1,2,3' return the file image;
-%% `main/1' is the command line the V compiler calls:
+%% standalone executable. `compile/1,2,3' return the file image of a module
+%% term, `compile_file/2' of a `.ir' file; `main/1' is the command line the
+%% V compiler calls:
 %%
 %% `erl -noshell -pa $VBEAM_NATIVE_DIR -eval
 %%  'vbeam_native:main(["f.ir", "-o", "out"])' -s init stop'
 %%
-%% On success `main/1' returns `ok' (the `-s init stop' that follows ends
-%% the VM with status 0); on failure it prints the reason on stderr and halts
-%% with status 1.
+%% `main/1' reads the file in the NIF and compiles straight from its text,
+%% prints one line (the summary, or the error on stderr) and halts the VM
+%% itself with status 0 or 1, output flushed: the `-s init stop' that
+%% follows is never reached (stopping through `init' costs a second: the
+%% kernel's `user_sup' waits 1000 ms for the `user' I/O server to drain
+%% before it lets it go). `command/1' does the same work inside a running
+%% system and returns the status instead.
 -module(vbeam_native).
--export([compile/1, compile/2, compile/3, main/1, format_error/1]).
+-export([compile/1, compile/2, compile/3, compile_file/2, main/1, command/1, format_error/1]).
 
 -type target() :: x86_64 | arm64.
 -type format() :: elf64 | macho | pe.
 -export_type([target/0, format/0]).
+
+-define(TARGETS, ["x86_64", "arm64"]).
+-define(FORMATS, ["elf64", "macho", "pe"]).
 
 %% @doc Compiles with the module's own `target' and `format'. `Module' is a
 %% module map (IR spec); as promised for every bad input, any other term
@@ -38,71 +46,202 @@ compile(Module, Options) when is_map(Options) ->
 compile(Module, Target, Format) ->
     vbeam_native_nif:compile(Module, Target, Format).
 
-%% @doc The command line: `Input -o Output [-target T] [-format F]', as
-%% strings or atoms (`erl -s' passes atoms).
--spec main([string() | atom()]) -> ok.
-main(Args) ->
-    case run([to_list(A) || A <- Args]) of
-        {ok, Summary} ->
-            io:format("~s~n", [Summary]);
-        {error, Reason} ->
-            io:format(standard_error, "vbeam_native: ~s~n", [format_error(Reason)]),
-            erlang:halt(1)
+%% @doc Compiles a `.ir' file, read by the NIF and compiled from its text
+%% (the module is never built as a term), with options as `compile/2'.
+%% Errors are those of `compile/3' for the module the file holds, or
+%% `{read, Path, Posix}', `{syntax, Path, Line, Column, Message}',
+%% `{not_one_module, Path, Count}'.
+-spec compile_file(file:name_all(), map() | [{atom(), term()}]) -> {ok, binary()} | {error, term()}.
+compile_file(Path, Options) when is_list(Options) ->
+    compile_file(Path, maps:from_list(Options));
+compile_file(Path, Options) when is_map(Options) ->
+    case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined)) of
+        {ok, Binary, _Info} -> {ok, Binary};
+        {error, Reason, _Details} -> {error, Reason}
     end.
+
+compile_file(Path, Target, Format) ->
+    case file:read_file(Path) of
+        {ok, Text} ->
+            case vbeam_native_nif:compile_text(Text, Target, Format) of
+                {ok, _, _} = Ok -> Ok;
+                {error, {syntax, Line, Column, Message}, Details} ->
+                    {error, {syntax, Path, Line, Column, Message}, Details};
+                {error, {not_one_module, Count}, Details} ->
+                    {error, {not_one_module, Path, Count}, Details};
+                {error, _, _} = Error -> Error
+            end;
+        {error, Posix} ->
+            {error, {read, Path, Posix}, #{}}
+    end.
+
+%% @doc The command line, as the V compiler calls it: `command/1', then
+%% the VM halts with its status (0 or 1), output flushed.
+-spec main([string() | atom() | binary()]) -> no_return().
+main(Args) ->
+    erlang:halt(command(Args)).
+
+%% @doc The command line without the halt: runs, prints (the summary on
+%% stdout, an error as one line on stderr) and returns the exit status.
+%% `Input -o Output [-target x86_64|arm64] [-format elf64|macho|pe]
+%% [--stats]', or `--help', `--version'; strings, atoms or binaries.
+-spec command([string() | atom() | binary()]) -> 0 | 1.
+command(Args) ->
+    try run(parse_args([to_list(A) || A <- Args], #{})) of
+        ok -> 0;
+        {error, Message} ->
+            print(standard_error, ["vbeam_native: ", Message]),
+            1;
+        {error_at, Message} ->
+            %% `File:Line:Column: ...', as compilers write it.
+            print(standard_error, Message),
+            1
+    catch
+        Class:Reason:Stack ->
+            Where = case Stack of
+                        [{M, F, A, _} | _] -> io_lib:format(" in ~w:~w/~w", [M, F, arity(A)]);
+                        _ -> ""
+                    end,
+            print(standard_error, io_lib:format("vbeam_native: internal error (please report it): ~w:~0tP~ts",
+                                                [Class, Reason, 8, Where])),
+            1
+    end.
+
+arity(A) when is_list(A) -> length(A);
+arity(A) -> A.
 
 to_list(A) when is_atom(A) -> atom_to_list(A);
-to_list(A) when is_binary(A) -> binary_to_list(A);
+to_list(A) when is_binary(A) -> unicode:characters_to_list(A);
 to_list(A) when is_list(A) -> A.
 
-run(Args) ->
-    case parse_args(Args, #{}) of
-        {ok, #{input := Input, output := Output} = Opts} ->
-            with_ok(vbeam_native_ir:parse_file(Input), fun(Module) ->
-                Target = maps:get(target, Opts, undefined),
-                Format = maps:get(format, Opts, undefined),
-                with_ok(compile(Module, Target, Format), fun(Binary) ->
-                    case write_executable(Output, Binary) of
-                        ok ->
-                            {ok, io_lib:format("vbeam_native: wrote ~s (~s ~s, ~B bytes)",
-                                               [Output, name(Target, maps:get(target, Module, x86_64)),
-                                                name(Format, maps:get(format, Module, elf64)), byte_size(Binary)])};
-                        {error, Reason} ->
-                            {error, {write, Output, Reason}}
-                    end
-                end)
-            end);
-        {ok, _} ->
-            {error, usage};
-        {error, _} = E ->
-            E
+%% One line, as UTF-8 text: a device in latin1 mode (the default with
+%% -noshell) is given the bytes, which it writes unchanged.
+print(Device, Line) ->
+    Chars = [Line, $\n],
+    case io:getopts(Device) of
+        Opts when is_list(Opts) ->
+            case proplists:get_value(encoding, Opts) of
+                unicode -> io:put_chars(Device, Chars);
+                _ -> io:put_chars(Device, binary_to_list(unicode:characters_to_binary(Chars)))
+            end;
+        _ ->
+            io:put_chars(Device, binary_to_list(unicode:characters_to_binary(Chars)))
     end.
 
-name(undefined, Default) -> atom_to_list(Default);
-name(Override, _) -> atom_to_list(Override).
+usage() ->
+    "usage: vbeam_native:main([Input, \"-o\", Output, \"-target\", x86_64|arm64, \"-format\", elf64|macho|pe])".
 
-with_ok({ok, V}, F) -> F(V);
-with_ok({error, _} = E, _) -> E.
+help() ->
+    ["vbeam_native ", version(), " - compiles V native IR (a .ir file) into a standalone executable\n"
+     "\n"
+     "  erl -noshell -pa \"$VBEAM_NATIVE_DIR\" -eval 'vbeam_native:main([\"f.ir\", \"-o\", \"out\"])'\n"
+     "\n"
+     "Arguments (strings in main/1's list):\n"
+     "  Input                the .ir file: one module map followed by '.' (docs/ir-spec.md)\n"
+     "  -o Output            the executable to write (mode 0755)\n"
+     "  -target T            x86_64 or arm64 (default: the module's target key)\n"
+     "  -format F            elf64 (Linux), macho (macOS) or pe (UEFI) (default: the module's format key)\n"
+     "  --stats              also print the time of each step\n"
+     "  --help, --version    this text; the version\n"
+     "\n"
+     "Prints one line: the summary, or the error on stderr (file:line:column: what is wrong);\n"
+     "exits with status 0 or 1. From Erlang: vbeam_native:command(Args) returns the status without\n"
+     "halting; vbeam_native:compile_file/2 and compile/1,2,3 return {ok, Executable} | {error, Reason}.\n"].
+
+version() ->
+    _ = application:load(vbeam_native),
+    case application:get_key(vbeam_native, vsn) of
+        {ok, Vsn} -> Vsn;
+        undefined -> "(unknown version)"
+    end.
 
 parse_args([], Opts) ->
     {ok, Opts};
-parse_args(["-o", Out | Rest], Opts) ->
+parse_args([Help | _], _) when Help =:= "--help"; Help =:= "-help"; Help =:= "-h" ->
+    help;
+parse_args([Version | _], _) when Version =:= "--version"; Version =:= "-version" ->
+    version;
+parse_args([Flag], _) when Flag =:= "-o"; Flag =:= "--output"; Flag =:= "-target"; Flag =:= "--target";
+                           Flag =:= "-format"; Flag =:= "--format" ->
+    {error, {usage, io_lib:format("~ts needs a value", [Flag])}};
+parse_args([Flag, Out | Rest], Opts) when Flag =:= "-o"; Flag =:= "--output" ->
     parse_args(Rest, Opts#{output => Out});
-parse_args(["-target", T | Rest], Opts) ->
-    case lists:member(T, ["x86_64", "arm64"]) of
+parse_args([Flag, T | Rest], Opts) when Flag =:= "-target"; Flag =:= "--target" ->
+    case lists:member(T, ?TARGETS) of
         true -> parse_args(Rest, Opts#{target => list_to_atom(T)});
         false -> {error, {invalid_target, T}}
     end;
-parse_args(["-format", F | Rest], Opts) ->
-    case lists:member(F, ["elf64", "macho", "pe"]) of
+parse_args([Flag, F | Rest], Opts) when Flag =:= "-format"; Flag =:= "--format" ->
+    case lists:member(F, ?FORMATS) of
         true -> parse_args(Rest, Opts#{format => list_to_atom(F)});
         false -> {error, {invalid_format, F}}
     end;
-parse_args(["-" ++ _ = Flag | _], _) ->
-    {error, {unknown_option, Flag}};
+parse_args(["--stats" | Rest], Opts) ->
+    parse_args(Rest, Opts#{stats => true});
+parse_args(["-" ++ [_ | _] = Flag | _], _) ->
+    {error, {usage, io_lib:format("unknown option ~ts", [Flag])}};
 parse_args([Input | Rest], Opts) when not is_map_key(input, Opts) ->
     parse_args(Rest, Opts#{input => Input});
 parse_args([Extra | _], _) ->
-    {error, {unexpected_argument, Extra}}.
+    {error, {usage, io_lib:format("unexpected argument ~ts (one input file only)", [Extra])}}.
+
+run(help) ->
+    print(standard_io, help()),
+    ok;
+run(version) ->
+    print(standard_io, ["vbeam_native ", version()]),
+    ok;
+run({error, Reason}) ->
+    {error, format_error(Reason)};
+run({ok, #{input := _, output := _} = Opts}) ->
+    case vbeam_native_nif:status() of
+        ok -> build(Opts);
+        {error, Failures} -> {error, format_error({nif_not_loaded, Failures})}
+    end;
+run({ok, #{input := _}}) ->
+    {error, format_error({usage, "no output file: give -o Output"})};
+run({ok, _}) ->
+    {error, format_error({usage, "no input file"})}.
+
+build(#{input := Input, output := Output} = Opts) ->
+    T0 = erlang:monotonic_time(microsecond),
+    case compile_file(Input, maps:get(target, Opts, undefined), maps:get(format, Opts, undefined)) of
+        {ok, Binary, Info} ->
+            T1 = erlang:monotonic_time(microsecond),
+            case write_executable(Output, Binary) of
+                ok ->
+                    T2 = erlang:monotonic_time(microsecond),
+                    %% Not io_lib:format: loading io_lib_format would cost a
+                    %% millisecond more.
+                    print(standard_io, ["vbeam_native: wrote ", Output, " (", atom_to_list(maps:get(target, Info)), " ",
+                                        atom_to_list(maps:get(format, Info)), ", ",
+                                        integer_to_list(byte_size(Binary)), " bytes)"]),
+                    case maps:get(stats, Opts, false) of
+                        true -> print(standard_io, stats(Info, T1 - T0, T2 - T1));
+                        false -> ok
+                    end,
+                    ok;
+                {error, Reason} ->
+                    {error, format_error({write, Output, Reason})}
+            end;
+        {error, {syntax, _, _, _, _} = Reason, _} ->
+            {error_at, format_error(Reason)};
+        {error, Reason, #{line := Line, column := Column} = Details} ->
+            Text = format_error(Reason, maps:get(explanation, Details, undefined)),
+            {error_at, io_lib:format("~ts:~B:~B: ~ts", [Input, Line, Column, Text])};
+        {error, Reason, Details} ->
+            {error, format_error(Reason, maps:get(explanation, Details, undefined))}
+    end.
+
+stats(#{check_us := Check, compile_us := Compile, size := Size} = Info, Total, Write) ->
+    Ms = fun(Us) -> Us / 1000 end,
+    Threads = case maps:get(two_threads, Info, false) of
+                  true -> " by two threads";
+                  false -> ""
+              end,
+    io_lib:format("vbeam_native: read in ~.1f ms, text checked~s in ~.1f ms, compiled in ~.1f ms, "
+                  "~B bytes written in ~.1f ms",
+                  [Ms(Total - Check - Compile), Threads, Ms(Check), Ms(Compile), Size, Ms(Write)]).
 
 write_executable(Path, Binary) ->
     case file:write_file(Path, Binary) of
@@ -110,21 +249,187 @@ write_executable(Path, Binary) ->
         Error -> Error
     end.
 
-%% @doc A readable one-line text for an error reason.
+%% @doc A one-line text for an error reason: what is wrong, where, and for
+%% choices the valid ones.
 -spec format_error(term()) -> iolist().
-format_error(usage) ->
-    "usage: vbeam_native:main([Input, \"-o\", Output, \"-target\", x86_64|arm64, \"-format\", elf64|macho|pe])";
-format_error({write, Path, Reason}) ->
-    io_lib:format("cannot write ~s: ~s", [Path, file:format_error(Reason)]);
-format_error({read, Path, Reason}) ->
-    io_lib:format("cannot read ~s: ~s", [Path, file:format_error(Reason)]);
-format_error({invalid_instruction, Fun, Index, Term}) ->
-    io_lib:format("function ~s, instruction ~B: invalid instruction ~0p", [Fun, Index, Term]);
-format_error({undefined_label, Fun, Label}) ->
-    io_lib:format("function ~s: undefined label ~s", [Fun, Label]);
-format_error({unresolved_symbols, Names}) ->
-    io_lib:format("unresolved symbols: ~s", [lists:join(", ", Names)]);
-format_error({no_entry_point, Name}) ->
-    io_lib:format("no entry point: no function named ~s", [Name]);
+format_error({invalid_instruction, _, _, Inst} = Reason) ->
+    Why = try vbeam_native_nif:explain(undefined, Inst) catch error:_ -> undefined end,
+    format_error(Reason, Why);
 format_error(Reason) ->
-    io_lib:format("~0p", [Reason]).
+    format_error(Reason, undefined).
+
+format_error(usage, _) ->
+    usage();
+format_error({usage, Problem}, _) ->
+    [Problem, " (", usage(), "; --help for more)"];
+format_error({unknown_option, Flag}, _) ->
+    format_error({usage, io_lib:format("unknown option ~ts", [Flag])}, undefined);
+format_error({unexpected_argument, Arg}, _) ->
+    format_error({usage, io_lib:format("unexpected argument ~ts", [Arg])}, undefined);
+format_error({nif_not_loaded, Failures}, _) ->
+    Searched = [case Why of
+                    not_found -> io_lib:format("~ts (not found)", [File]);
+                    {load_failed, Text} -> io_lib:format("~ts (~ts)", [File, one_line(Text)])
+                end || {File, Why} <- Failures],
+    io_lib:format("cannot load the NIF library ~s; searched: ~ts (build it with rebar3 compile)",
+                  [vbeam_native_nif:library(), lists:join("; ", Searched)]);
+format_error({read, Path, Posix}, _) ->
+    io_lib:format("cannot read ~ts: ~ts", [Path, file:format_error(Posix)]);
+format_error({write, Path, Posix}, _) ->
+    io_lib:format("cannot write ~ts: ~ts", [Path, file:format_error(Posix)]);
+format_error({syntax, Path, Line, Column, Message}, _) ->
+    io_lib:format("~ts:~B:~B: ~ts", [Path, Line, Column, Message]);
+format_error({not_one_module, Path, Count}, _) ->
+    io_lib:format("~ts: expected one term, the module map, followed by '.'; found ~B terms", [Path, Count]);
+format_error({invalid_module, T}, _) ->
+    io_lib:format("the module must be a map (#{target => ..., format => ..., functions => [...]}), got ~ts", [show(T)]);
+format_error({missing_key, target}, _) ->
+    "the module has no target key (target => x86_64 or arm64)";
+format_error({missing_key, format}, _) ->
+    "the module has no format key (format => elf64, macho or pe)";
+format_error({missing_key, Key}, _) ->
+    io_lib:format("the module has no ~ts key", [show(Key)]);
+format_error({invalid_target, T}, _) ->
+    io_lib:format("unknown target ~ts (expected x86_64 or arm64)", [choice(T)]);
+format_error({invalid_format, F}, _) ->
+    io_lib:format("unknown format ~ts (expected elf64, macho or pe)", [choice(F)]);
+format_error({invalid_field, Key, T}, _) ->
+    io_lib:format("the module's ~ts must be ~ts, got ~ts", [show(Key), module_field(Key), show(T)]);
+format_error({invalid_function, Index, T}, _) when is_integer(Index) ->
+    io_lib:format("function number ~B is not a function map (#{name => <<\"f\">>, body => [...], ...}), got ~ts",
+                  [Index, show(T)]);
+format_error({invalid_function, Name, Text}, _) ->
+    io_lib:format("function ~ts: ~ts", [text(Name), text(Text)]);
+format_error({invalid_function_field, Name, body, Name}, _) ->
+    io_lib:format("function ~ts has no body (body => [Instruction, ...])", [text(Name)]);
+format_error({invalid_function_field, Name, Key, T}, _) ->
+    io_lib:format("function ~ts: ~ts must be ~ts, got ~ts", [text(Name), show(Key), function_field(Key), show(T)]);
+format_error({invalid_instruction, Name, Index, T}, Why) ->
+    Explained = case Why of
+                    undefined -> "";
+                    _ -> [": ", text(Why)]
+                end,
+    io_lib:format("function ~ts, instruction ~B: invalid instruction ~ts~ts", [text(Name), Index, show(T), Explained]);
+format_error({invalid_data, T}, _) ->
+    io_lib:format("invalid data or bss entry ~ts: ~ts", [show(T), data_problem(T)]);
+format_error({duplicate_function, Name}, _) ->
+    io_lib:format("function ~ts is defined twice", [text(Name)]);
+format_error({duplicate_data, Name}, _) ->
+    io_lib:format("data or bss entry ~ts is defined twice", [text(Name)]);
+format_error({reserved_name, Name}, _) ->
+    io_lib:format("the name ~ts is reserved for the backend's own routines and data (names starting with __vbeam_)",
+                  [text(Name)]);
+format_error({unsupported_alignment, Name, Align}, _) ->
+    io_lib:format("data entry ~ts asks for alignment ~B, beyond what this format's loader keeps "
+                  "(Mach-O: 4096 on x86_64, 16384 on arm64; PE: 4096)", [text(Name), Align]);
+format_error({no_entry_point, Name}, _) ->
+    io_lib:format("no entry point: the module has no function named ~ts", [text(Name)]);
+format_error({undefined_label, Fun, Label}, _) ->
+    io_lib:format("function ~ts: jump to undefined label ~ts", [text(Fun), text(Label)]);
+format_error({duplicate_label, Fun, Label}, _) ->
+    io_lib:format("function ~ts: label ~ts is defined twice", [text(Fun), text(Label)]);
+format_error({ambiguous_call, Fun, Index, Callee, Candidates}, _) ->
+    io_lib:format("function ~ts, instruction ~B: the call of ~ts is ambiguous: it could mean ~ts",
+                  [text(Fun), Index, text(Callee), lists:join(" or ", [text(C) || C <- Candidates])]);
+format_error({unavailable_builtin, Fun, Index, Name, Format}, _) ->
+    io_lib:format("function ~ts, instruction ~B: ~ts needs files or streams, which ~ts programs lack",
+                  [text(Fun), Index, text(Name), show(Format)]);
+format_error({unavailable_reference, Entry, Name, Format}, _) ->
+    io_lib:format("data entry ~ts holds the address of ~ts, which needs files or streams, which ~ts programs lack",
+                  [text(Entry), text(Name), show(Format)]);
+format_error({unresolved_symbols, Names}, _) ->
+    io_lib:format("calls of undefined functions: ~ts (neither in the module nor builtins; "
+                  "allow_stubs => true makes them stubs returning 0)", [lists:join(", ", [text(N) || N <- Names])]);
+format_error({undefined_data, Fun, Index, Data}, _) ->
+    io_lib:format("function ~ts, instruction ~B: undefined data entry ~ts (not in the module's data or bss)",
+                  [text(Fun), Index, text(Data)]);
+format_error({undefined_reference, Entry, Name}, _) ->
+    io_lib:format("data entry ~ts holds the address of ~ts, which is not defined", [text(Entry), text(Name)]);
+format_error({reserved_register, Fun, Index, Reg}, _) ->
+    io_lib:format("function ~ts, instruction ~B: register ~ts is reserved by the backend "
+                  "(x86_64: rsp, rbp, and r15 in a module that allocates; arm64: sp, x18, x29, x30, and x28 "
+                  "in a module that allocates)", [text(Fun), Index, show(Reg)]);
+format_error({invalid_syscall, Fun, Index, Text}, _) ->
+    io_lib:format("function ~ts, instruction ~B: ~ts", [text(Fun), Index, text(Text)]);
+format_error({jcc_without_cmp, Fun, Index}, _) ->
+    io_lib:format("function ~ts, instruction ~B: a jcc must directly follow the cmp whose flags it tests "
+                  "(only jcc, comment and nop may come between)", [text(Fun), Index]);
+format_error({invalid_operand, Fun, Index, Text}, _) ->
+    io_lib:format("function ~ts, instruction ~B: ~ts", [text(Fun), Index, text(Text)]);
+format_error({too_large, Text}, _) ->
+    io_lib:format("the program is too large: ~ts", [text(Text)]);
+format_error({internal_error, Text}, _) ->
+    io_lib:format("internal error (a bug in vbeam_native, please report it): ~ts", [text(Text)]);
+format_error({invalid_binary, What, T}, _) ->
+    io_lib:format("the ~ts must be a binary, got ~ts", [show(What), show(T)]);
+format_error({invalid_binary, T}, _) ->
+    io_lib:format("expected a binary, got ~ts", [show(T)]);
+format_error(Reason, _) ->
+    show(Reason).
+
+module_field(functions) -> "a list of function maps";
+module_field(data) -> "a list of {Name, Align, Contents} entries";
+module_field(bss) -> "a list of {Name, Align, Size} entries";
+module_field(imports) -> "a list of {Name, Arity} pairs (Arity 0..255)";
+module_field(allow_stubs) -> "true or false";
+module_field(_) -> "of another shape".
+
+function_field(arity) -> "an integer 0..255";
+function_field(exported) -> "true or false";
+function_field(params) -> "a list of registers ({vreg, N} or {preg, Name} of the module's target)";
+function_field(locals) -> "an integer 0..4294967295";
+function_field(body) -> "a proper list of instructions";
+function_field(name) -> "a binary";
+function_field(_) -> "of another shape".
+
+%% What is wrong with a data or bss entry (the reason does not say which
+%% of the two it is).
+data_problem({Name, Align, Contents}) ->
+    NameOk = is_atom(Name) orelse (is_binary(Name) andalso is_list(unicode:characters_to_list(Name))),
+    if
+        not NameOk ->
+            "its name must be a binary of UTF-8 text";
+        not is_integer(Align) orelse Align < 1 orelse Align > 65536 orelse Align band (Align - 1) =/= 0 ->
+            "the alignment must be a power of two up to 65536";
+        is_integer(Contents), Contents >= 0 ->
+            "a data entry holds a binary or a list of binaries and addresses (an integer is a bss entry's size)";
+        is_integer(Contents) ->
+            "a bss entry's size must be a non-negative integer";
+        is_binary(Contents) ->
+            "a bss entry's size must be a non-negative integer (a binary is a data entry's contents)";
+        is_list(Contents) ->
+            "its contents must be a binary or a list of binaries and addresses ({data_ref, Name}, "
+            "{data_ref, Name, Addend}, {sym, Name}), each address at an offset that is a multiple of 8 "
+            "in an entry aligned to 8 or more";
+        true ->
+            "a data entry holds a binary or a list of binaries and addresses; a bss entry, a size"
+    end;
+data_problem(_) ->
+    "an entry is {Name, Align, Contents} (data) or {Name, Align, Size} (bss)".
+
+%% A choice that was given: quoted when it came as text.
+choice(T) when is_list(T) -> io_lib:format("~tp", [T]);
+choice(T) -> show(T).
+
+%% Text of a name or message the backend gives as a binary.
+text(B) when is_binary(B) ->
+    case unicode:characters_to_list(B) of
+        L when is_list(L) -> L;
+        _ -> io_lib:format("~w", [B])
+    end;
+text(A) when is_atom(A) -> atom_to_list(A);
+text(L) when is_list(L) -> L;
+text(T) -> show(T).
+
+%% A term in a message: its depth and length bounded.
+show(T) ->
+    S = lists:flatten(io_lib:format("~0tP", [T, 10])),
+    case length(S) > 160 of
+        true -> lists:sublist(S, 160) ++ "...";
+        false -> S
+    end.
+
+one_line(Text) when is_list(Text) ->
+    [case C of $\n -> $\s; _ -> C end || C <- lists:flatten(io_lib:format("~ts", [Text]))];
+one_line(Other) ->
+    show(Other).

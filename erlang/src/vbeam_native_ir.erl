@@ -1,24 +1,40 @@
 %% @doc The native IR as Erlang terms: reading and writing `.ir' files,
 %% validation, readable printing and small constructors.
 -module(vbeam_native_ir).
--export([parse_file/1, write_file/2, validate_module/1, validate_function/1,
+-export([parse_file/1, consult/1, write_file/2, validate_module/1, validate_function/1,
          pretty_print/1, new_module/1, new_function/3, add_function/2,
          add_data/4, add_bss/3]).
 
-%% @doc Reads a `.ir' file: exactly one term, a module map.
--spec parse_file(file:filename()) -> {ok, map()} | {error, term()}.
+%% @doc Reads a `.ir' file: exactly one term, a module map. The text is
+%% read by the NIF (as `file:consult/1' would read it, much faster).
+-spec parse_file(file:name_all()) -> {ok, map()} | {error, term()}.
 parse_file(Path) ->
-    case file:consult(Path) of
+    case consult(Path) of
         {ok, [Module]} when is_map(Module) -> {ok, Module};
         {ok, Terms} -> {error, {not_one_module, Path, length(Terms)}};
-        {error, Reason} when is_atom(Reason) -> {error, {read, Path, Reason}};
-        {error, Reason} -> {error, {parse, Path, Reason}}
+        {error, _} = Error -> Error
     end.
 
-%% @doc Writes a module as a `.ir' file `parse_file/1' reads back.
--spec write_file(file:filename(), map()) -> ok | {error, term()}.
+%% @doc Every term of a file of terms, each followed by `.', as
+%% `file:consult/1' reads them; errors: `{read, Path, Posix}',
+%% `{syntax, Path, Line, Column, Message}'.
+-spec consult(file:name_all()) -> {ok, [term()]} | {error, term()}.
+consult(Path) ->
+    case file:read_file(Path) of
+        {ok, Text} ->
+            case vbeam_native_nif:read_terms(Text) of
+                {ok, Terms} -> {ok, Terms};
+                {error, {Line, Column, Message}} -> {error, {syntax, Path, Line, Column, Message}}
+            end;
+        {error, Reason} ->
+            {error, {read, Path, Reason}}
+    end.
+
+%% @doc Writes a module as a `.ir' file `parse_file/1' (and
+%% `file:consult/1') reads back: UTF-8 text, the encoding both read.
+-spec write_file(file:name_all(), term()) -> ok | {error, term()}.
 write_file(Path, Module) ->
-    file:write_file(Path, io_lib:format("~p.~n", [Module])).
+    file:write_file(Path, unicode:characters_to_binary(io_lib:format("~p.~n", [Module]))).
 
 %% @doc `ok' when the module compiles (every check of the backend); like
 %% `vbeam_native:compile/1' it takes any term and reports what is wrong.

@@ -1,17 +1,48 @@
 //! A reader for the Erlang term text of `.ir` files (the `file:consult`
-//! format: one term followed by `.`), so Rust tools and tests can load IR
-//! without the BEAM. It covers what IR files contain: maps, tuples, lists,
-//! atoms, integers (with `16#` bases), strings, binaries and `%` comments.
+//! format: terms, each followed by `.`), so the backend reads IR without
+//! building it in the VM first. It reads what `file:consult` reads for the
+//! terms the V generator and people write: maps, tuples, lists (proper or
+//! not), atoms (bare or quoted), integers of any size (bases, `_`
+//! separators, `$c`), floats, strings, binaries with every escape and bit
+//! syntax (`<<1,2>>`, `<<1:64/little>>`, `<<"€"/utf8>>`), parentheses and
+//! `%` comments; UTF-8 text, or Latin-1 under a `%% coding: latin-1`
+//! comment, as `epp` decides. Errors give a line and a column.
+//!
+//! - `Document` checks a text once and lends its terms as `TextTerm`
+//!   handles implementing `term::Term`, read in place (the compiler's path);
+//! - `etf` writes terms in the external term format (the NIF's readers);
+//! - `parse` builds a `Value` tree (tools and tests);
+//! - `explain` says what is wrong with an instruction and where an error is.
+
+pub mod document;
+pub mod etf;
+pub mod explain;
+pub mod lex;
+pub mod parse;
+
+pub use document::{Document, TermKind, TextTerm};
+pub use lex::Int;
+pub use parse::SyntaxError;
 
 use crate::term::{with_items, Atom, Term};
+use parse::{Container, Visitor};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Atom(String),
+    /// An integer whose magnitude fits in i128.
     Int(i128),
+    /// Any larger integer.
+    Big(Int),
+    Float(f64),
     Binary(Vec<u8>),
+    /// A bitstring that is not whole bytes: its bytes and the bits used of
+    /// the last one.
+    Bits(Vec<u8>, u8),
     Tuple(Vec<Value>),
     List(Vec<Value>),
+    /// A list whose tail is not a list.
+    Improper(Vec<Value>, Box<Value>),
     Map(Vec<(Value, Value)>),
 }
 
@@ -57,7 +88,7 @@ impl<'a> Term for &'a Value {
     fn map_get(&self, key: Atom) -> Option<Option<&'a Value>> {
         match self {
             Value::Map(m) => {
-                Some(m.iter().find(|(k, _)| matches!(k, Value::Atom(a) if a == key.name())).map(|(_, v)| v))
+                Some(m.iter().rev().find(|(k, _)| matches!(k, Value::Atom(a) if a == key.name())).map(|(_, v)| v))
             }
             _ => None,
         }
@@ -67,222 +98,116 @@ impl<'a> Term for &'a Value {
     }
 }
 
+/// Values nested deeper than this are refused: dropping a `Value` recurses
+/// (a `Document` reads any depth).
+const MAX_VALUE_DEPTH: usize = 1_000;
+
+/// Builds `Value`s from what the parser visits.
+#[derive(Default)]
+struct Builder {
+    /// Open compound terms: their kind, elements, and whether the last
+    /// element is a list's tail.
+    stack: Vec<(Container, Vec<Value>, bool)>,
+    done: Vec<Value>,
+    /// Where terms first nest deeper than `MAX_VALUE_DEPTH`.
+    too_deep: Option<usize>,
+}
+
+impl Builder {
+    fn push(&mut self, v: Value) {
+        if self.too_deep.is_some() {
+            // Refused: dropped before it nests deeper.
+            return;
+        }
+        match self.stack.last_mut() {
+            Some((_, items, _)) => items.push(v),
+            None => self.done.push(v),
+        }
+    }
+}
+
+impl Visitor for Builder {
+    fn atom(&mut self, _pos: usize, name: &str) {
+        self.push(Value::Atom(name.to_string()));
+    }
+    fn int(&mut self, _pos: usize, value: Int) {
+        self.push(match value {
+            Int::Small(v) => Value::Int(v),
+            big => Value::Big(big),
+        });
+    }
+    fn float(&mut self, _pos: usize, value: f64) {
+        self.push(Value::Float(value));
+    }
+    fn string(&mut self, _pos: usize, chars: &[u32]) {
+        self.push(Value::List(chars.iter().map(|&c| Value::Int(i128::from(c))).collect()));
+    }
+    fn binary(&mut self, _pos: usize, bytes: &[u8], tail_bits: u8, _plain: bool) {
+        self.push(if tail_bits == 0 { Value::Binary(bytes.to_vec()) } else { Value::Bits(bytes.to_vec(), tail_bits) });
+    }
+    fn open(&mut self, pos: usize, kind: Container) {
+        if self.stack.len() == MAX_VALUE_DEPTH && self.too_deep.is_none() {
+            self.too_deep = Some(pos);
+        }
+        self.stack.push((kind, Vec::new(), false));
+    }
+    fn tail(&mut self) {
+        if let Some(top) = self.stack.last_mut() {
+            top.2 = true;
+        }
+    }
+    fn close(&mut self, kind: Container, _count: usize) {
+        let (_, mut items, tail) = self.stack.pop().expect("an open term");
+        let v = match kind {
+            Container::Tuple => Value::Tuple(items),
+            Container::Map => {
+                let mut pairs = Vec::with_capacity(items.len() / 2);
+                let mut it = items.into_iter();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    // The last of equal keys counts.
+                    pairs.retain(|(old, _): &(Value, Value)| *old != k);
+                    pairs.push((k, v));
+                }
+                Value::Map(pairs)
+            }
+            Container::List if !tail => Value::List(items),
+            Container::List => {
+                let last = items.pop().expect("a tail");
+                match last {
+                    Value::List(rest) => {
+                        items.extend(rest);
+                        Value::List(items)
+                    }
+                    Value::Improper(rest, t) => {
+                        items.extend(rest);
+                        Value::Improper(items, t)
+                    }
+                    other => Value::Improper(items, Box::new(other)),
+                }
+            }
+        };
+        self.push(v);
+    }
+}
+
 /// Parses one term followed by a `.`.
 pub fn parse(text: &str) -> Result<Value, String> {
-    let mut p = Parser { s: text.as_bytes(), i: 0 };
-    let v = p.value()?;
-    p.skip();
-    p.expect(b'.')?;
-    Ok(v)
+    let mut all = parse_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    match all.len() {
+        1 => Ok(all.pop().expect("one term")),
+        n => Err(format!("expected one term, found {n}")),
+    }
 }
 
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn err<T>(&self, what: &str) -> Result<T, String> {
-        Err(format!("{what} at byte {}", self.i))
+/// Every term of a text (each followed by `.`), as `file:consult` reads it.
+pub fn parse_all(text: &[u8]) -> Result<Vec<Value>, SyntaxError> {
+    let t = document::text_of(text)?;
+    let mut b = Builder::default();
+    parse::parse_terms(t, &mut b)?;
+    if let Some(at) = b.too_deep {
+        return Err(parse::syntax_error(t, (at, format!("terms nested deeper than {MAX_VALUE_DEPTH} levels"))));
     }
-    fn skip(&mut self) {
-        while self.i < self.s.len() {
-            match self.s[self.i] {
-                b' ' | b'\t' | b'\n' | b'\r' => self.i += 1,
-                b'%' => {
-                    while self.i < self.s.len() && self.s[self.i] != b'\n' {
-                        self.i += 1;
-                    }
-                }
-                _ => break,
-            }
-        }
-    }
-    fn peek(&mut self) -> Option<u8> {
-        self.skip();
-        self.s.get(self.i).copied()
-    }
-    fn expect(&mut self, c: u8) -> Result<(), String> {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            Ok(())
-        } else {
-            self.err(&format!("expected '{}'", c as char))
-        }
-    }
-    fn eat(&mut self, text: &str) -> bool {
-        self.skip();
-        if self.s[self.i..].starts_with(text.as_bytes()) {
-            self.i += text.len();
-            true
-        } else {
-            false
-        }
-    }
-    /// Comma-separated values up to `close`.
-    fn seq(&mut self, close: u8) -> Result<Vec<Value>, String> {
-        let mut out = Vec::new();
-        if self.peek() == Some(close) {
-            self.i += 1;
-            return Ok(out);
-        }
-        loop {
-            out.push(self.value()?);
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(c) if c == close => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                _ => return self.err("expected ',' or a closing bracket"),
-            }
-        }
-    }
-    fn value(&mut self) -> Result<Value, String> {
-        match self.peek() {
-            Some(b'{') => {
-                self.i += 1;
-                Ok(Value::Tuple(self.seq(b'}')?))
-            }
-            Some(b'[') => {
-                self.i += 1;
-                Ok(Value::List(self.seq(b']')?))
-            }
-            Some(b'#') => {
-                self.i += 1;
-                self.expect(b'{')?;
-                let mut pairs = Vec::new();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(Value::Map(pairs));
-                }
-                loop {
-                    let k = self.value()?;
-                    if !self.eat("=>") {
-                        return self.err("expected '=>'");
-                    }
-                    pairs.push((k, self.value()?));
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Value::Map(pairs));
-                        }
-                        _ => return self.err("expected ',' or '}'"),
-                    }
-                }
-            }
-            Some(b'<') if self.eat("<<") => self.binary(),
-            Some(b'"') => Ok(Value::List(self.string()?.into_iter().map(|b| Value::Int(b as i128)).collect())),
-            Some(b'\'') => {
-                self.i += 1;
-                let start = self.i;
-                while self.i < self.s.len() && self.s[self.i] != b'\'' {
-                    self.i += 1;
-                }
-                let a = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
-                self.i += 1;
-                Ok(Value::Atom(a))
-            }
-            Some(c) if c == b'-' || c.is_ascii_digit() => self.integer(),
-            Some(c) if c.is_ascii_lowercase() => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_' || self.s[self.i] == b'@')
-                {
-                    self.i += 1;
-                }
-                Ok(Value::Atom(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
-            }
-            Some(b'$') => {
-                self.i += 1;
-                let c = self.s[self.i];
-                self.i += 1;
-                Ok(Value::Int(c as i128))
-            }
-            _ => self.err("unexpected character"),
-        }
-    }
-    fn integer(&mut self) -> Result<Value, String> {
-        let negative = self.s[self.i] == b'-';
-        if negative {
-            self.i += 1;
-        }
-        let start = self.i;
-        while self.i < self.s.len()
-            && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'#' || self.s[self.i] == b'_')
-        {
-            self.i += 1;
-        }
-        let text: String = String::from_utf8_lossy(&self.s[start..self.i]).replace('_', "");
-        let parsed = match text.split_once('#') {
-            Some((base, digits)) => base.parse().ok().and_then(|b| i128::from_str_radix(digits, b).ok()),
-            None => text.parse().ok(),
-        };
-        match parsed {
-            Some(v) => Ok(Value::Int(if negative { -v } else { v })),
-            None => self.err("bad integer"),
-        }
-    }
-    /// A double-quoted string with Erlang escapes, as bytes.
-    fn string(&mut self) -> Result<Vec<u8>, String> {
-        self.expect(b'"')?;
-        let mut out = Vec::new();
-        while self.i < self.s.len() && self.s[self.i] != b'"' {
-            let c = self.s[self.i];
-            self.i += 1;
-            if c != b'\\' {
-                out.push(c);
-                continue;
-            }
-            let e = self.s[self.i];
-            self.i += 1;
-            out.push(match e {
-                b'n' => b'\n',
-                b't' => b'\t',
-                b'r' => b'\r',
-                b's' => b' ',
-                b'e' => 27,
-                b'0'..=b'7' => {
-                    let mut v = (e - b'0') as u32;
-                    for _ in 0..2 {
-                        match self.s.get(self.i) {
-                            Some(d @ b'0'..=b'7') => {
-                                v = v * 8 + (d - b'0') as u32;
-                                self.i += 1;
-                            }
-                            _ => break,
-                        }
-                    }
-                    v as u8
-                }
-                other => other,
-            });
-        }
-        self.i += 1;
-        Ok(out)
-    }
-    /// After `<<`: `>>`, a string, or comma-separated byte values.
-    fn binary(&mut self) -> Result<Value, String> {
-        if self.eat(">>") {
-            return Ok(Value::Binary(Vec::new()));
-        }
-        let mut out = Vec::new();
-        loop {
-            if self.peek() == Some(b'"') {
-                out.extend(self.string()?);
-            } else {
-                match self.integer()? {
-                    Value::Int(v) => out.push(v as u8),
-                    _ => unreachable!(),
-                }
-            }
-            if self.eat(">>") {
-                return Ok(Value::Binary(out));
-            }
-            self.expect(b',')?;
-        }
-    }
+    Ok(b.done)
 }
 
 #[cfg(test)]
@@ -308,5 +233,73 @@ mod tests {
             ])
         );
         assert!(parse("{a, b").is_err());
+    }
+
+    #[test]
+    fn reads_what_consult_reads() {
+        let one = |s: &str| parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(one("[a|b]."), Value::Improper(vec![Value::Atom("a".into())], Box::new(Value::Atom("b".into()))));
+        assert_eq!(one("[1|\"ab\"]."), Value::List(vec![Value::Int(1), Value::Int(97), Value::Int(98)]));
+        assert_eq!(one("#{a=>1,a=>2}."), Value::Map(vec![(Value::Atom("a".into()), Value::Int(2))]));
+        assert_eq!(one("<<1:3>>."), Value::Bits(vec![0x20], 3));
+        assert_eq!(one("- 5."), Value::Int(-5));
+        assert_eq!(one("-(5)."), Value::Int(-5));
+        assert_eq!(one("+5."), Value::Int(5));
+        assert_eq!(one("-$a."), Value::Int(-97));
+        assert_eq!(one("-16#ff."), Value::Int(-255));
+        assert_eq!(one("\"ab\" \"cd\"."), one("\"abcd\"."));
+        assert_eq!(one("'and'."), Value::Atom("and".into()));
+        assert_eq!(one("maybe."), Value::Atom("maybe".into()));
+        assert_eq!(one("$\\s."), Value::Int(32));
+        assert_eq!(one("$ ."), Value::Int(32));
+        assert_eq!(one("'a\\'b'."), Value::Atom("a'b".into()));
+        assert_eq!(one("a@b."), Value::Atom("a@b".into()));
+        assert_eq!(one("1.0e-400."), Value::Float(0.0));
+        assert_eq!(one("-0.0."), Value::Float(-0.0));
+        assert_eq!(one("éa."), Value::Atom("éa".into()));
+        assert_eq!(one("{(a), [(1)]}."), Value::Tuple(vec![Value::Atom("a".into()), Value::List(vec![Value::Int(1)])]));
+        assert_eq!(parse_all(b"a. b.").unwrap().len(), 2);
+        assert_eq!(parse_all(b"a.%c\n").unwrap().len(), 1);
+        assert_eq!(parse_all(b"%% only a comment\n").unwrap().len(), 0);
+        assert_eq!(parse_all(b"%% coding: latin-1\n<<\"\xe9\">>.").unwrap(), vec![Value::Binary(vec![0xE9])]);
+        assert_eq!(parse_all("<<\"é\">>.".as_bytes()).unwrap(), vec![Value::Binary(vec![0xE9])]);
+        for bad in [
+            "a.b.",
+            "1e3.",
+            "1.0e400.",
+            "- - 5.",
+            "{and, b}.",
+            "X.",
+            "fun lists:map/2.",
+            "\"\\x4\".",
+            "37#1.",
+            "<<(1+2)>>.",
+            "<<\"a\"/binary>>.",
+            "2#1.0.",
+            "#{a := 1}.",
+            "{a,}.",
+            "[a|b|c].",
+            "'unterminated.",
+            "\"unterminated.",
+            "a",
+            "{a, b",
+            "#rec{}.",
+            "<a>.",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+        assert!(parse_all(b"<<\"\xe9\">>.").is_err(), "Latin-1 bytes in UTF-8 text");
+        let deep = format!("{}{}.", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("nested deeper than 1000 levels"));
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let e = parse_all(b"#{a => 1,\n  b => {c, d e}}.").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 14));
+        assert!(e.message.contains("expected ',' or '}' in the tuple opened at 2:8"), "{}", e.message);
+        let e = parse_all(b"[1,\n 2").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3));
+        assert!(e.message.contains("the list opened at 1:1 is not closed"), "{}", e.message);
     }
 }

@@ -4,38 +4,36 @@
 use rustler::{Atom, Encoder, Env, Term};
 use vbeam_native_core::error::{CompileError, DecodeError, Error};
 
-use crate::term::BeamTerm;
-
 fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
     Atom::from_str(env, name).expect("an atom name").encode(env)
 }
 
-fn bin<'a>(env: Env<'a>, s: &str) -> Term<'a> {
+pub fn bin<'a>(env: Env<'a>, s: &str) -> Term<'a> {
     let mut b = rustler::OwnedBinary::new(s.len());
     b.as_mut_slice().copy_from_slice(s.as_bytes());
     rustler::Binary::from_owned(b, env).encode(env)
 }
 
-pub fn reason<'a>(env: Env<'a>, e: &Error<BeamTerm<'a>>) -> Term<'a> {
+/// The reason term of `e`; `erl` makes the terms an error holds (the
+/// caller's own, or built from `.ir` text).
+pub fn reason<'a, T: std::fmt::Debug>(env: Env<'a>, e: &Error<T>, erl: impl Fn(&T) -> Term<'a>) -> Term<'a> {
     let a = |n: &str| atom(env, n);
     let b = |s: &str| bin(env, s);
     match e {
         Error::Decode(d) => match d {
-            DecodeError::InvalidModule(t) => (a("invalid_module"), t.in_env(env)).encode(env),
+            DecodeError::InvalidModule(t) => (a("invalid_module"), erl(t)).encode(env),
             DecodeError::MissingKey(k) => (a("missing_key"), a(k)).encode(env),
-            DecodeError::InvalidTarget(t) => (a("invalid_target"), t.in_env(env)).encode(env),
-            DecodeError::InvalidFormat(t) => (a("invalid_format"), t.in_env(env)).encode(env),
-            DecodeError::InvalidField { key, term } => (a("invalid_field"), a(key), term.in_env(env)).encode(env),
-            DecodeError::InvalidFunction { index, term } => {
-                (a("invalid_function"), index, term.in_env(env)).encode(env)
-            }
+            DecodeError::InvalidTarget(t) => (a("invalid_target"), erl(t)).encode(env),
+            DecodeError::InvalidFormat(t) => (a("invalid_format"), erl(t)).encode(env),
+            DecodeError::InvalidField { key, term } => (a("invalid_field"), a(key), erl(term)).encode(env),
+            DecodeError::InvalidFunction { index, term } => (a("invalid_function"), index, erl(term)).encode(env),
             DecodeError::InvalidFunctionField { function, key, term } => {
-                (a("invalid_function_field"), b(function), a(key), term.in_env(env)).encode(env)
+                (a("invalid_function_field"), b(function), a(key), erl(term)).encode(env)
             }
             DecodeError::InvalidInstruction { function, index, term } => {
-                (a("invalid_instruction"), b(function), index, term.in_env(env)).encode(env)
+                (a("invalid_instruction"), b(function), index, erl(term)).encode(env)
             }
-            DecodeError::InvalidData(t) => (a("invalid_data"), t.in_env(env)).encode(env),
+            DecodeError::InvalidData(t) => (a("invalid_data"), erl(t)).encode(env),
         },
         Error::Compile(c) => match c {
             CompileError::DuplicateFunction(n) => (a("duplicate_function"), b(n)).encode(env),

@@ -126,9 +126,88 @@ pub struct BeamTerm<'a> {
     env: PhantomData<Env<'a>>,
 }
 
+/// Terms in messages are cut at this many characters and this depth: an
+/// error may hold a term of any size.
+const SHOWN_CHARS: usize = 240;
+const SHOWN_DEPTH: usize = 12;
+
 impl std::fmt::Debug for BeamTerm<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_term())
+        let mut out = String::new();
+        show(self.as_term(), &mut out, SHOWN_DEPTH);
+        if out.chars().count() > SHOWN_CHARS {
+            out = out.chars().take(SHOWN_CHARS).collect::<String>() + "…";
+        }
+        f.write_str(&out)
+    }
+}
+
+/// The text of a term, elided below `depth` and once long enough.
+fn show(t: Term, out: &mut String, depth: usize) {
+    use std::fmt::Write;
+    let full = |out: &mut String| SHOWN_CHARS < out.len();
+    if depth == 0 || full(out) {
+        out.push('…');
+        return;
+    }
+    if let Ok(items) = rustler::types::tuple::get_tuple(t) {
+        out.push('{');
+        for (k, item) in items.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            if full(out) {
+                out.push('…');
+                break;
+            }
+            show(*item, out, depth - 1);
+        }
+        out.push('}');
+    } else if t.is_list() && !t.is_empty_list() {
+        out.push('[');
+        let mut cell = t;
+        let mut first = true;
+        let mut cut = false;
+        while let Ok((head, tail)) = cell.list_get_cell() {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            if full(out) {
+                out.push('…');
+                cut = true;
+                break;
+            }
+            show(head, out, depth - 1);
+            cell = tail;
+        }
+        if !cut && !cell.is_empty_list() {
+            out.push('|');
+            show(cell, out, depth - 1);
+        }
+        out.push(']');
+    } else if t.is_binary() && Binary::from_term(t).is_ok_and(|b| b.len() > SHOWN_CHARS) {
+        let b = Binary::from_term(t).expect("a binary");
+        let _ = write!(out, "<<{} bytes>>", b.len());
+    } else if t.is_map() && t.map_size().is_ok_and(|n| n > 0) {
+        out.push_str("#{");
+        if let Some(iter) = rustler::types::map::MapIterator::new(t) {
+            for (k, (key, value)) in iter.enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                if full(out) {
+                    out.push('…');
+                    break;
+                }
+                show(key, out, depth - 1);
+                out.push_str(" => ");
+                show(value, out, depth - 1);
+            }
+        }
+        out.push('}');
+    } else {
+        let _ = write!(out, "{t:?}");
     }
 }
 
