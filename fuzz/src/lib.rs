@@ -16,7 +16,7 @@ use arbitrary::Unstructured;
 use eetf::Term as ETerm;
 use vbeam_native_core::compile::{compile_module, compile_term};
 use vbeam_native_core::decode::decode_module;
-use vbeam_native_core::error::Error;
+use vbeam_native_core::error::{DecodeError, Error};
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::term::Term;
 use vbeam_native_core::term_text;
@@ -55,10 +55,69 @@ pub fn bytes(data: &[u8]) {
     if let Some(term) = etf::decode(data) {
         compile_everywhere(&Etf(&term)).ok();
     }
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(value) = term_text::parse(text) {
-            compile_everywhere(&&value).ok();
+    text(data);
+}
+
+/// `data` as `.ir` text, read by `term_text`'s three readers (a `Value`
+/// tree, the external term format writer, the `Document` read in place),
+/// which must agree: the same syntax error, or as many terms; and each
+/// term must compile in place as its tree does.
+pub fn text(data: &[u8]) {
+    let tree = term_text::parse_all(data);
+    let written = term_text::etf::document_to_etf(data);
+    let doc = term_text::Document::parse(data);
+    match (&tree, &written, &doc) {
+        // Only the tree limits nesting (dropping it recurses).
+        (Err(a), _, _) if a.message.contains("nested deeper than") => {}
+        (Err(a), Err(b), Err(c)) => {
+            assert_eq!(a, b, "the tree and the term writer give different errors");
+            assert_eq!(a, c, "the tree and the document give different errors");
         }
+        (Ok(values), Ok(_), Ok(doc)) => {
+            let terms = doc.terms();
+            assert_eq!(values.len(), terms.len(), "the tree and the document hold different terms");
+            for (value, term) in values.iter().zip(&terms) {
+                let from_tree = compile_everywhere(&value);
+                let in_place = compile_everywhere(term);
+                same_result(&from_tree, &in_place);
+            }
+        }
+        _ => panic!(
+            "the readers disagree: tree {:?}, writer {:?}, document {:?}",
+            tree.as_ref().map(Vec::len),
+            written.as_ref().map(Vec::len),
+            doc.as_ref().map(|d| d.terms().len())
+        ),
+    }
+}
+
+/// Two compilations of one module, read two ways, give the same file or
+/// the same error (decode errors compared by kind and place: they hold
+/// the term, read differently).
+fn same_result<A: Debug, B: Debug>(a: &Result<Vec<u8>, Error<A>>, b: &Result<Vec<u8>, Error<B>>) {
+    match (a, b) {
+        (Ok(x), Ok(y)) => assert!(x == y, "the tree and the document compile to different files"),
+        (Err(Error::Compile(x)), Err(Error::Compile(y))) => assert_eq!(x, y, "different compile errors"),
+        (Err(Error::Decode(x)), Err(Error::Decode(y))) => {
+            assert_eq!(decode_error_place(x), decode_error_place(y), "different decode errors: {x:?} / {y:?}")
+        }
+        _ => panic!("the tree gives {:?}, the document {:?}", summary(a), summary(b)),
+    }
+}
+
+/// A decode error without its term: its kind, and the key, function and
+/// index it names.
+fn decode_error_place<T: Debug>(e: &DecodeError<T>) -> String {
+    match e {
+        DecodeError::InvalidModule(_) => "invalid_module".into(),
+        DecodeError::MissingKey(k) => format!("missing_key {k}"),
+        DecodeError::InvalidTarget(_) => "invalid_target".into(),
+        DecodeError::InvalidFormat(_) => "invalid_format".into(),
+        DecodeError::InvalidField { key, .. } => format!("invalid_field {key}"),
+        DecodeError::InvalidFunction { index, .. } => format!("invalid_function {index}"),
+        DecodeError::InvalidFunctionField { function, key, .. } => format!("invalid_function_field {function} {key}"),
+        DecodeError::InvalidInstruction { function, index, .. } => format!("invalid_instruction {function} {index}"),
+        DecodeError::InvalidData(_) => "invalid_data".into(),
     }
 }
 

@@ -68,3 +68,81 @@ fn text_corpus_compiles_without_panics() {
     }
     assert!(seen > 0, "no .ir files in {}", dir.display());
 }
+
+/// Reads `text` with the three readers of `term_text` (the `Value` tree,
+/// the external term format writer and the in-place `Document`), which
+/// must agree: the same error, or the same terms; and a module read in
+/// place must compile as its tree does.
+fn read_everywhere(text: &[u8]) -> Result<usize, String> {
+    use vbeam_native_core::term_text::{etf, Document};
+    let tree = term_text::parse_all(text);
+    let written = etf::document_to_etf(text);
+    let doc = Document::parse(text);
+    match (&tree, &written, &doc) {
+        // Only the tree limits nesting (dropping it recurses).
+        (Err(a), _, _) if a.message.contains("nested deeper than") => Err(a.to_string()),
+        (Err(a), Err(b), Err(c)) => {
+            assert_eq!(a, b, "the tree and the term writer disagree");
+            assert_eq!(a, c, "the tree and the document disagree");
+            Err(a.to_string())
+        }
+        (Ok(values), Ok(_), Ok(doc)) => {
+            let terms = doc.terms();
+            assert_eq!(values.len(), terms.len());
+            for (value, term) in values.iter().zip(&terms) {
+                let in_place = compile_term(term, None, None).map_err(|e| e.to_string());
+                let from_tree = compile_term(&value, None, None).map_err(|e| e.to_string());
+                assert_eq!(in_place.is_ok(), from_tree.is_ok(), "{in_place:?} / {from_tree:?}");
+            }
+            Ok(values.len())
+        }
+        _ => panic!(
+            "the readers disagree: tree {:?}, writer {:?}, document {:?}",
+            tree.as_ref().map(Vec::len),
+            written.as_ref().map(Vec::len),
+            doc.as_ref().map(|d| d.terms().len())
+        ),
+    }
+}
+
+/// bytes: `signed_number` indexed past the end of the text for `<<(` (a
+/// parenthesised segment value with nothing after it), naming the sign it
+/// expected at an offset that was not there.
+#[test]
+fn parenthesis_at_the_end_of_a_binary() {
+    for text in ["<<(", "<<( ", "<<(-", "<<-(", "<<(-(", "-(", "- (", "+"] {
+        let e = read_everywhere(text.as_bytes()).unwrap_err();
+        assert!(e.starts_with("1:"), "{text}: {e}");
+    }
+}
+
+/// bytes: `<<1:111111111>>` took minutes, the segment's 111 million bits
+/// pushed one at a time. Segments not whole bytes are now shifted in a
+/// byte at a time, and a segment beyond `MAX_SEGMENT_BITS` (or a binary
+/// beyond its limit, whatever its segments) is refused at once.
+#[test]
+fn huge_bit_segments_are_quick_or_refused() {
+    let started = std::time::Instant::now();
+    assert_eq!(read_everywhere(b"<<1:111111111>>.").unwrap(), 1);
+    assert_eq!(read_everywhere(b"<<1:3, 7:111111109, 1:5>>.").unwrap(), 1);
+    let e = read_everywhere(b"<<1:99999999999>>.").unwrap_err();
+    assert!(e.contains("segment size 99999999999 too large: at most 134217728 bits"), "{e}");
+    let e = read_everywhere(b"<<1:134217728/unit:2>>.").unwrap_err();
+    assert!(e.contains("segment of 268435456 bits too large"), "{e}");
+    let many = format!("<<\"{}\":134217727>>.", "a".repeat(100));
+    let e = read_everywhere(many.as_bytes()).unwrap_err();
+    assert!(e.contains("binary too large"), "{e}");
+    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+}
+
+/// bytes (the old reader): texts ending inside a string, a character
+/// literal or an escape panicked. Each is an error with a position.
+#[test]
+fn texts_ending_inside_a_token() {
+    for text in
+        ["<<\"", "$", "\"\\", "'\\", "$\\", "$\\x", "$\\x{", "$\\^", "\"\\x{41", "<<\"\\", "<<$", "[$", "#{", "<<1:"]
+    {
+        let e = read_everywhere(text.as_bytes()).unwrap_err();
+        assert!(e.starts_with("1:"), "{text}: {e}");
+    }
+}
