@@ -13,12 +13,23 @@
 %% kernel's `user_sup' waits 1000 ms for the `user' I/O server to drain
 %% before it lets it go). `command/1' does the same work inside a running
 %% system and returns the status instead.
+%%
+%% Warnings (the signatures of front-end bugs in IR that compiles) never
+%% change the executable: the command line prints them on stderr, and
+%% `compile/2' and `compile_file/2' with `#{warnings => true}' return
+%% `{ok, Executable, Warnings}'.
 -module(vbeam_native).
--export([compile/1, compile/2, compile/3, compile_file/2, main/1, command/1, format_error/1]).
+-export([compile/1, compile/2, compile/3, compile_file/2, main/1, command/1, format_error/1,
+         format_warning/1]).
 
 -type target() :: x86_64 | arm64.
 -type format() :: elf64 | macho | pe.
--export_type([target/0, format/0]).
+%% Instruction `Index' (1-based) of the function reads a vreg no path from
+%% its entry writes; or is `{cmp, R, R}'.
+-type warning() :: {unwritten_read, Function :: binary(), Index :: pos_integer(), Vreg :: non_neg_integer()}
+                 | {cmp_with_itself, Function :: binary(), Index :: pos_integer(),
+                    {vreg, non_neg_integer()} | {preg, atom()}}.
+-export_type([target/0, format/0, warning/0]).
 
 -define(TARGETS, ["x86_64", "arm64"]).
 -define(FORMATS, ["elf64", "macho", "pe"]).
@@ -31,10 +42,15 @@ compile(Module) ->
     compile(Module, undefined, undefined).
 
 %% @doc Compiles with options `#{target => T, format => F}' (or a proplist)
-%% overriding the module's keys.
--spec compile(Module :: term(), Options :: map() | [{atom(), term()}]) -> {ok, binary()} | {error, term()}.
+%% overriding the module's keys; with `warnings => true', the module's
+%% warnings too: `{ok, Executable, Warnings}'.
+-spec compile(Module :: term(), Options :: map() | [{atom(), term()}]) ->
+          {ok, binary()} | {ok, binary(), [warning()]} | {error, term()}.
 compile(Module, Options) when is_list(Options) ->
     compile(Module, maps:from_list(Options));
+compile(Module, #{warnings := true} = Options) ->
+    vbeam_native_nif:compile_warnings(Module, maps:get(target, Options, undefined),
+                                      maps:get(format, Options, undefined));
 compile(Module, Options) when is_map(Options) ->
     compile(Module, maps:get(target, Options, undefined), maps:get(format, Options, undefined)).
 
@@ -51,19 +67,22 @@ compile(Module, Target, Format) ->
 %% Errors are those of `compile/3' for the module the file holds, or
 %% `{read, Path, Posix}', `{syntax, Path, Line, Column, Message}',
 %% `{not_one_module, Path, Count}'.
--spec compile_file(file:name_all(), map() | [{atom(), term()}]) -> {ok, binary()} | {error, term()}.
+-spec compile_file(file:name_all(), map() | [{atom(), term()}]) ->
+          {ok, binary()} | {ok, binary(), [warning()]} | {error, term()}.
 compile_file(Path, Options) when is_list(Options) ->
     compile_file(Path, maps:from_list(Options));
 compile_file(Path, Options) when is_map(Options) ->
-    case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined)) of
+    Warnings = maps:get(warnings, Options, false) =:= true,
+    case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined), Warnings) of
+        {ok, Binary, #{warnings := Located}} -> {ok, Binary, [W || {W, _Line, _Column} <- Located]};
         {ok, Binary, _Info} -> {ok, Binary};
         {error, Reason, _Details} -> {error, Reason}
     end.
 
-compile_file(Path, Target, Format) ->
+compile_file(Path, Target, Format, Warnings) ->
     case file:read_file(Path) of
         {ok, Text} ->
-            case vbeam_native_nif:compile_text(Text, Target, Format) of
+            case vbeam_native_nif:compile_text(Text, Target, Format, Warnings) of
                 {ok, _, _} = Ok -> Ok;
                 {error, {syntax, Line, Column, Message}, Details} ->
                     {error, {syntax, Path, Line, Column, Message}, Details};
@@ -84,7 +103,9 @@ main(Args) ->
 %% @doc The command line without the halt: runs, prints (the summary on
 %% stdout, an error as one line on stderr) and returns the exit status.
 %% `Input -o Output [-target x86_64|arm64] [-format elf64|macho|pe]
-%% [--stats]', or `--help', `--version'; strings, atoms or binaries.
+%% [--stats] [-w]', or `--help', `--version'; strings, atoms or binaries.
+%% Warnings go to stderr (`File:Line:Column: warning: ...'); `-w' leaves
+%% them out.
 -spec command([string() | atom() | binary()]) -> 0 | 1.
 command(Args) ->
     try run(parse_args([to_list(A) || A <- Args], #{})) of
@@ -142,6 +163,7 @@ help() ->
      "  -target T            x86_64 or arm64 (default: the module's target key)\n"
      "  -format F            elf64 (Linux), macho (macOS) or pe (UEFI) (default: the module's format key)\n"
      "  --stats              also print the time of each step\n"
+     "  -w, --no-warnings    do not look for warnings (printed on stderr: file:line:column: warning: ...)\n"
      "  --help, --version    this text; the version\n"
      "\n"
      "Prints one line: the summary, or the error on stderr (file:line:column: what is wrong);\n"
@@ -178,6 +200,8 @@ parse_args([Flag, F | Rest], Opts) when Flag =:= "-format"; Flag =:= "--format" 
     end;
 parse_args(["--stats" | Rest], Opts) ->
     parse_args(Rest, Opts#{stats => true});
+parse_args([NoWarnings | Rest], Opts) when NoWarnings =:= "-w"; NoWarnings =:= "--no-warnings" ->
+    parse_args(Rest, Opts#{warnings => false});
 parse_args(["-" ++ [_ | _] = Flag | _], _) ->
     {error, {usage, io_lib:format("unknown option ~ts", [Flag])}};
 parse_args([Input | Rest], Opts) when not is_map_key(input, Opts) ->
@@ -205,9 +229,13 @@ run({ok, _}) ->
 
 build(#{input := Input, output := Output} = Opts) ->
     T0 = erlang:monotonic_time(microsecond),
-    case compile_file(Input, maps:get(target, Opts, undefined), maps:get(format, Opts, undefined)) of
+    Warnings = maps:get(warnings, Opts, true),
+    case compile_file(Input, maps:get(target, Opts, undefined), maps:get(format, Opts, undefined), Warnings) of
         {ok, Binary, Info} ->
             T1 = erlang:monotonic_time(microsecond),
+            [print(standard_error, [Input, $:, integer_to_list(Line), $:, integer_to_list(Column), ": warning: ",
+                                    format_warning(W)])
+             || {W, Line, Column} <- maps:get(warnings, Info, [])],
             case write_executable(Output, Binary) of
                 ok ->
                     T2 = erlang:monotonic_time(microsecond),
@@ -248,6 +276,19 @@ write_executable(Path, Binary) ->
         ok -> file:change_mode(Path, 8#755);
         Error -> Error
     end.
+
+%% @doc A one-line text for a warning: the function, the instruction and
+%% what is wrong.
+-spec format_warning(warning()) -> iolist().
+format_warning({unwritten_read, Function, Index, Vreg}) ->
+    [Function, ", instruction ", integer_to_list(Index), ": vreg ", integer_to_list(Vreg),
+     " is read but no path writes it"];
+format_warning({cmp_with_itself, Function, Index, Reg}) ->
+    Name = case Reg of
+               {vreg, N} -> ["vreg ", integer_to_list(N)];
+               {preg, P} -> atom_to_list(P)
+           end,
+    [Function, ", instruction ", integer_to_list(Index), ": cmp of ", Name, " with itself"].
 
 %% @doc A one-line text for an error reason: what is wrong, where, and for
 %% choices the valid ones.

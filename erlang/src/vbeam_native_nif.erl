@@ -10,7 +10,8 @@
 %% of an `undef' crash.
 -module(vbeam_native_nif).
 -include_lib("kernel/include/file.hrl").
--export([compile/3, encode/2, allocate/2, link_executable/4, read_terms/1, compile_text/3, explain/2,
+-export([compile/3, compile_warnings/3, encode/2, allocate/2, link_executable/4, read_terms/1, compile_text/4,
+         explain/2,
          status/0, library/0]).
 -on_load(load/0).
 
@@ -69,6 +70,12 @@ library() ->
 -spec compile(Module :: term(), Target :: term(), Format :: term()) -> {ok, binary()} | {error, term()}.
 compile(_Module, _Target, _Format) -> erlang:nif_error({nif_not_loaded, status()}).
 
+%% @doc As `compile/3', with the module's warnings (see
+%% `vbeam_native:format_warning/1'): `{ok, Executable, Warnings}'.
+-spec compile_warnings(Module :: term(), Target :: term(), Format :: term()) ->
+          {ok, binary(), [vbeam_native:warning()]} | {error, term()}.
+compile_warnings(_Module, _Target, _Format) -> erlang:nif_error({nif_not_loaded, status()}).
+
 -spec encode(Target :: term(), Instruction :: term()) -> {ok, binary()} | {error, term()}.
 encode(_Target, _Instruction) -> erlang:nif_error({nif_not_loaded, status()}).
 
@@ -85,14 +92,15 @@ link_executable(_Target, _Format, _Code, _Data) -> erlang:nif_error({nif_not_loa
 read_terms(_Text) -> erlang:nif_error({nif_not_loaded, status()}).
 
 %% @doc Compiles the module of `.ir' text: `{ok, Executable, Info}' (Info:
-%% `target', `format', `size', `check_us', `compile_us') or
+%% `target', `format', `size', `check_us', `compile_us', and when
+%% `Warnings' is true `warnings', a list of `{Warning, Line, Column}') or
 %% `{error, Reason, Details}': Reason as `vbeam_native:compile/3' gives it
 %% for that module, or `{syntax, Line, Column, Message}' or
 %% `{not_one_module, Count}'; Details: `line' and `column' of the term the
 %% error is about, `explanation' of an invalid instruction, `target'.
--spec compile_text(Text :: term(), Target :: term(), Format :: term()) ->
+-spec compile_text(Text :: term(), Target :: term(), Format :: term(), Warnings :: boolean()) ->
           {ok, binary(), map()} | {error, term(), map()}.
-compile_text(_Text, _Target, _Format) -> erlang:nif_error({nif_not_loaded, status()}).
+compile_text(_Text, _Target, _Format, _Warnings) -> erlang:nif_error({nif_not_loaded, status()}).
 
 %% @doc What is wrong with an IR instruction for `Target' (or either
 %% target, `undefined'), in words; `undefined' if nothing is.

@@ -42,17 +42,50 @@ pub fn compile_term<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
     target: Option<Isa>,
     format: Option<Format>,
 ) -> Result<Vec<u8>, Error<T>> {
+    Ok(compile_term_as(term, target, format, Warnings::Skip)?.0)
+}
+
+/// `compile_term`, also returning the module's warnings (see `warnings`),
+/// which never change the executable.
+pub fn compile_term_with_warnings<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
+    term: &T,
+    target: Option<Isa>,
+    format: Option<Format>,
+) -> Result<Output, Error<T>> {
+    compile_term_as(term, target, format, Warnings::Find)
+}
+
+fn compile_term_as<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
+    term: &T,
+    target: Option<Isa>,
+    format: Option<Format>,
+    warnings: Warnings,
+) -> Result<Output, Error<T>> {
     let mut outline = decode_outline(term, target, format)?;
     if let Some(e) = outline.header_error {
         // An error in the bodies before the bad function comes first.
         outline.bodies.decode_all(&mut outline.module.functions)?;
         return Err(e.into());
     }
-    Ok(compile_from(outline.module, &outline.bodies)??)
+    Ok(compile_from(outline.module, &outline.bodies, warnings)??)
+}
+
+/// An executable and the module's warnings.
+type Output = (Vec<u8>, Vec<Warning>);
+
+/// Whether a compile also looks for the module's warnings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Warnings {
+    Skip,
+    Find,
 }
 
 /// Compiles a decoded module to an executable file image.
 pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
+    Ok(compile_module_as(module, Warnings::Skip)?.0)
+}
+
+fn compile_module_as(module: &Module, warnings: Warnings) -> Result<Output, CompileError> {
     let headers = Module {
         functions: module.functions.iter().map(header).collect(),
         data: module.data.clone(),
@@ -60,27 +93,14 @@ pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
         imports: module.imports.clone(),
         ..*module
     };
-    let Ok(result) = compile_from(headers, &CopiedBodies(module));
+    let Ok(result) = compile_from(headers, &CopiedBodies(module), warnings);
     result
 }
 
-/// `compile_term`, also returning the module's warnings (see `warnings`),
-/// which never change the executable. The module is decoded whole first,
-/// so this path costs more than `compile_term`'s.
-pub fn compile_term_with_warnings<T: crate::term::Term + std::fmt::Debug>(
-    term: &T,
-    target: Option<Isa>,
-    format: Option<Format>,
-) -> Result<(Vec<u8>, Vec<Warning>), Error<T>> {
-    let module = crate::decode::decode_module(term, target, format)?;
-    Ok(compile_module_with_warnings(&module)?)
-}
-
-/// `compile_module`, also returning the module's warnings (see `warnings`),
-/// which never change the executable.
-pub fn compile_module_with_warnings(module: &Module) -> Result<(Vec<u8>, Vec<Warning>), CompileError> {
-    let binary = compile_module(module)?;
-    Ok((binary, warnings::module_warnings(module)?))
+/// `compile_module`, also returning the module's warnings (see
+/// `warnings`), which never change the executable.
+pub fn compile_module_with_warnings(module: &Module) -> Result<Output, CompileError> {
+    compile_module_as(module, Warnings::Find)
 }
 
 /// Compiles a decoded module.
@@ -168,6 +188,7 @@ struct Compiled {
     /// Runtime routines its code calls.
     routines: BTreeSet<String>,
     heap_reserved: bool,
+    warnings: Vec<Warning>,
 }
 
 /// What compiling any one function needs: the module's names and targets.
@@ -175,6 +196,7 @@ struct FunctionCompiler<'a> {
     target: Target,
     names: &'a ModuleNames,
     arities: &'a HashMap<String, u32>,
+    warnings: Warnings,
 }
 
 impl FunctionCompiler<'_> {
@@ -187,10 +209,18 @@ impl FunctionCompiler<'_> {
             literals: Vec::new(),
             routines: BTreeSet::new(),
             heap_reserved,
+            warnings: Vec::new(),
         };
-        let checked = validate::check_function(self.target, &f, self.names, heap_reserved)
-            .and_then(|()| os::syscall::prepare(self.target, &mut f));
-        if let Err(e) = checked {
+        if let Err(e) = validate::check_function(self.target, &f, self.names, heap_reserved) {
+            compiled.code = Err(e);
+            return compiled;
+        }
+        // Of the function as written: before anything is inserted.
+        if self.warnings == Warnings::Find {
+            compiled.warnings =
+                warnings::function_warnings(self.target.isa, &f).expect("labels are checked with the function");
+        }
+        if let Err(e) = os::syscall::prepare(self.target, &mut f) {
             compiled.code = Err(e);
             return compiled;
         }
@@ -223,7 +253,11 @@ fn reserved_registers(target: Target, heap_reserved: bool) -> RegSet {
 /// the chunk is in cache. Errors come in this order: the source's (the first
 /// in module order), the module's names, unresolved calls, then the first
 /// function (in module order) that fails to check or compile.
-fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<Vec<u8>, CompileError>, S::Error> {
+fn compile_from<S: BodySource>(
+    mut module: Module,
+    source: &S,
+    warnings: Warnings,
+) -> Result<Result<Output, CompileError>, S::Error> {
     let names = validate::check_module(&module);
     let headers = std::mem::take(&mut module.functions);
     let mut arities: HashMap<String, u32> = headers.iter().map(|f| (f.name.clone(), f.arity)).collect();
@@ -232,7 +266,7 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
         arities.entry(name.to_string()).or_insert(arity);
     }
     // Under bad names the bodies are only read: their errors come first.
-    let compiler = names.as_ref().ok().map(|names| FunctionCompiler { target, names, arities: &arities });
+    let compiler = names.as_ref().ok().map(|names| FunctionCompiler { target, names, arities: &arities, warnings });
 
     let count = headers.len();
     let chunks = count.div_ceil(BODIES_WALKED_TOGETHER);
@@ -348,7 +382,8 @@ fn compile_from<S: BodySource>(mut module: Module, source: &S) -> Result<Result<
             }
         }
     }
-    Ok(finish(module, compiler, compiled, needs, allocates))
+    let found = compiled.iter_mut().flat_map(|c| std::mem::take(&mut c.warnings)).collect();
+    Ok(finish(module, compiler, compiled, needs, allocates).map(|binary| (binary, found)))
 }
 
 /// Resolves the program's calls, adds the runtime and links.

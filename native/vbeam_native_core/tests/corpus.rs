@@ -1,10 +1,13 @@
 //! What the V compiler's generator really writes (`test/corpus/irgen-examples`,
 //! unedited): every file is read, and compiles or fails with an error that
 //! names what is missing (a panic, the NIF's internal error, fails the test).
+//! Those that compile give the same warnings whichever way they are found.
 
 use std::path::Path;
 
-use vbeam_native_core::{compile_term, term_text};
+use vbeam_native_core::decode::decode_module;
+use vbeam_native_core::warnings::module_warnings;
+use vbeam_native_core::{compile_term, compile_term_with_warnings, term_text};
 
 #[test]
 fn every_file_the_generator_wrote_compiles_or_names_what_is_missing() {
@@ -23,6 +26,11 @@ fn every_file_the_generator_wrote_compiles_or_names_what_is_missing() {
         match compile_term(&&term, None, None) {
             Ok(binary) => {
                 assert!(binary.starts_with(b"\x7fELF"), "{name}");
+                // Warnings found function by function as the compile goes
+                // are the module's, and change nothing.
+                let (same, warnings) = compile_term_with_warnings(&&term, None, None).unwrap();
+                assert!(same == binary, "{name}");
+                assert_eq!(warnings, module_warnings(&decode_module(&&term, None, None).unwrap()).unwrap(), "{name}");
                 compiled += 1;
             }
             Err(e) => println!("{name}: {e}"),

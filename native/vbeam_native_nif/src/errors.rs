@@ -3,6 +3,7 @@
 
 use rustler::{Atom, Encoder, Env, Term};
 use vbeam_native_core::error::{CompileError, DecodeError, Error};
+use vbeam_native_core::warnings::{Register, Warning};
 
 fn atom<'a>(env: Env<'a>, name: &str) -> Term<'a> {
     Atom::from_str(env, name).expect("an atom name").encode(env)
@@ -84,5 +85,22 @@ pub fn reason<'a, T: std::fmt::Debug>(env: Env<'a>, e: &Error<T>, erl: impl Fn(&
             }
             CompileError::TooLarge(reason) => (a("too_large"), b(reason)).encode(env),
         },
+    }
+}
+
+/// The term of a warning: `{unwritten_read, Function, Index, Vreg}` or
+/// `{cmp_with_itself, Function, Index, {vreg, N} | {preg, Name}}`.
+pub fn warning<'a>(env: Env<'a>, w: &Warning) -> Term<'a> {
+    match w {
+        Warning::UnwrittenRead { function, index, vreg } => {
+            (atom(env, "unwritten_read"), bin(env, function), index, vreg).encode(env)
+        }
+        Warning::CmpWithItself { function, index, reg } => {
+            let reg = match reg {
+                Register::Vreg(n) => (atom(env, "vreg"), n).encode(env),
+                Register::Preg(name) => (atom(env, "preg"), atom(env, name)).encode(env),
+            };
+            (atom(env, "cmp_with_itself"), bin(env, function), index, reg).encode(env)
+        }
     }
 }

@@ -134,6 +134,29 @@ fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a
     })
 }
 
+/// `compile_warnings(Module, Isa | undefined, Format | undefined)`: as
+/// `compile`, `{ok, Executable, Warnings}` on success.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn compile_warnings<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>) -> Term<'a> {
+    guarded(env, || {
+        let Ok(target) = target_override(target) else {
+            return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
+        };
+        let Ok(format) = format_override(format) else {
+            return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
+        };
+        let compiled =
+            term::with_env(env, || compile::compile_term_with_warnings(&BeamTerm::new(module), target, format));
+        match compiled {
+            Ok((bytes, warnings)) => {
+                let warnings: Vec<Term> = warnings.iter().map(|w| errors::warning(env, w)).collect();
+                (atoms::ok(), binary(env, &bytes), warnings).encode(env)
+            }
+            Err(e) => (atoms::error(), errors::reason(env, &e, |t| t.in_env(env))).encode(env),
+        }
+    })
+}
+
 /// `encode(Isa, Instruction)`: one instruction's machine code.
 #[rustler::nif]
 fn encode<'a>(env: Env<'a>, target: Term<'a>, inst: Term<'a>) -> Term<'a> {
@@ -239,11 +262,12 @@ fn read_terms<'a>(env: Env<'a>, text: Term<'a>) -> Term<'a> {
     })
 }
 
-/// `compile_text(Text, Isa | undefined, Format | undefined)`: compiles the
-/// module of `.ir` text: `{ok, Executable, Info}` or
-/// `{error, Reason, Details}` (see `text::compile_text`).
+/// `compile_text(Text, Isa | undefined, Format | undefined, Warnings)`:
+/// compiles the module of `.ir` text: `{ok, Executable, Info}` (with
+/// `warnings` in Info when `Warnings` is true) or `{error, Reason, Details}`
+/// (see `text::compile_text`).
 #[rustler::nif(schedule = "DirtyCpu")]
-fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term<'a>) -> Term<'a> {
+fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term<'a>, warnings: bool) -> Term<'a> {
     guarded(env, || {
         let no_details = Term::map_new(env);
         let Ok(isa) = target_override(target) else {
@@ -253,7 +277,7 @@ fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term
             return (atoms::error(), (atoms::invalid_format(), format), no_details).encode(env);
         };
         match Binary::from_term(text) {
-            Ok(text) => text::compile_text(env, text, isa, format_),
+            Ok(text) => text::compile_text(env, text, isa, format_, warnings),
             Err(_) => (atoms::error(), (atoms::invalid_binary(), text), no_details).encode(env),
         }
     })

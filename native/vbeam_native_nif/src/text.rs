@@ -6,11 +6,13 @@
 use std::time::Instant;
 
 use rustler::{Atom, Binary, Encoder, Env, Term};
-use vbeam_native_core::compile_term;
+use vbeam_native_core::compile::{compile_term, compile_term_with_warnings};
 use vbeam_native_core::error::Error;
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::term::{Atom as IrAtom, Term as _};
-use vbeam_native_core::term_text::explain::{explain_instruction, locate_compile_error, locate_decode_error};
+use vbeam_native_core::term_text::explain::{
+    explain_instruction, locate_compile_error, locate_decode_error, locate_warning,
+};
 use vbeam_native_core::term_text::{etf, Document, SyntaxError, TextTerm};
 
 use crate::{atoms, binary, errors};
@@ -28,6 +30,7 @@ mod keys {
         compile_us,
         size,
         two_threads,
+        warnings,
     }
 }
 
@@ -63,7 +66,13 @@ pub fn read_terms<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
 /// module the text holds (or `{syntax, Line, Column, Message}`,
 /// `{not_one_module, Count}`); Details says where (`line`, `column`) and,
 /// for an invalid instruction, what is wrong (`explanation`).
-pub fn compile_text<'a>(env: Env<'a>, text: Binary<'a>, target: Option<Isa>, format: Option<Format>) -> Term<'a> {
+pub fn compile_text<'a>(
+    env: Env<'a>,
+    text: Binary<'a>,
+    target: Option<Isa>,
+    format: Option<Format>,
+    with_warnings: bool,
+) -> Term<'a> {
     let started = Instant::now();
     let no_details = || Term::map_new(env);
     let doc = match Document::parse(text.as_slice()) {
@@ -79,24 +88,37 @@ pub fn compile_text<'a>(env: Env<'a>, text: Binary<'a>, target: Option<Isa>, for
         return (atoms::error(), (keys::not_one_module(), terms.len()), no_details()).encode(env);
     };
     let checked = Instant::now();
-    let result = compile_term(&module, target, format);
+    let result = if with_warnings {
+        compile_term_with_warnings(&module, target, format)
+    } else {
+        compile_term(&module, target, format).map(|bytes| (bytes, Vec::new()))
+    };
     let compiled = Instant::now();
     let isa = target.or_else(|| module_atom(&module, IrAtom::Target).and_then(|a| Isa::from_name(&a)));
     match result {
-        Ok(bytes) => {
+        Ok((bytes, warnings)) => {
             let fmt = format.or_else(|| module_atom(&module, IrAtom::Format).and_then(|a| Format::from_name(&a)));
-            let info = map(
-                env,
-                &[
-                    (keys::target(), atom_or_undefined(env, isa.map(isa_name))),
-                    (keys::format(), atom_or_undefined(env, fmt.map(format_name))),
-                    (keys::check_us(), ((checked - started).as_micros() as u64).encode(env)),
-                    (keys::compile_us(), ((compiled - checked).as_micros() as u64).encode(env)),
-                    (keys::size(), bytes.len().encode(env)),
-                    (keys::two_threads(), doc.read_by_two_threads().encode(env)),
-                ],
-            );
-            (atoms::ok(), binary(env, &bytes), info).encode(env)
+            let mut info = vec![
+                (keys::target(), atom_or_undefined(env, isa.map(isa_name))),
+                (keys::format(), atom_or_undefined(env, fmt.map(format_name))),
+                (keys::check_us(), ((checked - started).as_micros() as u64).encode(env)),
+                (keys::compile_us(), ((compiled - checked).as_micros() as u64).encode(env)),
+                (keys::size(), bytes.len().encode(env)),
+                (keys::two_threads(), doc.read_by_two_threads().encode(env)),
+            ];
+            if with_warnings {
+                // Each as `{Warning, Line, Column}`: where its instruction is.
+                let located: Vec<Term> = warnings
+                    .iter()
+                    .map(|w| {
+                        let at = locate_warning(&module, w).expect("a warning names an instruction of the module");
+                        let (line, column) = doc.line_column(at.offset());
+                        (errors::warning(env, w), line, column).encode(env)
+                    })
+                    .collect();
+                info.push((keys::warnings(), located.encode(env)));
+            }
+            (atoms::ok(), binary(env, &bytes), map(env, &info)).encode(env)
         }
         Err(e) => {
             let located = match &e {

@@ -13,6 +13,7 @@ use crate::error::{CompileError, DecodeError};
 use crate::ir::{Cond, Isa};
 use crate::regs;
 use crate::term::{with_tagged_known, Atom, Term};
+use crate::warnings::Warning;
 
 /// The kinds of operand the IR's instruction forms take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -644,6 +645,13 @@ pub fn locate_compile_error<T: Term>(module: &T, error: &CompileError) -> Option
         InvalidFunction { function: f, .. } => function(module, f, 0),
         TooLarge(_) => None,
     }
+}
+
+/// The instruction a warning is about.
+pub fn locate_warning<T: Term>(module: &T, warning: &Warning) -> Option<T> {
+    let (Warning::UnwrittenRead { function: f, index, .. } | Warning::CmpWithItself { function: f, index, .. }) =
+        warning;
+    instruction(module, f, *index)
 }
 
 /// The term a decoding error is about.
