@@ -1,6 +1,7 @@
 //! Runs generated programs through the backend and the interpreter and
 //! compares stdout and exit status.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use vbeam_native_core::compile_module;
 use vbeam_native_core::ir::{Format, Isa, Module};
 use vbeam_native_macho_loader as macho;
 
+use crate::coverage::{Coverage, Feature};
 use crate::gen::{generate, Config};
 use crate::{interp, ir_text, uefi};
 
@@ -24,14 +26,45 @@ const ETXTBSY: i32 = 26;
 
 /// One program's result: `None` when both agree.
 pub fn check(target: Isa, format: Format, seed: u64, cfg: &Config, work: &Path) -> Option<String> {
+    check_reaching(target, format, seed, cfg, work).0
+}
+
+/// One program's result, and what its reference run reached.
+fn check_reaching(
+    target: Isa,
+    format: Format,
+    seed: u64,
+    cfg: &Config,
+    work: &Path,
+) -> (Option<String>, BTreeSet<Feature>) {
     let mut module = generate(target, seed, cfg);
     module.format = format;
-    check_module(&module, &format!("seed {seed}"), work)
+    check_module_reaching(&module, &format!("seed {seed}"), work)
 }
 
 /// One module's result, `label`led in the report: `None` when the
 /// executable and the interpreter agree.
 pub fn check_module(module: &Module, label: &str, work: &Path) -> Option<String> {
+    check_module_reaching(module, label, work).0
+}
+
+fn check_module_reaching(module: &Module, label: &str, work: &Path) -> (Option<String>, BTreeSet<Feature>) {
+    match interp::run(module, MAX_STEPS) {
+        Ok(expected) => {
+            let failure = compare(module, label, work, Ok(&expected));
+            (failure, expected.reached)
+        }
+        Err(e) => (compare(module, label, work, Err(e)), BTreeSet::new()),
+    }
+}
+
+/// Compiles and runs `module` and compares with its reference run.
+fn compare(
+    module: &Module,
+    label: &str,
+    work: &Path,
+    expected: Result<&interp::Outcome, interp::InterpError>,
+) -> Option<String> {
     let (target, format) = (module.isa, module.format);
     let name = format!("{}_{}_{}", target.name(), format.name(), label.replace(' ', "_"));
     let save = |why: &str| {
@@ -39,7 +72,7 @@ pub fn check_module(module: &Module, label: &str, work: &Path) -> Option<String>
         let _ = std::fs::write(&path, ir_text::to_text(module));
         Some(format!("{} {} {label}: {why} (saved {})", target.name(), format.name(), path.display()))
     };
-    let expected = match interp::run(module, MAX_STEPS) {
+    let expected = match expected {
         Ok(o) => o,
         Err(e) => return save(&format!("the interpreter failed: {e:?}")),
     };
@@ -48,7 +81,7 @@ pub fn check_module(module: &Module, label: &str, work: &Path) -> Option<String>
         Err(e) => return save(&format!("compile error: {e}")),
     };
     if format == Format::Pe {
-        return boot_uefi(target, &binary, &expected, &work.join(&name)).err().and_then(|e| save(&e));
+        return boot_uefi(target, &binary, expected, &work.join(&name)).err().and_then(|e| save(&e));
     }
     let got = match format {
         Format::Macho => run_macho(&binary),
@@ -165,9 +198,17 @@ fn run(exe: &Path, target: Isa) -> Result<(Vec<u8>, i32), String> {
     }
 }
 
+/// What `run_many` found.
+pub struct Summary {
+    pub failures: Vec<String>,
+    /// Programs run.
+    pub total: u64,
+    /// What their reference runs reached.
+    pub coverage: Coverage,
+}
+
 /// Checks `count` programs per target and format from `first_seed`, on two
-/// threads; returns the failure descriptions and the number of programs
-/// run.
+/// threads.
 pub fn run_many(
     targets: &[Isa],
     formats: &[Format],
@@ -175,7 +216,7 @@ pub fn run_many(
     count: u64,
     cfg: &Config,
     work: &Path,
-) -> (Vec<String>, u64) {
+) -> Summary {
     std::fs::create_dir_all(work).expect("a work directory");
     let jobs: Vec<(Isa, Format, u64)> = targets
         .iter()
@@ -184,17 +225,29 @@ pub fn run_many(
         .collect();
     let total = jobs.len() as u64;
     let (left, right) = jobs.split_at(jobs.len() / 2);
-    let failures = std::thread::scope(|scope| {
+    let halves: Vec<(Vec<String>, Coverage)> = std::thread::scope(|scope| {
         let halves: Vec<_> = [left, right]
             .into_iter()
             .map(|half| {
-                scope
-                    .spawn(move || half.iter().filter_map(|(t, f, s)| check(*t, *f, *s, cfg, work)).collect::<Vec<_>>())
+                scope.spawn(move || {
+                    let (mut failures, mut coverage) = (Vec::new(), Coverage::default());
+                    for (t, f, s) in half {
+                        let (failure, reached) = check_reaching(*t, *f, *s, cfg, work);
+                        failures.extend(failure);
+                        coverage.add(reached);
+                    }
+                    (failures, coverage)
+                })
             })
             .collect();
-        halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        halves.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    (failures, total)
+    let mut summary = Summary { failures: Vec::new(), total, coverage: Coverage::default() };
+    for (failures, coverage) in halves {
+        summary.failures.extend(failures);
+        summary.coverage.merge(&coverage);
+    }
+    summary
 }
 
 /// A scratch directory for one run.

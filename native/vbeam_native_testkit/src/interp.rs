@@ -6,10 +6,12 @@
 //! exactly as the spec's layouts say, so programs that read headers with
 //! `load`/`store` behave as on the machine.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use vbeam_native_core::ir::*;
 use vbeam_native_core::regs::call_conv;
+
+use crate::coverage::Feature;
 
 mod libm;
 mod parse_float;
@@ -23,6 +25,8 @@ pub struct Outcome {
     /// shows them.
     pub console: Vec<u8>,
     pub exit_status: i32,
+    /// The behaviours the run reached (see `coverage`).
+    pub reached: BTreeSet<Feature>,
 }
 
 const STDOUT: i64 = 1;
@@ -50,7 +54,15 @@ pub enum InterpError {
 }
 
 const DATA_BASE: u64 = 0x1000_0000;
+/// Where functions' addresses are (16 bytes apart): neither data nor heap,
+/// so loading from one is a bad address as on the machine.
+const FUNCTION_BASE: u64 = 0x3000_0000;
 const HEAP_BASE: u64 = 0x4000_0000;
+/// The interpreter recurses as the program does; deep recursion needs
+/// more than a thread's default stack.
+const INTERP_STACK: usize = 512 << 20;
+/// Call depth counted as deep recursion.
+const DEEP: u32 = 1000;
 
 /// How a run ends early: an exit status (exit syscall, panic) or an error.
 enum Stop {
@@ -108,13 +120,32 @@ struct Frame {
     stack: Vec<i64>,
 }
 
+/// How many runtime instructions, system calls and calls had run: what a
+/// named preg's value was written before.
+#[derive(Clone, Copy, Default)]
+struct Events {
+    runtime: u64,
+    syscalls: u64,
+    calls: u64,
+}
+
 pub struct Interp<'m> {
     module: &'m Module,
     functions: HashMap<&'m str, usize>,
     labels: Vec<HashMap<u32, usize>>,
     data_addr: HashMap<&'m str, (u64, u64)>,
+    /// Addresses of the module's functions and of the builtins whose
+    /// addresses the program takes, both ways.
+    function_addr: HashMap<String, u64>,
+    function_at: HashMap<u64, String>,
+    /// Addresses stored in data, by where they are stored (for coverage).
+    stored_addresses: HashMap<u64, Feature>,
     mem: Memory,
     pregs: [i64; 32],
+    /// The events that had run when each preg was last written.
+    preg_written: [Events; 32],
+    events: Events,
+    depth: u32,
     flags: (i64, i64),
     out: Outcome,
     steps: u64,
@@ -125,6 +156,17 @@ pub struct Interp<'m> {
 
 /// Runs `module` from `main`.
 pub fn run(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(INTERP_STACK)
+            .spawn_scoped(scope, || run_here(module, max_steps))
+            .expect("an interpreter thread")
+            .join()
+            .expect("the interpreter does not panic")
+    })
+}
+
+fn run_here(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
     let mut it = Interp::new(module, max_steps);
     let main = it.functions["main"];
     match it.call(main, &[]) {
@@ -139,17 +181,23 @@ pub fn run(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
 /// that read back to x (ties to even), plain for 1e-5 <= |x| < 1e16,
 /// `d.ddde±XX` outside, and the specials.
 pub fn v_float_text(bits: i64) -> String {
+    float_text_and_tie(bits).0
+}
+
+/// V's text of a float, and whether its shortest digits were a tie
+/// (two candidates equally near, the even one taken).
+fn float_text_and_tie(bits: i64) -> (String, bool) {
     let x = f64::from_bits(bits as u64);
     if x.is_nan() {
-        return "nan".into();
+        return ("nan".into(), false);
     }
     let sign = if x.is_sign_negative() { "-" } else { "" };
     let a = x.abs();
     if a.is_infinite() {
-        return format!("{sign}inf");
+        return (format!("{sign}inf"), false);
     }
     if a == 0.0 {
-        return format!("{sign}0.0");
+        return (format!("{sign}0.0"), false);
     }
     // `{:e}` gives d[.ddd]eE with the shortest digits, but takes the upper
     // one when the value lies exactly halfway between two shortest
@@ -160,12 +208,13 @@ pub fn v_float_text(bits: i64) -> String {
     let shortest = format!("{a:e}");
     let decimals = shortest.find('e').expect("scientific text").saturating_sub(2);
     let nearest = format!("{a:.decimals$e}");
-    let sci = if nearest.parse::<f64>() == Ok(a) { nearest } else { shortest };
+    let tie = nearest != shortest && nearest.parse::<f64>() == Ok(a);
+    let sci = if tie { nearest } else { shortest };
     let (mantissa, exp) = sci.split_once('e').expect("scientific text");
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let k = exp.parse::<i32>().expect("an exponent") + 1;
     let n = digits.len() as i32;
-    if (1..=16).contains(&k) {
+    let text = if (1..=16).contains(&k) {
         let int: String = (0..k).map(|i| digits.as_bytes().get(i as usize).map_or('0', |c| *c as char)).collect();
         let frac = if n > k { &digits[k as usize..] } else { "0" };
         format!("{sign}{int}.{frac}")
@@ -175,7 +224,8 @@ pub fn v_float_text(bits: i64) -> String {
         let e = k - 1;
         let rest = if n > 1 { format!(".{}", &digits[1..]) } else { String::new() };
         format!("{sign}{}{rest}e{}{:02}", &digits[..1], if e < 0 { '-' } else { '+' }, e.abs())
-    }
+    };
+    (text, tie)
 }
 
 fn fbits(f: f64) -> i64 {
@@ -199,16 +249,27 @@ impl<'m> Interp<'m> {
             data_addr.insert(b.name.as_str(), (DATA_BASE + data.len() as u64, b.size));
             data.resize(data.len() + b.size as usize, 0);
         }
-        // Addresses held in data; functions have none here (see call_indirect).
+        let mut function_addr = HashMap::new();
+        for (i, f) in module.functions.iter().enumerate() {
+            function_addr.insert(f.name.clone(), FUNCTION_BASE + 16 * i as u64);
+        }
+        let mut function_at: HashMap<u64, String> = function_addr.iter().map(|(n, a)| (*a, n.clone())).collect();
+        let mut stored_addresses = HashMap::new();
         for d in &module.data {
             let base = (data_addr[d.name.as_str()].0 - DATA_BASE) as usize;
             for r in &d.refs {
-                let to = match &r.symbol {
-                    Symbol::Data(name) => data_addr.get(name.as_str()).map_or(0, |a| a.0),
-                    Symbol::Function(_) => 0,
+                let (to, kind) = match &r.symbol {
+                    Symbol::Data(name) => {
+                        let kind = if r.addend == 0 { Feature::DataAddress } else { Feature::DataAddressAddend };
+                        (data_addr.get(name.as_str()).map_or(0, |a| a.0), kind)
+                    }
+                    Symbol::Function(name) => {
+                        (address_of_function(&mut function_addr, &mut function_at, name), Feature::FunctionAddress)
+                    }
                 };
                 let at = base + r.offset as usize;
                 data[at..at + 8].copy_from_slice(&to.wrapping_add(r.addend as u64).to_le_bytes());
+                stored_addresses.insert(DATA_BASE + at as u64, kind);
             }
         }
         let labels = module
@@ -227,10 +288,22 @@ impl<'m> Interp<'m> {
             functions: module.functions.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect(),
             labels,
             data_addr,
+            function_addr,
+            function_at,
+            stored_addresses,
             mem: Memory { data, heap: Vec::new() },
             pregs: [0; 32],
+            preg_written: [Events::default(); 32],
+            events: Events::default(),
+            depth: 0,
             flags: (0, 0),
-            out: Outcome { stdout: Vec::new(), stderr: Vec::new(), console: Vec::new(), exit_status: 0 },
+            out: Outcome {
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                console: Vec::new(),
+                exit_status: 0,
+                reached: BTreeSet::new(),
+            },
             steps: 0,
             max_steps,
             rand: None,
@@ -244,6 +317,16 @@ impl<'m> Interp<'m> {
 
     /// Calls function `fi` with `args` bound to its params.
     fn call(&mut self, fi: usize, args: &[i64]) -> Result<(), Stop> {
+        self.depth += 1;
+        if self.depth >= DEEP {
+            self.note(Feature::DeepRecursion);
+        }
+        let result = self.run_body(fi, args);
+        self.depth -= 1;
+        result
+    }
+
+    fn run_body(&mut self, fi: usize, args: &[i64]) -> Result<(), Stop> {
         let f = &self.module.functions[fi];
         let mut frame = Frame { vregs: HashMap::new(), slots: HashMap::new(), stack: Vec::new() };
         for (p, v) in f.params.iter().zip(args) {
@@ -257,35 +340,70 @@ impl<'m> Interp<'m> {
             if self.steps > self.max_steps {
                 return Err(Stop::Error(InterpError::StepLimit));
             }
-            let flow = self.step(&mut frame, &f.body[pc]).map_err(|stop| match stop {
-                Stop::Error(e @ InterpError::At(..)) => Stop::Error(e),
-                Stop::Error(e) => Stop::Error(InterpError::At(f.name.clone(), pc + 1, Box::new(e))),
-                exit => exit,
-            })?;
+            let flow =
+                self.step(&mut frame, &f.body[pc], pc.checked_sub(1).map(|p| &f.body[p])).map_err(
+                    |stop| match stop {
+                        Stop::Error(e @ InterpError::At(..)) => Stop::Error(e),
+                        Stop::Error(e) => Stop::Error(InterpError::At(f.name.clone(), pc + 1, Box::new(e))),
+                        exit => exit,
+                    },
+                )?;
+            if is_runtime_instruction(&f.body[pc]) {
+                self.events.runtime += 1;
+            }
             match flow {
                 Flow::Next => pc += 1,
                 Flow::Jump(l) => pc = self.labels[fi][&l.0],
                 Flow::Return => return Ok(()),
             }
         }
+        // The end of the body returns as `ret` does.
+        self.note(if matches!(f.body.last(), Some(Inst::Label(_))) {
+            Feature::EndInLabel
+        } else {
+            Feature::FallOffEnd
+        });
         Ok(())
     }
 
-    fn reg(&self, frame: &Frame, r: Reg) -> i64 {
+    fn note(&mut self, feature: Feature) {
+        self.out.reached.insert(feature);
+    }
+
+    fn reg(&mut self, frame: &Frame, r: Reg) -> i64 {
         match r {
             Reg::V(n) => frame.vregs.get(&n).copied().unwrap_or(0),
-            Reg::P(p) => self.pregs[p.0 as usize],
+            Reg::P(p) => {
+                let (written, now) = (self.preg_written[p.0 as usize], self.events);
+                if written.runtime < now.runtime {
+                    self.note(Feature::PregAcrossRuntime);
+                }
+                if written.syscalls < now.syscalls {
+                    self.note(Feature::PregAcrossSyscall);
+                }
+                if written.calls < now.calls && call_conv(self.module.isa).callee_saved.contains(p) {
+                    self.note(Feature::PregAcrossCall);
+                }
+                self.pregs[p.0 as usize]
+            }
         }
     }
     fn set(&mut self, frame: &mut Frame, r: Reg, v: i64) {
         match r {
             Reg::V(n) => {
+                if n >= 1_000_000 {
+                    self.note(Feature::SparseVreg);
+                }
                 frame.vregs.insert(n, v);
             }
-            Reg::P(p) => self.pregs[p.0 as usize] = v,
+            Reg::P(p) => self.set_preg(p, v),
         }
     }
-    fn src(&self, frame: &Frame, s: Src) -> i64 {
+    fn set_preg(&mut self, p: PReg, v: i64) {
+        self.pregs[p.0 as usize] = v;
+        self.preg_written[p.0 as usize] = self.events;
+    }
+    fn src(&mut self, frame: &Frame, s: Src) -> i64 {
         match s {
             Src::Reg(r) => self.reg(frame, r),
             Src::Imm(i) => i,
@@ -519,24 +637,36 @@ impl<'m> Interp<'m> {
     }
 
     fn call_named(&mut self, name: &str, args: Vec<i64>) -> Result<i64, Stop> {
-        let result = call_conv(self.module.isa).result;
+        let cc = call_conv(self.module.isa);
+        self.events.calls += 1;
         if let Some(&fi) = self.functions.get(name) {
+            // Every function preserves the callee-saved registers.
+            let (saved, written) = (self.pregs, self.preg_written);
             self.call(fi, &args)?;
+            for p in cc.callee_saved.iter() {
+                self.pregs[p.0 as usize] = saved[p.0 as usize];
+                self.preg_written[p.0 as usize] = written[p.0 as usize];
+            }
         } else {
-            let cc = call_conv(self.module.isa);
             for (r, v) in cc.args.iter().zip(&args) {
-                self.pregs[r.0 as usize] = *v;
+                self.set_preg(*r, *v);
             }
             match self.builtin(name)? {
-                Some(v) => self.pregs[result.0 as usize] = v,
-                None if self.module.allow_stubs => self.pregs[result.0 as usize] = 0,
+                Some(v) => self.set_preg(cc.result, v),
+                None if self.module.allow_stubs => self.set_preg(cc.result, 0),
                 None => return Err(Stop::Error(InterpError::Unsupported(format!("call to {name}")))),
             }
         }
-        Ok(self.pregs[result.0 as usize])
+        Ok(self.pregs[cc.result.0 as usize])
     }
 
-    fn step(&mut self, frame: &mut Frame, inst: &Inst) -> Result<Flow, Stop> {
+    /// The address of function `name`, given one if it is a builtin.
+    fn function_address(&mut self, name: &str) -> u64 {
+        address_of_function(&mut self.function_addr, &mut self.function_at, name)
+    }
+
+    /// Runs `inst`, which follows `previous` in the body.
+    fn step(&mut self, frame: &mut Frame, inst: &Inst, previous: Option<&Inst>) -> Result<Flow, Stop> {
         match inst {
             Inst::Mov { dst, src } => {
                 let v = match src {
@@ -580,23 +710,39 @@ impl<'m> Interp<'m> {
             Inst::Load { width, dst, base, offset } => {
                 let addr = self.reg(frame, *base).wrapping_add(*offset as i64) as u64;
                 let v = self.mem.read(addr, width.bytes() as u64)?;
+                if *width == Width::W8 {
+                    self.note(Feature::LoadByte);
+                } else if let Some(&stored) = self.stored_addresses.get(&addr) {
+                    self.note(stored);
+                }
                 self.set(frame, *dst, v);
             }
             Inst::Store { width, base, offset, src } => {
                 let addr = self.reg(frame, *base).wrapping_add(*offset as i64) as u64;
                 let v = self.src(frame, *src);
+                if *width == Width::W8 {
+                    self.note(Feature::StoreByte);
+                }
                 self.mem.write(addr, width.bytes() as u64, v)?;
             }
             Inst::Lea { dst, symbol: Symbol::Data(name) } => {
                 let addr = self.data_addr[name.as_str()].0;
                 self.set(frame, *dst, addr as i64);
             }
-            Inst::Lea { symbol: Symbol::Function(_), .. } => {
-                return Err(Stop::Error(InterpError::Unsupported("function addresses".into())))
+            Inst::Lea { dst, symbol: Symbol::Function(name) } => {
+                self.note(Feature::LeaFunction);
+                let addr = self.function_address(name);
+                self.set(frame, *dst, addr as i64);
             }
             Inst::Cmp { a, b } => self.flags = (self.reg(frame, *a), self.src(frame, *b)),
             Inst::Jmp(l) => return Ok(Flow::Jump(*l)),
             Inst::Jcc(c, l) => {
+                self.note(Feature::jcc(*c));
+                match previous {
+                    Some(Inst::Jcc(..)) => self.note(Feature::JccAfterJcc),
+                    Some(Inst::Nop) => self.note(Feature::JccAfterNop),
+                    _ => {}
+                }
                 if c.holds(self.flags.0, self.flags.1) {
                     return Ok(Flow::Jump(*l));
                 }
@@ -605,7 +751,15 @@ impl<'m> Interp<'m> {
                 let args = self.args_regs();
                 self.call_named(name, args)?;
             }
-            Inst::CallIndirect(_) => return Err(Stop::Error(InterpError::Unsupported("call_indirect".into()))),
+            Inst::CallIndirect(r) => {
+                self.note(Feature::CallIndirect);
+                let addr = self.reg(frame, *r) as u64;
+                let Some(name) = self.function_at.get(&addr).cloned() else {
+                    return Err(Stop::Error(InterpError::BadAddress(addr)));
+                };
+                let args = self.args_regs();
+                self.call_named(&name, args)?;
+            }
             Inst::Ret => return Ok(Flow::Return),
             Inst::Push(s) => {
                 let v = self.src(frame, *s);
@@ -632,7 +786,8 @@ impl<'m> Interp<'m> {
                 self.set(frame, *dst, h);
             }
             Inst::StringLen { dst, s } => {
-                let v = self.mem.read(self.reg(frame, *s) as u64 + 8, 8)?;
+                let header = self.reg(frame, *s) as u64;
+                let v = self.mem.read(header + 8, 8)?;
                 self.set(frame, *dst, v);
             }
             Inst::StringCmp { dst, a, b } => {
@@ -665,6 +820,7 @@ impl<'m> Interp<'m> {
                 self.set(frame, *dst, h as i64);
             }
             Inst::ArrayGet { dst, arr, index, elem_size } => {
+                self.note(element_feature(*elem_size));
                 let a = self.reg(frame, *arr) as u64;
                 let i = self.src(frame, *index);
                 let len = self.mem.read(a + 8, 8)?;
@@ -676,6 +832,7 @@ impl<'m> Interp<'m> {
                 self.set(frame, *dst, v);
             }
             Inst::ArraySet { arr, index, value, elem_size } => {
+                self.note(element_feature(*elem_size));
                 let a = self.reg(frame, *arr) as u64;
                 let i = self.src(frame, *index);
                 let cap = self.mem.read(a + 16, 8)?;
@@ -688,10 +845,12 @@ impl<'m> Interp<'m> {
                 self.mem.write(e + i as u64 * *elem_size as u64, *elem_size as u64, v)?;
             }
             Inst::ArrayLen { dst, arr } => {
-                let v = self.mem.read(self.reg(frame, *arr) as u64 + 8, 8)?;
+                let header = self.reg(frame, *arr) as u64;
+                let v = self.mem.read(header + 8, 8)?;
                 self.set(frame, *dst, v);
             }
             Inst::ArrayAppend { dst, arr, value, elem_size } => {
+                self.note(element_feature(*elem_size));
                 let a = self.reg(frame, *arr) as u64;
                 let es = *elem_size as u64;
                 let len = self.mem.read(a + 8, 8)? as u64;
@@ -716,12 +875,16 @@ impl<'m> Interp<'m> {
                 self.set(frame, *dst, p as i64);
             }
             Inst::FieldGet { dst, s, offset } => {
-                let v = self.mem.read((self.reg(frame, *s) + offset) as u64, 8)?;
+                self.note_field(*offset);
+                let at = self.reg(frame, *s).wrapping_add(*offset) as u64;
+                let v = self.mem.read(at, 8)?;
                 self.set(frame, *dst, v);
             }
             Inst::FieldSet { s, offset, value } => {
+                self.note_field(*offset);
                 let v = self.src(frame, *value);
-                self.mem.write((self.reg(frame, *s) + offset) as u64, 8, v)?;
+                let at = self.reg(frame, *s).wrapping_add(*offset) as u64;
+                self.mem.write(at, 8, v)?;
             }
             Inst::MapNew { dst } => {
                 let p = self.mem.alloc(24);
@@ -730,6 +893,7 @@ impl<'m> Interp<'m> {
             Inst::MapPut { dst, map, key, value } => {
                 let m = self.reg(frame, *map);
                 let (k, v) = (self.src(frame, *key), self.src(frame, *value));
+                self.note_key(k);
                 let (i, len, entries, found) = self.map_find(m, k)?;
                 if found {
                     self.mem.write(entries + i * 16 + 8, 8, v)?;
@@ -757,6 +921,7 @@ impl<'m> Interp<'m> {
             Inst::MapGet { dst, map, key } => {
                 let m = self.reg(frame, *map);
                 let k = self.src(frame, *key);
+                self.note_key(k);
                 let (i, _, entries, found) = self.map_find(m, k)?;
                 let v = if found { self.mem.read(entries + i * 16 + 8, 8)? } else { 0 };
                 self.set(frame, *dst, v);
@@ -764,6 +929,7 @@ impl<'m> Interp<'m> {
             Inst::MapDelete { dst, map, key } => {
                 let m = self.reg(frame, *map);
                 let k = self.src(frame, *key);
+                self.note_key(k);
                 let (i, len, entries, found) = self.map_find(m, k)?;
                 if found {
                     let tail = self.mem.bytes(entries + (i + 1) * 16, (len - i - 1) * 16)?;
@@ -780,22 +946,39 @@ impl<'m> Interp<'m> {
                     FloatOp::Mul => x * y,
                     FloatOp::Div => x / y,
                 };
+                for z in [x, y] {
+                    if z.is_nan() {
+                        self.note(Feature::FloatNanOperand);
+                    } else if z.is_infinite() {
+                        self.note(Feature::FloatInfOperand);
+                    }
+                }
+                if [x, y, v].iter().any(|z| z.is_subnormal()) {
+                    self.note(Feature::FloatSubnormal);
+                }
                 self.set(frame, *dst, fbits(v));
             }
             Inst::IntToFloat { dst, src } => {
-                let v = self.src(frame, *src) as f64;
+                let i = self.src(frame, *src);
+                let v = i as f64;
+                if v as i128 != i as i128 {
+                    self.note(Feature::IntToFloatInexact);
+                }
                 self.set(frame, *dst, fbits(v));
             }
             Inst::FloatToInt { dst, src } => {
+                self.note(Feature::FloatToInt);
                 let v = float(self.src(frame, *src)).trunc() as i64;
                 self.set(frame, *dst, v);
             }
             Inst::PrintFloat(src) => {
-                let text = v_float_text(self.src(frame, *src));
+                let bits = self.src(frame, *src);
+                let text = self.float_text(bits);
                 self.out.write(STDOUT, format!("{text}\n").as_bytes());
             }
             Inst::FloatToStr { dst, src } => {
-                let text = v_float_text(self.src(frame, *src));
+                let bits = self.src(frame, *src);
+                let text = self.float_text(bits);
                 let h = self.string_from(text.as_bytes())?;
                 self.set(frame, *dst, h);
             }
@@ -810,19 +993,59 @@ impl<'m> Interp<'m> {
         Ok(Flow::Next)
     }
 
+    fn note_field(&mut self, offset: i64) {
+        if offset >= 32 << 10 {
+            self.note(Feature::FieldBeyond32K);
+        }
+        if offset % 8 != 0 {
+            self.note(Feature::FieldUnaligned);
+        }
+    }
+
+    fn note_key(&mut self, key: i64) {
+        if key < -(1 << 32) {
+            self.note(Feature::MapKeyWideNegative);
+        }
+        if key > 1 << 32 {
+            self.note(Feature::MapKeyWidePositive);
+        }
+        if key == i64::MIN || key == i64::MAX {
+            self.note(Feature::MapKeyExtreme);
+        }
+    }
+
+    /// V's text of the float `bits`, noting what kind of value it was.
+    fn float_text(&mut self, bits: i64) -> String {
+        let x = float(bits);
+        if x.is_nan() {
+            self.note(Feature::PrintFloatNan);
+        } else if x.is_infinite() {
+            self.note(Feature::PrintFloatInf);
+        } else if x.is_subnormal() {
+            self.note(Feature::PrintFloatSubnormal);
+        }
+        let (text, tie) = float_text_and_tie(bits);
+        if tie {
+            self.note(Feature::PrintFloatTie);
+        }
+        text
+    }
+
     fn syscall(&mut self) -> Result<(), Stop> {
         let cc = call_conv(self.module.isa);
         let reg = |p: PReg| self.pregs[p.0 as usize];
         let number = reg(cc.syscall_uses[0]);
         let args: Vec<i64> = cc.syscall_uses[1..].iter().map(|p| reg(*p)).collect();
+        self.events.syscalls += 1;
         let (write, exit) = match self.module.isa {
             Isa::X86_64 => (1, 60),
             Isa::Arm64 => (4, 1),
         };
         if number == write {
+            self.note(Feature::SyscallWrite);
             let bytes = self.mem.bytes(args[1] as u64, args[2] as u64)?;
             self.out.write(args[0], &bytes);
-            self.pregs[cc.syscall_result.0 as usize] = args[2];
+            self.set_preg(cc.syscall_result, args[2]);
             Ok(())
         } else if number == exit {
             Err(Stop::Exit(args[0] as u8 as i32))
@@ -836,6 +1059,50 @@ enum Flow {
     Next,
     Jump(Label),
     Return,
+}
+
+/// Whether `inst` runs as a call of the runtime, which the spec says
+/// preserves every register but its result.
+fn is_runtime_instruction(inst: &Inst) -> bool {
+    matches!(
+        inst,
+        Inst::PrintInt(_)
+            | Inst::PrintStr(_)
+            | Inst::PrintFloat(_)
+            | Inst::StringLit { .. }
+            | Inst::StringCmp { .. }
+            | Inst::StringConcat { .. }
+            | Inst::IntToStr { .. }
+            | Inst::FloatToStr { .. }
+            | Inst::ArrayNew { .. }
+            | Inst::ArrayAppend { .. }
+            | Inst::StructNew { .. }
+            | Inst::MapNew { .. }
+            | Inst::MapPut { .. }
+            | Inst::MapGet { .. }
+            | Inst::MapDelete { .. }
+    )
+}
+
+fn element_feature(elem_size: i64) -> Feature {
+    match elem_size {
+        1 => Feature::ArrayElem1,
+        2 => Feature::ArrayElem2,
+        4 => Feature::ArrayElem4,
+        _ => Feature::ArrayElem8,
+    }
+}
+
+/// The address of function `name` in `addresses` (and `at`, the other
+/// way), a new one for a name not seen before (a builtin).
+fn address_of_function(addresses: &mut HashMap<String, u64>, at: &mut HashMap<u64, String>, name: &str) -> u64 {
+    if let Some(a) = addresses.get(name) {
+        return *a;
+    }
+    let a = FUNCTION_BASE + 16 * addresses.len() as u64;
+    addresses.insert(name.to_string(), a);
+    at.insert(a, name.to_string());
+    a
 }
 
 /// V's `string.index_after`: where `p` occurs in `s` at or after `start`

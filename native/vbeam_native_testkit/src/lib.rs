@@ -5,6 +5,7 @@
 //! `uefi` boots EFI applications on OVMF and AAVMF under QEMU, `shapes`
 //! writes single large functions for the compile-time benchmark.
 
+pub mod coverage;
 pub mod difftest;
 pub mod gen;
 pub mod interp;

@@ -15,11 +15,11 @@ fn generated_programs_agree_with_the_interpreter() {
     let targets = [Isa::X86_64, Isa::Arm64];
     let formats = [Format::Elf64, Format::Macho];
     let plain = Config { data_types: false, ..Config::default() };
-    let (mut failures, total) = run_many(&targets, &formats, 1, count(), &plain, &work_dir("difftest_int"));
-    let data_work = work_dir("difftest_data");
-    let (more, total2) = run_many(&targets, &formats, 1_000_000, count(), &Config::default(), &data_work);
-    failures.extend(more);
-    println!("difftest: {} passed, {} failed", total + total2 - failures.len() as u64, failures.len());
+    let plain = run_many(&targets, &formats, 1, count(), &plain, &work_dir("difftest_int"));
+    let data = run_many(&targets, &formats, 1_000_000, count(), &Config::default(), &work_dir("difftest_data"));
+    let failures = [plain.failures, data.failures].concat();
+    let total = plain.total + data.total;
+    println!("difftest: {} passed, {} failed", total - failures.len() as u64, failures.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

@@ -2,11 +2,12 @@
 //! [--count N] [--seed S] [--plain] [--functions F] [--statements K]
 //! [--keep-dir D]`: generates N programs per target and format from seed S,
 //! runs each through the backend and the reference interpreter, and prints
-//! every disagreement and a summary line.
+//! every disagreement, how many programs reached each feature the
+//! generator aims at (`coverage::Feature`), and a summary line.
 
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_testkit::difftest::{run_many, work_dir};
-use vbeam_native_testkit::gen::Config;
+use vbeam_native_testkit::gen::{Config, UEFI_RECURSION_DEPTH};
 
 fn main() {
     let mut targets = vec![Isa::X86_64, Isa::Arm64];
@@ -39,10 +40,16 @@ fn main() {
             other => panic!("unknown option {other}"),
         }
     }
-    let (failures, total) = run_many(&targets, &formats, seed, count, &cfg, &work);
-    for f in &failures {
+    if formats.contains(&Format::Pe) {
+        // A firmware's stack is small (UEFI promises 128 KiB).
+        cfg.recursion_depth = cfg.recursion_depth.min(UEFI_RECURSION_DEPTH);
+    }
+    let summary = run_many(&targets, &formats, seed, count, &cfg, &work);
+    for f in &summary.failures {
         println!("{f}");
     }
-    println!("difftest: {} passed, {} failed", total - failures.len() as u64, failures.len());
-    std::process::exit(if failures.is_empty() { 0 } else { 1 });
+    print!("{}", summary.coverage.summary());
+    let failed = summary.failures.len() as u64;
+    println!("difftest: {} passed, {} failed", summary.total - failed, failed);
+    std::process::exit(if failed == 0 { 0 } else { 1 });
 }
