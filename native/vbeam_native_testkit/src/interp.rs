@@ -58,9 +58,6 @@ const DATA_BASE: u64 = 0x1000_0000;
 /// so loading from one is a bad address as on the machine.
 const FUNCTION_BASE: u64 = 0x3000_0000;
 const HEAP_BASE: u64 = 0x4000_0000;
-/// The interpreter recurses as the program does; deep recursion needs
-/// more than a thread's default stack.
-const INTERP_STACK: usize = 512 << 20;
 /// Call depth counted as deep recursion.
 const DEEP: u32 = 1000;
 
@@ -114,10 +111,19 @@ impl Memory {
     }
 }
 
+/// A function's activation. Calls push frames on a stack of their own,
+/// so a program recursing thousands of frames deep costs no native stack.
 struct Frame {
+    function: usize,
+    pc: usize,
     vregs: HashMap<u32, i64>,
     slots: HashMap<u32, i64>,
     stack: Vec<i64>,
+    /// Where the caller wants the result (`method_call`'s Dst).
+    result_to: Option<Reg>,
+    /// The caller's registers, for the callee-saved ones to be restored.
+    caller_pregs: [i64; 32],
+    caller_written: [Events; 32],
 }
 
 /// How many runtime instructions, system calls and calls had run: what a
@@ -145,7 +151,6 @@ pub struct Interp<'m> {
     /// The events that had run when each preg was last written.
     preg_written: [Events; 32],
     events: Events,
-    depth: u32,
     flags: (i64, i64),
     out: Outcome,
     steps: u64,
@@ -156,20 +161,9 @@ pub struct Interp<'m> {
 
 /// Runs `module` from `main`.
 pub fn run(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .stack_size(INTERP_STACK)
-            .spawn_scoped(scope, || run_here(module, max_steps))
-            .expect("an interpreter thread")
-            .join()
-            .expect("the interpreter does not panic")
-    })
-}
-
-fn run_here(module: &Module, max_steps: u64) -> Result<Outcome, InterpError> {
     let mut it = Interp::new(module, max_steps);
     let main = it.functions["main"];
-    match it.call(main, &[]) {
+    match it.execute(main) {
         Ok(_) => it.out.exit_status = 0,
         Err(Stop::Exit(s)) => it.out.exit_status = s,
         Err(Stop::Error(e)) => return Err(e),
@@ -295,7 +289,6 @@ impl<'m> Interp<'m> {
             pregs: [0; 32],
             preg_written: [Events::default(); 32],
             events: Events::default(),
-            depth: 0,
             flags: (0, 0),
             out: Outcome {
                 stdout: Vec::new(),
@@ -316,54 +309,88 @@ impl<'m> Interp<'m> {
     }
 
     /// Calls function `fi` with `args` bound to its params.
-    fn call(&mut self, fi: usize, args: &[i64]) -> Result<(), Stop> {
-        self.depth += 1;
-        if self.depth >= DEEP {
-            self.note(Feature::DeepRecursion);
-        }
-        let result = self.run_body(fi, args);
-        self.depth -= 1;
-        result
-    }
-
-    fn run_body(&mut self, fi: usize, args: &[i64]) -> Result<(), Stop> {
-        let f = &self.module.functions[fi];
-        let mut frame = Frame { vregs: HashMap::new(), slots: HashMap::new(), stack: Vec::new() };
-        for (p, v) in f.params.iter().zip(args) {
-            if let Reg::V(n) = p {
-                frame.vregs.insert(*n, *v);
-            }
-        }
-        let mut pc = 0;
-        while pc < f.body.len() {
+    /// Runs function `main` to its end.
+    fn execute(&mut self, main: usize) -> Result<(), Stop> {
+        let module = self.module;
+        let mut frames = vec![self.enter(main, &[], None)];
+        while let Some(frame) = frames.last_mut() {
+            let f = &module.functions[frame.function];
+            let Some(inst) = f.body.get(frame.pc) else {
+                // The end of the body returns as `ret` does.
+                let end = if matches!(f.body.last(), Some(Inst::Label(_))) {
+                    Feature::EndInLabel
+                } else {
+                    Feature::FallOffEnd
+                };
+                self.note(end);
+                self.leave(&mut frames);
+                continue;
+            };
             self.steps += 1;
             if self.steps > self.max_steps {
                 return Err(Stop::Error(InterpError::StepLimit));
             }
-            let flow =
-                self.step(&mut frame, &f.body[pc], pc.checked_sub(1).map(|p| &f.body[p])).map_err(
-                    |stop| match stop {
-                        Stop::Error(e @ InterpError::At(..)) => Stop::Error(e),
-                        Stop::Error(e) => Stop::Error(InterpError::At(f.name.clone(), pc + 1, Box::new(e))),
-                        exit => exit,
-                    },
-                )?;
-            if is_runtime_instruction(&f.body[pc]) {
+            let previous = frame.pc.checked_sub(1).map(|p| &f.body[p]);
+            let flow = self.step(frame, inst, previous).map_err(|stop| match stop {
+                Stop::Error(e) => Stop::Error(InterpError::At(f.name.clone(), frame.pc + 1, Box::new(e))),
+                exit => exit,
+            })?;
+            if is_runtime_instruction(inst) {
                 self.events.runtime += 1;
             }
             match flow {
-                Flow::Next => pc += 1,
-                Flow::Jump(l) => pc = self.labels[fi][&l.0],
-                Flow::Return => return Ok(()),
+                Flow::Next => frame.pc += 1,
+                Flow::Jump(l) => frame.pc = self.labels[frame.function][&l.0],
+                Flow::Return => self.leave(&mut frames),
+                Flow::Call { function, args, result_to } => {
+                    let callee = self.enter(function, &args, result_to);
+                    frames.push(callee);
+                    if frames.len() >= DEEP as usize {
+                        self.note(Feature::DeepRecursion);
+                    }
+                }
             }
         }
-        // The end of the body returns as `ret` does.
-        self.note(if matches!(f.body.last(), Some(Inst::Label(_))) {
-            Feature::EndInLabel
-        } else {
-            Feature::FallOffEnd
-        });
         Ok(())
+    }
+
+    /// A frame for calling function `fi` with `args` bound to its params.
+    fn enter(&self, fi: usize, args: &[i64], result_to: Option<Reg>) -> Frame {
+        let f = &self.module.functions[fi];
+        let mut vregs = HashMap::new();
+        for (p, v) in f.params.iter().zip(args) {
+            if let Reg::V(n) = p {
+                vregs.insert(*n, *v);
+            }
+        }
+        Frame {
+            function: fi,
+            pc: 0,
+            vregs,
+            slots: HashMap::new(),
+            stack: Vec::new(),
+            result_to,
+            caller_pregs: self.pregs,
+            caller_written: self.preg_written,
+        }
+    }
+
+    /// Returns from the innermost frame to its caller, past the call.
+    fn leave(&mut self, frames: &mut Vec<Frame>) {
+        let done = frames.pop().expect("a frame to leave");
+        // Every function preserves the callee-saved registers.
+        let cc = call_conv(self.module.isa);
+        for p in cc.callee_saved.iter() {
+            self.pregs[p.0 as usize] = done.caller_pregs[p.0 as usize];
+            self.preg_written[p.0 as usize] = done.caller_written[p.0 as usize];
+        }
+        if let Some(caller) = frames.last_mut() {
+            if let Some(dst) = done.result_to {
+                let v = self.pregs[cc.result.0 as usize];
+                self.set(caller, dst, v);
+            }
+            caller.pc += 1;
+        }
     }
 
     fn note(&mut self, feature: Feature) {
@@ -636,28 +663,33 @@ impl<'m> Interp<'m> {
         Ok(header as i64)
     }
 
-    fn call_named(&mut self, name: &str, args: Vec<i64>) -> Result<i64, Stop> {
-        let cc = call_conv(self.module.isa);
+    /// Calls function `name` with `args`, its result to `result_to` if
+    /// given: a builtin at once, one of the module's by a new frame.
+    fn call_named(
+        &mut self,
+        frame: &mut Frame,
+        name: &str,
+        args: Vec<i64>,
+        result_to: Option<Reg>,
+    ) -> Result<Flow, Stop> {
         self.events.calls += 1;
-        if let Some(&fi) = self.functions.get(name) {
-            // Every function preserves the callee-saved registers.
-            let (saved, written) = (self.pregs, self.preg_written);
-            self.call(fi, &args)?;
-            for p in cc.callee_saved.iter() {
-                self.pregs[p.0 as usize] = saved[p.0 as usize];
-                self.preg_written[p.0 as usize] = written[p.0 as usize];
-            }
-        } else {
-            for (r, v) in cc.args.iter().zip(&args) {
-                self.set_preg(*r, *v);
-            }
-            match self.builtin(name)? {
-                Some(v) => self.set_preg(cc.result, v),
-                None if self.module.allow_stubs => self.set_preg(cc.result, 0),
-                None => return Err(Stop::Error(InterpError::Unsupported(format!("call to {name}")))),
-            }
+        if let Some(&function) = self.functions.get(name) {
+            return Ok(Flow::Call { function, args, result_to });
         }
-        Ok(self.pregs[cc.result.0 as usize])
+        let cc = call_conv(self.module.isa);
+        for (r, v) in cc.args.iter().zip(&args) {
+            self.set_preg(*r, *v);
+        }
+        let v = match self.builtin(name)? {
+            Some(v) => v,
+            None if self.module.allow_stubs => 0,
+            None => return Err(Stop::Error(InterpError::Unsupported(format!("call to {name}")))),
+        };
+        self.set_preg(cc.result, v);
+        if let Some(dst) = result_to {
+            self.set(frame, dst, v);
+        }
+        Ok(Flow::Next)
     }
 
     /// The address of function `name`, given one if it is a builtin.
@@ -749,7 +781,7 @@ impl<'m> Interp<'m> {
             }
             Inst::Call(name) => {
                 let args = self.args_regs();
-                self.call_named(name, args)?;
+                return self.call_named(frame, name, args, None);
             }
             Inst::CallIndirect(r) => {
                 self.note(Feature::CallIndirect);
@@ -758,7 +790,7 @@ impl<'m> Interp<'m> {
                     return Err(Stop::Error(InterpError::BadAddress(addr)));
                 };
                 let args = self.args_regs();
-                self.call_named(&name, args)?;
+                return self.call_named(frame, &name, args, None);
             }
             Inst::Ret => return Ok(Flow::Return),
             Inst::Push(s) => {
@@ -985,8 +1017,7 @@ impl<'m> Interp<'m> {
             Inst::MethodCall(call) => {
                 let MethodCall { dst, type_name, method, args } = &**call;
                 let values: Vec<i64> = args.iter().map(|a| self.src(frame, *a)).collect();
-                let v = self.call_named(&format!("{type_name}__{method}"), values)?;
-                self.set(frame, *dst, v);
+                return self.call_named(frame, &format!("{type_name}__{method}"), values, Some(*dst));
             }
             other => return Err(Stop::Error(InterpError::Unsupported(format!("{other:?}")))),
         }
@@ -1059,6 +1090,12 @@ enum Flow {
     Next,
     Jump(Label),
     Return,
+    /// Into function number `function`; its result to `result_to` if given.
+    Call {
+        function: usize,
+        args: Vec<i64>,
+        result_to: Option<Reg>,
+    },
 }
 
 /// Whether `inst` runs as a call of the runtime, which the spec says
