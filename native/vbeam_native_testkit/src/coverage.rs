@@ -62,6 +62,7 @@ features! {
     PregAcrossRuntime => "named preg read after a runtime instruction it was live across",
     PregAcrossSyscall => "named preg read after a syscall it was live across",
     PregAcrossCall => "callee-saved preg read after a call it was live across",
+    ScratchCandidatesNamed => "function naming all but one of the backend's scratch candidates",
     DeepRecursion => "recursion 1000 frames deep",
     SparseVreg => "vreg numbered 1000000 or more",
     FallOffEnd => "function body ended without ret",

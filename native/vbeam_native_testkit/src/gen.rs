@@ -118,13 +118,20 @@ fn interesting(rng: &mut Rng) -> i64 {
     }
 }
 
-/// A float bit pattern: one of `FLOAT_BITS`, any bits at all, or a value
-/// in [2^49, 2^60), where about 3% of doubles print as a tie.
+/// A float bit pattern: one of `FLOAT_BITS`, any bits at all, a value in
+/// [2^49, 2^60) (where about 3% of doubles print as a tie), or a sure tie.
 fn float_bits(rng: &mut Rng) -> i64 {
-    (match rng.below(4) {
+    (match rng.below(5) {
         0 | 1 => rng.pick(&FLOAT_BITS),
         2 => rng.next_u64(),
-        _ => (1072 + rng.below(11)) << 52 | rng.next_u64() >> 12,
+        3 => (1072 + rng.below(11)) << 52 | rng.next_u64() >> 12,
+        _ => {
+            // k + 0.25 or k + 0.75 for a 15-digit k >= 2^49: 17 digits,
+            // the ulp is 1/8, so both 16-digit neighbours (k.2 and k.3,
+            // or k.7 and k.8) read back, and they are equally near.
+            let k = (1u64 << 49) + rng.below(1_000_000_000_000_000 - (1 << 49));
+            (k as f64 + rng.pick(&[0.25, 0.75])).to_bits()
+        }
     }) as i64
 }
 
@@ -324,6 +331,9 @@ struct FnGen<'r> {
     structs: Vec<(u32, i64)>,
     depth: u32,
     calls_left: u32,
+    /// Whether the function names many pregs (leaving the backend few
+    /// of its own).
+    many_pregs: bool,
 }
 
 fn v(n: u32) -> Reg {
@@ -366,6 +376,7 @@ impl<'r> FnGen<'r> {
             _ => Numbering::Dense,
         };
         let keys = (0..4).map(|_| wide_key(rng)).collect();
+        let many_pregs = rng.chance(20);
         FnGen {
             rng,
             target,
@@ -388,6 +399,7 @@ impl<'r> FnGen<'r> {
             structs: Vec::new(),
             depth: 0,
             calls_left: 2,
+            many_pregs,
         }
     }
     fn preg(&self, name: &str) -> Reg {
@@ -463,6 +475,11 @@ impl<'r> FnGen<'r> {
         }
         if is_main && self.facts.recursion {
             self.call_recursive();
+        }
+        if self.many_pregs {
+            for _ in 0..3 {
+                self.pregs_live();
+            }
         }
         for _ in 0..self.cfg.statements {
             self.statement();
@@ -907,7 +924,8 @@ impl<'r> FnGen<'r> {
             candidates = candidates.intersect(cc.callee_saved);
         }
         let candidates: Vec<PReg> = candidates.iter().collect();
-        let live: Vec<PReg> = (0..self.rng.below(4) + 1).map(|_| self.rng.pick(&candidates)).collect();
+        let most = if self.many_pregs { 8 } else { 4 };
+        let live: Vec<PReg> = (0..self.rng.below(most) + 1).map(|_| self.rng.pick(&candidates)).collect();
         for &p in &live {
             let x = self.src();
             self.emit(Inst::Mov { dst: Dst::Reg(Reg::P(p)), src: operand(x) });

@@ -119,6 +119,8 @@ struct Frame {
     vregs: HashMap<u32, i64>,
     slots: HashMap<u32, i64>,
     stack: Vec<i64>,
+    /// The pregs the function's instructions named so far, as bits.
+    named: u32,
     /// Where the caller wants the result (`method_call`'s Dst).
     result_to: Option<Reg>,
     /// The caller's registers, for the callee-saved ones to be restored.
@@ -369,6 +371,7 @@ impl<'m> Interp<'m> {
             vregs,
             slots: HashMap::new(),
             stack: Vec::new(),
+            named: 0,
             result_to,
             caller_pregs: self.pregs,
             caller_written: self.preg_written,
@@ -397,10 +400,11 @@ impl<'m> Interp<'m> {
         self.out.reached.insert(feature);
     }
 
-    fn reg(&mut self, frame: &Frame, r: Reg) -> i64 {
+    fn reg(&mut self, frame: &mut Frame, r: Reg) -> i64 {
         match r {
             Reg::V(n) => frame.vregs.get(&n).copied().unwrap_or(0),
             Reg::P(p) => {
+                self.named(frame, p);
                 let (written, now) = (self.preg_written[p.0 as usize], self.events);
                 if written.runtime < now.runtime {
                     self.note(Feature::PregAcrossRuntime);
@@ -423,14 +427,28 @@ impl<'m> Interp<'m> {
                 }
                 frame.vregs.insert(n, v);
             }
-            Reg::P(p) => self.set_preg(p, v),
+            Reg::P(p) => {
+                self.named(frame, p);
+                self.set_preg(p, v)
+            }
+        }
+    }
+    /// Notes that the current function names `p`.
+    fn named(&mut self, frame: &mut Frame, p: PReg) {
+        frame.named |= 1 << p.0;
+        // The backend takes two scratch registers among candidates the
+        // function does not name.
+        let candidates = call_conv(self.module.isa).scratch_candidates;
+        let free = candidates.iter().filter(|c| frame.named & 1 << c.0 == 0).count();
+        if free <= 1 {
+            self.note(Feature::ScratchCandidatesNamed);
         }
     }
     fn set_preg(&mut self, p: PReg, v: i64) {
         self.pregs[p.0 as usize] = v;
         self.preg_written[p.0 as usize] = self.events;
     }
-    fn src(&mut self, frame: &Frame, s: Src) -> i64 {
+    fn src(&mut self, frame: &mut Frame, s: Src) -> i64 {
         match s {
             Src::Reg(r) => self.reg(frame, r),
             Src::Imm(i) => i,
