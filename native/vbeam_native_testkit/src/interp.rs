@@ -180,8 +180,8 @@ pub fn v_float_text(bits: i64) -> String {
     float_text_and_tie(bits).0
 }
 
-/// V's text of a float, and whether its shortest digits were a tie
-/// (two candidates equally near, the even one taken).
+/// V's text of a float, and whether it was a tie that `{:e}` settles the
+/// other way: two shortest candidates equally near, the even one taken.
 fn float_text_and_tie(bits: i64) -> (String, bool) {
     let x = f64::from_bits(bits as u64);
     if x.is_nan() {
