@@ -54,6 +54,10 @@ pub struct CodeBuffer {
     /// Where a function's frame pointer starts pointing at its own frame
     /// record: the code before runs with the caller's (`runtime::faults`).
     pub frame_ready: u32,
+    /// Conditional branches to local labels reach any distance (arm64:
+    /// `b.<inverse>` over a `b`), for a function whose code outgrows their
+    /// reach.
+    pub long_branches: bool,
     /// Offset of each bound local label.
     labels: Vec<Option<u32>>,
     pub fixups: Vec<Fixup>,

@@ -146,6 +146,23 @@ pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffe
             f.func.name
         )));
     }
+    let capacity = buf.bytes.capacity();
+    emit_function::<M>(target, f, buf);
+    if buf.resolve_labels().is_ok() {
+        return Ok(());
+    }
+    // A conditional branch beyond its reach (arm64's ±1 MiB): once more
+    // with branches that reach anywhere.
+    *buf = CodeBuffer::with_capacity(capacity);
+    buf.long_branches = true;
+    emit_function::<M>(target, f, buf);
+    buf.resolve_labels().map_err(|label| {
+        CompileError::TooLarge(format!("function {}: branch to label {label} out of range", f.func.name))
+    })
+}
+
+/// Emits one allocated function, its labels left unresolved.
+fn emit_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffer) {
     let frame = Frame::new(f.alloc.saved, f.ir_slots, f.alloc.spill_slots);
     let [s0, s1] = f.alloc.scratch;
     let mut l = Lowering {
@@ -173,9 +190,6 @@ pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffe
         l.unpark();
     }
     l.out_of_line();
-    l.buf.resolve_labels().map_err(|label| {
-        CompileError::TooLarge(format!("function {}: branch to label {label} out of range", f.func.name))
-    })
 }
 
 impl<M: Machine> Lowering<'_, M> {

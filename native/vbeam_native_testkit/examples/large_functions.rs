@@ -32,7 +32,8 @@ const KEEP_FREED_MEMORY: &str = "glibc.malloc.mmap_threshold=4294967295:glibc.ma
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let [_, mode, shape, target, size] = &args[..] {
-        if let Some(measure) = mode.strip_prefix("--") {
+        // A child's arguments, not the same count of options.
+        if let Some(measure @ ("time" | "warnings" | "memory")) = mode.strip_prefix("--") {
             return child(measure, shape, target, size.parse().expect("a size"));
         }
     }

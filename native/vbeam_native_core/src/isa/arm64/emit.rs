@@ -50,6 +50,21 @@ fn fpu_base(op: FpuOp) -> u32 {
 }
 
 /// The 9-bit signed immediate field (bits 20:12).
+/// A conditional branch (`taken`, a 19-bit offset) to local label `target`:
+/// the branch itself, or with `long_branches` its inverse (`skip`) over a
+/// `b`, which reaches ±128 MiB. Returns the word to write last.
+fn branch19(buf: &mut CodeBuffer, taken: u32, skip: u32, target: u32) -> u32 {
+    if buf.long_branches {
+        /// Past the `b` that follows: two instructions, in words.
+        const OVER_NEXT: u32 = 2;
+        buf.put4(skip | OVER_NEXT << 5);
+        buf.fixup(buf.offset(), RelocKind::Arm64Branch26, RelocTarget::Label(target));
+        return B;
+    }
+    buf.fixup(buf.offset(), RelocKind::Arm64Branch19, RelocTarget::Label(target));
+    taken
+}
+
 fn simm9(offset: i16) -> u32 {
     (offset as u32 & 0x1ff) << 12
 }
@@ -170,18 +185,9 @@ impl Inst {
                 buf.fixup(buf.offset(), RelocKind::Arm64Branch26, RelocTarget::Label(target));
                 B
             }
-            Inst::BCond { cond, target } => {
-                buf.fixup(buf.offset(), RelocKind::Arm64Branch19, RelocTarget::Label(target));
-                B_COND | cond as u32
-            }
-            Inst::Cbz { reg, target } => {
-                buf.fixup(buf.offset(), RelocKind::Arm64Branch19, RelocTarget::Label(target));
-                CBZ | r(reg)
-            }
-            Inst::Cbnz { reg, target } => {
-                buf.fixup(buf.offset(), RelocKind::Arm64Branch19, RelocTarget::Label(target));
-                CBNZ | r(reg)
-            }
+            Inst::BCond { cond, target } => branch19(buf, B_COND | cond as u32, B_COND | cond.invert() as u32, target),
+            Inst::Cbz { reg, target } => branch19(buf, CBZ | r(reg), CBNZ | r(reg), target),
+            Inst::Cbnz { reg, target } => branch19(buf, CBNZ | r(reg), CBZ | r(reg), target),
             Inst::Bl { target } => {
                 buf.fixup(buf.offset(), RelocKind::Arm64Branch26, target);
                 BL

@@ -1,0 +1,58 @@
+//! A function whose code outgrows a conditional branch's reach (arm64's
+//! ±1 MiB): branches backward and forward over more than a MiB, taken and
+//! not, and the division-by-zero check's branch to the function's end,
+//! run on both targets (arm64 under qemu-aarch64).
+
+use std::process::Command;
+
+use vbeam_native_core::{compile_term, term_text};
+
+/// Additions per block: 4 bytes each on arm64, 1.2 MB a block.
+const ADDS: usize = 300_000;
+
+fn program(isa: &str) -> String {
+    let ret = if isa == "x86_64" { "rax" } else { "x0" };
+    let adds = "{add, {vreg, 1}, {vreg, 1}, {imm, 1}},".repeat(ADDS);
+    format!(
+        "#{{target => {isa}, format => elf64,
+           functions => [
+             #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 4,
+                body => [{{mov_imm, {{vreg, 0}}, 0}}, {{mov_imm, {{vreg, 1}}, 0}}, {{mov_imm, {{vreg, 3}}, 7}},
+                         {{sdiv, {{vreg, 2}}, {{vreg, 3}}, {{vreg, 3}}}},
+                         {{label, <<\"loop\">>}}, {adds} {{add, {{vreg, 0}}, {{vreg, 0}}, {{imm, 1}}}},
+                         {{cmp, {{vreg, 0}}, {{imm, 3}}}}, {{jcc, lt, <<\"loop\">>}},
+                         {{cmp, {{vreg, 0}}, {{imm, 0}}}}, {{jcc, eq, <<\"skip_not_taken\">>}},
+                         {adds} {{label, <<\"skip_not_taken\">>}},
+                         {{cmp, {{vreg, 0}}, {{imm, 3}}}}, {{jcc, eq, <<\"skip_taken\">>}},
+                         {adds} {{label, <<\"skip_taken\">>}},
+                         {{add, {{vreg, 1}}, {{vreg, 1}}, {{vreg, 2}}}},
+                         {{print_int, {{vreg, 1}}}}, {{mov_imm, {{preg, {ret}}}, 0}}, ret]}}],
+           data => [], bss => [], imports => []}}."
+    )
+}
+
+#[test]
+fn branches_reach_across_functions_larger_than_a_mebibyte() {
+    for isa in ["x86_64", "arm64"] {
+        let term = term_text::parse(&program(isa)).unwrap();
+        let binary = compile_term(&&term, None, None).unwrap_or_else(|e| panic!("{isa}: {e}"));
+        assert!(binary.len() > 3 << 20, "{isa}: {} bytes: the blocks are not large enough", binary.len());
+        let exe = std::env::temp_dir().join(format!("vbeam_long_branches_{isa}_{}", std::process::id()));
+        std::fs::write(&exe, binary).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let out = match isa {
+            "x86_64" => Command::new(&exe).output(),
+            _ => Command::new("qemu-aarch64").arg(&exe).output(),
+        }
+        .expect("the program runs");
+        let _ = std::fs::remove_file(&exe);
+        // Three times round the loop, the block not skipped, and 7 / 7.
+        let want = format!("{}\n", 4 * ADDS + 1);
+        assert_eq!(
+            (String::from_utf8_lossy(&out.stdout).as_ref(), out.status.code()),
+            (want.as_str(), Some(0)),
+            "{isa}"
+        );
+    }
+}
