@@ -106,7 +106,10 @@ errors_test_() ->
                            "operand 2 (A) of add must be a register ({vreg, N} or {preg, Name}), got the immediate {imm, 1}"},
         {[Label, "-o", Out], Label ++ ":3:6: function main: jump to undefined label nowhere"},
         {[Target, "-o", Out], Target ++ ":1:13: unknown target x86 (expected x86_64 or arm64)"},
-        {[Hello, "-o", "/nonexistent/dir/out"], "cannot write /nonexistent/dir/out: no such file or directory"}
+        {[Hello, "-o", "/nonexistent/dir/out"], "cannot write /nonexistent/dir/out: no such file or directory"},
+        {[[16#110000], "-o", Out], "an argument must be a string, atom or UTF-8 binary, got [1114112]"},
+        {[<<255>>, "-o", Out], "an argument must be a string, atom or UTF-8 binary, got <<255>>"},
+        {foo, "the arguments must be a list, got foo"}
     ],
     {timeout, 120, [{lists:flatten(io_lib:format("~tp", [Args])), fun() -> one_error_line(Args, Part) end}
                     || {Args, Part} <- Cases]}.
@@ -146,7 +149,8 @@ command_test() ->
     ?assertEqual(0, vbeam_native:command([fixture("hello_x86_64.ir"), "-o", Out])),
     ?assert(filelib:is_regular(Out)),
     ?assertEqual(1, vbeam_native:command(["missing.ir", "-o", Out])),
-    ?assertEqual(1, vbeam_native:command([])).
+    ?assertEqual(1, vbeam_native:command([])),
+    ?assertEqual(1, vbeam_native:command([[16#110000], "-o", Out])).
 
 %% Every reason of the README's error table has its own one-line message
 %% (not the term printed raw), naming what the reason names.

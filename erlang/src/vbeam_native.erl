@@ -88,7 +88,9 @@ compile_file(Path, Target, Format, Warnings) ->
                     {error, {syntax, Path, Line, Column, Message}, Details};
                 {error, {not_one_module, Count}, Details} ->
                     {error, {not_one_module, Path, Count}, Details};
-                {error, _, _} = Error -> Error
+                {error, _, _} = Error -> Error;
+                %% A bug caught in the NIF (`{internal_error, Text}').
+                {error, Reason} -> {error, Reason, #{}}
             end;
         {error, Posix} ->
             {error, {read, Path, Posix}, #{}}
@@ -108,15 +110,17 @@ main(Args) ->
 %% them out.
 -spec command([string() | atom() | binary()]) -> 0 | 1.
 command(Args) ->
-    try run(parse_args([to_list(A) || A <- Args], #{})) of
-        ok -> 0;
-        {error, Message} ->
-            print(standard_error, ["vbeam_native: ", Message]),
-            1;
-        {error_at, Message} ->
-            %% `File:Line:Column: ...', as compilers write it.
-            print(standard_error, Message),
-            1
+    try
+        case run(arguments(Args)) of
+            ok -> 0;
+            {error, Message} ->
+                print(standard_error, ["vbeam_native: ", Message]),
+                1;
+            {error_at, Message} ->
+                %% `File:Line:Column: ...', as compilers write it.
+                print(standard_error, Message),
+                1
+        end
     catch
         Class:Reason:Stack ->
             Where = case Stack of
@@ -131,22 +135,51 @@ command(Args) ->
 arity(A) when is_list(A) -> length(A);
 arity(A) -> A.
 
+%% The arguments as strings, or a usage error naming the first that is none.
+arguments(Args) when is_list(Args) ->
+    Strings = [to_list(A) || A <- Args],
+    case lists:search(fun(S) -> not io_lib:printable_unicode_list(S) end, Strings) of
+        {value, _} ->
+            [Bad | _] = [A || {A, S} <- lists:zip(Args, Strings), not io_lib:printable_unicode_list(S)],
+            {error, {usage, io_lib:format("an argument must be a string, atom or UTF-8 binary, got ~w", [Bad])}};
+        false ->
+            parse_args(Strings, #{})
+    end;
+arguments(Args) ->
+    {error, {usage, io_lib:format("the arguments must be a list, got ~w", [Args])}}.
+
 to_list(A) when is_atom(A) -> atom_to_list(A);
-to_list(A) when is_binary(A) -> unicode:characters_to_list(A);
-to_list(A) when is_list(A) -> A.
+to_list(A) when is_binary(A) ->
+    case unicode:characters_to_list(A) of
+        S when is_list(S) -> S;
+        _ -> not_text
+    end;
+to_list(A) when is_list(A) -> A;
+to_list(_) -> not_text.
 
 %% One line, as UTF-8 text: a device in latin1 mode (the default with
-%% -noshell) is given the bytes, which it writes unchanged.
+%% -noshell) is given the bytes, which it writes unchanged. Bytes that are
+%% no text (a function name is any binary) are written as they are.
 print(Device, Line) ->
-    Chars = [Line, $\n],
-    case io:getopts(Device) of
-        Opts when is_list(Opts) ->
-            case proplists:get_value(encoding, Opts) of
-                unicode -> io:put_chars(Device, Chars);
-                _ -> io:put_chars(Device, binary_to_list(unicode:characters_to_binary(Chars)))
-            end;
+    Bytes = line_bytes([Line, $\n]),
+    Encoding = case io:getopts(Device) of
+                   Opts when is_list(Opts) -> proplists:get_value(encoding, Opts);
+                   _ -> latin1
+               end,
+    case {Encoding, unicode:characters_to_list(Bytes)} of
+        {unicode, Text} when is_list(Text) -> io:put_chars(Device, Text);
+        {unicode, _} -> io:put_chars(Device, io_lib:format("~w~n", [Bytes]));
+        _ -> io:put_chars(Device, binary_to_list(Bytes))
+    end.
+
+%% Characters as UTF-8; else their bytes as they are; else the term.
+line_bytes(Chars) ->
+    case unicode:characters_to_binary(Chars) of
+        Bytes when is_binary(Bytes) -> Bytes;
         _ ->
-            io:put_chars(Device, binary_to_list(unicode:characters_to_binary(Chars)))
+            try iolist_to_binary(Chars)
+            catch error:badarg -> iolist_to_binary(io_lib:format("~w~n", [Chars]))
+            end
     end.
 
 usage() ->

@@ -99,7 +99,7 @@ read_terms(_Text) -> erlang:nif_error({nif_not_loaded, status()}).
 %% `{not_one_module, Count}'; Details: `line' and `column' of the term the
 %% error is about, `explanation' of an invalid instruction, `target'.
 -spec compile_text(Text :: term(), Target :: term(), Format :: term(), Warnings :: boolean()) ->
-          {ok, binary(), map()} | {error, term(), map()}.
+          {ok, binary(), map()} | {error, term(), map()} | {error, {internal_error, binary()}}.
 compile_text(_Text, _Target, _Format, _Warnings) -> erlang:nif_error({nif_not_loaded, status()}).
 
 %% @doc What is wrong with an IR instruction for `Target' (or either

@@ -11,7 +11,7 @@ use vbeam_native_core::error::Error;
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::term::{Atom as IrAtom, Term as _};
 use vbeam_native_core::term_text::explain::{
-    explain_instruction, locate_compile_error, locate_decode_error, locate_warning,
+    explain_instruction, locate_compile_error, locate_decode_error, locate_warnings,
 };
 use vbeam_native_core::term_text::{etf, Document, SyntaxError, TextTerm};
 
@@ -107,14 +107,14 @@ pub fn compile_text<'a>(
                 (keys::two_threads(), doc.read_by_two_threads().encode(env)),
             ];
             if with_warnings {
-                // Each as `{Warning, Line, Column}`: where its instruction is.
+                // Each as `{Warning, Line, Column}`: where its instruction is
+                // (the module's start should one not be found).
+                let offsets: Vec<usize> =
+                    locate_warnings(&module, &warnings).into_iter().map(|at| at.unwrap_or(module).offset()).collect();
                 let located: Vec<Term> = warnings
                     .iter()
-                    .map(|w| {
-                        let at = locate_warning(&module, w).expect("a warning names an instruction of the module");
-                        let (line, column) = doc.line_column(at.offset());
-                        (errors::warning(env, w), line, column).encode(env)
-                    })
+                    .zip(doc.line_columns(&offsets))
+                    .map(|(w, (line, column))| (errors::warning(env, w), line, column).encode(env))
                     .collect();
                 info.push((keys::warnings(), located.encode(env)));
             }

@@ -342,6 +342,11 @@ impl<'t> Document<'t> {
         self.text.line_column(offset)
     }
 
+    /// `line_column` of many offsets at once, in time linear in the text.
+    pub fn line_columns(&self, offsets: &[usize]) -> Vec<(usize, usize)> {
+        self.text.line_columns(offsets)
+    }
+
     fn decoded(&self, pos: u32) -> Option<&Decoded> {
         let k = self.decoded.binary_search_by_key(&pos, |d| d.pos).ok()?;
         Some(&self.decoded[k])

@@ -7,6 +7,7 @@
 //! The instruction forms below mirror `decode`; a test checks that this
 //! module finds nothing wrong exactly when the decoder accepts.
 
+use std::collections::HashMap;
 use std::fmt::Debug;
 
 use crate::error::{CompileError, DecodeError};
@@ -648,10 +649,39 @@ pub fn locate_compile_error<T: Term>(module: &T, error: &CompileError) -> Option
 }
 
 /// The instruction a warning is about.
-pub fn locate_warning<T: Term>(module: &T, warning: &Warning) -> Option<T> {
-    let (Warning::UnwrittenRead { function: f, index, .. } | Warning::CmpWithItself { function: f, index, .. }) =
-        warning;
-    instruction(module, f, *index)
+/// The instructions `warnings` are about, in one pass over the module's
+/// functions (each function's body read once, however many warnings it
+/// has): `None` for one whose function or instruction is not there.
+pub fn locate_warnings<T: Term>(module: &T, warnings: &[Warning]) -> Vec<Option<T>> {
+    let place = |w: &Warning| match w {
+        Warning::UnwrittenRead { function, index, .. } | Warning::CmpWithItself { function, index, .. } => {
+            (function.clone(), *index)
+        }
+    };
+    let mut wanted: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+    for (k, w) in warnings.iter().enumerate() {
+        let (function, index) = place(w);
+        wanted.entry(function).or_default().push((k, index));
+    }
+    let mut found = vec![None; warnings.len()];
+    let functions = module.map_get(Atom::Functions).flatten().and_then(|fs| fs.list()).unwrap_or_default();
+    for f in functions {
+        let Some(name) = f.map_get(Atom::Name).flatten().and_then(|n| name_text(&n)) else { continue };
+        let Some(these) = wanted.remove(&name) else { continue };
+        let body = body(&f).unwrap_or_default();
+        for (k, index) in these {
+            found[k] = index.checked_sub(1).and_then(|i| body.get(i)).copied();
+        }
+    }
+    found
+}
+
+/// A function's name as the decoder reads it: a binary's text or an atom.
+fn name_text<T: Term>(t: &T) -> Option<String> {
+    match t.bytes() {
+        Some(b) => std::str::from_utf8(b).ok().map(String::from),
+        None => t.atom().map(|a| a.into_owned()),
+    }
 }
 
 /// The term a decoding error is about.

@@ -518,6 +518,29 @@ impl<'t> Text<'t> {
         }
     }
 
+    /// `line_column` of each of `offsets` (in any order), in one pass over
+    /// the text.
+    pub fn line_columns(&self, offsets: &[usize]) -> Vec<(usize, usize)> {
+        let mut order: Vec<usize> = (0..offsets.len()).collect();
+        order.sort_unstable_by_key(|&k| offsets[k]);
+        let mut found = vec![(0, 0); offsets.len()];
+        // Line and column of the byte at `at`.
+        let (mut at, mut line, mut column) = (0, 1, 1);
+        for k in order {
+            let offset = offsets[k].min(self.s.len());
+            for &b in &self.s[at..offset] {
+                if b == b'\n' {
+                    (line, column) = (line + 1, 1);
+                } else if self.latin1 || b & 0xC0 != 0x80 {
+                    column += 1;
+                }
+            }
+            at = offset;
+            found[k] = (line, column);
+        }
+        found
+    }
+
     /// Line and column (1-based; the column counts characters) of `offset`.
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.s.len());
@@ -565,6 +588,18 @@ mod tests {
 
     fn t(s: &str) -> Text<'_> {
         Text::new(s.as_bytes(), false)
+    }
+
+    #[test]
+    fn many_positions_at_once_are_each_ones() {
+        let text = "ab\n\u{e9}t\u{e9} x\n\n  \u{20ac}\u{20ac} z\n".as_bytes();
+        for latin1 in [false, true] {
+            let t = Text::new(text, latin1);
+            // Every offset, in an order that is not the text's.
+            let offsets: Vec<usize> = (0..=text.len() + 2).rev().chain([3, 0, 9]).collect();
+            let one_by_one: Vec<_> = offsets.iter().map(|&o| t.line_column(o)).collect();
+            assert_eq!(t.line_columns(&offsets), one_by_one, "latin1 {latin1}");
+        }
     }
 
     #[test]
