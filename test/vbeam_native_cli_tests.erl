@@ -150,7 +150,7 @@ command_test() ->
     ?assert(filelib:is_regular(Out)),
     ?assertEqual(1, vbeam_native:command(["missing.ir", "-o", Out])),
     ?assertEqual(1, vbeam_native:command([])),
-    ?assertEqual(1, vbeam_native:command([[16#110000], "-o", Out])).
+    ?assertEqual(1, vbeam_native:command([<<255>>, "-o", Out])).
 
 %% Every reason of the README's error table has its own one-line message
 %% (not the term printed raw), naming what the reason names.
