@@ -4,6 +4,7 @@
 //! error names). Compound terms get their sizes once closed (a placeholder
 //! is patched); equal map keys keep the last value, as `erl_parse` does.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::document::{text_of, TextTerm};
@@ -185,20 +186,22 @@ impl EtfWriter {
         let end = self.out.len();
         let span = |k: usize| (e[k], if k + 1 < e.len() { e[k + 1] } else { end });
         let (keep, kept) = {
+            // Keys are compared as terms: equal terms can be written
+            // differently, and the VM refuses a map with equal keys.
+            let keys: Vec<Cow<[u8]>> = (0..pairs)
+                .map(|p| {
+                    let (a, z) = span(2 * p);
+                    canonical(&self.out[a..z])
+                })
+                .collect();
             let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(pairs);
-            for p in 0..pairs {
-                let (a, z) = span(2 * p);
-                last.insert(&self.out[a..z], p);
+            for (p, key) in keys.iter().enumerate() {
+                last.insert(key, p);
             }
             if last.len() == pairs {
                 return pairs;
             }
-            let keep: Vec<bool> = (0..pairs)
-                .map(|p| {
-                    let (a, z) = span(2 * p);
-                    last[&self.out[a..z]] == p
-                })
-                .collect();
+            let keep: Vec<bool> = keys.iter().enumerate().map(|(p, key)| last[&key[..]] == p).collect();
             (keep, last.len())
         };
         let body_start = e.first().copied().unwrap_or(end);
@@ -214,6 +217,148 @@ impl EtfWriter {
         self.out.extend_from_slice(&body);
         kept
     }
+}
+
+/// A compound term being rewritten by `canonical`.
+enum Open {
+    Tuple {
+        left: u32,
+    },
+    /// `left`: elements still to come, then the tail; `count` patched at
+    /// `count_at` once the tail is read.
+    List {
+        left: u32,
+        count_at: usize,
+        count: u32,
+    },
+    /// `left`: keys and values still to come; the pairs read so far.
+    Map {
+        left: u32,
+        pairs: Vec<Vec<u8>>,
+    },
+}
+
+/// A term written by `EtfWriter` in a form that is the same for equal
+/// terms (`=:=` on OTP 25, whose maps the keys become): a list joined
+/// with the lists of its tail (`[1|[2]]` is `[1,2]`), a map's pairs in
+/// order of their forms, and `-0.0` as `0.0`. Kept on an explicit stack:
+/// a key may nest as deep as any term.
+fn canonical(term: &[u8]) -> Cow<'_, [u8]> {
+    if !matches!(term[0], LIST | LARGE_TUPLE | MAP | NEW_FLOAT) {
+        // Atoms, integers, binaries and `[]` have one form already.
+        return Cow::Borrowed(term);
+    }
+    let u32_at = |p: usize| u32::from_be_bytes(term[p..p + 4].try_into().expect("four bytes"));
+    // Where the current term is written: a map's pairs get their own.
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(term.len())];
+    let mut stack: Vec<Open> = Vec::new();
+    let mut p = 0;
+    while p < term.len() {
+        let buf = bufs.last_mut().expect("a buffer");
+        match term[p] {
+            LIST => {
+                let n = u32_at(p + 1);
+                p += 5;
+                if let Some(Open::List { left: left @ 0, count, .. }) = stack.last_mut() {
+                    // A list's tail that is a list: its elements continue it.
+                    *left = n;
+                    *count += n;
+                } else {
+                    buf.push(LIST);
+                    let count_at = buf.len();
+                    buf.extend_from_slice(&[0; 4]);
+                    stack.push(Open::List { left: n, count_at, count: n });
+                }
+                continue;
+            }
+            LARGE_TUPLE => {
+                let n = u32_at(p + 1);
+                buf.extend_from_slice(&term[p..p + 5]);
+                p += 5;
+                if n > 0 {
+                    stack.push(Open::Tuple { left: n });
+                    continue;
+                }
+            }
+            MAP => {
+                let n = u32_at(p + 1);
+                p += 5;
+                if n > 0 {
+                    stack.push(Open::Map { left: 2 * n, pairs: Vec::new() });
+                    bufs.push(Vec::new());
+                    continue;
+                }
+                buf.push(MAP);
+                buf.extend_from_slice(&[0; 4]);
+            }
+            NEW_FLOAT => {
+                let f = f64::from_bits(u64::from_be_bytes(term[p + 1..p + 9].try_into().expect("eight bytes")));
+                // 0.0 =:= -0.0 on OTP 25.
+                let f = if f == 0.0 { 0.0 } else { f };
+                buf.push(NEW_FLOAT);
+                buf.extend_from_slice(&f.to_bits().to_be_bytes());
+                p += 9;
+            }
+            tag => {
+                let len = match tag {
+                    SMALL_INTEGER => 2,
+                    INTEGER => 5,
+                    NIL => 1,
+                    SMALL_ATOM_UTF8 => 2 + usize::from(term[p + 1]),
+                    ATOM_UTF8 => 3 + usize::from(u16::from_be_bytes([term[p + 1], term[p + 2]])),
+                    BINARY => 5 + u32_at(p + 1) as usize,
+                    BIT_BINARY => 6 + u32_at(p + 1) as usize,
+                    SMALL_BIG => 3 + usize::from(term[p + 1]),
+                    LARGE_BIG => 6 + u32_at(p + 1) as usize,
+                    other => unreachable!("EtfWriter writes no tag {other}"),
+                };
+                buf.extend_from_slice(&term[p..p + len]);
+                p += len;
+            }
+        }
+        // A term ends: close what it completes.
+        loop {
+            match stack.last_mut() {
+                None => break,
+                Some(Open::Tuple { left }) => {
+                    *left -= 1;
+                    if *left > 0 {
+                        break;
+                    }
+                }
+                Some(Open::List { left, count_at, count }) => {
+                    if *left > 0 {
+                        // An element; after the last comes the tail.
+                        *left -= 1;
+                        break;
+                    }
+                    let (at, count) = (*count_at, *count);
+                    bufs.last_mut().expect("a buffer")[at..at + 4].copy_from_slice(&count.to_be_bytes());
+                }
+                Some(Open::Map { left, pairs }) => {
+                    *left -= 1;
+                    if *left % 2 == 1 {
+                        break;
+                    }
+                    pairs.push(bufs.pop().expect("a pair's buffer"));
+                    if *left > 0 {
+                        bufs.push(Vec::new());
+                        break;
+                    }
+                    // Forms are self-delimiting: pairs sort by their keys.
+                    pairs.sort_unstable();
+                    let buf = bufs.last_mut().expect("a buffer");
+                    buf.push(MAP);
+                    buf.extend_from_slice(&(pairs.len() as u32).to_be_bytes());
+                    for pair in pairs.iter() {
+                        buf.extend_from_slice(pair);
+                    }
+                }
+            }
+            stack.pop();
+        }
+    }
+    Cow::Owned(bufs.pop().expect("the term's buffer"))
 }
 
 /// Every term of a `.ir` text, as the list `file:consult` returns.
@@ -236,4 +381,42 @@ pub fn term_to_etf(term: &TextTerm) -> Vec<u8> {
     let mut w = EtfWriter::default();
     term.visit(&mut w);
     w.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn etf(text: &str) -> Vec<u8> {
+        document_to_etf(text.as_bytes()).unwrap()
+    }
+
+    /// Equal keys written differently are one key, the last pair kept
+    /// (as the VM needs: it refuses a map with equal keys).
+    #[test]
+    fn equal_keys_are_equal_terms() {
+        for (text, same_as) in [
+            ("#{[1|[2]] => a, [1,2] => b}.", "#{[1,2] => b}."),
+            ("#{[1,2] => a, [1|[2|[]]] => b}.", "#{[1|[2|[]]] => b}."),
+            ("#{#{a=>1,b=>2} => x, #{b=>2,a=>1} => y}.", "#{#{b=>2,a=>1} => y}."),
+            ("#{\"ab\" => a, [$a|\"b\"] => b}.", "#{[$a|\"b\"] => b}."),
+            ("#{0.0 => a, -0.0 => b}.", "#{-0.0 => b}."),
+            (
+                "#{{[1|[]], #{0.0 => [2|\"c\"]}} => a, {[1], #{-0.0 => [2,$c]}} => b}.",
+                "#{{[1], #{-0.0 => [2,$c]}} => b}.",
+            ),
+        ] {
+            assert_eq!(etf(text), etf(same_as), "{text}");
+        }
+        // Terms that are not equal stay two keys.
+        for text in [
+            "#{1 => a, 1.0 => b}.",
+            "#{[1|2] => a, [1,2] => b}.",
+            "#{{a} => a, [a] => b}.",
+            "#{<<1:4>> => a, <<16:5>> => b}.",
+        ] {
+            assert_eq!(etf(text)[1..7], [LIST, 0, 0, 0, 1, MAP], "{text}");
+            assert_eq!(etf(text)[7..11], 2u32.to_be_bytes(), "{text}");
+        }
+    }
 }
