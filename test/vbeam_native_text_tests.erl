@@ -126,6 +126,39 @@ hand_written_test_() ->
         ?assertEqual(file:consult(Path), vbeam_native_ir:consult(Path))
      end} || Text <- Cases].
 
+%% Inputs where the reader once disagreed with file:consult/1: both
+%% readers give the same term (for floats, the same bits), or both refuse.
+agrees_with_file_consult_test_() ->
+    Cases = [
+        %% Equal map keys written differently: one key, the last value.
+        "#{[1|[2]] => a, [1,2] => b}.", "#{#{a=>1,b=>2} => x, #{b=>2,a=>1} => y}.",
+        "#{\"ab\" => a, [$a|\"b\"] => b}.", "#{0.0 => a, -0.0 => b}.", "#{-0.0 => a, 0.0 => b}.",
+        "#{1 => a, 1.0 => b}.", "#{{[1|[]], #{0.0 => [2|\"c\"]}} => a, {[1], #{-0.0 => [2,$c]}} => b}.",
+        %% Refused by file:consult/1.
+        "<<1.5>>.", "<<(1.5)>>.", "<<1.5:16>>.", "<<1/unit:8>>.", "<<1.5/float-unit:8>>.", "<<<<1>>/bits-unit:8>>.",
+        "<<1:16/little-big>>.", "<<1:16/native-little>>.", "<<1:16/signed-unsigned>>.", "<<1:16/integer-float>>.",
+        "<<1:2/unit:8-unit:4>>.", "\"\\x{D800}\".", "\"\\x{DFFF}\".", "\"\\x{FFFE}\".", "\"\\x{FFFF}\".",
+        "<<\"\\x{D800}\">>.", "$\\x{D800}.", "'\\x{FFFE}'.", "\"\xef\xbf\xbe\".",
+        %% Accepted by file:consult/1.
+        "<<1:12/little>>.", "<<16#ABC:12/little>>.", "<<-1:12/little-signed>>.", "<<1:4/unit:3-little>>.",
+        "<<1:16/little-little, 1:16/native-native, 1:16/signed-signed, 1:2/unit:8-unit:8>>.",
+        "<<<<1>>/binary-unit:8>>.", "<<1.5:16/float>>.", "<<1.0:16/float-little>>.", "<<65504.0:16/float>>.",
+        "<<65519.0:16/float, 65520.0:16/float, 1.0e300:16/float, -0.0:16/float, 3:16/float>>.",
+        "<<1.0e-5:16/float, 1.0e-8:16/float, 5.960464477539063e-8:16/float>>.",
+        "<<2.98023223876953125e-8:16/float, 2.980232238769532e-8:16/float, 1.5:8/float-unit:2>>.",
+        "<<1.0e300:32/float, 1.0e-300:32/float, \"a\"/float>>.", "1_6#ff.", "1_0#10.", "3_6#z.", "1_6#f_f.",
+        "\"\\x{10FFFF}\\x{FFFD}\\x{E000}\"."
+    ],
+    [{Text, fun() ->
+        Path = tmp("agrees.txt"),
+        ok = file:write_file(Path, list_to_binary(Text)),
+        case {file:consult(Path), vbeam_native_ir:consult(Path)} of
+            {{ok, Expected}, {ok, Got}} -> ?assert(same(Expected, Got), {Text, Expected, Got});
+            {{error, _}, {error, {syntax, Path, _, _, _}}} -> ok;
+            Other -> ?assertEqual(Text, Other)
+        end
+     end} || Text <- Cases].
+
 %% Nesting deeper than any stack: read with an explicit one.
 deep_nesting_test() ->
     N = 200000,

@@ -289,6 +289,42 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
         assert!(parse_all(b"<<\"\xe9\">>.").is_err(), "Latin-1 bytes in UTF-8 text");
+        assert!(parse_all("\"\u{FFFE}\".".as_bytes()).is_err(), "a noncharacter");
+        // Bit syntax as `erl_bits` reads it.
+        assert_eq!(one("<<1:12/little>>."), Value::Bits(vec![1, 0], 4));
+        assert_eq!(one("<<16#ABC:12/little>>."), Value::Bits(vec![0xBC, 0xA0], 4));
+        assert_eq!(one("<<-1:12/little-signed>>."), Value::Bits(vec![0xFF, 0xF0], 4));
+        assert_eq!(one("<<1:16/little-little, 1:16/native-native>>."), Value::Binary(vec![1, 0, 1, 0]));
+        assert_eq!(one("<<<<1>>/binary-unit:8>>."), Value::Binary(vec![1]));
+        assert_eq!(one("<<1.5:16/float, 1.0:16/float-little>>."), Value::Binary(vec![62, 0, 0, 60]));
+        assert_eq!(
+            one("<<65519.0:16/float, 65520.0:16/float, -0.0:16/float>>."),
+            Value::Binary(vec![123, 255, 124, 0, 128, 0])
+        );
+        assert_eq!(
+            one("<<1.0e-5:16/float, 1.0e-8:16/float, 5.960464477539063e-8:16/float>>."),
+            Value::Binary(vec![0, 168, 0, 0, 0, 1])
+        );
+        assert_eq!(
+            one("<<2.98023223876953125e-8:16/float, 2.980232238769532e-8:16/float>>."),
+            Value::Binary(vec![0, 0, 0, 1])
+        );
+        assert_eq!(one("1_6#ff."), Value::Int(255));
+        for (bad, column) in [
+            ("<<1.5>>.", 3),
+            ("<<1/unit:8>>.", 3),
+            ("<<<<1>>/bits-unit:8>>.", 3),
+            ("<<1:16/little-big>>.", 15),
+            ("<<1:16/signed-unsigned>>.", 15),
+            ("<<1:2/unit:8-unit:4>>.", 14),
+            ("\"\\x{D800}\".", 2),
+            ("<<\"a\\x{FFFF}\">>.", 5),
+            ("'\\x{DFFF}'.", 2),
+            ("$\\x{FFFE}.", 2),
+        ] {
+            let e = parse_all(bad.as_bytes()).expect_err(bad);
+            assert_eq!((e.line, e.column), (1, column), "{bad}: {e}");
+        }
         let deep = format!("{}{}.", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(&deep).unwrap_err().contains("nested deeper than 1000 levels"));
     }

@@ -151,6 +151,15 @@ fn mul_add(limbs: &mut Vec<u32>, mul: u32, add: u32) {
     }
 }
 
+/// `c`, if `erl_scan` takes it in a string, quoted atom or `$c` (at
+/// `at`): not a surrogate, U+FFFE or U+FFFF.
+fn checked_char(at: usize, c: u32) -> Result<u32, LexError> {
+    if (0xD800..=0xDFFF).contains(&c) || c == 0xFFFE || c == 0xFFFF {
+        return Err((at, format!("illegal character U+{c:04X} (a surrogate or noncharacter)")));
+    }
+    Ok(c)
+}
+
 impl<'t> Text<'t> {
     pub fn new(s: &'t [u8], latin1: bool) -> Text<'t> {
         Text { s, latin1 }
@@ -285,6 +294,7 @@ impl<'t> Text<'t> {
                     if v > 0x10FFFF {
                         return Err((i, "bad \\x{...} escape: beyond the last Unicode code point".into()));
                     }
+                    checked_char(i, v)?;
                     j += 1;
                     v
                 } else {
@@ -344,7 +354,7 @@ impl<'t> Text<'t> {
             Some(b'\\') => self.escape(i + 1),
             Some(_) => {
                 let (c, n) = self.char_at(i + 1);
-                Ok((c, i + 1 + n))
+                Ok((checked_char(i + 1, c)?, i + 1 + n))
             }
         }
     }
@@ -370,11 +380,9 @@ impl<'t> Text<'t> {
         match self.byte(end) {
             Some(b'#') => {
                 let base_text = &self.s[i..end];
-                let base = if base_text.contains(&b'_') {
-                    0
-                } else {
-                    std::str::from_utf8(base_text).ok().and_then(|t| t.parse::<u32>().ok()).unwrap_or(0)
-                };
+                // `1_6#ff` is base 16 to `erl_scan`.
+                let digits: String = base_text.iter().filter(|&&b| b != b'_').map(|&b| char::from(b)).collect();
+                let base = digits.parse::<u32>().unwrap_or(0);
                 if !(2..=36).contains(&base) {
                     return Err((i, format!("bad base {}: bases are 2..36", String::from_utf8_lossy(base_text))));
                 }
@@ -494,7 +502,7 @@ impl<'t> Text<'t> {
                 }
                 Some(_) => {
                     let (c, n) = self.char_at(j);
-                    out.push(c);
+                    out.push(checked_char(j, c)?);
                     j += n;
                 }
             }

@@ -821,7 +821,8 @@ pub fn binary(t: Text, i: usize, depth: usize) -> Result<(BitBuf, usize), LexErr
         }
         let mut ty: Option<SegmentType> = None;
         let mut unit: Option<u64> = None;
-        let mut little = false;
+        let mut endian: Option<&str> = None;
+        let mut sign: Option<&str> = None;
         if t.byte(j) == Some(b'/') {
             loop {
                 j = t.skip_ws(j + 1);
@@ -829,16 +830,31 @@ pub fn binary(t: Text, i: usize, depth: usize) -> Result<(BitBuf, usize), LexErr
                 let word = std::str::from_utf8(&t.s[j..end]).unwrap_or("");
                 let spec_at = j;
                 j = end;
+                // A specifier of a kind given already must repeat it, as
+                // `erl_bits` requires.
+                let conflict = || (spec_at, format!("type specifier {word} conflicts with an earlier one"));
+                let mut set_type = |new: SegmentType| match ty.replace(new) {
+                    Some(old) if old != new => Err(conflict()),
+                    _ => Ok(()),
+                };
                 match word {
-                    "integer" => ty = Some(SegmentType::Integer),
-                    "float" => ty = Some(SegmentType::Float),
-                    "binary" | "bytes" => ty = Some(SegmentType::Binary),
-                    "bitstring" | "bits" => ty = Some(SegmentType::Bits),
-                    "utf8" => ty = Some(SegmentType::Utf8),
-                    "utf16" => ty = Some(SegmentType::Utf16),
-                    "utf32" => ty = Some(SegmentType::Utf32),
-                    "signed" | "unsigned" | "big" => {}
-                    "little" | "native" => little = true,
+                    "integer" => set_type(SegmentType::Integer)?,
+                    "float" => set_type(SegmentType::Float)?,
+                    "binary" | "bytes" => set_type(SegmentType::Binary)?,
+                    "bitstring" | "bits" => set_type(SegmentType::Bits)?,
+                    "utf8" => set_type(SegmentType::Utf8)?,
+                    "utf16" => set_type(SegmentType::Utf16)?,
+                    "utf32" => set_type(SegmentType::Utf32)?,
+                    "signed" | "unsigned" => {
+                        if sign.replace(word).is_some_and(|old| old != word) {
+                            return Err(conflict());
+                        }
+                    }
+                    "big" | "little" | "native" => {
+                        if endian.replace(word).is_some_and(|old| old != word) {
+                            return Err(conflict());
+                        }
+                    }
                     "unit" => {
                         j = t.skip_ws(j);
                         if t.byte(j) != Some(b':') {
@@ -848,7 +864,9 @@ pub fn binary(t: Text, i: usize, depth: usize) -> Result<(BitBuf, usize), LexErr
                         if !(1..=256).contains(&n) {
                             return Err((spec_at, format!("unit {n}: units are 1..256")));
                         }
-                        unit = Some(n);
+                        if unit.replace(n).is_some_and(|old| old != n) {
+                            return Err(conflict());
+                        }
                         j = end;
                     }
                     "" => return Err((spec_at, format!("expected a type specifier, found {}", describe_at(t, spec_at)))),
@@ -865,6 +883,11 @@ pub fn binary(t: Text, i: usize, depth: usize) -> Result<(BitBuf, usize), LexErr
                 }
             }
         }
+        if unit.is_some() && size.is_none() && ty != Some(SegmentType::Binary) {
+            return Err((value_at, "a unit needs a size (except in a /binary segment)".into()));
+        }
+        // `native` is the order of the machines this backend targets.
+        let little = matches!(endian, Some("little" | "native"));
         segment(&mut out, value, value_at, ty, size, unit, little)?;
         if out.bits > MAX_BINARY_BITS {
             return Err((i, BINARY_TOO_LARGE.into()));
@@ -886,6 +909,29 @@ pub fn binary(t: Text, i: usize, depth: usize) -> Result<(BitBuf, usize), LexErr
             }
         }
     }
+}
+
+/// The IEEE 754 half-precision bits of `f`, rounded to nearest, ties to
+/// even, as `<<F:16/float>>` makes them (too large: infinity).
+fn half_bits(f: f64) -> u16 {
+    let bits = f.to_bits();
+    let sign = ((bits >> 48) & 0x8000) as u16;
+    let a = f.abs();
+    if a >= 65520.0 {
+        return sign | 0x7C00;
+    }
+    if a < 6.103515625e-5 {
+        // Subnormal (2^-14 and below): multiples of 2^-24, exact in f64.
+        return sign | (a * 16_777_216.0).round_ties_even() as u16;
+    }
+    let exponent = ((bits >> 52) & 0x7FF) as i64 - 1023;
+    let mantissa = bits & ((1 << 52) - 1);
+    let (mut m, rest) = (mantissa >> 42, mantissa & ((1 << 42) - 1));
+    if rest > 1 << 41 || (rest == 1 << 41 && m & 1 == 1) {
+        m += 1;
+    }
+    // A mantissa rounded up to 1024 carries into the exponent.
+    sign | ((((exponent + 15) as u64) << 10) + m) as u16
 }
 
 /// A size or unit: a non-negative decimal literal.
@@ -917,7 +963,6 @@ fn segment(
     let bad = |m: &str| Err((at, m.to_string()));
     let ty = match (ty, &value) {
         (Some(ty), _) => ty,
-        (None, SegmentValue::Float(_)) => SegmentType::Float,
         (None, SegmentValue::Bits(_)) => return bad("a binary inside a binary needs the type /binary or /bits"),
         (None, _) => SegmentType::Integer,
     };
@@ -957,16 +1002,20 @@ fn segment(
                         match bits {
                             64 => f.to_bits().to_be_bytes().to_vec(),
                             32 => (f as f32).to_bits().to_be_bytes().to_vec(),
-                            _ => return bad("float segments of 32 or 64 bits are supported"),
+                            16 => half_bits(f).to_be_bytes().to_vec(),
+                            _ => return bad("float segments are 16, 32 or 64 bits"),
                         }
                     }
                 };
                 if little {
-                    if !bits.is_multiple_of(8) {
-                        return bad("little-endian segments must be whole bytes");
-                    }
-                    for &b in be.iter().rev() {
+                    // Whole bytes from the least significant, then the
+                    // bits left over (`<<1:12/little>>` is `<<1, 0:4>>`).
+                    let (top, whole) = be.split_at(be.len() - bits / 8);
+                    for &b in whole.iter().rev() {
                         out.push_byte(b);
+                    }
+                    if let Some(&b) = top.last() {
+                        out.push_low_bits(&[b], bits % 8);
                     }
                 } else if bits.is_multiple_of(8) && be.len() * 8 == bits {
                     for &b in &be {
