@@ -198,26 +198,27 @@ fn other(isa: Isa) -> Isa {
     }
 }
 
-/// A 64-bit integer term, or why not.
-fn int64<T: Term + Debug>(t: &T, what_for: &str) -> Result<i64, String> {
+/// A 64-bit integer term, or why not; `immediate`: whether it is the
+/// integer of an `{imm, I}` (else a bare integer operand).
+fn int64<T: Term + Debug>(t: &T, immediate: bool) -> Result<i64, String> {
     if let Some(v) = t.int64_bits() {
         return Ok(v);
     }
+    let noun = if immediate { "the immediate" } else { "the integer" };
+    if is_float(t) {
+        let must = if immediate { "the immediate must be an integer" } else { "expected an integer" };
+        return Err(format!("{must}, got the float {}", show(t)));
+    }
     if t.atom().is_none() && t.bytes().is_none() && t.with_tuple(|_| ()).is_none() && !t.is_map() && t.list().is_none()
     {
-        // A number the 64 bits cannot hold, or a float.
-        let text = show(t);
-        let float = text.starts_with(|c: char| c.is_ascii_digit() || c == '-')
-            && text.contains(['.', 'e', 'E'])
-            && !text.contains('#');
-        if float {
-            return Err(format!("{what_for} must be an integer, got the float {text}"));
-        }
+        // An integer the 64 bits cannot hold.
         return Err(format!(
-            "{what_for} {text} does not fit in 64 bits (-9223372036854775808 .. 18446744073709551615)"
+            "{noun} {} does not fit in 64 bits (-9223372036854775808 .. 18446744073709551615)",
+            show(t)
         ));
     }
-    Err(format!("{what_for} must be an integer, got {}", what(t)))
+    let must = if immediate { "the immediate must be an integer" } else { "expected an integer" };
+    Err(format!("{must}, got {}", what(t)))
 }
 
 /// An integer operand, bare or `{imm, I}`.
@@ -227,9 +228,20 @@ fn int_operand<T: Term + Debug>(t: &T) -> Result<i64, String> {
         _ => None,
     });
     match imm {
-        Some(i) => int64(&i, "the immediate"),
-        None => int64(t, "the integer"),
+        Some(i) => int64(&i, true),
+        None => int64(t, false),
     }
+}
+
+/// Whether a number `int64_bits` refused is a float. `Term` does not
+/// say, and `TextTerm` (whose `kind` does) cannot be told apart here from
+/// a live term: its text is read as `erl_scan` would, past parentheses,
+/// a sign and spaces (`(1.5)`, `+1.5`, `- 2.5e3`). Only floats have a
+/// '.' there: no integer (based or `$c`) has one.
+fn is_float<T: Debug>(t: &T) -> bool {
+    let text = format!("{t:?}");
+    let number = text.trim_start_matches(|c: char| c == '(' || c == '+' || c == '-' || c.is_whitespace());
+    number.starts_with(|c: char| c.is_ascii_digit()) && !number.contains('#') && number.contains('.')
 }
 
 /// A register operand, or why not.
@@ -304,7 +316,7 @@ fn operand<T: Term + Debug>(kind: Kind, t: &T, isa: Option<Isa>, role: &str) -> 
     };
     let imm = |t: &T| -> Option<Result<(), String>> {
         let i = tagged_one(t, Atom::Imm)?;
-        Some(int64(&i, "the immediate").map(|_| ()))
+        Some(int64(&i, true).map(|_| ()))
     };
     match kind {
         Reg => register(t, isa, role),
@@ -723,6 +735,9 @@ mod tests {
             ("{mov_imm, {vreg, 0}, 1180591620717411303424}", "operand 2 (Int) of mov_imm: the integer 1180591620717411303424 does not fit in 64 bits"),
             ("{mov, {vreg, 0}, {imm, -18446744073709551616}}", "the immediate -18446744073709551616 does not fit in 64 bits"),
             ("{mov, {vreg, 0}, {imm, 1.5}}", "the immediate must be an integer, got the float 1.5"),
+            ("{mov_imm, {vreg, 0}, (1.5)}", "operand 2 (Int) of mov_imm: expected an integer, got the float (1.5)"),
+            ("{mov_imm, {vreg, 0}, +1.5}", "operand 2 (Int) of mov_imm: expected an integer, got the float +1.5"),
+            ("{mov, {vreg, 0}, {imm, (2.5e3)}}", "the immediate must be an integer, got the float (2.5e3)"),
             ("{jcc, always, <<\"l\">>}", "unknown condition always"),
             ("{array_new, {vreg, 0}, {imm, 3}, {imm, 4}}", "an element size is 1, 2, 4 or 8 bytes, got 3"),
             ("{neg, {vreg, 0}, {vreg, 1}, {vreg, 2}}", "neg takes 1 or 2 operands: {neg, R} or {neg, Dst, Src}, got 3"),
