@@ -24,7 +24,9 @@ consult(Path) ->
         {ok, Text} ->
             case vbeam_native_nif:read_terms(Text) of
                 {ok, Terms} -> {ok, Terms};
-                {error, {Line, Column, Message}} -> {error, {syntax, Path, Line, Column, Message}}
+                {error, {Line, Column, Message}} -> {error, {syntax, Path, Line, Column, Message}};
+                %% A bug caught in the NIF (`{internal_error, Text}').
+                {error, Reason} -> {error, Reason}
             end;
         {error, Reason} ->
             {error, {read, Path, Reason}}

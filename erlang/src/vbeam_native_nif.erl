@@ -87,7 +87,8 @@ allocate(_Target, _Function) -> erlang:nif_error({nif_not_loaded, status()}).
 link_executable(_Target, _Format, _Code, _Data) -> erlang:nif_error({nif_not_loaded, status()}).
 
 %% @doc The terms of `.ir' text, as `file:consult/1' reads a file:
-%% `{ok, Terms}' or `{error, {Line, Column, Message}}'.
+%% `{ok, Terms}' or `{error, {Line, Column, Message}}' (or
+%% `{error, {internal_error, Text}}' for a bug).
 -spec read_terms(Text :: term()) -> {ok, [term()]} | {error, term()}.
 read_terms(_Text) -> erlang:nif_error({nif_not_loaded, status()}).
 

@@ -34,18 +34,20 @@ mod keys {
     }
 }
 
-/// A term the VM builds from external term format bytes we wrote.
-fn from_etf<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
+/// A term the VM builds from external term format bytes we wrote, or the
+/// `{internal_error, Text}` reason should it refuse them (a bug).
+fn from_etf<'a>(env: Env<'a>, bytes: &[u8]) -> Result<Term<'a>, Term<'a>> {
     // SAFETY: the bytes are the external term format `etf` writes.
     match unsafe { env.binary_to_term_trusted(bytes) } {
-        Some((term, _)) => term,
-        None => (atoms::internal_error(), "the VM refused a term read from text").encode(env),
+        Some((term, _)) => Ok(term),
+        None => Err((atoms::internal_error(), errors::bin(env, "the VM refused a term read from text")).encode(env)),
     }
 }
 
-/// The term of a document as an Erlang term.
+/// The term of a document as an Erlang term (for an error's reason: the
+/// internal error in its place should the VM refuse it).
 pub fn erl<'a>(env: Env<'a>, t: &TextTerm) -> Term<'a> {
-    from_etf(env, &etf::term_to_etf(t))
+    from_etf(env, &etf::term_to_etf(t)).unwrap_or_else(|refused| refused)
 }
 
 fn syntax_reason<'a>(env: Env<'a>, e: &SyntaxError) -> Term<'a> {
@@ -56,7 +58,10 @@ fn syntax_reason<'a>(env: Env<'a>, e: &SyntaxError) -> Term<'a> {
 /// `{error, {Line, Column, Message}}`.
 pub fn read_terms<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
     match etf::document_to_etf(text.as_slice()) {
-        Ok(bytes) => (atoms::ok(), from_etf(env, &bytes)).encode(env),
+        Ok(bytes) => match from_etf(env, &bytes) {
+            Ok(terms) => (atoms::ok(), terms).encode(env),
+            Err(refused) => (atoms::error(), refused).encode(env),
+        },
         Err(e) => (atoms::error(), syntax_reason(env, &e)).encode(env),
     }
 }
