@@ -8,6 +8,8 @@
 //! 200000) and `VBEAM_FLOAT_SEED` which ones, e.g. for millions locally:
 //! `VBEAM_FLOAT_COUNT=5000000 cargo test --release -p vbeam_native_core --test float_text`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -87,7 +89,7 @@ fn command(isa: Isa, exe: &Path) -> Command {
 /// to `check` as it comes (the output of millions of values is not kept).
 fn print_each(isa: Isa, values: &[u64], mut check: impl FnMut(u64, &str)) {
     let exe = write_executable(isa, values);
-    let mut child = command(isa, &exe).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = common::when_not_busy(|| command(isa, &exe).stdout(Stdio::piped()).spawn());
     let mut lines = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();

@@ -3,6 +3,8 @@
 //! set and format, and must give a file or an error, never a panic; where
 //! the bug was a miscompilation, the program is also run.
 
+mod common;
+
 use std::process::Command;
 
 use vbeam_native_core::ir::{Format, Isa};
@@ -29,7 +31,7 @@ fn run_x86_64(name: &str, file: &[u8]) -> (String, i32) {
     let path = dir.join(name);
     std::fs::write(&path, file).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(&path).output().unwrap();
+    let out = common::when_not_busy(|| Command::new(&path).output());
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
 }
 

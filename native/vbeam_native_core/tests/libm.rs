@@ -16,6 +16,8 @@
 //! locally: `VBEAM_LIBM_COUNT=1000000 cargo test --release -p
 //! vbeam_native_core --test libm -- --nocapture`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -126,7 +128,7 @@ fn command(isa: Isa, exe: &Path) -> Command {
 /// comes.
 fn run_each(isa: Isa, cases: &[Case], mut check: impl FnMut(&Case, u64)) {
     let exe = write_executable(isa, cases);
-    let mut child = command(isa, &exe).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = common::when_not_busy(|| command(isa, &exe).stdout(Stdio::piped()).spawn());
     let mut lines = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let bits = line.unwrap().parse::<i64>().unwrap() as u64;

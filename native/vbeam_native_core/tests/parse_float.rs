@@ -13,6 +13,8 @@
 //! `VBEAM_ATOF_COUNT=1000000 cargo test --release -p vbeam_native_core
 //! --test parse_float -- --nocapture`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -472,7 +474,7 @@ fn check(isa: Isa, count: usize, seed: u64) -> Vec<String> {
     let cases: Vec<(usize, String)> = texts.iter().flat_map(|t| [(0, t.clone()), (1, t.clone())]).collect();
     let started = Instant::now();
     let exe = write_executable(isa, &cases);
-    let mut child = command(isa, &exe).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = common::when_not_busy(|| command(isa, &exe).stdout(Stdio::piped()).spawn());
     let mut failures = Vec::new();
     let mut lines = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {

@@ -4,6 +4,8 @@
 //! under qemu-aarch64, Mach-O in the test loader; and refused by name for
 //! UEFI, whose applications have neither files nor streams.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,7 +71,7 @@ fn run_elf(isa: &str, binary: &[u8], work: &Path, args: &[&str], stdin: &[u8]) -
         }
         _ => Command::new(&exe),
     };
-    let mut child = cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = common::when_not_busy(|| cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn());
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
     (out.stdout, out.status.code().unwrap_or(-1))
