@@ -11,6 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use vbeam_native_core::ir::Isa;
 use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
@@ -76,12 +77,6 @@ fn work_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn write_executable(path: &Path, binary: &[u8]) {
-    std::fs::write(path, binary).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// What a run printed and how it ended.
 struct Run {
     stdout: String,
@@ -92,11 +87,9 @@ struct Run {
 /// `functions` compiled as an ELF for `isa` and run.
 fn run_elf(isa: &str, functions: &str, work: &Path) -> Run {
     let exe = work.join(format!("program_{isa}"));
-    write_executable(&exe, &compile(&module(isa, "elf64", functions)));
-    let out = common::when_not_busy(|| match isa {
-        "arm64" => Command::new("qemu-aarch64").arg(&exe).stdin(Stdio::null()).output(),
-        _ => Command::new(&exe).stdin(Stdio::null()).output(),
-    });
+    common::write_executable(&exe, &compile(&module(isa, "elf64", functions)));
+    let isa = Isa::from_name(isa).expect("an ISA");
+    let out = common::when_not_busy(|| common::command(isa, &exe).stdin(Stdio::null()).output());
     Run {
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
@@ -255,7 +248,7 @@ fn gdb_backtraces_follow_every_caller() {
     let work = work_dir("gdb");
     for (k, isa) in ISAS.into_iter().enumerate() {
         let exe = work.join(format!("program_{isa}"));
-        write_executable(&exe, &compile(&module(isa, "elf64", NULL_FIELD)));
+        common::write_executable(&exe, &compile(&module(isa, "elf64", NULL_FIELD)));
         let exe = exe.to_str().unwrap();
         let mut server = None;
         let mut gdb = match isa {

@@ -4,6 +4,8 @@
 //! qemu-aarch64, Mach-O in the test loader (XNU and dyld on an emulated
 //! CPU, slid by one page as XNU may).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -91,9 +93,7 @@ fn every_fixture_runs_as_elf() {
     std::fs::create_dir_all(&work).unwrap();
     check_all(Format::Elf64, |fx, binary| {
         let exe = work.join(&fx.stem);
-        std::fs::write(&exe, binary).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::write_executable(&exe, &binary);
         let out = match fx.isa {
             "arm64" => Command::new("qemu-aarch64").arg(&exe).output(),
             _ => Command::new(&exe).output(),

@@ -11,9 +11,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -69,27 +68,15 @@ fn write_executable(isa: Isa, values: &[u64]) -> PathBuf {
     let binary = compile_module(&printing_program(isa, values)).unwrap();
     let number = PROGRAMS.fetch_add(1, Ordering::Relaxed);
     let exe = std::env::temp_dir().join(format!("vbeam_float_text_{}_{number}", std::process::id()));
-    std::fs::write(&exe, binary).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&exe, &binary);
     exe
-}
-
-fn command(isa: Isa, exe: &Path) -> Command {
-    match isa {
-        Isa::X86_64 => Command::new(exe),
-        Isa::Arm64 => {
-            let mut c = Command::new("qemu-aarch64");
-            c.arg(exe);
-            c
-        }
-    }
 }
 
 /// Compiles and runs a program printing `values`, handing each output line
 /// to `check` as it comes (the output of millions of values is not kept).
 fn print_each(isa: Isa, values: &[u64], mut check: impl FnMut(u64, &str)) {
     let exe = write_executable(isa, values);
-    let mut child = common::when_not_busy(|| command(isa, &exe).stdout(Stdio::piped()).spawn());
+    let mut child = common::when_not_busy(|| common::command(isa, &exe).stdout(Stdio::piped()).spawn());
     let mut lines = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();

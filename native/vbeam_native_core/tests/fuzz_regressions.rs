@@ -25,12 +25,10 @@ fn compile_everywhere(text: &str) -> Result<Vec<u8>, String> {
 
 /// Runs an x86_64 ELF executable natively: its stdout and exit status.
 fn run_x86_64(name: &str, file: &[u8]) -> (String, i32) {
-    use std::os::unix::fs::PermissionsExt;
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz_regressions");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
-    std::fs::write(&path, file).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&path, file);
     let out = common::when_not_busy(|| Command::new(&path).output());
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
 }

@@ -2,6 +2,8 @@
 //! prologue and epilogue then go through registers) and a slot far into
 //! it, run under qemu-aarch64 with a stack large enough to hold it.
 
+mod common;
+
 use std::process::Command;
 
 use vbeam_native_core::{compile_term, term_text};
@@ -27,9 +29,7 @@ fn a_frame_beyond_sixteen_mib_runs_on_arm64() {
     let term = term_text::parse(&text).unwrap();
     let binary = compile_term(&&term, None, None).unwrap();
     let exe = std::env::temp_dir().join(format!("vbeam_huge_frame_{}", std::process::id()));
-    std::fs::write(&exe, binary).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&exe, &binary);
     let out = Command::new("qemu-aarch64").args(["-s", "64M"]).arg(&exe).output().expect("qemu-aarch64 runs");
     let _ = std::fs::remove_file(&exe);
     assert_eq!((String::from_utf8_lossy(&out.stdout).as_ref(), out.status.code()), ("42\n41\n", Some(0)));

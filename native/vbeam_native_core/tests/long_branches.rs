@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
+use vbeam_native_core::ir::Isa;
 use vbeam_native_core::{compile_term, term_text};
 
 /// Additions per block: 4 bytes each on arm64, 1.2 MB a block.
@@ -40,13 +39,8 @@ fn branches_reach_across_functions_larger_than_a_mebibyte() {
         let binary = compile_term(&&term, None, None).unwrap_or_else(|e| panic!("{isa}: {e}"));
         assert!(binary.len() > 3 << 20, "{isa}: {} bytes: the blocks are not large enough", binary.len());
         let exe = std::env::temp_dir().join(format!("vbeam_long_branches_{isa}_{}", std::process::id()));
-        std::fs::write(&exe, binary).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let out = common::when_not_busy(|| match isa {
-            "x86_64" => Command::new(&exe).output(),
-            _ => Command::new("qemu-aarch64").arg(&exe).output(),
-        });
+        common::write_executable(&exe, &binary);
+        let out = common::when_not_busy(|| common::command(Isa::from_name(isa).expect("an ISA"), &exe).output());
         let _ = std::fs::remove_file(&exe);
         // Three times round the loop, the block not skipped, and 7 / 7.
         let want = format!("{}\n", 4 * ADDS + 1);

@@ -2,7 +2,8 @@
 //! and exit status 1: on Linux under an address-space limit, on macOS (the
 //! test loader) under a limit of what `mmap` hands out, on both ISAs.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::process::Command;
 
 use vbeam_native_core::ir::{Format, Isa};
@@ -20,8 +21,7 @@ fn heap_exhaustion_is_a_clear_error() {
     let term = term_text::parse(GREEDY).unwrap();
     let binary = compile_term(&&term, None, None).unwrap();
     let exe = std::env::temp_dir().join(format!("vbeam_greedy_{}", std::process::id()));
-    std::fs::write(&exe, binary).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&exe, &binary);
     // 1 GiB of address space: the program asks for 100 MiB at a time forever.
     let out = Command::new("sh").arg("-c").arg(format!("ulimit -v 1048576; exec {}", exe.display())).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

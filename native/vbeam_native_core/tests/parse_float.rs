@@ -16,9 +16,8 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -101,20 +100,8 @@ fn write_executable(isa: Isa, cases: &[(usize, String)]) -> PathBuf {
     let binary = compile_module(&program(isa, cases)).unwrap();
     let number = PROGRAMS.fetch_add(1, Ordering::Relaxed);
     let exe = std::env::temp_dir().join(format!("vbeam_parse_float_{}_{number}", std::process::id()));
-    std::fs::write(&exe, binary).unwrap();
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&exe, &binary);
     exe
-}
-
-fn command(isa: Isa, exe: &Path) -> Command {
-    match isa {
-        Isa::X86_64 => Command::new(exe),
-        Isa::Arm64 => {
-            let mut c = Command::new("qemu-aarch64");
-            c.arg(exe);
-            c
-        }
-    }
 }
 
 /// V's reading of `s` (`strconv.atof64`, and with `allow_extra` the
@@ -474,7 +461,7 @@ fn check(isa: Isa, count: usize, seed: u64) -> Vec<String> {
     let cases: Vec<(usize, String)> = texts.iter().flat_map(|t| [(0, t.clone()), (1, t.clone())]).collect();
     let started = Instant::now();
     let exe = write_executable(isa, &cases);
-    let mut child = common::when_not_busy(|| command(isa, &exe).stdout(Stdio::piped()).spawn());
+    let mut child = common::when_not_busy(|| common::command(isa, &exe).stdout(Stdio::piped()).spawn());
     let mut failures = Vec::new();
     let mut lines = 0;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {

@@ -8,8 +8,9 @@ mod common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
+use vbeam_native_core::ir::Isa;
 use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
@@ -60,17 +61,8 @@ fn print_array(tag: &str) -> String {
 /// name and `stdin` piped in.
 fn run_elf(isa: &str, binary: &[u8], work: &Path, args: &[&str], stdin: &[u8]) -> (Vec<u8>, i32) {
     let exe = work.join(format!("program_{isa}"));
-    std::fs::write(&exe, binary).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cmd = match isa {
-        "arm64" => {
-            let mut c = Command::new("qemu-aarch64");
-            c.arg(&exe);
-            c
-        }
-        _ => Command::new(&exe),
-    };
+    common::write_executable(&exe, binary);
+    let mut cmd = common::command(Isa::from_name(isa).expect("an ISA"), &exe);
     let mut child = common::when_not_busy(|| cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn());
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     let out = child.wait_with_output().unwrap();
