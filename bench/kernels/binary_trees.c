@@ -23,7 +23,7 @@ static int64_t check(struct node *n) {
 }
 
 int main(int argc, char **argv) {
-    int64_t n = v_size_arg(argc, argv, 16);
+    int64_t n = v_size_arg(argc, argv, 18);
     int64_t min_depth = 4, max_depth = n;
     if (min_depth + 2 > n) max_depth = min_depth + 2;
     v_print_str("stretch tree check: ");
