@@ -238,12 +238,14 @@ impl FunctionCompiler<'_> {
     }
 }
 
-/// Registers no function may allocate: the heap pointer's, if reserved.
+/// Registers no function may allocate: the heap pointer's, if reserved;
+/// on x86_64 UEFI xmm6-xmm15, which the Microsoft x64 convention the
+/// firmware calls the program with preserves.
 fn reserved_registers(target: Target, heap_reserved: bool) -> RegSet {
-    if heap_reserved {
-        RegSet::of(&[target.cc.heap])
-    } else {
-        RegSet::EMPTY
+    let heap = if heap_reserved { RegSet::of(&[target.cc.heap]) } else { RegSet::EMPTY };
+    match (target.isa, target.format()) {
+        (Isa::X86_64, Format::Pe) => heap.union(RegSet::of(&(6..16).map(crate::regs::fp).collect::<Vec<_>>())),
+        _ => heap,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod liveness;
 pub mod lower;
 pub mod operands;
 pub mod os;
+pub mod reg_class;
 pub mod regalloc;
 pub mod regs;
 pub mod runtime;

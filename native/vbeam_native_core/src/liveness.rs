@@ -372,7 +372,7 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
     }
     let mut live = Liveness {
         intervals: vregs.intervals(&cfg, &back_edges),
-        fixed: vec![Vec::new(); 32],
+        fixed: vec![Vec::new(); 64],
         pregs_written: RegSet::EMPTY,
         pregs_live_across: Vec::new(),
         watched_busy: Vec::new(),
@@ -718,7 +718,7 @@ fn physical_segments(
         let block_start = block.first_point(b);
         let block_end = block.last_point();
         let mut regs = pout[b];
-        let mut open_end = [0u32; 32];
+        let mut open_end = [0u32; 64];
         for p in regs.iter() {
             open_end[p.0 as usize] = block_end;
         }

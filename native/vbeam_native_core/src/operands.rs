@@ -121,10 +121,11 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
     let call = |uses: RegSet| Implicit {
         uses,
         defs: RegSet::of(&[cc.result]),
-        clobbers: cc.caller_saved.without(cc.result),
+        clobbers: cc.caller_saved.without(cc.result).union(cc.fp_caller_saved),
         ..Implicit::default()
     };
-    let runtime = Implicit { clobbers: cc.caller_saved, runtime_call: true, ..Implicit::default() };
+    let runtime =
+        Implicit { clobbers: cc.caller_saved.union(cc.fp_caller_saved), runtime_call: true, ..Implicit::default() };
     match inst {
         Inst::Call(name) => call(args(info.call_arity(name).unwrap_or(cc.args.len() as u32) as usize)),
         Inst::CallIndirect(_) => call(args(cc.args.len())),
@@ -140,7 +141,9 @@ pub fn implicit(inst: &Inst, index: usize, cc: &CallConv, info: &dyn CallInfo) -
             Implicit {
                 uses: RegSet::of(&cc.syscall_uses[..=n.min(cc.syscall_uses.len() - 1)]),
                 defs: RegSet::of(&[cc.syscall_result]),
-                clobbers,
+                // Kernels keep floating-point registers, but a system call
+                // the OS layer implements is a call.
+                clobbers: clobbers.union(cc.fp_caller_saved),
                 preserves,
                 ..Implicit::default()
             }

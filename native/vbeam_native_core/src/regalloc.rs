@@ -26,6 +26,7 @@ use std::collections::{BinaryHeap, HashMap};
 use crate::ir::{Dst, Function, Inst, Operand, PReg, Reg};
 use crate::liveness::{self, Liveness};
 use crate::operands::{for_each_reg, for_each_reg_mut, CallInfo};
+use crate::reg_class;
 use crate::regs::{CallConv, RegSet};
 
 /// Where a vreg lives.
@@ -166,14 +167,21 @@ pub fn allocate(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Cal
     let live = liveness::analyze(func, num_vregs, cc, info, RegSet::of(&[s0, s1]).intersect(named));
     let pool: Vec<PReg> =
         cc.allocatable.iter().copied().filter(|r| *r != s0 && *r != s1 && !reserved.contains(*r)).collect();
+    let fp_pool: Vec<PReg> = cc.fp_allocatable.iter().copied().filter(|r| !reserved.contains(*r)).collect();
     let hints = hints(func, num_vregs, cc);
-    let locs = linear_scan(&live, &pool, &hints);
-    let mut spill_slots = 0;
+    let is_float = reg_class::float_vregs(func, num_vregs);
+    // Each class is scanned on its own; the floats' spill slots follow
+    // the integers'.
+    let mut locs = vec![Loc::Spill(u32::MAX); num_vregs];
+    let int_slots = linear_scan(&live, &pool, &hints, |v| !is_float[v], &mut locs);
+    let fp_slots = linear_scan(&live, &fp_pool, &hints, |v| is_float[v], &mut locs);
+    let mut spill_slots = int_slots + fp_slots;
     let mut used = RegSet::EMPTY;
-    for loc in &locs {
+    for (v, loc) in locs.iter_mut().enumerate() {
         match loc {
             Loc::Reg(r) => used = used.with(*r),
-            Loc::Spill(s) => spill_slots = spill_slots.max(s + 1),
+            Loc::Spill(s) if is_float[v] && *s != u32::MAX => *s += int_slots,
+            Loc::Spill(_) => {}
         }
     }
     let parked = live.watched_busy.iter().fold(live.watched_busy_at_entry, |set, (_, regs)| set.union(*regs));
@@ -261,11 +269,23 @@ impl SpillSlots {
     }
 }
 
-fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Loc> {
-    let mut order: Vec<(u32, u32, u32)> =
-        live.intervals.iter().enumerate().filter_map(|(v, iv)| iv.map(|(s, e)| (s, e, v as u32))).collect();
+/// Allocates the vregs `in_class` selects from `pool`, writing their
+/// locations into `locs`; returns the number of spill slots they use.
+fn linear_scan(
+    live: &Liveness,
+    pool: &[PReg],
+    hints: &[Option<PReg>],
+    in_class: impl Fn(usize) -> bool,
+    locs: &mut [Loc],
+) -> u32 {
+    let mut order: Vec<(u32, u32, u32)> = live
+        .intervals
+        .iter()
+        .enumerate()
+        .filter(|(v, _)| in_class(*v))
+        .filter_map(|(v, iv)| iv.map(|(s, e)| (s, e, v as u32)))
+        .collect();
     order.sort_unstable();
-    let mut locs = vec![Loc::Spill(u32::MAX); live.intervals.len()];
     let mut slots = SpillSlots::default();
     // Active intervals: (end, vreg, register).
     let mut active: Vec<(u32, u32, PReg)> = Vec::with_capacity(pool.len());
@@ -306,7 +326,7 @@ fn linear_scan(live: &Liveness, pool: &[PReg], hints: &[Option<PReg>]) -> Vec<Lo
             None => locs[v as usize] = Loc::Spill(slots.take(start, end)),
         }
     }
-    locs
+    slots.count
 }
 
 #[cfg(test)]

@@ -25,6 +25,8 @@ pub mod x86 {
     pub const R13: PReg = PReg(13);
     pub const R14: PReg = PReg(14);
     pub const R15: PReg = PReg(15);
+    /// xmm N is `PReg(FP_BASE + N)` (see `crate::regs::FP_BASE`).
+    pub const XMM0: PReg = PReg(super::FP_BASE);
 }
 
 pub mod arm64 {
@@ -45,6 +47,27 @@ pub mod arm64 {
     pub const LR: PReg = PReg(30);
     /// Stack pointer / zero register, depending on the instruction.
     pub const SP: PReg = PReg(31);
+}
+
+/// Floating-point registers are numbered from here (xmm0 / d0), after
+/// every general-purpose register, so one `RegSet` holds both classes.
+pub const FP_BASE: u8 = 32;
+
+/// The floating-point register `n` (xmm n on x86_64, d n on arm64).
+pub const fn fp(n: u8) -> PReg {
+    PReg(FP_BASE + n)
+}
+
+impl PReg {
+    /// Whether this is a floating-point register.
+    pub fn is_fp(self) -> bool {
+        self.0 >= FP_BASE
+    }
+    /// Its number within its class (xmm3 and d3 are 3).
+    pub fn fp_number(self) -> u8 {
+        debug_assert!(self.is_fp());
+        self.0 - FP_BASE
+    }
 }
 
 /// A set of physical registers (bit N = register N).
@@ -107,6 +130,15 @@ pub struct CallConv {
     /// Registers vregs may live in, in order of preference (caller-saved
     /// first, so short-lived values do not cost a save in the prologue).
     pub allocatable: &'static [PReg],
+    /// Floating-point registers float values may live in. Every one is
+    /// destroyed by calls (see `fp_caller_saved`), so the function never
+    /// saves them.
+    pub fp_allocatable: &'static [PReg],
+    /// Floating-point registers any call may destroy: all of them, as far as
+    /// values of the IR are concerned (none is kept across a call).
+    pub fp_caller_saved: RegSet,
+    /// Two floating-point registers the lowerer uses inside one instruction.
+    pub fp_scratch: [PReg; 2],
     /// Registers the lowerer may use for two scratch values inside one IR
     /// instruction, in order of preference. A function takes the first two
     /// that its IR never names (saving them if they are callee-saved). None
@@ -155,6 +187,26 @@ static X86_64: CallConv = CallConv {
         x86::R14,
         x86::R15,
     ],
+    // xmm6-xmm15 are preserved in the Microsoft x64 convention firmware
+    // calls efi_main with: a UEFI program reserves them (`compile`).
+    fp_allocatable: &[
+        fp(0),
+        fp(1),
+        fp(2),
+        fp(3),
+        fp(6),
+        fp(7),
+        fp(8),
+        fp(9),
+        fp(10),
+        fp(11),
+        fp(12),
+        fp(13),
+        fp(14),
+        fp(15),
+    ],
+    fp_caller_saved: RegSet(0xffff << FP_BASE),
+    fp_scratch: [fp(4), fp(5)],
     scratch_candidates: &[x86::R11, x86::R10, x86::R12, x86::R13, x86::R14, x86::RBX],
     heap: x86::R15,
     reserved: RegSet(1 << 4 | 1 << 5), // rsp rbp
@@ -203,6 +255,33 @@ static ARM64: CallConv = CallConv {
         PReg(27),
         PReg(28),
     ],
+    // d8-d15 are callee-saved in AAPCS64: left alone, so nothing is saved.
+    fp_allocatable: &[
+        fp(0),
+        fp(1),
+        fp(2),
+        fp(3),
+        fp(4),
+        fp(5),
+        fp(6),
+        fp(7),
+        fp(16),
+        fp(17),
+        fp(18),
+        fp(19),
+        fp(20),
+        fp(21),
+        fp(22),
+        fp(23),
+        fp(24),
+        fp(25),
+        fp(26),
+        fp(27),
+        fp(28),
+        fp(29),
+    ],
+    fp_caller_saved: RegSet(0xffff_00ff << FP_BASE),
+    fp_scratch: [fp(30), fp(31)],
     scratch_candidates: &[arm64::X17, arm64::X16, PReg(15), PReg(14), PReg(13), PReg(12), PReg(11)],
     heap: arm64::X28,
     // x18 (platform register), fp, lr (the lowerer's third scratch between
@@ -224,6 +303,12 @@ pub fn call_conv(target: Isa) -> &'static CallConv {
 }
 
 pub fn preg_name(target: Isa, r: PReg) -> String {
+    if r.is_fp() {
+        return match target {
+            Isa::X86_64 => format!("xmm{}", r.fp_number()),
+            Isa::Arm64 => format!("d{}", r.fp_number()),
+        };
+    }
     match target {
         Isa::X86_64 => X86_NAMES.get(r.0 as usize).map_or_else(|| format!("r?{}", r.0), |n| n.to_string()),
         Isa::Arm64 => match r.0 {

@@ -113,6 +113,9 @@ const FMOV_FROM_FP: u32 = 0x9e66_0000;
 const SCVTF: u32 = 0x9e62_0000;
 const FCVTZS: u32 = 0x9e78_0000;
 const FSQRT: u32 = 0x1e61_c000;
+const FMOV_DD: u32 = 0x1e60_4000;
+const LDR_D: u32 = 0xfd40_0000;
+const STR_D: u32 = 0xfd00_0000;
 const FCMP: u32 = 0x1e60_2000;
 const ZR: u32 = 31;
 
@@ -206,6 +209,9 @@ impl Inst {
             Inst::Fcvtzs { dst, src } => FCVTZS | (src.0 as u32) << 5 | r(dst),
             Inst::Fsqrt { dst, src } => FSQRT | (src.0 as u32) << 5 | dst.0 as u32,
             Inst::Fcmp { a, b } => FCMP | (b.0 as u32) << 16 | (a.0 as u32) << 5,
+            Inst::FmovDD { dst, src } => FMOV_DD | (src.0 as u32) << 5 | dst.0 as u32,
+            Inst::FpLoad { dst, base, offset } => LDR_D | (offset / 8) << 10 | r(base) << 5 | dst.0 as u32,
+            Inst::FpStore { src, base, offset } => STR_D | (offset / 8) << 10 | r(base) << 5 | src.0 as u32,
             Inst::Raw(ref bytes) => {
                 buf.put_bytes(bytes);
                 return;

@@ -132,6 +132,11 @@ fn all_forms() -> Vec<Inst> {
         }
         v.push(Inst::Fcmp { a: Dr(d), b: Dr(31 - d) });
         v.push(Inst::Fsqrt { dst: Dr(d), src: Dr(31 - d) });
+        v.push(Inst::FmovDD { dst: Dr(d), src: Dr(31 - d) });
+        for (base, offset) in [(0u8, 0u32), (29, 8), (31, 32760), (17, 4096)] {
+            v.push(Inst::FpLoad { dst: Dr(d), base: r(base), offset });
+            v.push(Inst::FpStore { src: Dr(31 - d), base: r(base), offset });
+        }
     }
     for c in CONDS {
         v.push(Inst::BCond { cond: c, target: 0 });

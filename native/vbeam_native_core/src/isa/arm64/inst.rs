@@ -212,6 +212,13 @@ pub enum Inst {
     Fsqrt { dst: Dr, src: Dr },
     /// `fcmp a, b`
     Fcmp { a: Dr, b: Dr },
+    /// `fmov dst, src` (D to D)
+    FmovDD { dst: Dr, src: Dr },
+    /// `ldr dst, [base, #offset]` (D register; offset a multiple of 8
+    /// below 32768; 31 = sp for base)
+    FpLoad { dst: Dr, base: Xr, offset: u32 },
+    /// `str src, [base, #offset]` (same rules)
+    FpStore { src: Dr, base: Xr, offset: u32 },
     /// Verbatim bytes.
     Raw(Vec<u8>),
 }

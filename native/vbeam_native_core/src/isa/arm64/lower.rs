@@ -17,6 +17,7 @@ use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp};
 use crate::lower::{Lowering, Machine};
 use crate::os::{StartStep, Trap};
+use crate::regalloc::Loc;
 use crate::regs::arm64::*;
 
 /// The third scratch register (the link register, saved by the prologue).
@@ -34,10 +35,68 @@ fn slot_unit(k: u32) -> i64 {
 /// ARM64 under the shared lowering driver.
 pub struct Arm64;
 
-/// Floating-point work registers: no value lives in an FP register across
-/// IR instructions, so these need no allocation.
-const D0: Dr = Dr(0);
-const D1: Dr = Dr(1);
+/// The d register `p` is (see `regs::FP_BASE`).
+fn dreg(p: PReg) -> Dr {
+    Dr(p.fp_number())
+}
+
+/// The floating-point scratch registers (see `CallConv::fp_scratch`).
+fn fp_scratch(l: &Lowering<Arm64>) -> (Dr, Dr) {
+    let [f0, f1] = l.target.cc.fp_scratch;
+    (dreg(f0), dreg(f1))
+}
+
+/// The d register holding float `s`: its own, or `tmp` loaded with it
+/// (from a general-purpose register, a spill slot or a constant; a
+/// constant goes through `gpr`).
+fn d_of(l: &mut Lowering<Arm64>, s: Src, tmp: Dr, gpr: Xr) -> Dr {
+    let tmp_reg = PReg(crate::regs::FP_BASE + tmp.0);
+    match s {
+        Src::Reg(r) => match l.loc(r) {
+            Loc::Reg(p) if p.is_fp() => return dreg(p),
+            Loc::Reg(p) => l.emit(Inst::FmovToFp { dst: tmp, src: p }),
+            Loc::Spill(n) => Arm64::load_slot(l, tmp_reg, l.frame.spill_slot(n)),
+        },
+        Src::Imm(0) => l.emit(Inst::FmovToFp { dst: tmp, src: XZR }),
+        Src::Imm(bits) => {
+            Arm64::mov_imm(l, gpr, bits);
+            l.emit(Inst::FmovToFp { dst: tmp, src: gpr });
+        }
+    }
+    tmp
+}
+
+/// The d register a float result for `r` is best computed in: its own,
+/// or `tmp`.
+fn d_dst(l: &Lowering<Arm64>, r: Reg, tmp: Dr) -> Dr {
+    fp_loc(l, r).unwrap_or(tmp)
+}
+
+/// Puts the float computed in `d` into `r`'s location.
+fn write_d(l: &mut Lowering<Arm64>, r: Reg, d: Dr) {
+    match l.loc(r) {
+        Loc::Reg(p) if p.is_fp() => {
+            if dreg(p) != d {
+                l.emit(Inst::FmovDD { dst: dreg(p), src: d });
+            }
+        }
+        Loc::Reg(p) => l.emit(Inst::FmovFromFp { dst: p, src: d }),
+        Loc::Spill(n) => Arm64::store_slot(l, PReg(crate::regs::FP_BASE + d.0), l.frame.spill_slot(n)),
+    }
+}
+
+/// The float register of `r`, if it lives in one.
+fn fp_loc(l: &Lowering<Arm64>, r: Reg) -> Option<Dr> {
+    match l.loc(r) {
+        Loc::Reg(p) if p.is_fp() => Some(dreg(p)),
+        _ => None,
+    }
+}
+
+/// Whether a 64-bit float access at `offset` fits `ldr d`/`str d`.
+fn fp_offset(offset: i32) -> Option<u32> {
+    (0..32768).contains(&offset).then_some(offset as u32).filter(|o| o % 8 == 0)
+}
 
 fn width_of(w: ir::Width) -> Width {
     match w {
@@ -201,6 +260,10 @@ impl Machine for Arm64 {
     /// k + 2 in x30.
     fn load_slot(l: &mut Lowering<Self>, dst: PReg, k: u32) {
         let unit = slot_unit(k);
+        if dst.is_fp() {
+            let (base, offset) = fp_slot_address(l, unit);
+            return l.emit(Inst::FpLoad { dst: dreg(dst), base, offset });
+        }
         if unit < UNITS_BY_OFFSET {
             l.emit(Inst::Load { width: Width::B64, dst, base: FP, offset: 8 * unit as u32 });
         } else {
@@ -210,6 +273,10 @@ impl Machine for Arm64 {
     }
     fn store_slot(l: &mut Lowering<Self>, src: PReg, k: u32) {
         let unit = slot_unit(k);
+        if src.is_fp() {
+            let (base, offset) = fp_slot_address(l, unit);
+            return l.emit(Inst::FpStore { src: dreg(src), base, offset });
+        }
         if unit < UNITS_BY_OFFSET {
             l.emit(Inst::Store { width: Width::B64, src, base: FP, offset: 8 * unit as u32 });
         } else {
@@ -218,10 +285,21 @@ impl Machine for Arm64 {
         }
     }
     fn mov_rr(l: &mut Lowering<Self>, dst: PReg, src: PReg) {
-        l.emit(Inst::MovRR { dst, src });
+        l.emit(match (dst.is_fp(), src.is_fp()) {
+            (false, false) => Inst::MovRR { dst, src },
+            (true, true) => Inst::FmovDD { dst: dreg(dst), src: dreg(src) },
+            (true, false) => Inst::FmovToFp { dst: dreg(dst), src },
+            (false, true) => Inst::FmovFromFp { dst, src: dreg(src) },
+        });
     }
+    /// A float register's constant goes through s0, which a move never
+    /// needs otherwise when its destination is a register.
     fn mov_imm(l: &mut Lowering<Self>, dst: PReg, imm: i64) {
-        emit_all(l, load_imm64(dst, imm));
+        if dst.is_fp() {
+            d_of(l, Src::Imm(imm), dreg(dst), l.s0);
+        } else {
+            emit_all(l, load_imm64(dst, imm));
+        }
     }
     /// Zero reads as xzr.
     fn imm_reg(l: &mut Lowering<Self>, imm: i64, scratch: PReg) -> PReg {
@@ -279,6 +357,28 @@ impl Machine for Arm64 {
                 });
                 l.write(*dst, t);
             }
+            I::Load { width: ir::Width::W64, dst, base, offset } if fp_loc(l, *dst).is_some() => {
+                let b = l.read(*base, s0);
+                let d = fp_loc(l, *dst).expect("a float register");
+                match fp_offset(*offset) {
+                    Some(offset) => l.emit(Inst::FpLoad { dst: d, base: b, offset }),
+                    None => {
+                        access(l, Width::B64, b, *offset, Some(s1), None);
+                        l.emit(Inst::FmovToFp { dst: d, src: s1 });
+                    }
+                }
+            }
+            I::Store { width: ir::Width::W64, base, offset, src: Src::Reg(r) } if fp_loc(l, *r).is_some() => {
+                let b = l.read(*base, s0);
+                let v = fp_loc(l, *r).expect("a float register");
+                match fp_offset(*offset) {
+                    Some(offset) => l.emit(Inst::FpStore { src: v, base: b, offset }),
+                    None => {
+                        l.emit(Inst::FmovFromFp { dst: s1, src: v });
+                        access(l, Width::B64, b, *offset, None, Some(s1));
+                    }
+                }
+            }
             I::Load { width, dst, base, offset } => {
                 let b = l.read(*base, s0);
                 let t = l.dst_reg(*dst);
@@ -332,44 +432,54 @@ impl Machine for Arm64 {
             I::Trap => l.emit(Inst::Brk { imm16: 1 }),
             I::Raw(bytes) => l.emit(Inst::Raw(bytes.clone())),
             I::FloatBin { op, dst, a, b } => {
-                let ra = l.read_src(*a, s0);
-                let rb = l.read_src(*b, s1);
-                l.emit(Inst::FmovToFp { dst: D0, src: ra });
-                l.emit(Inst::FmovToFp { dst: D1, src: rb });
+                let (f0, f1) = fp_scratch(l);
+                let ra = d_of(l, *a, f0, s0);
+                let rb = d_of(l, *b, f1, s1);
                 let op = match op {
                     FloatOp::Add => FpuOp::Fadd,
                     FloatOp::Sub => FpuOp::Fsub,
                     FloatOp::Mul => FpuOp::Fmul,
                     FloatOp::Div => FpuOp::Fdiv,
                 };
-                l.emit(Inst::FpuRRR { op, dst: D0, a: D0, b: D1 });
-                let t = l.dst_reg(*dst);
-                l.emit(Inst::FmovFromFp { dst: t, src: D0 });
-                l.write(*dst, t);
+                let d = d_dst(l, *dst, f0);
+                l.emit(Inst::FpuRRR { op, dst: d, a: ra, b: rb });
+                write_d(l, *dst, d);
             }
             I::FloatSqrt { dst, src } => {
-                let v = l.read_src(*src, s0);
-                l.emit(Inst::FmovToFp { dst: D1, src: v });
-                l.emit(Inst::Fsqrt { dst: D0, src: D1 });
-                let t = l.dst_reg(*dst);
-                l.emit(Inst::FmovFromFp { dst: t, src: D0 });
-                l.write(*dst, t);
+                let (f0, f1) = fp_scratch(l);
+                let v = d_of(l, *src, f1, s0);
+                let d = d_dst(l, *dst, f0);
+                l.emit(Inst::Fsqrt { dst: d, src: v });
+                write_d(l, *dst, d);
             }
             I::IntToFloat { dst, src } => {
+                let (f0, _) = fp_scratch(l);
                 let v = l.read_src(*src, s0);
-                l.emit(Inst::Scvtf { dst: D0, src: v });
-                let t = l.dst_reg(*dst);
-                l.emit(Inst::FmovFromFp { dst: t, src: D0 });
-                l.write(*dst, t);
+                let d = d_dst(l, *dst, f0);
+                l.emit(Inst::Scvtf { dst: d, src: v });
+                write_d(l, *dst, d);
             }
             I::FloatToInt { dst, src } => {
-                let v = l.read_src(*src, s0);
-                l.emit(Inst::FmovToFp { dst: D0, src: v });
+                let (f0, _) = fp_scratch(l);
+                let v = d_of(l, *src, f0, s0);
                 let t = l.dst_reg(*dst);
-                l.emit(Inst::Fcvtzs { dst: t, src: D0 });
+                l.emit(Inst::Fcvtzs { dst: t, src: v });
                 l.write(*dst, t);
             }
             other => unreachable!("`expand` rewrites {other:?} before lowering"),
+        }
+    }
+}
+
+/// A frame slot `unit` 8-byte units above x29 as the base and offset of a
+/// `ldr d`/`str d`, computing the address in x30 beyond the offset's reach.
+fn fp_slot_address(l: &mut Lowering<Arm64>, unit: i64) -> (Xr, u32) {
+    match fp_offset((8 * unit).try_into().unwrap_or(-1)) {
+        Some(offset) => (FP, offset),
+        None => {
+            Arm64::mov_imm(l, S2, 8 * unit);
+            l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: FP, b: S2 });
+            (S2, 0)
         }
     }
 }

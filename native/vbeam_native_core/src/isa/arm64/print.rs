@@ -153,6 +153,9 @@ impl fmt::Display for Inst {
             Inst::Scvtf { dst, src } => write!(f, "scvtf d{}, {}", dst.0, x(*src)),
             Inst::Fcvtzs { dst, src } => write!(f, "fcvtzs {}, d{}", x(*dst), src.0),
             Inst::Fsqrt { dst, src } => write!(f, "fsqrt d{}, d{}", dst.0, src.0),
+            Inst::FmovDD { dst, src } => write!(f, "fmov d{}, d{}", dst.0, src.0),
+            Inst::FpLoad { dst, base, offset } => write!(f, "ldr d{}, [{}, #{offset}]", dst.0, xsp(*base)),
+            Inst::FpStore { src, base, offset } => write!(f, "str d{}, [{}, #{offset}]", src.0, xsp(*base)),
             Inst::Fcmp { a, b } => write!(f, "fcmp d{}, d{}", a.0, b.0),
             Inst::Raw(bytes) => {
                 let list: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();

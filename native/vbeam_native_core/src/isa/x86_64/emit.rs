@@ -353,6 +353,18 @@ impl Inst {
             Inst::Cvttsd2si { dst, src } => {
                 op_modrm(buf, Some(SCALAR_DOUBLE), rr(true, dst, PReg(src.0)), &[TWO_BYTE, 0x2c]);
             }
+            Inst::MovsdLoad { dst, mem } => {
+                op_modrm(buf, Some(SCALAR_DOUBLE), rm_mem(false, dst.0, mem), &[TWO_BYTE, 0x10]);
+            }
+            Inst::MovsdStore { mem, src } => {
+                op_modrm(buf, Some(SCALAR_DOUBLE), rm_mem(false, src.0, mem), &[TWO_BYTE, 0x11]);
+            }
+            Inst::Movapd { dst, src } => {
+                op_modrm(buf, Some(OPERAND_SIZE_16), rr(false, PReg(dst.0), PReg(src.0)), &[TWO_BYTE, 0x28]);
+            }
+            Inst::Xorpd { dst, src } => {
+                op_modrm(buf, Some(OPERAND_SIZE_16), rr(false, PReg(dst.0), PReg(src.0)), &[TWO_BYTE, 0x57]);
+            }
             Inst::Ucomisd { a, b } => {
                 op_modrm(buf, Some(OPERAND_SIZE_16), rr(false, PReg(a.0), PReg(b.0)), &[TWO_BYTE, 0x2e]);
             }

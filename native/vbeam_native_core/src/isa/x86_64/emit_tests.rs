@@ -118,6 +118,8 @@ fn all_forms() -> Vec<Inst> {
         v.push(Inst::Store { mem, src: a });
         v.push(Inst::StoreImm { mem, imm: [0, -1, 1000, i32::MIN][k % 4] });
         v.push(Inst::Lea { dst: a, mem });
+        v.push(Inst::MovsdLoad { dst: Xmm(k as u8 % 16), mem });
+        v.push(Inst::MovsdStore { mem, src: Xmm(15 - k as u8 % 16) });
         for width in [Narrow::B8, Narrow::B16, Narrow::B32] {
             v.push(Inst::LoadNarrow { width, dst: a, mem });
             v.push(Inst::StoreNarrow { width, mem, src: a });
@@ -130,6 +132,8 @@ fn all_forms() -> Vec<Inst> {
                 v.push(Inst::SseBin { op, dst: Xmm(x), src: Xmm(y) });
             }
             v.push(Inst::Ucomisd { a: Xmm(x), b: Xmm(y) });
+            v.push(Inst::Movapd { dst: Xmm(x), src: Xmm(y) });
+            v.push(Inst::Xorpd { dst: Xmm(x), src: Xmm(y) });
         }
     }
     for imm in imm32s() {

@@ -272,6 +272,27 @@ pub enum Inst {
         dst: Gpr,
         src: Xmm,
     },
+    /// `movsd dst, qword [mem]`
+    MovsdLoad {
+        dst: Xmm,
+        mem: Amode,
+    },
+    /// `movsd qword [mem], src`
+    MovsdStore {
+        mem: Amode,
+        src: Xmm,
+    },
+    /// `movapd dst, src`: a register copy without movsd's merge into the
+    /// destination's upper half.
+    Movapd {
+        dst: Xmm,
+        src: Xmm,
+    },
+    /// `xorpd dst, src` (`xorpd x, x` is +0.0).
+    Xorpd {
+        dst: Xmm,
+        src: Xmm,
+    },
     /// `ucomisd a, b`
     Ucomisd {
         a: Xmm,

@@ -13,6 +13,7 @@ use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp, Width};
 use crate::lower::{Lowering, Machine};
 use crate::os::{StartStep, Trap};
+use crate::regalloc::Loc;
 use crate::regs::{x86::*, RegSet};
 
 /// x86_64 under the shared lowering driver.
@@ -33,10 +34,78 @@ fn cc_of(c: Cond) -> CC {
     }
 }
 
-/// Floating-point work registers: no value lives in an FP register across
-/// IR instructions, so these need no allocation.
-const XMM0: Xmm = Xmm(0);
-const XMM1: Xmm = Xmm(1);
+/// The xmm register `p` is (see `regs::FP_BASE`).
+fn xmm(p: PReg) -> Xmm {
+    Xmm(p.fp_number())
+}
+
+/// The floating-point scratch registers (see `CallConv::fp_scratch`).
+fn fp_scratch(l: &Lowering<X86_64>) -> (Xmm, Xmm) {
+    let [f0, f1] = l.target.cc.fp_scratch;
+    (xmm(f0), xmm(f1))
+}
+
+/// The xmm register holding float `s`: its own, or `tmp` loaded with it
+/// (from a general-purpose register, a spill slot or a constant; a
+/// constant goes through `gpr`).
+fn xmm_of(l: &mut Lowering<X86_64>, s: Src, tmp: Xmm, gpr: PReg) -> Xmm {
+    match s {
+        Src::Reg(r) => match l.loc(r) {
+            Loc::Reg(p) if p.is_fp() => xmm(p),
+            Loc::Reg(p) => {
+                l.emit(Inst::MovqToXmm { dst: tmp, src: p });
+                tmp
+            }
+            Loc::Spill(n) => {
+                let mem = slot(l.frame.spill_slot(n));
+                l.emit(Inst::MovsdLoad { dst: tmp, mem });
+                tmp
+            }
+        },
+        Src::Imm(0) => {
+            l.emit(Inst::Xorpd { dst: tmp, src: tmp });
+            tmp
+        }
+        Src::Imm(bits) => {
+            l.emit(Inst::MovRI { dst: gpr, imm: bits });
+            l.emit(Inst::MovqToXmm { dst: tmp, src: gpr });
+            tmp
+        }
+    }
+}
+
+/// The xmm register a float result for `r` is best computed in: its own,
+/// or `tmp`.
+fn xmm_dst(l: &Lowering<X86_64>, r: Reg, tmp: Xmm) -> Xmm {
+    match l.loc(r) {
+        Loc::Reg(p) if p.is_fp() => xmm(p),
+        _ => tmp,
+    }
+}
+
+/// Puts the float computed in `x` into `r`'s location.
+fn write_xmm(l: &mut Lowering<X86_64>, r: Reg, x: Xmm) {
+    match l.loc(r) {
+        Loc::Reg(p) if p.is_fp() => {
+            if xmm(p) != x {
+                l.emit(Inst::Movapd { dst: xmm(p), src: x });
+            }
+        }
+        Loc::Reg(p) => l.emit(Inst::MovqFromXmm { dst: p, src: x }),
+        Loc::Spill(n) => {
+            let mem = slot(l.frame.spill_slot(n));
+            l.emit(Inst::MovsdStore { mem, src: x });
+        }
+    }
+}
+
+/// The float register of `r`, if it lives in one.
+fn fp_loc(l: &Lowering<X86_64>, r: Reg) -> Option<Xmm> {
+    match l.loc(r) {
+        Loc::Reg(p) if p.is_fp() => Some(xmm(p)),
+        _ => None,
+    }
+}
 
 /// The narrow access for a width, None for 64 bits.
 fn narrow(w: Width) -> Option<Narrow> {
@@ -131,16 +200,33 @@ impl Machine for X86_64 {
     }
 
     fn load_slot(l: &mut Lowering<Self>, dst: PReg, k: u32) {
-        l.emit(Inst::Load { dst, mem: slot(k) });
+        l.emit(match dst.is_fp() {
+            true => Inst::MovsdLoad { dst: xmm(dst), mem: slot(k) },
+            false => Inst::Load { dst, mem: slot(k) },
+        });
     }
     fn store_slot(l: &mut Lowering<Self>, src: PReg, k: u32) {
-        l.emit(Inst::Store { mem: slot(k), src });
+        l.emit(match src.is_fp() {
+            true => Inst::MovsdStore { mem: slot(k), src: xmm(src) },
+            false => Inst::Store { mem: slot(k), src },
+        });
     }
     fn mov_rr(l: &mut Lowering<Self>, dst: PReg, src: PReg) {
-        l.emit(Inst::MovRR { dst, src });
+        l.emit(match (dst.is_fp(), src.is_fp()) {
+            (false, false) => Inst::MovRR { dst, src },
+            (true, true) => Inst::Movapd { dst: xmm(dst), src: xmm(src) },
+            (true, false) => Inst::MovqToXmm { dst: xmm(dst), src },
+            (false, true) => Inst::MovqFromXmm { dst, src: xmm(src) },
+        });
     }
+    /// A float register's constant goes through s0, which a move never
+    /// needs otherwise when its destination is a register.
     fn mov_imm(l: &mut Lowering<Self>, dst: PReg, imm: i64) {
-        l.emit(Inst::MovRI { dst, imm });
+        if dst.is_fp() {
+            xmm_of(l, Src::Imm(imm), xmm(dst), l.s0);
+        } else {
+            l.emit(Inst::MovRI { dst, imm });
+        }
     }
     fn store_imm(l: &mut Lowering<Self>, k: u32, imm: i64) -> bool {
         let Some(imm) = imm32(imm) else { return false };
@@ -195,6 +281,16 @@ impl Machine for X86_64 {
                     UnOp::Not => Inst::Not { reg: t },
                 });
                 l.write(*dst, t);
+            }
+            I::Load { width: Width::W64, dst, base, offset } if fp_loc(l, *dst).is_some() => {
+                let b = l.read(*base, s0);
+                let mem = Amode::base_disp(b, *offset);
+                l.emit(Inst::MovsdLoad { dst: fp_loc(l, *dst).expect("a float register"), mem });
+            }
+            I::Store { width: Width::W64, base, offset, src: Src::Reg(r) } if fp_loc(l, *r).is_some() => {
+                let b = l.read(*base, s0);
+                let mem = Amode::base_disp(b, *offset);
+                l.emit(Inst::MovsdStore { mem, src: fp_loc(l, *r).expect("a float register") });
             }
             I::Load { width, dst, base, offset } => {
                 let b = l.read(*base, s0);
@@ -259,47 +355,54 @@ impl Machine for X86_64 {
             }
             I::Trap => l.emit(Inst::Ud2),
             I::Raw(bytes) => l.emit(Inst::Raw(bytes.clone())),
-            I::FloatBin { op, dst, a, b } => {
-                let ra = l.read_src(*a, s0);
-                let rb = l.read_src(*b, s1);
-                l.emit(Inst::MovqToXmm { dst: XMM0, src: ra });
-                l.emit(Inst::MovqToXmm { dst: XMM1, src: rb });
-                let op = match op {
-                    FloatOp::Add => SseOp::Add,
-                    FloatOp::Sub => SseOp::Sub,
-                    FloatOp::Mul => SseOp::Mul,
-                    FloatOp::Div => SseOp::Div,
-                };
-                l.emit(Inst::SseBin { op, dst: XMM0, src: XMM1 });
-                let t = l.dst_reg(*dst);
-                l.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
-                l.write(*dst, t);
-            }
+            I::FloatBin { op, dst, a, b } => float_bin(l, *op, *dst, *a, *b),
             I::FloatSqrt { dst, src } => {
-                let v = l.read_src(*src, s0);
-                l.emit(Inst::MovqToXmm { dst: XMM1, src: v });
-                l.emit(Inst::SseBin { op: SseOp::Sqrt, dst: XMM0, src: XMM1 });
-                let t = l.dst_reg(*dst);
-                l.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
-                l.write(*dst, t);
+                let (f0, f1) = fp_scratch(l);
+                let v = xmm_of(l, *src, f1, s0);
+                let d = xmm_dst(l, *dst, f0);
+                l.emit(Inst::SseBin { op: SseOp::Sqrt, dst: d, src: v });
+                write_xmm(l, *dst, d);
             }
             I::IntToFloat { dst, src } => {
+                let (f0, _) = fp_scratch(l);
                 let v = l.read_src(*src, s0);
-                l.emit(Inst::Cvtsi2sd { dst: XMM0, src: v });
-                let t = l.dst_reg(*dst);
-                l.emit(Inst::MovqFromXmm { dst: t, src: XMM0 });
-                l.write(*dst, t);
+                let d = xmm_dst(l, *dst, f0);
+                l.emit(Inst::Cvtsi2sd { dst: d, src: v });
+                write_xmm(l, *dst, d);
             }
             I::FloatToInt { dst, src } => {
-                let v = l.read_src(*src, s0);
-                l.emit(Inst::MovqToXmm { dst: XMM0, src: v });
+                let (f0, _) = fp_scratch(l);
+                let v = xmm_of(l, *src, f0, s0);
                 let t = l.dst_reg(*dst);
-                l.emit(Inst::Cvttsd2si { dst: t, src: XMM0 });
+                l.emit(Inst::Cvttsd2si { dst: t, src: v });
                 l.write(*dst, t);
             }
             other => unreachable!("`expand` rewrites {other:?} before lowering"),
         }
     }
+}
+
+/// `dst := a op b` in SSE's two-address form: computed in dst's own
+/// register unless that register holds b (and not a).
+fn float_bin(l: &mut Lowering<X86_64>, op: FloatOp, dst: Reg, a: Src, b: Src) {
+    let (s0, s1) = (l.s0, l.s1);
+    let (f0, f1) = fp_scratch(l);
+    let op = match op {
+        FloatOp::Add => SseOp::Add,
+        FloatOp::Sub => SseOp::Sub,
+        FloatOp::Mul => SseOp::Mul,
+        FloatOp::Div => SseOp::Div,
+    };
+    let rb = xmm_of(l, b, f1, s1);
+    let d = xmm_dst(l, dst, f0);
+    let a_in_d = matches!(a, Src::Reg(r) if fp_loc(l, r) == Some(d));
+    let t = if rb == d && !a_in_d { f0 } else { d };
+    let ra = xmm_of(l, a, t, s0);
+    if ra != t {
+        l.emit(Inst::Movapd { dst: t, src: ra });
+    }
+    l.emit(Inst::SseBin { op, dst: t, src: rb });
+    write_xmm(l, dst, t);
 }
 
 fn push_all(l: &mut Lowering<X86_64>, regs: &[PReg]) {
