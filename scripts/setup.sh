@@ -19,6 +19,10 @@ command -v gdb-multiarch >/dev/null || need+=(gdb-multiarch)
 # scripts/bench.sh times the V compiler's command beside tcc on the same
 # program translated to C.
 command -v tcc >/dev/null || need+=(tcc)
+# scripts/kernels.sh times with GNU time, and on arm64 compiles the C twins
+# with the cross gcc (static, run under qemu-aarch64).
+[ -x /usr/bin/time ] || need+=(time)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 # The Mach-O test loader builds the unicorn CPU emulator (cmake, bindgen's
 # libclang) and its tests link with LLVM's ld64.lld.
 command -v cmake >/dev/null || need+=(cmake)
