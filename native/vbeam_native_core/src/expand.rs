@@ -95,8 +95,18 @@ fn needs_expansion(inst: &Inst) -> bool {
             | Inst::CallWith { .. }
             | Inst::CallFirmware { .. }
             | Inst::FloatSqrt { .. }
+            | Inst::LoadElement { .. }
+            | Inst::StoreElement { .. }
             | Inst::Trap
     )
+}
+
+/// Where an array element is: the element pointer plus a constant byte
+/// offset, or plus an index scaled by the element size.
+#[derive(Clone, Copy)]
+enum Element {
+    At(Reg, i32),
+    Indexed(Reg, Reg),
 }
 
 struct Expander<'a> {
@@ -150,11 +160,10 @@ impl Expander<'_> {
     }
 
     /// Checks `index <u limit(arr)` (limit = the word at `limit_offset`),
-    /// panicking otherwise; returns the address of element `index`, or the
-    /// element pointer and a constant byte offset. The panic path ends in a
-    /// `Trap`, so no value is live across its call and the check costs the
-    /// allocator nothing.
-    fn element(&mut self, arr: Reg, index: Src, elem_size: i64, limit_offset: i32) -> (Reg, i32) {
+    /// panicking otherwise; returns where element `index` is. The panic
+    /// path ends in a `Trap`, so no value is live across its call and the
+    /// check costs the allocator nothing.
+    fn element(&mut self, arr: Reg, index: Src, elem_size: i64, limit_offset: i32) -> Element {
         let limit = self.vreg();
         self.load(limit, arr, limit_offset);
         let idx = self.reg(index);
@@ -169,26 +178,27 @@ impl Expander<'_> {
         let ptr = self.vreg();
         self.load(ptr, arr, ARRAY_PTR);
         if let Src::Imm(i) = index {
-            if let Some(off) = i.checked_mul(elem_size).and_then(|o| i32::try_from(o).ok()) {
-                return (ptr, off);
+            if let Some(offset) = i.checked_mul(elem_size).and_then(|o| i32::try_from(o).ok()) {
+                return Element::At(ptr, offset);
             }
         }
-        let scaled = match elem_size {
-            1 => idx,
-            _ => {
-                let s = self.vreg();
-                self.out.push(Inst::Bin {
-                    op: BinOp::Shl,
-                    dst: s,
-                    a: idx,
-                    b: Src::Imm(elem_size.trailing_zeros() as i64),
-                });
-                s
-            }
-        };
-        let addr = self.vreg();
-        self.out.push(Inst::Bin { op: BinOp::Add, dst: addr, a: ptr, b: Src::Reg(scaled) });
-        (addr, 0)
+        Element::Indexed(ptr, idx)
+    }
+
+    fn load_element(&mut self, dst: Reg, element: Element, elem_size: i64) {
+        let width = Width::of_size(elem_size);
+        self.out.push(match element {
+            Element::At(base, offset) => Inst::Load { width, dst, base, offset },
+            Element::Indexed(base, index) => Inst::LoadElement { width, dst, base, index },
+        });
+    }
+
+    fn store_element(&mut self, element: Element, src: Src, elem_size: i64) {
+        let width = Width::of_size(elem_size);
+        self.out.push(match element {
+            Element::At(base, offset) => Inst::Store { width, base, offset, src },
+            Element::Indexed(base, index) => Inst::StoreElement { width, base, index, src },
+        });
     }
 
     fn expand(&mut self, inst: Inst) {
@@ -221,12 +231,12 @@ impl Expander<'_> {
                 self.call(rt::ARRAY_NEW, vec![Src::Imm(elem_size), Src::Imm(cap)], Some(dst))
             }
             Inst::ArrayGet { dst, arr, index, elem_size } => {
-                let (base, offset) = self.element(arr, index, elem_size, ARRAY_LEN);
-                self.out.push(Inst::Load { width: Width::of_size(elem_size), dst, base, offset });
+                let element = self.element(arr, index, elem_size, ARRAY_LEN);
+                self.load_element(dst, element, elem_size);
             }
             Inst::ArraySet { arr, index, value, elem_size } => {
-                let (base, offset) = self.element(arr, index, elem_size, ARRAY_CAP);
-                self.out.push(Inst::Store { width: Width::of_size(elem_size), base, offset, src: value });
+                let element = self.element(arr, index, elem_size, ARRAY_CAP);
+                self.store_element(element, value, elem_size);
             }
             Inst::ArrayLen { dst, arr } => self.load(dst, arr, ARRAY_LEN),
             Inst::ArrayAppend { dst, arr, value, elem_size } => {

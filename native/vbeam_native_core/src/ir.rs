@@ -460,6 +460,21 @@ pub enum Inst {
         args: Vec<Src>,
         dst: Option<Reg>,
     },
+    /// dst := the `width` bytes at `base + index * width.bytes()`,
+    /// zero-extended: an array element the expansion checked.
+    LoadElement {
+        width: Width,
+        dst: Reg,
+        base: Reg,
+        index: Reg,
+    },
+    /// The low `width` bytes of `src` stored at `base + index * width.bytes()`.
+    StoreElement {
+        width: Width,
+        base: Reg,
+        index: Reg,
+        src: Src,
+    },
     /// Never reached (follows a call that does not return): a terminator
     /// with no successors, lowered to a trapping instruction.
     Trap,

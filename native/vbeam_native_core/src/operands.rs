@@ -26,6 +26,8 @@ macro_rules! visit_regs {
             Inst::Unary { dst, src, .. } => { src!(src); f(dst, Role::Def) }
             Inst::Load { dst, base, .. } => { f(base, Role::Use); f(dst, Role::Def) }
             Inst::Store { base, src, .. } => { f(base, Role::Use); src!(src) }
+            Inst::LoadElement { dst, base, index, .. } => { f(base, Role::Use); f(index, Role::Use); f(dst, Role::Def) }
+            Inst::StoreElement { base, index, src, .. } => { f(base, Role::Use); f(index, Role::Use); src!(src) }
             Inst::Lea { dst, .. } => f(dst, Role::Def),
             Inst::Cmp { a, b } => { f(a, Role::Use); src!(b) }
             Inst::CallIndirect(r) => f(r, Role::Use),

@@ -73,6 +73,11 @@ impl Classes {
             Inst::Mov { .. } => {}
             Inst::Load { width: Width::W64, base, .. } => self.mark(*base, INT_USE),
             Inst::Store { width: Width::W64, base, .. } => self.mark(*base, INT_USE),
+            Inst::LoadElement { width: Width::W64, base, index, .. }
+            | Inst::StoreElement { width: Width::W64, base, index, .. } => {
+                self.mark(*base, INT_USE);
+                self.mark(*index, INT_USE);
+            }
             // Arguments and results pass through general-purpose registers.
             Inst::CallWith { .. } => {}
             Inst::FloatBin { dst, a, b, .. } => {

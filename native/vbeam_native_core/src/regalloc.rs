@@ -393,6 +393,32 @@ mod tests {
     }
 
     #[test]
+    fn a_call_that_never_returns_leaves_caller_saved_registers_usable() {
+        // v1 spans the panic path's call, which a Trap follows: nothing
+        // after that call reads v1, so v1 may sit in a caller-saved register.
+        let cc = call_conv(Isa::X86_64);
+        let ok = Label(0);
+        let mut f = func(
+            vec![
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(1), a: Reg::V(0), b: Src::Imm(1) },
+                Inst::Cmp { a: Reg::V(0), b: Src::Imm(10) },
+                Inst::Jcc(crate::ir::Cond::Lt, ok),
+                Inst::CallWith { callee: "panic".into(), args: vec![Src::Reg(Reg::V(0))], dst: None },
+                Inst::Trap,
+                Inst::Label(ok),
+                mov(Reg::P(x86::RAX), Reg::V(1)),
+                Inst::Ret,
+            ],
+            1,
+        );
+        let a = alloc(&mut f);
+        match a.loc(1) {
+            Loc::Reg(r) => assert!(cc.caller_saved.contains(r), "v1 in {r:?}"),
+            Loc::Spill(_) => panic!("v1 spilled"),
+        }
+    }
+
+    #[test]
     fn loop_carried_values_keep_their_register_through_the_loop() {
         // v1 is read at the top of the loop and written at the bottom: its
         // interval must cover the whole loop, so v2 (live inside) cannot

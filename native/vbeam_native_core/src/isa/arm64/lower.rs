@@ -379,6 +379,43 @@ impl Machine for Arm64 {
                     }
                 }
             }
+            I::LoadElement { width, dst, base, index } => {
+                let b = l.read(*base, s0);
+                let i = l.read(*index, s1);
+                let width = width_of(*width);
+                match fp_loc(l, *dst) {
+                    Some(d) => {
+                        l.emit(Inst::LoadIndexed { width, dst: S2, base: b, index: i, scaled: true });
+                        l.emit(Inst::FmovToFp { dst: d, src: S2 });
+                    }
+                    None => {
+                        let t = l.dst_reg(*dst);
+                        l.emit(Inst::LoadIndexed { width, dst: t, base: b, index: i, scaled: true });
+                        l.write(*dst, t);
+                    }
+                }
+            }
+            I::StoreElement { width, base, index, src } => {
+                let b = l.read(*base, s0);
+                let i = l.read(*index, s1);
+                // The value in the third scratch when it is not in a
+                // general-purpose register.
+                let v = match *src {
+                    Src::Reg(r) => match l.loc(r) {
+                        Loc::Reg(p) if p.is_fp() => {
+                            l.emit(Inst::FmovFromFp { dst: S2, src: dreg(p) });
+                            S2
+                        }
+                        Loc::Reg(p) => p,
+                        Loc::Spill(n) => {
+                            Arm64::load_slot(l, S2, l.frame.spill_slot(n));
+                            S2
+                        }
+                    },
+                    Src::Imm(v) => Arm64::imm_reg(l, v, S2),
+                };
+                l.emit(Inst::StoreIndexed { width: width_of(*width), src: v, base: b, index: i, scaled: true });
+            }
             I::Load { width, dst, base, offset } => {
                 let b = l.read(*base, s0);
                 let t = l.dst_reg(*dst);

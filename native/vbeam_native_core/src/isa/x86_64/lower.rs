@@ -8,7 +8,7 @@
 //! Spilled vregs are read into the function's two scratch registers and
 //! written back from them.
 
-use super::inst::{AluOp, Amode, Inst, Narrow, ShiftOp, SseOp, Xmm, CC};
+use super::inst::{AluOp, Amode, Inst, Narrow, Scale, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp, Width};
 use crate::lower::{Lowering, Machine};
@@ -292,6 +292,52 @@ impl Machine for X86_64 {
                 let mem = Amode::base_disp(b, *offset);
                 l.emit(Inst::MovsdStore { mem, src: fp_loc(l, *r).expect("a float register") });
             }
+            I::LoadElement { width, dst, base, index } => {
+                let mem = element(l, *width, *base, *index);
+                match fp_loc(l, *dst) {
+                    Some(d) if *width == Width::W64 => l.emit(Inst::MovsdLoad { dst: d, mem }),
+                    _ => {
+                        let t = l.dst_reg(*dst);
+                        l.emit(match narrow(*width) {
+                            None => Inst::Load { dst: t, mem },
+                            Some(width) => Inst::LoadNarrow { width, dst: t, mem },
+                        });
+                        l.write(*dst, t);
+                    }
+                }
+            }
+            I::StoreElement { width, base, index, src } => {
+                let mut mem = element(l, *width, *base, *index);
+                match (narrow(*width), *src) {
+                    (None, Src::Imm(v)) if imm32(v).is_some() => l.emit(Inst::StoreImm { mem, imm: v as i32 }),
+                    (None, Src::Reg(r)) if fp_loc(l, r).is_some() => {
+                        l.emit(Inst::MovsdStore { mem, src: fp_loc(l, r).expect("a float register") })
+                    }
+                    (width, src) => {
+                        let v = match src {
+                            Src::Reg(r) => match l.loc(r) {
+                                Loc::Reg(p) if !p.is_fp() => Some(p),
+                                _ => None,
+                            },
+                            Src::Imm(_) => None,
+                        };
+                        // A value not in a register needs s1, which may hold
+                        // the index: the address goes to s0 first.
+                        let v = match v {
+                            Some(v) => v,
+                            None => {
+                                l.emit(Inst::Lea { dst: s0, mem });
+                                mem = Amode::base_disp(s0, 0);
+                                l.read_src(src, s1)
+                            }
+                        };
+                        l.emit(match width {
+                            None => Inst::Store { mem, src: v },
+                            Some(width) => Inst::StoreNarrow { width, mem, src: v },
+                        });
+                    }
+                }
+            }
             I::Load { width, dst, base, offset } => {
                 let b = l.read(*base, s0);
                 let t = l.dst_reg(*dst);
@@ -380,6 +426,21 @@ impl Machine for X86_64 {
             other => unreachable!("`expand` rewrites {other:?} before lowering"),
         }
     }
+}
+
+/// The address of element `index` of `width` bytes from `base`, the
+/// registers read into s0 and s1 when spilled.
+fn element(l: &mut Lowering<X86_64>, width: Width, base: Reg, index: Reg) -> Amode {
+    let (s0, s1) = (l.s0, l.s1);
+    let b = l.read(base, s0);
+    let i = l.read(index, s1);
+    let scale = match width {
+        Width::W8 => Scale::S1,
+        Width::W16 => Scale::S2,
+        Width::W32 => Scale::S4,
+        Width::W64 => Scale::S8,
+    };
+    Amode { base: b, index: Some((i, scale)), disp: 0 }
 }
 
 /// `dst := a op b` in SSE's two-address form: computed in dst's own
