@@ -225,6 +225,7 @@ impl FunctionCompiler<'_> {
             return compiled;
         }
         compiled.literals = expand::expand_function(&mut f, index, &self.names.data_sizes);
+        crate::opt::optimize(&mut f);
         compiled.routines = f
             .body
             .iter()

@@ -242,6 +242,21 @@ impl Cond {
     pub fn from_name(name: &str) -> Option<Cond> {
         Cond::ALL.into_iter().find(|c| c.name() == name)
     }
+    /// The condition that holds exactly when this one does not.
+    pub fn inverse(self) -> Cond {
+        match self {
+            Cond::Eq => Cond::Ne,
+            Cond::Ne => Cond::Eq,
+            Cond::Lt => Cond::Ge,
+            Cond::Le => Cond::Gt,
+            Cond::Gt => Cond::Le,
+            Cond::Ge => Cond::Lt,
+            Cond::Ltu => Cond::Geu,
+            Cond::Leu => Cond::Gtu,
+            Cond::Gtu => Cond::Leu,
+            Cond::Geu => Cond::Ltu,
+        }
+    }
     /// Whether `a cond b` holds for 64-bit values.
     pub fn holds(self, a: i64, b: i64) -> bool {
         let (ua, ub) = (a as u64, b as u64);

@@ -18,6 +18,7 @@ pub mod link;
 pub mod liveness;
 pub mod lower;
 pub mod operands;
+pub mod opt;
 pub mod os;
 pub mod reg_class;
 pub mod regalloc;
