@@ -115,19 +115,19 @@ fn writes_memory(inst: &Inst, next: Option<&Inst>) -> bool {
 /// Whether `inst` computes a vreg written nowhere else in the loop from
 /// values the loop does not change.
 fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>) -> bool {
-    let computes = match inst {
-        Inst::Mov { dst: Dst::Reg(_), src: Operand::Reg(_) | Operand::Imm(_) } => true,
-        Inst::Bin { .. }
-        | Inst::Unary { .. }
-        | Inst::Load { .. }
-        | Inst::LoadElement { .. }
-        | Inst::Lea { .. }
-        | Inst::FloatBin { .. }
-        | Inst::FloatSqrt { .. }
-        | Inst::IntToFloat { .. }
-        | Inst::FloatToInt { .. } => true,
-        _ => false,
-    };
+    let computes = matches!(
+        inst,
+        Inst::Mov { dst: Dst::Reg(_), src: Operand::Reg(_) | Operand::Imm(_) }
+            | Inst::Bin { .. }
+            | Inst::Unary { .. }
+            | Inst::Load { .. }
+            | Inst::LoadElement { .. }
+            | Inst::Lea { .. }
+            | Inst::FloatBin { .. }
+            | Inst::FloatSqrt { .. }
+            | Inst::IntToFloat { .. }
+            | Inst::FloatToInt { .. }
+    );
     computes && operands_invariant(inst, writes)
 }
 
