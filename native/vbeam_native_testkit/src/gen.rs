@@ -663,7 +663,25 @@ impl<'r> FnGen<'r> {
         let b = match op {
             BinOp::Sdiv | BinOp::Srem => {
                 if self.rng.chance(50) {
-                    Src::Imm(self.rng.pick(&[1, -1, 2, 3, 7, 10, -10, 1 << 33, i64::MIN]))
+                    // Powers of two and others, either sign, up to the
+                    // ends of i32 (the lowerers' constant divisors) and past.
+                    Src::Imm(self.rng.pick(&[
+                        1,
+                        -1,
+                        2,
+                        3,
+                        7,
+                        10,
+                        -10,
+                        -8,
+                        1 << 30,
+                        i32::MIN as i64,
+                        i32::MAX as i64,
+                        641,
+                        -1000,
+                        1 << 33,
+                        i64::MIN,
+                    ]))
                 } else {
                     self.divisor()
                 }

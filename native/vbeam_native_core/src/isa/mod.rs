@@ -3,6 +3,7 @@
 //! (`emit_tests`), and the lowering from allocated IR (`lower`).
 
 pub mod arm64;
+pub mod divisor;
 #[cfg(test)]
 mod llvm_mc;
 pub mod x86_64;

@@ -93,6 +93,7 @@ const LDP_OFFSET: u32 = 0xa940_0000;
 const MADD: u32 = 0x9b00_0000;
 const MSUB: u32 = 0x9b00_8000;
 const SDIV: u32 = 0x9ac0_0c00;
+const SMULH: u32 = 0x9b40_7c00;
 const UBFM: u32 = 0xd340_0000;
 const SBFM: u32 = 0x9340_0000;
 const ADRP: u32 = 0x9000_0000;
@@ -134,6 +135,7 @@ impl Inst {
             Inst::Mul { dst, a, b } => MADD | r(b) << 16 | ZR << 10 | r(a) << 5 | r(dst),
             Inst::Msub { dst, a, b, c } => MSUB | r(b) << 16 | r(c) << 10 | r(a) << 5 | r(dst),
             Inst::Sdiv { dst, a, b } => SDIV | r(b) << 16 | r(a) << 5 | r(dst),
+            Inst::Smulh { dst, a, b } => SMULH | r(b) << 16 | r(a) << 5 | r(dst),
             Inst::ShiftRRR { op, dst, a, b } => {
                 let opcode = match op {
                     ShiftOp::Lsl => 0x9ac0_2000,

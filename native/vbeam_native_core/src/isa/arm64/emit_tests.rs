@@ -47,6 +47,7 @@ fn all_forms() -> Vec<Inst> {
             v.push(Inst::Mul { dst: r(a), a: r(b), b: r(c) });
             v.push(Inst::Msub { dst: r(a), a: r(b), b: r(c), c: r(a) });
             v.push(Inst::Sdiv { dst: r(a), a: r(b), b: r(c) });
+            v.push(Inst::Smulh { dst: r(a), a: r(b), b: r(c) });
             for op in [ShiftOp::Lsl, ShiftOp::Lsr, ShiftOp::Asr] {
                 v.push(Inst::ShiftRRR { op, dst: r(a), a: r(b), b: r(c) });
             }

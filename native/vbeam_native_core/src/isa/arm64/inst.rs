@@ -139,6 +139,8 @@ pub enum Inst {
     Mul { dst: Xr, a: Xr, b: Xr },
     /// `msub dst, a, b, c`: dst = c - a*b
     Msub { dst: Xr, a: Xr, b: Xr, c: Xr },
+    /// `smulh dst, a, b`: the high 64 bits of the signed 128-bit product
+    Smulh { dst: Xr, a: Xr, b: Xr },
     /// `sdiv dst, a, b`
     Sdiv { dst: Xr, a: Xr, b: Xr },
     /// `lslv/lsrv/asrv dst, a, b` (shift by b mod 64)

@@ -15,6 +15,7 @@ use super::imms::load_imm64;
 use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, SP, XZR};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp};
+use crate::isa::divisor::{Adjust, ConstantDivisor};
 use crate::lower::{Lowering, Machine};
 use crate::os::{StartStep, Trap};
 use crate::regalloc::Loc;
@@ -569,6 +570,12 @@ fn bin(l: &mut Lowering<Arm64>, op: BinOp, dst: Reg, a: Reg, b: Src) {
         l.emit(Inst::ShiftImm { op: sop, dst: t, a: ra, amount });
         return l.write(dst, t);
     }
+    if let (BinOp::Sdiv | BinOp::Srem, Src::Imm(d)) = (op, b) {
+        if let Some(plan) = ConstantDivisor::of(d) {
+            division_by_constant(l, op, t, ra, plan, d);
+            return l.write(dst, t);
+        }
+    }
     let rb = l.read_src(b, s1);
     let alu = |op| Inst::AluRRR { op, dst: t, a: ra, b: rb };
     match op {
@@ -597,4 +604,44 @@ fn bin(l: &mut Lowering<Arm64>, op: BinOp, dst: Reg, a: Reg, b: Src) {
         }
     }
     l.write(dst, t);
+}
+
+/// `t := n / d` or `n % d` for a constant `d` as `ConstantDivisor` plans
+/// it, the quotient formed in x30 with s1 beside it.
+fn division_by_constant(l: &mut Lowering<Arm64>, op: BinOp, t: Xr, n: Xr, plan: ConstantDivisor, d: i64) {
+    let s1 = l.s1;
+    let shift = |l: &mut Lowering<Arm64>, op, dst, a, amount: u32| {
+        l.emit(Inst::ShiftImm { op, dst, a, amount: amount as u8 });
+    };
+    match plan {
+        ConstantDivisor::PowerOfTwo { shift: k, negative } => {
+            shift(l, ShiftOp::Asr, S2, n, 63);
+            shift(l, ShiftOp::Lsr, S2, S2, 64 - k);
+            l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: S2, b: n });
+            shift(l, ShiftOp::Asr, S2, S2, k);
+            if negative {
+                l.emit(Inst::AluRRR { op: AluOp::Sub, dst: S2, a: XZR, b: S2 });
+            }
+        }
+        ConstantDivisor::Magic { multiplier, adjust, shift: s } => {
+            Arm64::mov_imm(l, s1, multiplier);
+            l.emit(Inst::Smulh { dst: S2, a: n, b: s1 });
+            match adjust {
+                Adjust::None => {}
+                Adjust::Add => l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: S2, b: n }),
+                Adjust::Sub => l.emit(Inst::AluRRR { op: AluOp::Sub, dst: S2, a: S2, b: n }),
+            }
+            if s > 0 {
+                shift(l, ShiftOp::Asr, S2, S2, s);
+            }
+            shift(l, ShiftOp::Lsr, s1, S2, 63);
+            l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: S2, b: s1 });
+        }
+    }
+    if op == BinOp::Sdiv {
+        l.emit(Inst::MovRR { dst: t, src: S2 });
+    } else {
+        Arm64::mov_imm(l, s1, d);
+        l.emit(Inst::Msub { dst: t, a: S2, b: s1, c: n });
+    }
 }

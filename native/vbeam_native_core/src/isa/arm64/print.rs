@@ -93,6 +93,7 @@ impl fmt::Display for Inst {
             Inst::Mul { dst, a, b } => write!(f, "mul {}, {}, {}", x(*dst), x(*a), x(*b)),
             Inst::Msub { dst, a, b, c } => write!(f, "msub {}, {}, {}, {}", x(*dst), x(*a), x(*b), x(*c)),
             Inst::Sdiv { dst, a, b } => write!(f, "sdiv {}, {}, {}", x(*dst), x(*a), x(*b)),
+            Inst::Smulh { dst, a, b } => write!(f, "smulh {}, {}, {}", x(*dst), x(*a), x(*b)),
             Inst::ShiftRRR { op, dst, a, b } => write!(f, "{}v {}, {}, {}", shift(*op), x(*dst), x(*a), x(*b)),
             Inst::ShiftImm { op, dst, a, amount } => write!(f, "{} {}, {}, #{amount}", shift(*op), x(*dst), x(*a)),
             Inst::Load { width, dst, base, offset } => {

@@ -294,6 +294,9 @@ impl Inst {
             Inst::Idiv { src } => {
                 op_modrm(buf, None, Prefix { w: true, reg: 7, rm: Rm::Reg(src.0), force_rex: false }, &[0xf7]);
             }
+            Inst::ImulWide { src } => {
+                op_modrm(buf, None, Prefix { w: true, reg: 5, rm: Rm::Reg(src.0), force_rex: false }, &[0xf7]);
+            }
             Inst::Setcc { cc, dst } => {
                 let p = Prefix { w: false, reg: 0, rm: Rm::Reg(dst.0), force_rex: needs_rex_for_byte(dst) };
                 op_modrm(buf, None, p, &[TWO_BYTE, 0x90 + cc as u8]);

@@ -78,6 +78,7 @@ fn all_forms() -> Vec<Inst> {
             }
             v.push(Inst::TestRR { a: r(a), b: r(b) });
             v.push(Inst::ImulRR { dst: r(a), src: r(b) });
+            v.push(Inst::ImulWide { src: r(b) });
             v.push(Inst::Cmov { cc: ccs[(a + b) as usize % 16], dst: r(a), src: r(b) });
             v.push(Inst::MovzxRR8 { dst: r(a), src: r(b) });
         }

@@ -197,6 +197,10 @@ pub enum Inst {
     Idiv {
         src: Gpr,
     },
+    /// `imul src` (one operand: rdx:rax := rax * src, signed)
+    ImulWide {
+        src: Gpr,
+    },
     /// `setcc dst8` (writes the low byte only)
     Setcc {
         cc: CC,

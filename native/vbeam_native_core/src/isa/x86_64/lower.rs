@@ -11,6 +11,7 @@
 use super::inst::{AluOp, Amode, Inst, Narrow, Scale, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp, Width};
+use crate::isa::divisor::{Adjust, ConstantDivisor};
 use crate::lower::{Lowering, Machine};
 use crate::os::{StartStep, Trap};
 use crate::regalloc::Loc;
@@ -591,6 +592,12 @@ fn shift(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, b: Src
 /// division-by-zero routine; a divisor of -1 negates (so MIN / -1 wraps
 /// to MIN and the remainder is 0) instead of letting idiv trap.
 fn division(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, b: Src) {
+    if let Some(plan) = match b {
+        Src::Imm(d) => ConstantDivisor::of(d).map(|plan| (plan, d)),
+        Src::Reg(_) => None,
+    } {
+        return division_by_constant(l, i, op, dst, a, plan);
+    }
     let (s0, s1) = (l.s0, l.s1);
     let ra = l.read(a, s0);
     if ra != s0 {
@@ -629,5 +636,54 @@ fn division(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, b: 
     l.emit(Inst::MovRR { dst: s0, src: result });
     pop_all(l, &saved);
     l.buf.bind_label(done);
+    l.write(dst, s0);
+}
+
+/// Signed division by a constant as `ConstantDivisor` plans it: the
+/// dividend in s0, the quotient into s1 (through rdx:rax for a
+/// multiplication, saved around it when the IR keeps values there).
+fn division_by_constant(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, plan: (ConstantDivisor, i64)) {
+    let (s0, s1) = (l.s0, l.s1);
+    let (plan, d) = plan;
+    let ra = l.read(a, s0);
+    if ra != s0 {
+        l.emit(Inst::MovRR { dst: s0, src: ra });
+    }
+    match plan {
+        ConstantDivisor::PowerOfTwo { shift, negative } => {
+            l.emit(Inst::MovRR { dst: s1, src: s0 });
+            l.emit(Inst::ShiftImm { op: ShiftOp::Sar, dst: s1, amount: 63 });
+            l.emit(Inst::ShiftImm { op: ShiftOp::Shr, dst: s1, amount: (64 - shift) as u8 });
+            l.emit(Inst::AluRR { op: AluOp::Add, dst: s1, src: s0 });
+            l.emit(Inst::ShiftImm { op: ShiftOp::Sar, dst: s1, amount: shift as u8 });
+            if negative {
+                l.emit(Inst::Neg { reg: s1 });
+            }
+        }
+        ConstantDivisor::Magic { multiplier, adjust, shift } => {
+            let saved = save(l, i, l.target.cc.division_clobbers);
+            l.emit(Inst::MovRI { dst: RAX, imm: multiplier });
+            l.emit(Inst::ImulWide { src: s0 });
+            match adjust {
+                Adjust::None => {}
+                Adjust::Add => l.emit(Inst::AluRR { op: AluOp::Add, dst: RDX, src: s0 }),
+                Adjust::Sub => l.emit(Inst::AluRR { op: AluOp::Sub, dst: RDX, src: s0 }),
+            }
+            if shift > 0 {
+                l.emit(Inst::ShiftImm { op: ShiftOp::Sar, dst: RDX, amount: shift as u8 });
+            }
+            l.emit(Inst::MovRR { dst: RAX, src: RDX });
+            l.emit(Inst::ShiftImm { op: ShiftOp::Shr, dst: RAX, amount: 63 });
+            l.emit(Inst::AluRR { op: AluOp::Add, dst: RDX, src: RAX });
+            l.emit(Inst::MovRR { dst: s1, src: RDX });
+            pop_all(l, &saved);
+        }
+    }
+    if op == BinOp::Sdiv {
+        return l.write(dst, s1);
+    }
+    // n - q * d, where d fits an imul immediate.
+    l.emit(Inst::ImulRRI { dst: s1, src: s1, imm: d as i32 });
+    l.emit(Inst::AluRR { op: AluOp::Sub, dst: s0, src: s1 });
     l.write(dst, s0);
 }

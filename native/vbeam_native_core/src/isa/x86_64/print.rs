@@ -111,6 +111,7 @@ impl fmt::Display for Inst {
             Inst::ShiftImm { op, dst, amount } => write!(f, "{} {}, {amount}", shift(*op), q(*dst)),
             Inst::Cqo => write!(f, "cqo"),
             Inst::Idiv { src } => write!(f, "idiv {}", q(*src)),
+            Inst::ImulWide { src } => write!(f, "imul {}", q(*src)),
             Inst::Setcc { cc: c, dst } => write!(f, "set{} {}", cc(*c), b(*dst)),
             Inst::MovzxRR8 { dst, src } => write!(f, "movzx {}, {}", d(*dst), b(*src)),
             Inst::Cmov { cc: c, dst, src } => write!(f, "cmov{} {}, {}", cc(*c), q(*dst), q(*src)),
