@@ -132,6 +132,9 @@ pub struct Liveness {
     pub watched_busy: Vec<(usize, RegSet)>,
     /// The watched registers whose value at the entry the IR reads.
     pub watched_busy_at_entry: RegSet,
+    /// Per dense vreg: the sum over its occurrences of their weights (see
+    /// `occurrence_weights`), what spilling it costs.
+    pub use_weights: Vec<f32>,
 }
 
 /// The blocks with their predecessors, and the blocks the entry reaches.
@@ -346,7 +349,7 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
     let back_edges = cfg.back_edges();
     // One forward scan: where vregs occur, and the physical registers each
     // instruction reads and writes, explicitly or implicitly.
-    let mut vregs = VregFacts::new(num_vregs, !back_edges.is_empty());
+    let mut vregs = VregFacts::new(num_vregs, !back_edges.is_empty(), occurrence_weights(&cfg, &back_edges));
     for r in &func.params {
         if let Reg::V(v) = *r {
             vregs.param(v);
@@ -376,6 +379,7 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
             pregs.push((uses, defs));
         }
     }
+    let use_weights = std::mem::take(&mut vregs.use_weights);
     let mut live = Liveness {
         intervals: vregs.intervals(&cfg, &back_edges),
         fixed: vec![Vec::new(); 64],
@@ -383,6 +387,7 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
         pregs_live_across: Vec::new(),
         watched_busy: Vec::new(),
         watched_busy_at_entry: RegSet::EMPTY,
+        use_weights,
     };
     physical_segments(&cfg, &pregs, &special, watched, &mut live);
     live
@@ -409,6 +414,10 @@ struct VregFacts {
     loops: bool,
     /// `(vreg, occurrence)` in the order of the body.
     occurrences: Vec<(u32, Occurrence)>,
+    /// Per block, the weight of an occurrence in it; per vreg, the sum of
+    /// its occurrences' weights.
+    block_weights: Vec<f32>,
+    use_weights: Vec<f32>,
 }
 
 /// What the scan finds about one vreg.
@@ -445,7 +454,7 @@ enum Carried {
 }
 
 impl VregFacts {
-    fn new(num_vregs: usize, loops: bool) -> VregFacts {
+    fn new(num_vregs: usize, loops: bool, block_weights: Vec<f32>) -> VregFacts {
         let fact = VregFact {
             first: NONE,
             last: 0,
@@ -456,7 +465,13 @@ impl VregFacts {
             writes: 0,
             is_param: false,
         };
-        VregFacts { facts: vec![fact; num_vregs], loops, occurrences: Vec::new() }
+        VregFacts {
+            facts: vec![fact; num_vregs],
+            loops,
+            occurrences: Vec::new(),
+            block_weights,
+            use_weights: vec![0.0; num_vregs],
+        }
     }
     fn param(&mut self, v: u32) {
         let fact = &mut self.facts[v as usize];
@@ -475,6 +490,7 @@ impl VregFacts {
     /// Occurrences come in the order of the body.
     #[inline]
     fn occurs(&mut self, v: u32, block: usize, point: u32, how: u8) {
+        self.use_weights[v as usize] += self.block_weights[block];
         let fact = &mut self.facts[v as usize];
         let block = block as u32;
         if fact.first == NONE {
@@ -612,6 +628,44 @@ fn single_write(cfg: &Cfg, dominators: &Dominators, d: usize, occs: &[Occurrence
     } else {
         Carried::Never
     }
+}
+
+/// How much more an occurrence inside a loop weighs than one outside it,
+/// and the deepest nesting that still adds weight.
+const LOOP_WEIGHT: f32 = 8.0;
+const MAX_LOOP_DEPTH: i32 = 5;
+
+/// The weight of an occurrence in each block: `LOOP_WEIGHT` to the number
+/// of loops around the block (at most `MAX_LOOP_DEPTH`), except in a block
+/// that returns or traps (a bounds check's panic path), which runs at most
+/// once a call. A loop is the span from a header to the last block with a
+/// back edge to it; the depths are prefix sums over the spans.
+fn occurrence_weights(cfg: &Cfg, back_edges: &[(u32, u32)]) -> Vec<f32> {
+    let n = cfg.blocks.len();
+    let mut last_tail: Vec<Option<u32>> = vec![None; n];
+    for &(h, t) in back_edges {
+        let tail = &mut last_tail[h as usize];
+        *tail = (*tail).max(Some(t));
+    }
+    let mut depth_change = vec![0i32; n + 1];
+    for (h, t) in last_tail.iter().enumerate().filter_map(|(h, t)| Some((h, (*t)? as usize))) {
+        depth_change[h] += 1;
+        depth_change[t + 1] -= 1;
+    }
+    let mut depth = 0;
+    depth_change[..n]
+        .iter()
+        .zip(&cfg.blocks)
+        .map(|(change, block)| {
+            depth += change;
+            let exits = block.succs == [None, None];
+            if exits {
+                1.0
+            } else {
+                LOOP_WEIGHT.powi(depth.min(MAX_LOOP_DEPTH))
+            }
+        })
+        .collect()
 }
 
 /// Blocks a search may visit per block a vreg occurs in, and in any case.
@@ -926,6 +980,45 @@ mod tests {
             }
         }
         points
+    }
+
+    #[test]
+    fn occurrences_weigh_eight_times_more_per_loop_around_them() {
+        let (outer, inner, ok) = (Label(0), Label(1), Label(2));
+        let set = |v, imm| Inst::Mov { dst: Dst::Reg(Reg::V(v)), src: Operand::Imm(imm) };
+        let test = |v| Inst::Cmp { a: Reg::V(v), b: Src::Imm(3) };
+        let body = vec![
+            set(0, 0),
+            Inst::Label(outer),
+            set(1, 1),
+            Inst::Label(inner),
+            set(2, 2),
+            test(2),
+            Inst::Jcc(Cond::Lt, inner),
+            // A path that traps runs once.
+            Inst::Jcc(Cond::Ne, ok),
+            set(3, 1),
+            Inst::Trap,
+            Inst::Label(ok),
+            test(1),
+            Inst::Jcc(Cond::Lt, outer),
+            // A second back edge to the same header: the same loop.
+            test(0),
+            Inst::Jcc(Cond::Lt, outer),
+            set(3, 0),
+            Inst::Ret,
+        ];
+        let f = Function {
+            name: "f".into(),
+            arity: 0,
+            exported: false,
+            params: vec![],
+            locals: 4,
+            body,
+            labels: vec!["outer".into(), "inner".into(), "ok".into()],
+        };
+        let live = analyze(&f, 4, call_conv(Isa::X86_64), &NoInfo, RegSet::EMPTY);
+        assert_eq!(live.use_weights, [1.0 + 8.0, 8.0 + 8.0, 64.0 + 64.0, 1.0 + 1.0]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the rest of the IR.
 
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
@@ -181,18 +182,85 @@ fn emit_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffer) {
     l.park(f.alloc.parked_at_entry);
     l.bind_params();
     l.unpark();
-    let parks = !f.alloc.parked_slots.is_empty();
-    for (i, inst) in f.func.body.iter().enumerate() {
-        if parks && may_use_scratch(inst) {
-            l.park(f.alloc.parked_at(i));
+    let runs = cold_runs(&f.func.body);
+    let mut cold = Vec::with_capacity(runs.len());
+    let mut runs = runs.into_iter().peekable();
+    let mut i = 0;
+    while i < f.func.body.len() {
+        match runs.next_if(|run| run.branch == i) {
+            Some(run) => {
+                cold.push((l.branch_to_cold(i), run.insts.clone()));
+                i = run.insts.end;
+            }
+            None => {
+                l.lower_at(i);
+                i += 1;
+            }
         }
-        l.inst(i, inst);
-        l.unpark();
     }
-    l.out_of_line();
+    l.out_of_line(cold);
+}
+
+/// A run of instructions entered only by falling through the conditional
+/// branch before it, ending in `Trap` and followed by the branch's target
+/// (a bounds check's panic path): lowered after the body, so the hot path
+/// falls through the branch instead of jumping over the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ColdRun {
+    /// The `Jcc` the run follows.
+    branch: usize,
+    /// The run, its `Trap` last.
+    insts: Range<usize>,
+}
+
+/// The cold runs of a body, in order. Each instruction is looked at about
+/// once: the search from one `Jcc` stops at the next label or branch.
+fn cold_runs(body: &[ir::Inst]) -> Vec<ColdRun> {
+    use ir::Inst as I;
+    let mut runs = Vec::new();
+    for (branch, inst) in body.iter().enumerate() {
+        let I::Jcc(_, target) = inst else { continue };
+        let Some(len) = body[branch + 1..]
+            .iter()
+            .position(|i| matches!(i, I::Label(_) | I::Jmp(_) | I::Jcc(..) | I::Ret | I::Trap))
+        else {
+            continue;
+        };
+        let trap = branch + 1 + len;
+        let target_follows = body[trap + 1..]
+            .iter()
+            .map_while(|i| match i {
+                I::Label(l) => Some(l),
+                _ => None,
+            })
+            .any(|l| l == target);
+        if body[trap] == I::Trap && target_follows {
+            runs.push(ColdRun { branch, insts: branch + 1..trap + 1 });
+        }
+    }
+    runs
 }
 
 impl<M: Machine> Lowering<'_, M> {
+    /// Lowers instruction `i` of the body.
+    fn lower_at(&mut self, i: usize) {
+        let inst = &self.f.func.body[i];
+        if !self.f.alloc.parked_slots.is_empty() && may_use_scratch(inst) {
+            self.park(self.f.alloc.parked_at(i));
+        }
+        self.inst(i, inst);
+        self.unpark();
+    }
+    /// Lowers the `Jcc` at `i`, which a cold run follows, as a branch to
+    /// a fresh label for the run when the condition does not hold; returns
+    /// that label.
+    fn branch_to_cold(&mut self, i: usize) -> u32 {
+        let ir::Inst::Jcc(cond, _) = self.f.func.body[i] else { unreachable!("a cold run follows a jcc") };
+        let label = self.new_label();
+        self.inst(i, &ir::Inst::Jcc(cond.inverse(), ir::Label(label)));
+        label
+    }
+
     pub fn emit(&mut self, inst: M::Inst) {
         M::encode(inst, self.buf);
     }
@@ -422,8 +490,15 @@ impl<M: Machine> Lowering<'_, M> {
         M::restore_after_call(self, &saved);
     }
 
-    /// Code placed after the body: the call to the division-by-zero routine.
-    fn out_of_line(&mut self) {
+    /// Code placed after the body: the cold runs, each at its label, then
+    /// the call to the division-by-zero routine. What an instruction's
+    /// lowering depends on (its allocation, parked registers, registers
+    /// live across it) is kept by index, so a run lowers here as in place.
+    fn out_of_line(&mut self, cold: Vec<(u32, Range<usize>)>) {
+        for (label, insts) in cold {
+            self.buf.bind_label(label);
+            insts.for_each(|i| self.lower_at(i));
+        }
         if let Some(label) = self.div_zero {
             self.buf.bind_label(label);
             let target = self.buf.function_symbol(runtime::DIV_ZERO);
@@ -491,6 +566,128 @@ fn may_use_scratch(inst: &ir::Inst) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::{Cond, Format, Inst, Isa, Label, Src};
+    use crate::operands::CallInfo;
+    use crate::os::syscall::Plan;
+    use crate::{isa, regalloc};
+
+    struct NoInfo;
+    impl CallInfo for NoInfo {
+        fn call_arity(&self, _: &str) -> Option<u32> {
+            Some(0)
+        }
+        fn syscall_plan(&self, _: usize) -> Option<Plan> {
+            None
+        }
+        fn returns_value(&self) -> bool {
+            true
+        }
+    }
+
+    /// A bounds check's shape: `index <u limit` or the panic path.
+    fn bounds_check(index: Reg, limit: i64, ok: Label) -> Vec<Inst> {
+        vec![
+            Inst::Cmp { a: index, b: Src::Imm(limit) },
+            Inst::Jcc(Cond::Ltu, ok),
+            Inst::CallWith {
+                callee: runtime::INDEX_PANIC.into(),
+                args: vec![Src::Reg(index), Src::Imm(limit)],
+                dst: None,
+            },
+            Inst::Trap,
+            Inst::Label(ok),
+        ]
+    }
+
+    #[test]
+    fn conditions_invert_exactly() {
+        for c in Cond::ALL {
+            for (a, b) in [(0, 0), (-1, 1), (1, -1), (3, 2), (i64::MIN, i64::MAX)] {
+                assert_ne!(c.holds(a, b), c.inverse().holds(a, b), "{c:?} {a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn cold_runs_are_panic_paths_skipped_by_their_branch() {
+        let (v, ok, other) = (Reg::V(0), Label(0), Label(1));
+        let body = [bounds_check(v, 4, ok), vec![Inst::Ret]].concat();
+        assert_eq!(cold_runs(&body), [ColdRun { branch: 1, insts: 2..4 }]);
+        // The target after other labels.
+        let mut body = bounds_check(v, 4, ok);
+        body.insert(4, Inst::Label(other));
+        assert_eq!(cold_runs(&body), [ColdRun { branch: 1, insts: 2..4 }]);
+        // Entered by a label too.
+        let mut body = bounds_check(v, 4, ok);
+        body.insert(2, Inst::Label(other));
+        assert_eq!(cold_runs(&body), []);
+        // Not ending in a trap.
+        let mut body = bounds_check(v, 4, ok);
+        body[3] = Inst::Jmp(ok);
+        assert_eq!(cold_runs(&body), []);
+        // The branch's target is not what follows the trap.
+        let mut body = bounds_check(v, 4, ok);
+        body[4] = Inst::Label(other);
+        assert_eq!(cold_runs(&body), []);
+        // A trap right after the branch, at the end of the body.
+        let body = [Inst::Jcc(Cond::Eq, ok), Inst::Trap];
+        assert_eq!(cold_runs(&body), []);
+    }
+
+    /// A passing bounds check is a branch not taken: the instruction before
+    /// the check's target branches forward to its panic path, placed after
+    /// the body and ending the function's code.
+    #[test]
+    fn passing_bounds_checks_fall_through() {
+        for isa in [Isa::X86_64, Isa::Arm64] {
+            let target = Target::new(isa, Format::Elf64);
+            let ok = Label(0);
+            let mut func = Function {
+                name: "f".into(),
+                arity: 1,
+                exported: false,
+                params: vec![Reg::V(0)],
+                locals: 1,
+                body: [
+                    bounds_check(Reg::V(0), 10, ok),
+                    vec![
+                        Inst::Mov { dst: Dst::Reg(Reg::P(target.cc.result)), src: Operand::Reg(Reg::V(0)) },
+                        Inst::Ret,
+                    ],
+                ]
+                .concat(),
+                labels: vec!["ok".into()],
+            };
+            let n = regalloc::renumber(&mut func).len();
+            let alloc = regalloc::allocate(&func, n, target.cc, &NoInfo, RegSet::EMPTY);
+            let f = FnCtx { func: &func, alloc: &alloc, syscalls: &[], ir_slots: 0 };
+            let mut buf = CodeBuffer::new();
+            match isa {
+                Isa::X86_64 => lower_function::<isa::x86_64::lower::X86_64>(target, &f, &mut buf),
+                Isa::Arm64 => lower_function::<isa::arm64::lower::Arm64>(target, &f, &mut buf),
+            }
+            .unwrap();
+            let at = |offset: u32| buf.label_offset(offset).unwrap() as usize;
+            let (ok, cold) = (at(0), at(f.first_internal_label()));
+            let word = |k: usize| u32::from_le_bytes(buf.bytes[k..k + 4].try_into().unwrap());
+            match isa {
+                Isa::X86_64 => {
+                    // jae rel32; ud2.
+                    assert_eq!(buf.bytes[ok - 6..ok - 4], [0x0f, 0x83], "{isa:?}");
+                    assert_eq!(word(ok - 4) as i32 as i64, cold as i64 - ok as i64, "{isa:?}");
+                    assert!(buf.bytes.ends_with(&[0x0f, 0x0b]), "{isa:?}");
+                }
+                Isa::Arm64 => {
+                    // b.hs; brk #1.
+                    let b_hs = word(ok - 4);
+                    assert_eq!(b_hs & 0xff00_001f, 0x5400_0002, "{isa:?}");
+                    assert_eq!((b_hs >> 5 & 0x7ffff) as usize * 4, cold - (ok - 4), "{isa:?}");
+                    assert_eq!(word(buf.bytes.len() - 4), 0xd420_0020, "{isa:?}");
+                }
+            }
+            assert!(cold > ok, "{isa:?}");
+        }
+    }
 
     /// Runs the moves on a register file and checks the result.
     fn check(moves: &[(PReg, MoveSrc)]) {

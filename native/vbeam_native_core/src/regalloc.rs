@@ -308,12 +308,17 @@ fn linear_scan(
             continue;
         }
         // No register: spill whichever of this interval and the active ones
-        // (whose register this interval could use) ends last.
+        // (whose register this interval could use) costs least.
+        let active_cost = |&(e, u, _): &(u32, u32, PReg)| {
+            let (s, _) = live.intervals[u as usize].expect("an active vreg has an interval");
+            spill_cost(live, u, s, e)
+        };
         let victim = active
             .iter()
             .enumerate()
-            .filter(|(_, &(e, _, r))| e > end && fits(r, start, end))
-            .max_by_key(|(_, &(e, _, _))| e)
+            .filter(|(_, &(_, _, r))| fits(r, start, end))
+            .min_by_key(|(_, a)| active_cost(a))
+            .filter(|(_, a)| active_cost(a) < spill_cost(live, v, start, end))
             .map(|(k, _)| k);
         match victim {
             Some(k) => {
@@ -327,6 +332,17 @@ fn linear_scan(
         }
     }
     slots.count
+}
+
+/// What spilling vreg `v` of interval `[start, end]` costs, to compare: its
+/// occurrences' weights (`Liveness::use_weights`) per point of the
+/// interval, so values used in inner loops keep registers before values
+/// that live long and are used seldom; of equal weights, ending later
+/// costs less.
+fn spill_cost(live: &Liveness, v: u32, start: u32, end: u32) -> (u32, Reverse<u32>) {
+    let weight = live.use_weights[v as usize] / (end - start + 1) as f32;
+    // A non-negative float's bits order as the float does.
+    (weight.to_bits(), Reverse(end))
 }
 
 #[cfg(test)]
@@ -495,6 +511,40 @@ mod tests {
         let (first, second) = (spilled(1..1 + n), spilled(1 + n..1 + 2 * n));
         assert!(second > 0);
         assert_eq!(a.spill_slots as usize, first.max(second) + spilled(0..1));
+    }
+
+    #[test]
+    fn values_used_in_loops_keep_registers_before_values_used_outside() {
+        // v1, the loop's counter, is set first and lives longest; v2..=v21,
+        // more values than registers, are each set and read once before the
+        // loop. Spilling what ends last would spill the counter.
+        let outer: std::ops::RangeInclusive<u32> = 2..=21;
+        let mut body = vec![Inst::Mov { dst: Dst::Reg(Reg::V(1)), src: Operand::Imm(0) }];
+        body.extend(outer.clone().map(|v| Inst::Bin {
+            op: BinOp::Add,
+            dst: Reg::V(v),
+            a: Reg::V(0),
+            b: Src::Imm(v as i64),
+        }));
+        body.extend(outer.clone().map(|v| Inst::Bin {
+            op: BinOp::Add,
+            dst: Reg::V(0),
+            a: Reg::V(0),
+            b: Src::Reg(Reg::V(v)),
+        }));
+        let top = Label(0);
+        body.extend([
+            Inst::Label(top),
+            Inst::Bin { op: BinOp::Add, dst: Reg::V(1), a: Reg::V(1), b: Src::Imm(1) },
+            Inst::Cmp { a: Reg::V(1), b: Src::Imm(100) },
+            Inst::Jcc(crate::ir::Cond::Lt, top),
+            mov(Reg::P(x86::RAX), Reg::V(1)),
+            Inst::Ret,
+        ]);
+        let mut f = func(body, 1);
+        let a = alloc(&mut f);
+        assert!(outer.into_iter().any(|v| matches!(a.loc(v), Loc::Spill(_))), "too few values to spill any");
+        assert!(matches!(a.loc(1), Loc::Reg(_)), "the loop's counter is spilled");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A function whose code outgrows a conditional branch's reach (arm64's
 //! ±1 MiB): branches backward and forward over more than a MiB, taken and
-//! not, and the division-by-zero check's branch to the function's end,
-//! run on both targets (arm64 under qemu-aarch64).
+//! not, and the branches of the division-by-zero check and of a bounds
+//! check to the function's end, run on both targets (arm64 under
+//! qemu-aarch64).
 
 mod common;
 
@@ -17,9 +18,12 @@ fn program(isa: &str) -> String {
     format!(
         "#{{target => {isa}, format => elf64,
            functions => [
-             #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 4,
+             #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 6,
                 body => [{{mov_imm, {{vreg, 0}}, 0}}, {{mov_imm, {{vreg, 1}}, 0}}, {{mov_imm, {{vreg, 3}}, 7}},
                          {{sdiv, {{vreg, 2}}, {{vreg, 3}}, {{vreg, 3}}}},
+                         {{array_new, {{vreg, 4}}, {{imm, 8}}, {{imm, 1}}}},
+                         {{array_append, {{vreg, 4}}, {{vreg, 4}}, {{imm, 5}}, {{imm, 8}}}},
+                         {{array_get, {{vreg, 5}}, {{vreg, 4}}, {{imm, 0}}, {{imm, 8}}}},
                          {{label, <<\"loop\">>}}, {adds} {{add, {{vreg, 0}}, {{vreg, 0}}, {{imm, 1}}}},
                          {{cmp, {{vreg, 0}}, {{imm, 3}}}}, {{jcc, lt, <<\"loop\">>}},
                          {{cmp, {{vreg, 0}}, {{imm, 0}}}}, {{jcc, eq, <<\"skip_not_taken\">>}},
@@ -27,6 +31,7 @@ fn program(isa: &str) -> String {
                          {{cmp, {{vreg, 0}}, {{imm, 3}}}}, {{jcc, eq, <<\"skip_taken\">>}},
                          {adds} {{label, <<\"skip_taken\">>}},
                          {{add, {{vreg, 1}}, {{vreg, 1}}, {{vreg, 2}}}},
+                         {{add, {{vreg, 1}}, {{vreg, 1}}, {{vreg, 5}}}},
                          {{print_int, {{vreg, 1}}}}, {{mov_imm, {{preg, {ret}}}, 0}}, ret]}}],
            data => [], bss => [], imports => []}}."
     )
@@ -42,8 +47,9 @@ fn branches_reach_across_functions_larger_than_a_mebibyte() {
         common::write_executable(&exe, &binary);
         let out = common::when_not_busy(|| common::command(Isa::from_name(isa).expect("an ISA"), &exe).output());
         let _ = std::fs::remove_file(&exe);
-        // Three times round the loop, the block not skipped, and 7 / 7.
-        let want = format!("{}\n", 4 * ADDS + 1);
+        // Three times round the loop, the block not skipped, 7 / 7 and the
+        // array's element.
+        let want = format!("{}\n", 4 * ADDS + 1 + 5);
         assert_eq!(
             (String::from_utf8_lossy(&out.stdout).as_ref(), out.status.code()),
             (want.as_str(), Some(0)),
