@@ -12,6 +12,7 @@ pub mod decode;
 pub mod error;
 pub mod expand;
 pub mod format;
+pub mod image;
 pub mod ir;
 pub mod isa;
 pub mod link;

@@ -3,9 +3,9 @@
 //! data+bss, read+write), a non-executable stack, and section headers with a symbol
 //! table so `objdump -d`, `gdb` and `perf` name every function.
 
-use super::{Placement, Writer};
+use super::Writer;
+use crate::image::{Image, Placement, Section, Sizes};
 use crate::ir::Isa;
-use crate::link::{Image, Section, Sizes};
 use crate::target::Target;
 
 const BASE_ADDR: u64 = 0x40_0000;

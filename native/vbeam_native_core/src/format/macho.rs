@@ -17,9 +17,9 @@
 use sha2::{Digest, Sha256};
 
 use super::codesign;
-use super::{Placement, Writer};
+use super::Writer;
+use crate::image::{Image, Placement, Section as Placed, Sizes};
 use crate::ir::Isa;
-use crate::link::{Image, Section as Placed, Sizes};
 use crate::target::Target;
 
 /// The Mach-O writer.

@@ -12,9 +12,9 @@
 //!   function and data entry for debuggers and `llvm-objdump`;
 //! - the optional header's checksum, computed over the finished file.
 
-use super::{Placement, Writer};
+use super::Writer;
+use crate::image::{Image, Placement, Section as Placed, Sizes};
 use crate::ir::Isa;
-use crate::link::{Image, Section as Placed, Sizes};
 use crate::target::Target;
 
 /// The PE writer.

@@ -24,8 +24,8 @@
 
 use super::builder::Builder;
 use super::{text, FORMAT_INT, STDERR};
+use crate::image::FunctionSymbol;
 use crate::ir::{BinOp, Cond, Isa, Reg, Src};
-use crate::link::FunctionSymbol;
 use crate::os::{self, Fault};
 
 /// `report(signal, fault_address, pc, sp, fp, lr)`: never returns. `lr` is
