@@ -25,7 +25,7 @@ use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand, Sy
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::lower::{self, FnCtx};
-use crate::operands::CallInfo;
+use crate::operands::{CallInfo, Plan};
 use crate::os::{self, syscall, syscall::Caller};
 use crate::regalloc;
 use crate::regs::RegSet;
@@ -118,7 +118,7 @@ fn header(f: &Function) -> Function {
 
 struct FnInfo<'a> {
     arities: &'a HashMap<String, u32>,
-    syscalls: &'a [(usize, syscall::Plan)],
+    syscalls: &'a [(usize, Plan)],
     returns_value: bool,
 }
 
@@ -126,7 +126,7 @@ impl CallInfo for FnInfo<'_> {
     fn call_arity(&self, name: &str) -> Option<u32> {
         self.arities.get(name).copied()
     }
-    fn syscall_plan(&self, index: usize) -> Option<syscall::Plan> {
+    fn syscall_plan(&self, index: usize) -> Option<Plan> {
         let k = self.syscalls.binary_search_by_key(&index, |(i, _)| *i).ok()?;
         Some(self.syscalls[k].1)
     }
@@ -405,7 +405,7 @@ fn finish(
 
     let target = compiler.target;
     // Calls were checked with their functions; what is left is data.
-    if let Some(name) = builtins.iter().find(|name| !os::provides_builtin(target, name)) {
+    if let Some(name) = builtins.iter().find(|name| !runtime::provides_builtin(target, name)) {
         let entry =
             module.data.iter().find(|d| d.refs.iter().any(|r| matches!(&r.symbol, Symbol::Function(f) if f == name)));
         let entry = entry.expect("only calls and data name builtins").name.clone();

@@ -4,7 +4,10 @@
 //!
 //! Pipeline: `decode` → `validate` → per function `liveness` + `regalloc` →
 //! `isa::<arch>::lower` (machine instructions) → `isa::<arch>::emit` (bytes)
-//! → `link` (layout, fixups) → `elf` / `macho` / `pe` (the file).
+//! → `link` (layout, fixups: an `image::Image`) → `format` (the file:
+//! ELF, Mach-O or PE). The runtime's routines and the OS layer's
+//! primitives are IR, written with `ir::builder`. No two modules import
+//! each other, directly or around a circle (`tests/import_cycles.rs`).
 
 pub mod code;
 pub mod compile;

@@ -10,12 +10,9 @@ use crate::error::CompileError;
 use crate::format;
 use crate::ir::*;
 use crate::operands::for_each_reg;
-use crate::os;
 use crate::regs::preg_name;
 use crate::runtime;
 use crate::target::Target;
-
-pub const ENTRY_POINT: &str = "main";
 
 /// The module's own names, known before any function body is read.
 #[derive(Debug, Clone, Default)]
@@ -347,7 +344,7 @@ pub fn check_function(
             }
         }
         if let Some(name) = callee(inst).filter(|name| !names.functions.contains_key(name)) {
-            if runtime::is_builtin(&name) && !os::provides_builtin(target, &name) {
+            if runtime::is_builtin(&name) && !runtime::provides_builtin(target, &name) {
                 let format = target.format().name();
                 return Err(CompileError::UnavailableBuiltin { function: f.name.clone(), index, name, format });
             }

@@ -41,8 +41,8 @@
 //!   or cos r = 1 - r^2/2 + ... to r^23 / r^22 (terms below 2^-24 in
 //!   binary64), chosen and signed by q; |x| < 2^-27 gives x / 1.
 
-use super::builder::Builder;
 use crate::ir::{BinOp, Cond, DataEntry, FloatOp, Inst, Reg, Src, UnOp};
+use crate::os::Builder;
 
 const SIGN: i64 = i64::MIN;
 const INF: i64 = 0x7ff0_0000_0000_0000;
