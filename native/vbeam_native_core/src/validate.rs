@@ -211,7 +211,8 @@ pub fn data_needs(data: &[DataEntry], names: &ModuleNames) -> Needs {
 }
 
 /// Splits the names called but not defined into builtins and, when the
-/// module allows them, stubs; fails naming the rest.
+/// module allows them, stubs; fails naming the rest. The backend's own
+/// routines are never the program's to call, not even as stubs.
 pub fn resolve(
     unresolved: BTreeSet<String>,
     allow_stubs: bool,
@@ -219,6 +220,9 @@ pub fn resolve(
     let mut builtins = BTreeSet::new();
     let mut stubs = BTreeSet::new();
     let mut missing = Vec::new();
+    if let Some(name) = unresolved.iter().find(|name| runtime::is_reserved(name)) {
+        return Err(CompileError::ReservedName(name.clone()));
+    }
     for name in unresolved {
         if runtime::is_builtin(&name) {
             builtins.insert(name);
