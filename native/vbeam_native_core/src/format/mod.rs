@@ -4,6 +4,7 @@
 //! take the last step over the finished bytes (`finish`: a code signature,
 //! a checksum).
 
+pub mod bytes;
 pub mod codesign;
 pub mod elf;
 pub mod macho;
