@@ -28,7 +28,6 @@ pub mod regs;
 pub mod runtime;
 pub mod target;
 pub mod term;
-pub mod term_text;
 pub mod validate;
 pub mod warnings;
 pub use compile::{compile_module, compile_module_with_warnings, compile_term, compile_term_with_warnings};

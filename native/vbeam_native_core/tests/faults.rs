@@ -11,8 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Isa;
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
 const ISAS: [&str; 2] = ["x86_64", "arm64"];
@@ -68,7 +68,7 @@ const NULL_CALL: &str = "
       body => [{mov_imm, {vreg, 0}, 0}, {call_indirect, {vreg, 0}}, ret]}";
 
 fn compile(text: &str) -> Vec<u8> {
-    compile_term(&&term_text::parse(text).unwrap(), None, None).unwrap()
+    compile_term(&&vbeam_native_ir_text::parse(text).unwrap(), None, None).unwrap()
 }
 
 fn work_dir(name: &str) -> PathBuf {

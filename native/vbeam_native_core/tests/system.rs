@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Isa;
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
 const ISAS: [&str; 2] = ["x86_64", "arm64"];
@@ -41,7 +41,7 @@ fn program(isa: &str, format: &str, body: &str) -> String {
 
 /// The binary, or the error's text.
 fn compile(text: &str) -> Result<Vec<u8>, String> {
-    compile_term(&&term_text::parse(text).unwrap(), None, None).map_err(|e| e.to_string())
+    compile_term(&&vbeam_native_ir_text::parse(text).unwrap(), None, None).map_err(|e| e.to_string())
 }
 
 /// Prints every element of the array in vreg 1, each between bars, then

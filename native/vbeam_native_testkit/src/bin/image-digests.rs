@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use vbeam_native_core::ir::{Format, Isa};
-use vbeam_native_core::{compile_module, compile_term, term_text};
+use vbeam_native_core::{compile_module, compile_term};
 use vbeam_native_testkit::gen::{generate, Config};
 
 const TARGETS: [Isa; 2] = [Isa::X86_64, Isa::Arm64];
@@ -49,7 +49,7 @@ fn main() {
     for dir in ["test/fixtures", "test/corpus"] {
         for path in ir_files(&root.join(dir)) {
             let text = std::fs::read_to_string(&path).unwrap();
-            let term = term_text::parse(&text).unwrap();
+            let term = vbeam_native_ir_text::parse(&text).unwrap();
             let name = path.strip_prefix(&root).unwrap().display();
             for target in TARGETS {
                 for format in FORMATS {

@@ -14,7 +14,7 @@ use super::lex::{declares_latin1, Int, Number, Text};
 use super::parse::{
     parse_elements, parse_terms, plain_binary, syntax_error, Container, Elements, SyntaxError, Visitor, MAX_NESTING,
 };
-use crate::term::{Atom, Term, KNOWN_ATOMS};
+use vbeam_native_core::term::{Atom, Term, KNOWN_ATOMS};
 
 /// Bytes of a binary that the text does not hold verbatim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1360,10 +1360,10 @@ mod tests {
     }
 
     /// Every fixture compiles from its text in place exactly as from the
-    /// tree `term_text::parse` builds, for every format.
+    /// tree `vbeam_native_ir_text::parse` builds, for every format.
     #[test]
     fn fixtures_compile_as_from_a_tree() {
-        use crate::ir::Format;
+        use vbeam_native_core::ir::Format;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures");
         let mut compiled = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -1373,10 +1373,10 @@ mod tests {
             }
             let text = std::fs::read(&path).unwrap();
             let doc = Document::parse(&text).unwrap();
-            let tree = crate::term_text::parse(std::str::from_utf8(&text).unwrap()).unwrap();
+            let tree = crate::parse(std::str::from_utf8(&text).unwrap()).unwrap();
             for format in [Format::Elf64, Format::Macho, Format::Pe] {
-                let from_text = crate::compile_term(&doc.terms()[0], None, Some(format));
-                let from_tree = crate::compile_term(&&tree, None, Some(format));
+                let from_text = vbeam_native_core::compile_term(&doc.terms()[0], None, Some(format));
+                let from_tree = vbeam_native_core::compile_term(&&tree, None, Some(format));
                 assert_eq!(from_text.map_err(|e| e.to_string()), from_tree.map_err(|e| e.to_string()), "{path:?}");
             }
             compiled += 1;

@@ -1,6 +1,7 @@
-//! A reader for the Erlang term text of `.ir` files (the `file:consult`
-//! format: terms, each followed by `.`), so the backend reads IR without
-//! building it in the VM first. It reads what `file:consult` reads for the
+//! vbeam_native_ir_text: a reader for the Erlang term text of `.ir` files
+//! (the `file:consult` format: terms, each followed by `.`), so the backend
+//! reads IR without building it in the VM first. A crate of its own, so the
+//! core knows nothing of text nor of the BEAM's term format. It reads what `file:consult` reads for the
 //! terms the V generator and people write: maps, tuples, lists (proper or
 //! not), atoms (bare or quoted), integers of any size (bases, `_`
 //! separators, `$c`), floats, strings, binaries with every escape and bit
@@ -24,8 +25,8 @@ pub use document::{Document, TermKind, TextTerm};
 pub use lex::Int;
 pub use parse::SyntaxError;
 
-use crate::term::{with_items, Atom, Term};
 use parse::{Container, Visitor};
+use vbeam_native_core::term::{with_items, Atom, Term};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
