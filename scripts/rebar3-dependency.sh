@@ -15,7 +15,7 @@ cat > "$work/user/rebar.config" <<CONFIG
 {deps, [{vbeam_native, {git, "file://$repo", {ref, "$commit"}}}]}.
 CONFIG
 cat > "$work/user/src/hello_user.app.src" <<'APP'
-{application, hello_user, [{vsn, "0"}, {applications, [kernel, stdlib, vbeam_native]}]}.
+{application, hello_user, [{description, "Depends on vbeam_native"}, {vsn, "0"}, {applications, [kernel, stdlib, vbeam_native]}]}.
 APP
 cat > "$work/user/src/hello_user.erl" <<'ERL'
 -module(hello_user).
