@@ -9,6 +9,7 @@ mod arrays;
 pub mod faults;
 mod float;
 mod libm;
+pub mod libm_constants;
 mod math;
 mod parse_float;
 mod system;
