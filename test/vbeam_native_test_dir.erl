@@ -7,7 +7,7 @@
 -export([dir/1]).
 
 %% @doc The directory `Sub' (a relative path) of this run, created.
--spec dir(file:name()) -> file:filename().
+-spec dir(string()) -> file:filename_all().
 dir(Sub) ->
     D = filename:join(run_dir(), Sub),
     ok = filelib:ensure_path(D),
