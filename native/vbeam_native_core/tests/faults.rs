@@ -23,14 +23,7 @@ const SIGSEGV: i32 = 11;
 /// A module of `functions` (IR text, `A0` and `RET` standing for the first
 /// argument and the result register) for `isa` in `format`.
 fn module(isa: &str, format: &str, functions: &str) -> String {
-    let (a0, ret) = match isa {
-        "x86_64" => ("rdi", "rax"),
-        _ => ("x0", "x0"),
-    };
-    let functions = functions.replace("A0", &format!("{{preg, {a0}}}")).replace("RET", &format!("{{preg, {ret}}}"));
-    format!(
-        "#{{target => {isa}, format => {format}, functions => [{functions}], data => [], bss => [], imports => []}}."
-    )
+    common::module_text(isa, format, &common::with_registers(isa, functions), "", "")
 }
 
 /// `main` calls `sum(0)`, which calls `get(0)`, which loads from address

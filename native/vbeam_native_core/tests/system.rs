@@ -20,23 +20,9 @@ const ISAS: [&str; 2] = ["x86_64", "arm64"];
 /// two argument registers and `RET` for the result register, and `NL` for
 /// a vreg holding "\n" (vreg 50) and `BAR` for one holding "|" (vreg 51).
 fn program(isa: &str, format: &str, body: &str) -> String {
-    let (a0, a1, ret) = match isa {
-        "x86_64" => ("rdi", "rsi", "rax"),
-        _ => ("x0", "x1", "x0"),
-    };
-    let body = body
-        .replace("A0", &format!("{{preg, {a0}}}"))
-        .replace("A1", &format!("{{preg, {a1}}}"))
-        .replace("RET", &format!("{{preg, {ret}}}"))
-        .replace("NL", "{vreg, 50}")
-        .replace("BAR", "{vreg, 51}");
-    format!(
-        "#{{target => {isa}, format => {format}, functions => [
-          #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 60,
-            body => [{{string_lit, {{vreg, 50}}, <<\"\\n\">>}}, {{string_lit, {{vreg, 51}}, <<\"|\">>}},
-                     {body}, ret]}}],
-          data => [], bss => [], imports => []}}."
-    )
+    let body = common::with_registers(isa, body).replace("NL", "{vreg, 50}").replace("BAR", "{vreg, 51}");
+    let strings = "{string_lit, {vreg, 50}, <<\"\\n\">>}, {string_lit, {vreg, 51}, <<\"|\">>}";
+    common::module_text(isa, format, &common::main_function(60, &format!("{strings}, {body}, ret")), "", "")
 }
 
 /// The binary, or the error's text.

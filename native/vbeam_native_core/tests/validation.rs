@@ -1,16 +1,14 @@
 //! Modules that mean nothing executable are refused with the error that
 //! says why, and valid ones the spec allows are not.
 
+mod common;
+
 use vbeam_native_core::compile_term;
 use vbeam_native_core::error::{CompileError, DecodeError, Error};
 
 /// Compiles a module whose `main` has `body`, with `data`/`bss` entries.
 fn compile(target: &str, body: &str, data: &str, bss: &str) -> Result<Vec<u8>, Error<String>> {
-    let text = format!(
-        "#{{target => {target}, format => elf64, functions => [
-           #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 4, body => [{body}]}}],
-           data => [{data}], bss => [{bss}], imports => []}}."
-    );
+    let text = common::module_text(target, "elf64", &common::main_function(4, body), data, bss);
     let term = vbeam_native_ir_text::parse(&text).unwrap();
     compile_term(&&term, None, None).map_err(|e| match e {
         Error::Decode(d) => Error::Decode(match d {

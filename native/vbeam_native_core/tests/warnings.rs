@@ -3,6 +3,8 @@
 //! fixtures and the V generator's own output exactly the reads that a
 //! brute-force dataflow over single instructions finds.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -15,13 +17,10 @@ use vbeam_native_core::{compile_module, compile_module_with_warnings, compile_te
 /// A module whose `main` has `body` (and a function `f` of one parameter
 /// with `f_body`).
 fn module_text(target: &str, body: &str, f_body: &str) -> String {
-    format!(
-        "#{{target => {target}, format => elf64, functions => [
-           #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 8, body => [{body}]}},
-           #{{name => <<\"f\">>, arity => 1, exported => false, params => [{{vreg, 0}}], locals => 8,
-              body => [{f_body}]}}],
-           data => [], bss => [], imports => []}}."
-    )
+    let f = format!(
+        "#{{name => <<\"f\">>, arity => 1, exported => false, params => [{{vreg, 0}}], locals => 8, body => [{f_body}]}}"
+    );
+    common::module_text(target, "elf64", &format!("{}, {f}", common::main_function(8, body)), "", "")
 }
 
 /// The warnings of a module whose `main` has `body`, checking that they
