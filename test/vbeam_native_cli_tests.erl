@@ -10,10 +10,7 @@ ebin() -> filename:dirname(code:which(vbeam_native)).
 
 fixture(Name) -> filename:join([vbeam_native_run_tests:root(), "test", "fixtures", Name]).
 
-tmp(Name) ->
-    Path = filename:join([filename:basedir(user_cache, "vbeam_native_tests"), "cli", Name]),
-    ok = filelib:ensure_dir(Path),
-    Path.
+tmp(Name) -> filename:join(vbeam_native_test_dir:dir("cli"), Name).
 
 %% `erl -noshell -pa Ebin -eval Expr Extra…' in `Dir': its output (stdout
 %% and stderr) and exit status.

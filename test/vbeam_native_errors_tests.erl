@@ -94,7 +94,15 @@ reserved_names_test_() ->
      ?_assertEqual({error, {reserved_name, <<"__vbeam_lit0_0">>}},
                    vbeam_native:compile(M#{data := [{<<"__vbeam_lit0_0">>, 1, <<"x">>}]})),
      ?_assertEqual({error, {reserved_name, <<"__vbeam_heap_end">>}},
-                   vbeam_native:compile(M#{bss := [{<<"__vbeam_heap_end">>, 8, 8}]}))].
+                   vbeam_native:compile(M#{bss := [{<<"__vbeam_heap_end">>, 8, 8}]})),
+     %% Nor are they the program's to call, even as stubs.
+     [?_assertEqual({error, {reserved_name, <<"__vbeam_string_new">>}},
+                    vbeam_native:compile((module_body([{call, {sym, <<"__vbeam_string_new">>}}, ret]))
+                                         #{allow_stubs => Stubs}))
+      || Stubs <- [false, true]],
+     ?_assertEqual({error, {reserved_name, <<"__vbeam_alloc">>}},
+                   vbeam_native:compile(M#{data := [{<<"t">>, 8, [{sym, <<"__vbeam_alloc">>}]}],
+                                           allow_stubs => true}))].
 
 %% Images that move when loaded keep alignments up to their page size.
 alignment_test_() ->

@@ -25,10 +25,7 @@ find_root(Dir) ->
         false -> find_root(filename:dirname(Dir))
     end.
 
-work_dir() ->
-    D = filename:join(root(), "_build/test_runs"),
-    ok = filelib:ensure_path(D),
-    D.
+work_dir() -> vbeam_native_test_dir:dir("runs").
 
 expected(Name) ->
     {ok, Out} = file:read_file(filename:join(fixtures_dir(), Name ++ ".stdout")),

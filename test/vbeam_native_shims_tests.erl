@@ -29,8 +29,7 @@ elf_emit_test() ->
     %% mov edi, 42; mov eax, 60; syscall
     Code = <<16#BF, 42:32/little, 16#B8, 60:32/little, 16#0F, 16#05>>,
     {ok, <<127, "ELF", 2, 1, _/binary>> = Elf} = vbeam_native_elf:emit(x86_64, Code, <<"data">>, #{}),
-    Exe = filename:join(filename:basedir(user_cache, "vbeam_native_tests"), "exit42"),
-    ok = filelib:ensure_dir(Exe),
+    Exe = filename:join(vbeam_native_test_dir:dir("shims"), "exit42"),
     ok = file:write_file(Exe, Elf),
     ok = file:change_mode(Exe, 8#755),
     Port = open_port({spawn_executable, Exe}, [exit_status]),
@@ -40,8 +39,7 @@ elf_emit_test() ->
 macho_emit_test() ->
     Code = <<16#B8, 42:32/little, 16#C3>>,
     {ok, <<16#CF, 16#FA, 16#ED, 16#FE, _/binary>> = MachO} = vbeam_native_macho:emit(x86_64, Code, <<"data">>, #{}),
-    Exe = filename:join(filename:basedir(user_cache, "vbeam_native_tests"), "exit42.macho"),
-    ok = filelib:ensure_dir(Exe),
+    Exe = filename:join(vbeam_native_test_dir:dir("shims"), "exit42.macho"),
     ok = file:write_file(Exe, MachO),
     ?assertEqual(42, vbeam_native_run_tests:exit_status_under_loader(Exe)).
 
@@ -65,8 +63,7 @@ ir_helpers_test() ->
     ?assertEqual(ok, vbeam_native_ir:validate_function(vbeam_native_ir:new_function(<<"f">>, 1, [ret]))),
     ?assertMatch({error, {undefined_label, <<"f">>, <<"x">>}},
                  vbeam_native_ir:validate_function(vbeam_native_ir:new_function(<<"f">>, 1, [{jmp, <<"x">>}]))),
-    Path = filename:join(filename:basedir(user_cache, "vbeam_native_tests"), "m.ir"),
-    ok = filelib:ensure_dir(Path),
+    Path = filename:join(vbeam_native_test_dir:dir("shims"), "m.ir"),
     ok = vbeam_native_ir:write_file(Path, M2),
     ?assertEqual({ok, M2}, vbeam_native_ir:parse_file(Path)),
     Text = lists:flatten(io_lib:format("~s", [vbeam_native_ir:pretty_print(M2)])),

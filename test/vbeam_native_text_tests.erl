@@ -6,10 +6,7 @@
 -module(vbeam_native_text_tests).
 -include_lib("eunit/include/eunit.hrl").
 
-tmp(Name) ->
-    Path = filename:join([filename:basedir(user_cache, "vbeam_native_tests"), "text", Name]),
-    ok = filelib:ensure_dir(Path),
-    Path.
+tmp(Name) -> filename:join(vbeam_native_test_dir:dir("text"), Name).
 
 write(Name, Chars) ->
     Path = tmp(Name),
@@ -159,13 +156,16 @@ agrees_with_file_consult_test_() ->
         end
      end} || Text <- Cases].
 
-%% Nesting deeper than any stack: read with an explicit one.
-deep_nesting_test() ->
-    N = 200000,
+%% Terms nest up to 1,000 levels; one more is a syntax error where it opens.
+nesting_limit_test() ->
     Path = tmp("deep.txt"),
-    ok = file:write_file(Path, [lists:duplicate(N, $[), lists:duplicate(N, $]), ".\n"]),
+    Nested = fun(N) -> ok = file:write_file(Path, [lists:duplicate(N, $[), lists:duplicate(N, $]), ".\n"]) end,
+    ok = Nested(1000),
     {ok, [Deep]} = vbeam_native_ir:consult(Path),
-    ?assertEqual(N - 1, depth(Deep, 0)).
+    ?assertEqual(999, depth(Deep, 0)),
+    ok = Nested(1001),
+    {error, {syntax, Path, 1, 1001, Message}} = vbeam_native_ir:consult(Path),
+    ?assertNotEqual(nomatch, string:find(Message, "terms nested deeper than 1000 levels")).
 
 depth([], D) -> D;
 depth([X], D) -> depth(X, D + 1).

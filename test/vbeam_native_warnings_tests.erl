@@ -21,9 +21,7 @@
 -define(WARNINGS, [{unwritten_read, <<"main">>, 1, 5}, {cmp_with_itself, <<"main">>, 3, {vreg, 0}}]).
 
 source() ->
-    Path = filename:join([filename:basedir(user_cache, "vbeam_native_tests"), "warnings",
-                          "w" ++ os:getpid() ++ ".ir"]),
-    ok = filelib:ensure_dir(Path),
+    Path = filename:join(vbeam_native_test_dir:dir("warnings"), "w.ir"),
     ok = file:write_file(Path, ?TEXT),
     Path.
 

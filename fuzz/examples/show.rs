@@ -99,7 +99,7 @@ fn main() {
                     }
                     results(&Etf(&term));
                 } else if let Ok(text) = std::str::from_utf8(&data) {
-                    match vbeam_native_core::term_text::parse(text) {
+                    match vbeam_native_ir_text::parse(text) {
                         Ok(v) => results(&&v),
                         Err(e) => println!("text: {e}"),
                     }

@@ -981,7 +981,7 @@ impl<'u, 'a> Gen<'u, 'a> {
 
 /// The module term of a fixture's text, read with the core's reader.
 fn fixture_term(text: &str) -> ETerm {
-    match vbeam_native_core::term_text::parse(text) {
+    match vbeam_native_ir_text::parse(text) {
         Ok(value) => crate::etf::from_term(&&value),
         Err(_) => atom("unreadable_fixture"),
     }

@@ -1,6 +1,6 @@
 //! `eetf` terms as Erlang term text (what `io:format("~p.~n")` would write,
 //! give or take layout), so any input the fuzzers build can be saved as a
-//! `.ir` file and replayed with `vbeam_native:main/1` or `term_text::parse`.
+//! `.ir` file and replayed with `vbeam_native:main/1` or `vbeam_native_ir_text::parse`.
 
 use std::fmt::Write;
 

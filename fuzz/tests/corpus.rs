@@ -52,7 +52,7 @@ fn fixture_seeds_compile_as_etf_and_as_text() {
             compile_everywhere(&Etf(&term)).map(|_| ()).map_err(|e| e.to_string())
         } else {
             let value =
-                vbeam_native_core::term_text::parse(std::str::from_utf8(&data).expect("UTF-8")).expect("parses");
+                vbeam_native_ir_text::parse(std::str::from_utf8(&data).expect("UTF-8")).expect("parses");
             compile_everywhere(&&value).map(|_| ()).map_err(|e| e.to_string())
         };
         result.unwrap_or_else(|e| panic!("{}: {e}", f.display()));

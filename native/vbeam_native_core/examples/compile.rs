@@ -3,14 +3,14 @@
 
 use std::time::Instant;
 
-use vbeam_native_core::{compile::compile, decode::decode_module, term_text};
+use vbeam_native_core::{compile::compile, decode::decode_module};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let input = args.get(1).expect("usage: compile IN.ir [OUT]");
     let text = std::fs::read_to_string(input).expect("readable input");
     let t0 = Instant::now();
-    let term = term_text::parse(&text).expect("an IR term");
+    let term = vbeam_native_ir_text::parse(&text).expect("an IR term");
     let t1 = Instant::now();
     let module = decode_module(&&term, None, None).unwrap_or_else(|e| panic!("{e}"));
     let decoded = t1.elapsed();

@@ -19,15 +19,18 @@ use crate::code::CodeBuffer;
 use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
 use crate::error::{CompileError, DecodeError, Error};
 use crate::expand;
+use crate::format;
+use crate::image::Image;
 use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand, Symbol};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::lower::{self, FnCtx};
-use crate::operands::CallInfo;
+use crate::operands::{CallInfo, Plan};
 use crate::os::{self, syscall, syscall::Caller};
 use crate::regalloc;
 use crate::regs::RegSet;
 use crate::runtime;
+use crate::runtime::faults::{self, TableEntry};
 use crate::target::Target;
 use crate::validate::{self, ModuleNames, Needs};
 use crate::warnings::{self, Warning};
@@ -115,7 +118,7 @@ fn header(f: &Function) -> Function {
 
 struct FnInfo<'a> {
     arities: &'a HashMap<String, u32>,
-    syscalls: &'a [(usize, syscall::Plan)],
+    syscalls: &'a [(usize, Plan)],
     returns_value: bool,
 }
 
@@ -123,7 +126,7 @@ impl CallInfo for FnInfo<'_> {
     fn call_arity(&self, name: &str) -> Option<u32> {
         self.arities.get(name).copied()
     }
-    fn syscall_plan(&self, index: usize) -> Option<syscall::Plan> {
+    fn syscall_plan(&self, index: usize) -> Option<Plan> {
         let k = self.syscalls.binary_search_by_key(&index, |(i, _)| *i).ok()?;
         Some(self.syscalls[k].1)
     }
@@ -405,7 +408,7 @@ fn finish(
 
     let target = compiler.target;
     // Calls were checked with their functions; what is left is data.
-    if let Some(name) = builtins.iter().find(|name| !os::provides_builtin(target, name)) {
+    if let Some(name) = builtins.iter().find(|name| !runtime::provides_builtin(target, name)) {
         let entry =
             module.data.iter().find(|d| d.refs.iter().any(|r| matches!(&r.symbol, Symbol::Function(f) if f == name)));
         let entry = entry.expect("only calls and data name builtins").name.clone();
@@ -449,7 +452,7 @@ fn finish(
         refs: d.refs,
         read_only,
     };
-    let data = module
+    let mut data: Vec<DataSymbol> = module
         .data
         .into_iter()
         .map(|d| initialised(d, false))
@@ -464,7 +467,35 @@ fn finish(
         }))
         .collect();
     let entry = functions.len() - 1;
-    link::link(target, functions, data, entry, os::catches_faults(target))
+    if !os::catches_faults(target) {
+        return Ok(format::write(&link::link(target, functions, data, entry)?));
+    }
+    // The fault report's table of every function but the entry point: its
+    // room reserved now, its bytes written once the code's place is known.
+    let tabled: Vec<(usize, u32)> =
+        functions.iter().enumerate().filter(|(i, _)| *i != entry).map(|(i, f)| (i, f.code.frame_ready)).collect();
+    let size = faults::table_size(tabled.iter().map(|(i, _)| functions[*i].name.as_str()));
+    data.push(DataSymbol {
+        name: faults::FUNCTION_TABLE.into(),
+        align: 8,
+        bytes: Some(vec![0; size as usize]),
+        size,
+        refs: Vec::new(),
+        read_only: true,
+    });
+    let mut image = link::link(target, functions, data, entry)?;
+    write_function_table(&mut image, &tabled);
+    Ok(format::write(&image))
+}
+
+/// Fills the fault report's table (`faults::FUNCTION_TABLE`) of the
+/// functions `tabled`: their numbers and where their frames are ready.
+fn write_function_table(image: &mut Image, tabled: &[(usize, u32)]) {
+    let entries: Vec<TableEntry> =
+        tabled.iter().map(|&(i, ready)| TableEntry { symbol: &image.functions[i], ready }).collect();
+    let table_addr = image.data_symbols.iter().find(|d| d.name == faults::FUNCTION_TABLE).expect("room reserved").addr;
+    let bytes = faults::table_bytes(&entries, image.text_addr().wrapping_sub(table_addr) as i64);
+    image.read_only_bytes_mut(faults::FUNCTION_TABLE).expect("room reserved").copy_from_slice(&bytes);
 }
 
 /// Code without a frame: the process entry point (see `os::start`) and

@@ -7,6 +7,11 @@
 
 use std::fmt;
 
+pub mod builder;
+
+/// The function a program starts in.
+pub const ENTRY_POINT: &str = "main";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
     X86_64,

@@ -4,7 +4,10 @@
 //!
 //! Pipeline: `decode` → `validate` → per function `liveness` + `regalloc` →
 //! `isa::<arch>::lower` (machine instructions) → `isa::<arch>::emit` (bytes)
-//! → `link` (layout, fixups) → `elf` / `macho` / `pe` (the file).
+//! → `link` (layout, fixups: an `image::Image`) → `format` (the file:
+//! ELF, Mach-O or PE). The runtime's routines and the OS layer's
+//! primitives are IR, written with `ir::builder`. No two modules import
+//! each other, directly or around a circle (`tests/import_cycles.rs`).
 
 pub mod code;
 pub mod compile;
@@ -12,6 +15,7 @@ pub mod decode;
 pub mod error;
 pub mod expand;
 pub mod format;
+pub mod image;
 pub mod ir;
 pub mod isa;
 pub mod link;
@@ -26,7 +30,6 @@ pub mod regs;
 pub mod runtime;
 pub mod target;
 pub mod term;
-pub mod term_text;
 pub mod validate;
 pub mod warnings;
 pub use compile::{compile_module, compile_module_with_warnings, compile_term, compile_term_with_warnings};

@@ -1,15 +1,15 @@
 //! The linker: joins the functions' code into one text section, lays out
-//! data and bss, asks the format's writer where the sections go, patches
-//! every reference, and hands the finished image to the writer.
+//! data and bss, asks the format's writer where the sections go, and
+//! patches every reference: the result is the `Image` a writer puts in a
+//! file (`format::write`).
 
 use std::collections::HashMap;
 
 use crate::code::{self, CodeBuffer, Fixup, RelocTarget};
 use crate::error::CompileError;
-use crate::format::{self, Placement};
-use crate::ir::Isa;
-use crate::ir::{DataRef, Symbol};
-use crate::runtime::faults::{self, TableEntry};
+use crate::format;
+use crate::image::{FunctionSymbol, Image, PlacedData, Section, Sizes};
+use crate::ir::{DataRef, Isa, Symbol};
 use crate::target::Target;
 
 /// Functions start on this boundary (a cache-line fraction both ISAs like).
@@ -42,17 +42,6 @@ pub struct DataSymbol {
     pub read_only: bool,
 }
 
-/// The section an entry is placed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    /// Constant, with the code.
-    ReadOnly,
-    /// Initialised, writable.
-    Data,
-    /// Zero-filled, writable.
-    Bss,
-}
-
 impl DataSymbol {
     fn section(&self) -> Section {
         match (&self.bytes, self.read_only) {
@@ -63,100 +52,15 @@ impl DataSymbol {
     }
 }
 
-/// A function's place in the text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FunctionSymbol {
-    pub name: String,
-    /// Offset of the first instruction from the start of the text.
-    pub offset: u32,
-    pub size: u32,
-    pub global: bool,
-}
-
-/// A data or bss entry's place in memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlacedData {
-    pub name: String,
-    pub addr: u64,
-    pub size: u64,
-    pub section: Section,
-}
-
-/// The linked program, every address final: what a writer puts in a file.
-#[derive(Debug)]
-pub struct Image {
-    pub target: Target,
-    pub placement: Placement,
-    pub text: Vec<u8>,
-    /// The read-only data, from `placement.rodata_addr`.
-    pub rodata: Vec<u8>,
-    /// The initialised data, from `placement.data_addr`.
-    pub data: Vec<u8>,
-    /// Zero-filled bytes after `data`.
-    pub bss_size: u64,
-    pub functions: Vec<FunctionSymbol>,
-    pub data_symbols: Vec<PlacedData>,
-    /// Address of the process entry point.
-    pub entry: u64,
-    /// The sizes `placement` was computed from.
-    pub sizes: Sizes,
-    /// Addresses where an absolute address is stored, in ascending order:
-    /// what a loader moving the image must adjust.
-    pub absolute_pointers: Vec<u64>,
-}
-
-impl Image {
-    pub fn text_addr(&self) -> u64 {
-        self.placement.text_addr
-    }
-    pub fn function_addr(&self, f: &FunctionSymbol) -> u64 {
-        self.placement.text_addr + f.offset as u64
-    }
-}
-
-/// The sizes a writer lays its sections out from.
-#[derive(Clone, Copy, Debug)]
-pub struct Sizes {
-    pub text: u64,
-    /// Read-only data, and its alignment (a power of two).
-    pub rodata: u64,
-    pub rodata_align: u64,
-    /// Initialised data bytes.
-    pub data: u64,
-    /// Data and bss together, in memory.
-    pub data_in_memory: u64,
-    /// The data section's alignment (a power of two, at least 16).
-    pub data_align: u64,
-    /// Whether there are read-only, initialised and zero-filled entries
-    /// (each kind has its section, even when its entries are empty).
-    pub read_only_entries: bool,
-    pub initialised_entries: bool,
-    pub zero_filled_entries: bool,
-}
-
 /// Links `functions` (the entry point is number `entry`) and `data` into
-/// an executable file for `target`; with `function_table`, adds the table
-/// of every function but the entry point that `runtime::faults` reads.
+/// an image for `target`, every address final.
 pub fn link(
     target: Target,
     functions: Vec<FunctionCode>,
-    mut data: Vec<DataSymbol>,
+    data: Vec<DataSymbol>,
     entry: usize,
-    function_table: bool,
-) -> Result<Vec<u8>, CompileError> {
+) -> Result<Image, CompileError> {
     let writer = format::writer(target);
-    let tabled = |i: &usize| *i != entry;
-    if function_table {
-        let size = faults::table_size((0..functions.len()).filter(tabled).map(|i| functions[i].name.as_str()));
-        data.push(DataSymbol {
-            name: faults::FUNCTION_TABLE.into(),
-            align: 8,
-            bytes: Some(vec![0; size as usize]),
-            size,
-            refs: Vec::new(),
-            read_only: true,
-        });
-    }
     let names = Names::new(&functions, &data);
     let (mut text, fixups, symbols) = join(target.isa, &functions, &names);
     let align_of = |read_only: bool| {
@@ -197,26 +101,11 @@ pub fn link(
             CompileError::TooLarge(format!("a reference from offset {:#x} of the code cannot reach {to:#x}", f.offset))
         })?;
     }
-    // The table, last of the entries, once the code's place is known.
-    let table = function_table.then(|| {
-        let entries: Vec<TableEntry> = (0..functions.len())
-            .filter(tabled)
-            .map(|i| TableEntry { symbol: &symbols[i], ready: functions[i].code.frame_ready })
-            .collect();
-        let text_from_table = placement.text_addr.wrapping_sub(data_addrs[data.len() - 1]) as i64;
-        faults::table_bytes(&entries, text_from_table)
-    });
     let mut initialised = vec![0u8; layout.data_size as usize];
     let mut rodata = vec![0u8; layout.rodata_size as usize];
     let mut absolute_pointers = Vec::new();
-    for (i, (d, offset)) in data.iter().zip(&layout.offsets).enumerate() {
-        let bytes = match &table {
-            Some(table) if i == data.len() - 1 => table,
-            _ => {
-                let Some(bytes) = &d.bytes else { continue };
-                bytes
-            }
-        };
+    for (d, offset) in data.iter().zip(&layout.offsets) {
+        let Some(bytes) = &d.bytes else { continue };
         let at = *offset as usize;
         if d.read_only {
             debug_assert!(d.refs.is_empty(), "read-only data holds no addresses");
@@ -240,7 +129,7 @@ pub fn link(
         .zip(data_addrs)
         .map(|(d, addr)| PlacedData { section: d.section(), name: d.name, addr, size: d.size })
         .collect();
-    let image = Image {
+    Ok(Image {
         target,
         entry: function_addr(entry as u32),
         placement,
@@ -252,10 +141,7 @@ pub fn link(
         data_symbols,
         sizes,
         absolute_pointers,
-    };
-    let mut file = writer.write(&image);
-    writer.finish(&image, &mut file);
-    Ok(file)
+    })
 }
 
 /// The program's functions and data entries by name.

@@ -850,7 +850,7 @@ mod tests {
         fn call_arity(&self, _: &str) -> Option<u32> {
             Some(0)
         }
-        fn syscall_plan(&self, _: usize) -> Option<crate::os::syscall::Plan> {
+        fn syscall_plan(&self, _: usize) -> Option<crate::operands::Plan> {
             None
         }
         fn returns_value(&self) -> bool {

@@ -11,7 +11,7 @@ use std::ops::Range;
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::error::CompileError;
 use crate::ir::{self, Dst, Function, Operand, PReg, Reg, Src};
-use crate::os::syscall::Plan;
+use crate::operands::Plan;
 use crate::os::{self, Failure, Trap};
 use crate::regalloc::{Allocation, Loc};
 use crate::regs::RegSet;

@@ -4,8 +4,22 @@
 //! this one module.
 
 use crate::ir::*;
-use crate::os::syscall::Plan;
 use crate::regs::{CallConv, RegSet};
+
+/// How to issue one `syscall` of the IR (decided by `os::syscall`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The number to load into the kernel's number register, or `None` to
+    /// issue the call with the number the IR left in the register.
+    pub number: Option<i64>,
+    /// How many argument registers the call reads.
+    pub args: u32,
+    /// Registers destroyed besides the result.
+    pub clobbers: RegSet,
+    /// The destroyed registers the IR's convention says survive: the
+    /// lowering saves those the IR keeps live across the call.
+    pub preserved: RegSet,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

@@ -6,19 +6,19 @@
 //! calls.
 
 mod arrays;
-pub mod builder;
 pub mod faults;
 mod float;
 mod libm;
+pub mod libm_constants;
 mod math;
 mod parse_float;
-pub mod system;
+mod system;
 mod text;
 
 use crate::ir::*;
 use crate::os;
-use crate::target::Target;
-use builder::Builder;
+use crate::target::{Os, Target};
+use os::Builder;
 
 pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 
@@ -165,6 +165,12 @@ pub fn is_reserved(name: &str) -> bool {
     name.starts_with(RESERVED_PREFIX)
 }
 
+/// Whether the builtin `name` can exist on `target`: a UEFI application
+/// has no files and no stdin.
+pub fn provides_builtin(target: Target, name: &str) -> bool {
+    target.os != Os::Uefi || !system::needs_files(name)
+}
+
 fn is_routine(name: &str) -> bool {
     is_reserved(name) || is_builtin(name)
 }
@@ -229,7 +235,7 @@ pub fn build<'a>(
         }
     }
     for name in stubs {
-        let mut b = Builder::new(target, name);
+        let mut b = Builder::new(target, target.cc.result, name);
         b.ret(Src::Imm(0));
         rt.functions.push(b.finish());
     }
@@ -253,7 +259,7 @@ fn bss_size(name: &str) -> Option<u64> {
 }
 
 fn routine(target: Target, name: &str) -> Function {
-    let mut b = Builder::new(target, name);
+    let mut b = Builder::new(target, target.cc.result, name);
     if os::primitive(target, name, &mut b) {
         return b.finish();
     }

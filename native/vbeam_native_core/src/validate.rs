@@ -10,12 +10,9 @@ use crate::error::CompileError;
 use crate::format;
 use crate::ir::*;
 use crate::operands::for_each_reg;
-use crate::os;
 use crate::regs::preg_name;
 use crate::runtime;
 use crate::target::Target;
-
-pub const ENTRY_POINT: &str = "main";
 
 /// The module's own names, known before any function body is read.
 #[derive(Debug, Clone, Default)]
@@ -214,7 +211,8 @@ pub fn data_needs(data: &[DataEntry], names: &ModuleNames) -> Needs {
 }
 
 /// Splits the names called but not defined into builtins and, when the
-/// module allows them, stubs; fails naming the rest.
+/// module allows them, stubs; fails naming the rest. The backend's own
+/// routines are never the program's to call, not even as stubs.
 pub fn resolve(
     unresolved: BTreeSet<String>,
     allow_stubs: bool,
@@ -222,6 +220,9 @@ pub fn resolve(
     let mut builtins = BTreeSet::new();
     let mut stubs = BTreeSet::new();
     let mut missing = Vec::new();
+    if let Some(name) = unresolved.iter().find(|name| runtime::is_reserved(name)) {
+        return Err(CompileError::ReservedName(name.clone()));
+    }
     for name in unresolved {
         if runtime::is_builtin(&name) {
             builtins.insert(name);
@@ -347,7 +348,7 @@ pub fn check_function(
             }
         }
         if let Some(name) = callee(inst).filter(|name| !names.functions.contains_key(name)) {
-            if runtime::is_builtin(&name) && !os::provides_builtin(target, &name) {
+            if runtime::is_builtin(&name) && !runtime::provides_builtin(target, &name) {
                 let format = target.format().name();
                 return Err(CompileError::UnavailableBuiltin { function: f.name.clone(), index, name, format });
             }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use vbeam_native_core::decode::decode_module;
 use vbeam_native_core::warnings::module_warnings;
-use vbeam_native_core::{compile_term, compile_term_with_warnings, term_text};
+use vbeam_native_core::{compile_term, compile_term_with_warnings};
 
 #[test]
 fn every_file_the_generator_wrote_compiles_or_names_what_is_missing() {
@@ -22,7 +22,8 @@ fn every_file_the_generator_wrote_compiles_or_names_what_is_missing() {
     let mut compiled = 0;
     for path in &paths {
         let name = path.file_name().unwrap().to_string_lossy();
-        let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         match compile_term(&&term, None, None) {
             Ok(binary) => {
                 assert!(binary.starts_with(b"\x7fELF"), "{name}");

@@ -11,8 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Isa;
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
 const ISAS: [&str; 2] = ["x86_64", "arm64"];
@@ -23,14 +23,7 @@ const SIGSEGV: i32 = 11;
 /// A module of `functions` (IR text, `A0` and `RET` standing for the first
 /// argument and the result register) for `isa` in `format`.
 fn module(isa: &str, format: &str, functions: &str) -> String {
-    let (a0, ret) = match isa {
-        "x86_64" => ("rdi", "rax"),
-        _ => ("x0", "x0"),
-    };
-    let functions = functions.replace("A0", &format!("{{preg, {a0}}}")).replace("RET", &format!("{{preg, {ret}}}"));
-    format!(
-        "#{{target => {isa}, format => {format}, functions => [{functions}], data => [], bss => [], imports => []}}."
-    )
+    common::module_text(isa, format, &common::with_registers(isa, functions), "", "")
 }
 
 /// `main` calls `sum(0)`, which calls `get(0)`, which loads from address
@@ -68,7 +61,7 @@ const NULL_CALL: &str = "
       body => [{mov_imm, {vreg, 0}, 0}, {call_indirect, {vreg, 0}}, ret]}";
 
 fn compile(text: &str) -> Vec<u8> {
-    compile_term(&&term_text::parse(text).unwrap(), None, None).unwrap()
+    compile_term(&&vbeam_native_ir_text::parse(text).unwrap(), None, None).unwrap()
 }
 
 fn work_dir(name: &str) -> PathBuf {

@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Format;
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
 struct Fixture {
@@ -64,7 +64,7 @@ fn check_all(format: Format, run: impl Fn(&Fixture, Vec<u8>) -> Result<(Vec<u8>,
     let all = fixtures();
     let mut failures = Vec::new();
     for fx in &all {
-        let term = term_text::parse(&std::fs::read_to_string(&fx.path).unwrap()).unwrap();
+        let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(&fx.path).unwrap()).unwrap();
         let binary = match compile_term(&&term, None, Some(format)) {
             Ok(b) => b,
             Err(e) => {

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use vbeam_native_core::{compile_term, term_text};
+use vbeam_native_core::compile_term;
 
 /// An IR stack slot 2.2 million slots (17.6 MiB) into the frame.
 const FAR_SLOT: u32 = 2_200_000;
@@ -26,7 +26,7 @@ fn a_frame_beyond_sixteen_mib_runs_on_arm64() {
                          {{print_int, {{vreg, 0}}}}, ret]}}],
            data => [], bss => [], imports => []}}."
     );
-    let term = term_text::parse(&text).unwrap();
+    let term = vbeam_native_ir_text::parse(&text).unwrap();
     let binary = compile_term(&&term, None, None).unwrap();
     let exe = std::env::temp_dir().join(format!("vbeam_huge_frame_{}", std::process::id()));
     common::write_executable(&exe, &binary);

@@ -6,8 +6,8 @@
 
 mod common;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Isa;
-use vbeam_native_core::{compile_term, term_text};
 
 /// Additions per block: 4 bytes each on arm64, 1.2 MB a block.
 const ADDS: usize = 300_000;
@@ -40,7 +40,7 @@ fn program(isa: &str) -> String {
 #[test]
 fn branches_reach_across_functions_larger_than_a_mebibyte() {
     for isa in ["x86_64", "arm64"] {
-        let term = term_text::parse(&program(isa)).unwrap();
+        let term = vbeam_native_ir_text::parse(&program(isa)).unwrap();
         let binary = compile_term(&&term, None, None).unwrap_or_else(|e| panic!("{isa}: {e}"));
         assert!(binary.len() > 3 << 20, "{isa}: {} bytes: the blocks are not large enough", binary.len());
         let exe = std::env::temp_dir().join(format!("vbeam_long_branches_{isa}_{}", std::process::id()));

@@ -11,8 +11,8 @@ use object::read::macho::{LoadCommandVariant, MachHeader, MachOFile64, Segment a
 use object::{Endianness, Object, ObjectSection, ObjectSegment, ObjectSymbol};
 use sha2::{Digest, Sha256};
 use vbeam_native_core::compile::START_SYMBOL;
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Format;
-use vbeam_native_core::{compile_term, term_text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures").join(name)
@@ -21,7 +21,7 @@ fn fixture(name: &str) -> PathBuf {
 /// The fixture `name_isa.ir` compiled as a Mach-O.
 fn compile(name: &str, isa: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(fixture(&format!("{name}_{isa}.ir"))).unwrap();
-    let term = term_text::parse(&text).unwrap();
+    let term = vbeam_native_ir_text::parse(&text).unwrap();
     compile_term(&&term, None, Some(Format::Macho)).unwrap()
 }
 

@@ -6,8 +6,8 @@ mod common;
 
 use std::process::Command;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::{Format, Isa};
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
 const GREEDY: &str = "#{target => x86_64, format => elf64, functions => [
@@ -18,7 +18,7 @@ const GREEDY: &str = "#{target => x86_64, format => elf64, functions => [
 
 #[test]
 fn heap_exhaustion_is_a_clear_error() {
-    let term = term_text::parse(GREEDY).unwrap();
+    let term = vbeam_native_ir_text::parse(GREEDY).unwrap();
     let binary = compile_term(&&term, None, None).unwrap();
     let exe = std::env::temp_dir().join(format!("vbeam_greedy_{}", std::process::id()));
     common::write_executable(&exe, &binary);
@@ -31,7 +31,7 @@ fn heap_exhaustion_is_a_clear_error() {
 #[test]
 fn heap_exhaustion_is_a_clear_error_on_macos() {
     for isa in [Isa::X86_64, Isa::Arm64] {
-        let term = term_text::parse(GREEDY).unwrap();
+        let term = vbeam_native_ir_text::parse(GREEDY).unwrap();
         let binary = compile_term(&&term, Some(isa), Some(Format::Macho)).unwrap();
         let options = macho::Options { memory_limit: 1 << 30, ..macho::Options::default() };
         let run = macho::run(&binary, &options).unwrap();

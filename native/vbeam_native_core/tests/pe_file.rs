@@ -9,8 +9,8 @@ use object::pe;
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::{LittleEndian as LE, Object, ObjectSection, ObjectSymbol};
 use vbeam_native_core::compile::START_SYMBOL;
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Format;
-use vbeam_native_core::{compile_term, term_text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures").join(name)
@@ -18,7 +18,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn compile(name: &str, isa: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(fixture(&format!("{name}_{isa}.ir"))).unwrap();
-    compile_term(&&term_text::parse(&text).unwrap(), None, Some(Format::Pe)).unwrap()
+    compile_term(&&vbeam_native_ir_text::parse(&text).unwrap(), None, Some(Format::Pe)).unwrap()
 }
 
 fn function_names(name: &str, isa: &str) -> Vec<String> {

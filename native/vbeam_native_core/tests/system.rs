@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Isa;
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_macho_loader as macho;
 
 const ISAS: [&str; 2] = ["x86_64", "arm64"];
@@ -20,28 +20,14 @@ const ISAS: [&str; 2] = ["x86_64", "arm64"];
 /// two argument registers and `RET` for the result register, and `NL` for
 /// a vreg holding "\n" (vreg 50) and `BAR` for one holding "|" (vreg 51).
 fn program(isa: &str, format: &str, body: &str) -> String {
-    let (a0, a1, ret) = match isa {
-        "x86_64" => ("rdi", "rsi", "rax"),
-        _ => ("x0", "x1", "x0"),
-    };
-    let body = body
-        .replace("A0", &format!("{{preg, {a0}}}"))
-        .replace("A1", &format!("{{preg, {a1}}}"))
-        .replace("RET", &format!("{{preg, {ret}}}"))
-        .replace("NL", "{vreg, 50}")
-        .replace("BAR", "{vreg, 51}");
-    format!(
-        "#{{target => {isa}, format => {format}, functions => [
-          #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 60,
-            body => [{{string_lit, {{vreg, 50}}, <<\"\\n\">>}}, {{string_lit, {{vreg, 51}}, <<\"|\">>}},
-                     {body}, ret]}}],
-          data => [], bss => [], imports => []}}."
-    )
+    let body = common::with_registers(isa, body).replace("NL", "{vreg, 50}").replace("BAR", "{vreg, 51}");
+    let strings = "{string_lit, {vreg, 50}, <<\"\\n\">>}, {string_lit, {vreg, 51}, <<\"|\">>}";
+    common::module_text(isa, format, &common::main_function(60, &format!("{strings}, {body}, ret")), "", "")
 }
 
 /// The binary, or the error's text.
 fn compile(text: &str) -> Result<Vec<u8>, String> {
-    compile_term(&&term_text::parse(text).unwrap(), None, None).map_err(|e| e.to_string())
+    compile_term(&&vbeam_native_ir_text::parse(text).unwrap(), None, None).map_err(|e| e.to_string())
 }
 
 /// Prints every element of the array in vreg 1, each between bars, then

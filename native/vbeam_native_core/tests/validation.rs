@@ -1,17 +1,15 @@
 //! Modules that mean nothing executable are refused with the error that
 //! says why, and valid ones the spec allows are not.
 
+mod common;
+
+use vbeam_native_core::compile_term;
 use vbeam_native_core::error::{CompileError, DecodeError, Error};
-use vbeam_native_core::{compile_term, term_text};
 
 /// Compiles a module whose `main` has `body`, with `data`/`bss` entries.
 fn compile(target: &str, body: &str, data: &str, bss: &str) -> Result<Vec<u8>, Error<String>> {
-    let text = format!(
-        "#{{target => {target}, format => elf64, functions => [
-           #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 4, body => [{body}]}}],
-           data => [{data}], bss => [{bss}], imports => []}}."
-    );
-    let term = term_text::parse(&text).unwrap();
+    let text = common::module_text(target, "elf64", &common::main_function(4, body), data, bss);
+    let term = vbeam_native_ir_text::parse(&text).unwrap();
     compile_term(&&term, None, None).map_err(|e| match e {
         Error::Decode(d) => Error::Decode(match d {
             DecodeError::InvalidInstruction { function, index, term } => {
@@ -82,7 +80,7 @@ fn a_qualified_method_call_that_could_mean_several_functions_names_them() {
         #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 1,
           body => [{method_call, {vreg, 0}, <<\"main.Shape\">>, <<\"area\">>, [{imm, 1}]}, ret]}],
         data => [], bss => [], imports => []}.";
-    let term = term_text::parse(text).unwrap();
+    let term = vbeam_native_ir_text::parse(text).unwrap();
     match compile_term(&&term, None, None) {
         Err(Error::Compile(CompileError::AmbiguousCall { function, index, name, candidates })) => {
             assert_eq!((function.as_str(), index, name.as_str()), ("main", 1, "main.Shape__area"));

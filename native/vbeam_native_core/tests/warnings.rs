@@ -3,6 +3,8 @@
 //! fixtures and the V generator's own output exactly the reads that a
 //! brute-force dataflow over single instructions finds.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -10,20 +12,15 @@ use vbeam_native_core::decode::decode_module;
 use vbeam_native_core::ir::{BinOp, Cond, Dst, Function, Inst, Isa, Label, Module, Operand, Reg, Src};
 use vbeam_native_core::operands::{for_each_reg, Role};
 use vbeam_native_core::warnings::{function_warnings, module_warnings, Register, Warning};
-use vbeam_native_core::{
-    compile_module, compile_module_with_warnings, compile_term, compile_term_with_warnings, term_text,
-};
+use vbeam_native_core::{compile_module, compile_module_with_warnings, compile_term, compile_term_with_warnings};
 
 /// A module whose `main` has `body` (and a function `f` of one parameter
 /// with `f_body`).
 fn module_text(target: &str, body: &str, f_body: &str) -> String {
-    format!(
-        "#{{target => {target}, format => elf64, functions => [
-           #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 8, body => [{body}]}},
-           #{{name => <<\"f\">>, arity => 1, exported => false, params => [{{vreg, 0}}], locals => 8,
-              body => [{f_body}]}}],
-           data => [], bss => [], imports => []}}."
-    )
+    let f = format!(
+        "#{{name => <<\"f\">>, arity => 1, exported => false, params => [{{vreg, 0}}], locals => 8, body => [{f_body}]}}"
+    );
+    common::module_text(target, "elf64", &format!("{}, {f}", common::main_function(8, body)), "", "")
 }
 
 /// The warnings of a module whose `main` has `body`, checking that they
@@ -33,7 +30,7 @@ fn warnings(target: &str, body: &str) -> Vec<Warning> {
 }
 
 fn warnings_with_f(target: &str, body: &str, f_body: &str) -> Vec<Warning> {
-    let term = term_text::parse(&module_text(target, body, f_body)).unwrap();
+    let term = vbeam_native_ir_text::parse(&module_text(target, body, f_body)).unwrap();
     let plain = compile_term(&&term, None, None).unwrap();
     let (binary, warnings) = compile_term_with_warnings(&&term, None, None).unwrap();
     assert!(binary == plain, "the warnings changed the executable");
@@ -138,7 +135,7 @@ fn a_cmp_of_a_register_with_itself_is_reported() {
 #[test]
 fn the_module_paths_give_the_same_executable() {
     let text = module_text("arm64", "{print_int, {vreg, 5}}, {cmp, {vreg, 5}, {vreg, 5}}, ret", "ret");
-    let module = decode_module(&&term_text::parse(&text).unwrap(), None, None).unwrap();
+    let module = decode_module(&&vbeam_native_ir_text::parse(&text).unwrap(), None, None).unwrap();
     let (binary, warnings) = compile_module_with_warnings(&module).unwrap();
     assert!(binary == compile_module(&module).unwrap());
     let cmp = Warning::CmpWithItself { function: "main".into(), index: 2, reg: Register::Vreg(5) };
@@ -148,7 +145,7 @@ fn the_module_paths_give_the_same_executable() {
 #[test]
 fn a_module_that_does_not_compile_gives_its_error() {
     let text = module_text("x86_64", "{jmp, <<\"nowhere\">>}", "ret");
-    let term = term_text::parse(&text).unwrap();
+    let term = vbeam_native_ir_text::parse(&text).unwrap();
     assert_eq!(
         compile_term_with_warnings(&&term, None, None).unwrap_err().to_string(),
         compile_term(&&term, None, None).unwrap_err().to_string()
@@ -302,7 +299,7 @@ fn ir_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn decode_file(path: &Path) -> Module {
-    let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     decode_module(&&term, None, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 

@@ -49,7 +49,7 @@ use vbeam_native_core::code::CodeBuffer;
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::link::{self, DataSymbol, FunctionCode};
 use vbeam_native_core::target::Target;
-use vbeam_native_core::{compile, decode, isa, regalloc, regs};
+use vbeam_native_core::{compile, decode, format, isa, regalloc, regs};
 
 use crate::term::BeamTerm;
 
@@ -245,8 +245,8 @@ fn link_executable<'a>(env: Env<'a>, target: Term<'a>, format: Term<'a>, code: T
             refs: Vec::new(),
             read_only: false,
         }];
-        match link::link(Target::new(target, format), functions, data, 0, false) {
-            Ok(bytes) => ok_binary(env, &bytes),
+        match link::link(Target::new(target, format), functions, data, 0) {
+            Ok(image) => ok_binary(env, &format::write(&image)),
             Err(e) => (atoms::error(), errors::reason(env, &e.into(), |t: &BeamTerm| t.in_env(env))).encode(env),
         }
     })

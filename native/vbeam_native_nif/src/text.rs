@@ -1,4 +1,4 @@
-//! `.ir` text read in the NIF (`vbeam_native_core::term_text`): the terms of
+//! `.ir` text read in the NIF (`vbeam_native_ir_text`): the terms of
 //! a file for `vbeam_native_ir:parse_file/1`, built by the VM from the
 //! external term format in one call; and a compilation straight from the
 //! text, the module never built as terms, for `vbeam_native:main/1`.
@@ -10,10 +10,8 @@ use vbeam_native_core::compile::{compile_term, compile_term_with_warnings};
 use vbeam_native_core::error::Error;
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::term::{Atom as IrAtom, Term as _};
-use vbeam_native_core::term_text::explain::{
-    explain_instruction, locate_compile_error, locate_decode_error, locate_warnings,
-};
-use vbeam_native_core::term_text::{etf, Document, SyntaxError, TextTerm};
+use vbeam_native_ir_text::explain::{explain_instruction, locate_compile_error, locate_decode_error, locate_warnings};
+use vbeam_native_ir_text::{etf, Document, SyntaxError, TextTerm};
 
 use crate::{atoms, binary, errors};
 

@@ -249,7 +249,7 @@ fn contents(d: &DataEntry) -> String {
 mod tests {
     use super::*;
     use crate::gen::{generate, Config};
-    use vbeam_native_core::{decode::decode_module, term_text};
+    use vbeam_native_core::decode::decode_module;
 
     #[test]
     fn generated_programs_survive_the_text_round_trip() {
@@ -257,7 +257,7 @@ mod tests {
             for target in [Isa::X86_64, Isa::Arm64] {
                 let m = generate(target, seed, &Config::default());
                 let text = to_text(&m);
-                let term = term_text::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+                let term = vbeam_native_ir_text::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
                 let back = decode_module(&&term, None, None).unwrap_or_else(|e| panic!("{e:?}"));
                 // Label indices follow first appearance, so compare by name.
                 assert_eq!(to_text(&back), text, "seed {seed}");

@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use vbeam_native_core::decode::decode_module;
-use vbeam_native_core::term_text;
 use vbeam_native_testkit::difftest::MAX_STEPS;
 use vbeam_native_testkit::interp::{self, InterpError};
 
@@ -23,7 +22,7 @@ fn the_interpreter_runs_the_fixtures_as_expected() {
     for path in &paths {
         let stem = path.file_stem().unwrap().to_str().unwrap();
         let name = stem.strip_suffix("_x86_64").or_else(|| stem.strip_suffix("_arm64")).unwrap();
-        let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
         let module = decode_module(&&term, None, None).unwrap();
         let outcome = match interp::run(&module, MAX_STEPS) {
             Ok(o) => o,

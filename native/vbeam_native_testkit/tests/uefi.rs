@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::{Format, Isa};
-use vbeam_native_core::{compile_term, term_text};
 use vbeam_native_testkit::difftest::{run_many, work_dir, BOOT_TIMEOUT};
 use vbeam_native_testkit::gen::{Config, UEFI_RECURSION_DEPTH};
 use vbeam_native_testkit::uefi;
@@ -41,7 +41,7 @@ fn run_on_linux(exe: &Path, isa: Isa) -> (Vec<u8>, i32) {
 fn check_fixture(path: &Path, work: &Path) -> Result<(), String> {
     let stem = path.file_stem().unwrap().to_str().unwrap();
     let isa = if stem.ends_with("_arm64") { Isa::Arm64 } else { Isa::X86_64 };
-    let term = term_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
     let compile = |format| compile_term(&&term, None, Some(format)).map_err(|e| format!("{stem}: {e}"));
     let (elf, pe) = (compile(Format::Elf64)?, compile(Format::Pe)?);
     let dir = work.join(stem);
@@ -110,7 +110,7 @@ fn generated_programs_boot_and_agree_with_the_interpreter() {
 fn stored_addresses_need_their_base_relocations() {
     let isa = Isa::X86_64;
     let text = std::fs::read_to_string(fixtures_dir().join("pointers_x86_64.ir")).unwrap();
-    let mut pe = compile_term(&&term_text::parse(&text).unwrap(), None, Some(Format::Pe)).unwrap();
+    let mut pe = compile_term(&&vbeam_native_ir_text::parse(&text).unwrap(), None, Some(Format::Pe)).unwrap();
     let work = work_dir("uefi_relocations");
     std::fs::create_dir_all(&work).unwrap();
     let want = uefi::console_text(&std::fs::read(fixtures_dir().join("pointers.stdout")).unwrap());
@@ -137,7 +137,7 @@ fn heap_exhaustion_is_a_clear_error_on_firmware() {
         body => [{label, <<\"more\">>}, {struct_new, {vreg, 0}, {imm, 104857600}},
                  {field_set, {vreg, 0}, {imm, 0}, {imm, 1}}, {jmp, <<\"more\">>}]}],
       data => [], bss => [], imports => []}.";
-    let pe = compile_term(&&term_text::parse(GREEDY).unwrap(), None, None).unwrap();
+    let pe = compile_term(&&vbeam_native_ir_text::parse(GREEDY).unwrap(), None, None).unwrap();
     let work = work_dir("uefi_oom");
     std::fs::create_dir_all(&work).unwrap();
     let boot = uefi::boot(Isa::Arm64, &pe, &work, BOOT_TIMEOUT);
@@ -155,7 +155,7 @@ fn arguments_are_empty_on_firmware() {
         body => [{call, {sym, <<\"arguments\">>}}, {mov, {vreg, 0}, {preg, rax}},
                  {array_len, {vreg, 1}, {vreg, 0}}, {print_int, {vreg, 1}}, ret]}],
       data => [], bss => [], imports => []}.";
-    let pe = compile_term(&&term_text::parse(ARGUMENTS).unwrap(), None, None).unwrap();
+    let pe = compile_term(&&vbeam_native_ir_text::parse(ARGUMENTS).unwrap(), None, None).unwrap();
     let work = work_dir("uefi_arguments");
     std::fs::create_dir_all(&work).unwrap();
     let boot = uefi::boot(Isa::X86_64, &pe, &work, BOOT_TIMEOUT);

@@ -3,9 +3,10 @@
 //! data+bss, read+write), a non-executable stack, and section headers with a symbol
 //! table so `objdump -d`, `gdb` and `perf` name every function.
 
-use super::{Placement, Writer};
+use super::bytes::{ByteWriter, StringTable};
+use super::Writer;
+use crate::image::{Image, Placement, Section, Sizes};
 use crate::ir::Isa;
-use crate::link::{Image, Section, Sizes};
 use crate::target::Target;
 
 const BASE_ADDR: u64 = 0x40_0000;
@@ -74,33 +75,79 @@ const NAME_SYMTAB: u32 = 26;
 const NAME_STRTAB: u32 = 34;
 const NAME_SHSTRTAB: u32 = 42;
 
-/// Little-endian byte writer.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn pad_to(&mut self, offset: u64) {
-        self.0.resize(offset as usize, 0);
-    }
-}
-
+/// A symbol (`Elf64_Sym`).
 struct Symbol {
     name: u32,
     info: u8,
     section: u16,
     value: u64,
     size: u64,
+}
+
+impl Symbol {
+    fn write(&self, o: &mut ByteWriter) {
+        o.u32(self.name);
+        o.u8(self.info);
+        o.u8(0);
+        o.u16(self.section);
+        o.u64(self.value);
+        o.u64(self.size);
+    }
+}
+
+/// A program header (`Elf64_Phdr`): one segment, loaded where it is
+/// linked (physical address = virtual address).
+struct ProgramHeader {
+    kind: u32,
+    flags: u32,
+    offset: u64,
+    addr: u64,
+    file_size: u64,
+    memory_size: u64,
+    align: u64,
+}
+
+impl ProgramHeader {
+    fn write(&self, o: &mut ByteWriter) {
+        o.u32(self.kind);
+        o.u32(self.flags);
+        o.u64(self.offset);
+        o.u64(self.addr);
+        o.u64(self.addr);
+        o.u64(self.file_size);
+        o.u64(self.memory_size);
+        o.u64(self.align);
+    }
+}
+
+/// A section header (`Elf64_Shdr`); the default is the null section.
+#[derive(Default)]
+struct SectionHeader {
+    name: u32,
+    kind: u32,
+    flags: u64,
+    addr: u64,
+    offset: u64,
+    size: u64,
+    link: u32,
+    info: u32,
+    align: u64,
+    entry_size: u64,
+}
+
+impl SectionHeader {
+    fn write(&self, o: &mut ByteWriter) {
+        o.u32(self.name);
+        o.u32(self.kind);
+        o.u64(self.flags);
+        o.u64(self.addr);
+        o.u64(self.offset);
+        o.u64(self.size);
+        o.u32(self.link);
+        o.u32(self.info);
+        o.u64(self.align);
+        o.u64(self.entry_size);
+    }
 }
 
 /// The ELF writer.
@@ -154,18 +201,12 @@ fn write(image: &Image) -> Vec<u8> {
     let data_file_size = image.data.len() as u64;
     let data_mem_size = data_file_size + image.bss_size;
     // Symbol table: locals first, as ELF requires.
-    let mut strtab = vec![0u8];
-    let mut name = |s: &str| {
-        let at = strtab.len() as u32;
-        strtab.extend_from_slice(s.as_bytes());
-        strtab.push(0);
-        at
-    };
+    let mut strtab = StringTable::starting_with(&[0]);
     let mut locals = Vec::new();
     let mut globals = Vec::new();
     for f in &image.functions {
         let sym = Symbol {
-            name: name(&f.name),
+            name: strtab.add("", &f.name),
             info: (if f.global { STB_GLOBAL } else { STB_LOCAL }) << 4 | STT_FUNC,
             section: SHN_TEXT,
             value: text_addr + f.offset as u64,
@@ -179,7 +220,7 @@ fn write(image: &Image) -> Vec<u8> {
     }
     for d in &image.data_symbols {
         locals.push(Symbol {
-            name: name(&d.name),
+            name: strtab.add("", &d.name),
             info: STB_LOCAL << 4 | STT_OBJECT,
             section: match d.section {
                 Section::ReadOnly => SHN_RODATA,
@@ -196,12 +237,12 @@ fn write(image: &Image) -> Vec<u8> {
     let symtab_off = data_end.next_multiple_of(8);
     let symtab_size = SYM_SIZE * (1 + locals.len() + globals.len()) as u64;
     let strtab_off = symtab_off + symtab_size;
-    let shstrtab_off = strtab_off + strtab.len() as u64;
+    let shstrtab_off = strtab_off + strtab.size();
     let shoff = (shstrtab_off + SHSTRTAB.len() as u64).next_multiple_of(8);
 
-    let mut o = Out(Vec::with_capacity((shoff + SHDR_SIZE * SECTION_COUNT as u64) as usize));
+    let mut o = ByteWriter::with_capacity(shoff + SHDR_SIZE * SECTION_COUNT as u64);
     // ELF header.
-    o.0.extend_from_slice(b"\x7fELF");
+    o.bytes(b"\x7fELF");
     o.u8(ELFCLASS64);
     o.u8(ELFDATA2LSB);
     o.u8(EV_CURRENT);
@@ -224,105 +265,125 @@ fn write(image: &Image) -> Vec<u8> {
     o.u16(SECTION_COUNT);
     o.u16(SHN_SHSTRTAB);
     // Program headers: code (with the headers), data + bss, stack.
-    let phdr = |o: &mut Out, kind: u32, flags: u32, off: u64, addr: u64, filesz: u64, memsz: u64, align: u64| {
-        o.u32(kind);
-        o.u32(flags);
-        o.u64(off);
-        o.u64(addr);
-        o.u64(addr);
-        o.u64(filesz);
-        o.u64(memsz);
-        o.u64(align);
-    };
-    phdr(&mut o, PT_LOAD, PF_R | PF_X, 0, BASE_ADDR, text_end, text_end, page);
-    phdr(&mut o, PT_LOAD, PF_R | PF_W, data_off, data_start, data_file_size, data_mem_size.max(1), page);
-    phdr(&mut o, PT_GNU_STACK, PF_R | PF_W, 0, 0, 0, 0, 16);
+    let segments = [
+        ProgramHeader {
+            kind: PT_LOAD,
+            flags: PF_R | PF_X,
+            offset: 0,
+            addr: BASE_ADDR,
+            file_size: text_end,
+            memory_size: text_end,
+            align: page,
+        },
+        ProgramHeader {
+            kind: PT_LOAD,
+            flags: PF_R | PF_W,
+            offset: data_off,
+            addr: data_start,
+            file_size: data_file_size,
+            memory_size: data_mem_size.max(1),
+            align: page,
+        },
+        ProgramHeader {
+            kind: PT_GNU_STACK,
+            flags: PF_R | PF_W,
+            offset: 0,
+            addr: 0,
+            file_size: 0,
+            memory_size: 0,
+            align: 16,
+        },
+    ];
+    for segment in &segments {
+        segment.write(&mut o);
+    }
     // Contents.
     o.pad_to(text_off);
-    o.0.extend_from_slice(&image.text);
+    o.bytes(&image.text);
     o.pad_to(rodata_off);
-    o.0.extend_from_slice(&image.rodata);
+    o.bytes(&image.rodata);
     o.pad_to(data_off);
-    o.0.extend_from_slice(&image.data);
+    o.bytes(&image.data);
     o.pad_to(symtab_off);
-    o.0.extend_from_slice(&[0; SYM_SIZE as usize]);
+    o.bytes(&[0; SYM_SIZE as usize]);
     for s in locals.iter().chain(&globals) {
-        o.u32(s.name);
-        o.u8(s.info);
-        o.u8(0);
-        o.u16(s.section);
-        o.u64(s.value);
-        o.u64(s.size);
+        s.write(&mut o);
     }
-    o.0.extend_from_slice(&strtab);
-    o.0.extend_from_slice(SHSTRTAB);
+    o.bytes(strtab.bytes());
+    o.bytes(SHSTRTAB);
     o.pad_to(shoff);
-    // Section headers.
-    let shdr = |o: &mut Out,
-                name: u32,
-                kind: u32,
-                flags: u64,
-                addr: u64,
-                off: u64,
-                size: u64,
-                link: u32,
-                info: u32,
-                align: u64,
-                entsize: u64| {
-        o.u32(name);
-        o.u32(kind);
-        o.u64(flags);
-        o.u64(addr);
-        o.u64(off);
-        o.u64(size);
-        o.u32(link);
-        o.u32(info);
-        o.u64(align);
-        o.u64(entsize);
-    };
-    shdr(&mut o, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    shdr(
-        &mut o,
-        NAME_TEXT,
-        SHT_PROGBITS,
-        SHF_ALLOC | SHF_EXECINSTR,
-        text_addr,
-        text_off,
-        image.text.len() as u64,
-        0,
-        0,
-        TEXT_ALIGN,
-        0,
-    );
-    shdr(
-        &mut o,
-        NAME_RODATA,
-        SHT_PROGBITS,
-        SHF_ALLOC,
-        rodata_addr,
-        rodata_off,
-        image.rodata.len() as u64,
-        0,
-        0,
-        image.sizes.rodata_align,
-        0,
-    );
-    shdr(&mut o, NAME_DATA, SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, data_start, data_off, data_file_size, 0, 0, 16, 0);
-    shdr(
-        &mut o,
-        NAME_BSS,
-        SHT_NOBITS,
-        SHF_ALLOC | SHF_WRITE,
-        data_start + data_file_size,
-        data_end,
-        data_mem_size - data_file_size,
-        0,
-        0,
-        16,
-        0,
-    );
-    shdr(&mut o, NAME_SYMTAB, SHT_SYMTAB, 0, 0, symtab_off, symtab_size, SHN_STRTAB, first_global, 8, SYM_SIZE);
-    shdr(&mut o, NAME_STRTAB, SHT_STRTAB, 0, 0, strtab_off, strtab.len() as u64, 0, 0, 1, 0);
-    shdr(&mut o, NAME_SHSTRTAB, SHT_STRTAB, 0, 0, shstrtab_off, SHSTRTAB.len() as u64, 0, 0, 1, 0);
-    o.0
+    let sections = [
+        SectionHeader::default(),
+        SectionHeader {
+            name: NAME_TEXT,
+            kind: SHT_PROGBITS,
+            flags: SHF_ALLOC | SHF_EXECINSTR,
+            addr: text_addr,
+            offset: text_off,
+            size: image.text.len() as u64,
+            align: TEXT_ALIGN,
+            ..SectionHeader::default()
+        },
+        SectionHeader {
+            name: NAME_RODATA,
+            kind: SHT_PROGBITS,
+            flags: SHF_ALLOC,
+            addr: rodata_addr,
+            offset: rodata_off,
+            size: image.rodata.len() as u64,
+            align: image.sizes.rodata_align,
+            ..SectionHeader::default()
+        },
+        SectionHeader {
+            name: NAME_DATA,
+            kind: SHT_PROGBITS,
+            flags: SHF_ALLOC | SHF_WRITE,
+            addr: data_start,
+            offset: data_off,
+            size: data_file_size,
+            align: 16,
+            ..SectionHeader::default()
+        },
+        SectionHeader {
+            name: NAME_BSS,
+            kind: SHT_NOBITS,
+            flags: SHF_ALLOC | SHF_WRITE,
+            addr: data_start + data_file_size,
+            offset: data_end,
+            size: data_mem_size - data_file_size,
+            align: 16,
+            ..SectionHeader::default()
+        },
+        SectionHeader {
+            name: NAME_SYMTAB,
+            kind: SHT_SYMTAB,
+            offset: symtab_off,
+            size: symtab_size,
+            link: SHN_STRTAB,
+            info: first_global,
+            align: 8,
+            entry_size: SYM_SIZE,
+            ..SectionHeader::default()
+        },
+        SectionHeader {
+            name: NAME_STRTAB,
+            kind: SHT_STRTAB,
+            offset: strtab_off,
+            size: strtab.size(),
+            align: 1,
+            ..SectionHeader::default()
+        },
+        SectionHeader {
+            name: NAME_SHSTRTAB,
+            kind: SHT_STRTAB,
+            offset: shstrtab_off,
+            size: SHSTRTAB.len() as u64,
+            align: 1,
+            ..SectionHeader::default()
+        },
+    ];
+    for section in &sections {
+        section.write(&mut o);
+    }
+    o.into_bytes()
 }

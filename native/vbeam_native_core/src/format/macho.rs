@@ -16,10 +16,11 @@
 
 use sha2::{Digest, Sha256};
 
+use super::bytes::{ByteWriter, StringTable};
 use super::codesign;
-use super::{Placement, Writer};
+use super::Writer;
+use crate::image::{Image, Placement, Section as Placed, Sizes};
 use crate::ir::Isa;
-use crate::link::{Image, Section as Placed, Sizes};
 use crate::target::Target;
 
 /// The Mach-O writer.
@@ -262,36 +263,6 @@ fn find_command(file: &[u8], cmd: u32) -> Option<usize> {
     None
 }
 
-/// Little-endian byte writer.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    /// A fixed-size, NUL-padded name.
-    fn name16(&mut self, name: &str) {
-        let mut field = [0u8; 16];
-        field[..name.len()].copy_from_slice(name.as_bytes());
-        self.0.extend_from_slice(&field);
-    }
-    fn pad_to(&mut self, offset: u64) {
-        self.0.resize(offset as usize, 0);
-    }
-    fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
-
 struct Segment<'a> {
     name: &'a str,
     addr: u64,
@@ -312,10 +283,10 @@ struct Section<'a> {
     flags: u32,
 }
 
-fn segment_command(o: &mut Out, s: &Segment) {
+fn segment_command(o: &mut ByteWriter, s: &Segment) {
     o.u32(LC_SEGMENT_64);
     o.u32((SEGMENT_SIZE + SECTION_SIZE * s.sections.len() as u64) as u32);
-    o.name16(s.name);
+    o.name::<16>(s.name.as_bytes());
     o.u64(s.addr);
     o.u64(s.vm_size);
     o.u64(s.offset);
@@ -325,8 +296,8 @@ fn segment_command(o: &mut Out, s: &Segment) {
     o.u32(s.sections.len() as u32);
     o.u32(0); // flags
     for section in &s.sections {
-        o.name16(section.name);
-        o.name16(s.name);
+        o.name::<16>(section.name.as_bytes());
+        o.name::<16>(s.name.as_bytes());
         o.u64(section.addr);
         o.u64(section.size);
         o.u32(section.offset as u32);
@@ -340,16 +311,16 @@ fn segment_command(o: &mut Out, s: &Segment) {
     }
 }
 
-fn path_command(o: &mut Out, cmd: u32, path: &str, fields: &[u32]) {
+fn path_command(o: &mut ByteWriter, cmd: u32, path: &str, fields: &[u32]) {
     let name_offset = 8 + 4 * (fields.len() as u64 + 1);
-    let start = o.len();
+    let start = o.offset();
     o.u32(cmd);
     o.u32(path_command_size(path, name_offset) as u32);
     o.u32(name_offset as u32);
     for f in fields {
         o.u32(*f);
     }
-    o.0.extend_from_slice(path.as_bytes());
+    o.bytes(path.as_bytes());
     o.pad_to(start + path_command_size(path, name_offset));
 }
 
@@ -402,19 +373,16 @@ fn write(image: &Image) -> Vec<u8> {
 
     // Symbols: locals, then external definitions sorted by name; C names
     // take a leading underscore on this platform.
-    let mut strings = vec![b' ', 0];
-    let mut intern = |name: &str| {
-        let at = strings.len() as u32;
-        strings.push(b'_');
-        strings.extend_from_slice(name.as_bytes());
-        strings.push(0);
-        at
-    };
+    let mut strings = StringTable::starting_with(b" \0");
     let mut locals = Vec::new();
     let mut globals: Vec<(&str, Symbol)> = Vec::new();
     for f in &image.functions {
-        let symbol =
-            Symbol { name: intern(&f.name), kind: N_SECT, section: text_section, value: image.function_addr(f) };
+        let symbol = Symbol {
+            name: strings.add("_", &f.name),
+            kind: N_SECT,
+            section: text_section,
+            value: image.function_addr(f),
+        };
         if f.global {
             globals.push((&f.name, Symbol { kind: N_SECT | N_EXT, ..symbol }));
         } else {
@@ -427,7 +395,7 @@ fn write(image: &Image) -> Vec<u8> {
             Placed::Data => data_section,
             Placed::Bss => bss_section,
         };
-        locals.push(Symbol { name: intern(&d.name), kind: N_SECT, section, value: d.addr });
+        locals.push(Symbol { name: strings.add("_", &d.name), kind: N_SECT, section, value: d.addr });
     }
     globals.sort_by(|a, b| a.0.cmp(b.0));
     let symbols: Vec<Symbol> = locals.into_iter().chain(globals.into_iter().map(|(_, s)| s)).collect();
@@ -439,8 +407,8 @@ fn write(image: &Image) -> Vec<u8> {
     let rebase_offset = l.linkedit_offset;
     let symbols_offset = (rebase_offset + rebases.len() as u64).next_multiple_of(LINKEDIT_ALIGN);
     let strings_offset = symbols_offset + NLIST_SIZE * symbols.len() as u64;
-    strings.resize((strings.len() as u64).next_multiple_of(LINKEDIT_ALIGN) as usize, 0);
-    let signature_offset = (strings_offset + strings.len() as u64).next_multiple_of(SIGNATURE_ALIGN);
+    strings.align(LINKEDIT_ALIGN);
+    let signature_offset = (strings_offset + strings.size()).next_multiple_of(SIGNATURE_ALIGN);
     let signature_size = codesign::size(signature_offset as usize, IDENTIFIER_LEN) as u64;
     let file_size = signature_offset + signature_size;
     let linkedit_size = file_size - l.linkedit_offset;
@@ -521,7 +489,7 @@ fn write(image: &Image) -> Vec<u8> {
         sections: Vec::new(),
     });
 
-    let mut o = Out(Vec::with_capacity(file_size as usize));
+    let mut o = ByteWriter::with_capacity(file_size);
     o.u32(MH_MAGIC_64);
     let (cpu, subtype) = match target.isa {
         Isa::X86_64 => (CPU_TYPE_X86_64, CPU_SUBTYPE_X86_64_ALL),
@@ -550,7 +518,7 @@ fn write(image: &Image) -> Vec<u8> {
     o.u32(symbols_offset as u32);
     o.u32(symbols.len() as u32);
     o.u32(strings_offset as u32);
-    o.u32(strings.len() as u32);
+    o.u32(strings.size() as u32);
     o.u32(LC_DYSYMTAB);
     o.u32(DYSYMTAB_SIZE as u32);
     for field in [0, local_count, local_count, global_count, local_count + global_count, 0] {
@@ -562,7 +530,7 @@ fn write(image: &Image) -> Vec<u8> {
     path_command(&mut o, LC_LOAD_DYLINKER, DYLD_PATH, &[]);
     o.u32(LC_UUID);
     o.u32(UUID_SIZE as u32);
-    o.0.extend_from_slice(&[0; 16]); // filled in by `finish`
+    o.bytes(&[0; 16]); // filled in by `finish`
     o.u32(LC_BUILD_VERSION);
     o.u32(BUILD_VERSION_SIZE as u32);
     o.u32(PLATFORM_MACOS);
@@ -583,18 +551,18 @@ fn write(image: &Image) -> Vec<u8> {
     o.u32(LINKEDIT_DATA_SIZE as u32);
     o.u32(signature_offset as u32);
     o.u32(signature_size as u32);
-    debug_assert_eq!(o.len(), HEADER_SIZE + l.commands_size);
+    debug_assert_eq!(o.offset(), HEADER_SIZE + l.commands_size);
 
     o.pad_to(l.text_offset);
-    o.0.extend_from_slice(&image.text);
+    o.bytes(&image.text);
     if let Some(offset) = l.const_section {
         o.pad_to(offset);
-        o.0.extend_from_slice(&image.rodata);
+        o.bytes(&image.rodata);
     }
     o.pad_to(l.data_offset);
-    o.0.extend_from_slice(&image.data);
+    o.bytes(&image.data);
     o.pad_to(rebase_offset);
-    o.0.extend_from_slice(&rebases);
+    o.bytes(&rebases);
     o.pad_to(symbols_offset);
     for s in &symbols {
         o.u32(s.name);
@@ -603,7 +571,7 @@ fn write(image: &Image) -> Vec<u8> {
         o.u16(0); // n_desc
         o.u64(s.value);
     }
-    o.0.extend_from_slice(&strings);
+    o.bytes(strings.bytes());
     o.pad_to(file_size); // the signature, computed by `finish`
-    o.0
+    o.into_bytes()
 }

@@ -1,27 +1,18 @@
 //! Executable file formats: one writer per format behind `Writer`. The
-//! linker asks the writer where the sections go (`place`), resolves every
-//! address, then has it write the file (`write`) and take the last step
-//! over the finished bytes (`finish`: a code signature, a checksum).
+//! linker asks the writer where the sections go (`place`) and resolves
+//! every address; `write` then has the writer put the image in a file and
+//! take the last step over the finished bytes (`finish`: a code signature,
+//! a checksum).
 
+pub mod bytes;
 pub mod codesign;
 pub mod elf;
 pub mod macho;
 pub mod pe;
 
+use crate::image::{Image, Placement, Sizes};
 use crate::ir::Format;
-use crate::link::{Image, Sizes};
 use crate::target::Target;
-
-/// Where a writer puts the text and the data, in memory and in the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Placement {
-    pub text_addr: u64,
-    pub text_offset: u64,
-    pub rodata_addr: u64,
-    pub rodata_offset: u64,
-    pub data_addr: u64,
-    pub data_offset: u64,
-}
 
 pub trait Writer {
     /// Lays out the sections: the text and data addresses the code is
@@ -53,4 +44,12 @@ pub fn writer(target: Target) -> &'static dyn Writer {
         Format::Macho => &macho::MachO,
         Format::Pe => &pe::Pe,
     }
+}
+
+/// The executable file of `image`.
+pub fn write(image: &Image) -> Vec<u8> {
+    let writer = writer(image.target);
+    let mut file = writer.write(image);
+    writer.finish(image, &mut file);
+    file
 }

@@ -12,9 +12,10 @@
 //!   function and data entry for debuggers and `llvm-objdump`;
 //! - the optional header's checksum, computed over the finished file.
 
-use super::{Placement, Writer};
+use super::bytes::{ByteWriter, StringTable};
+use super::Writer;
+use crate::image::{Image, Placement, Section as Placed, Sizes};
 use crate::ir::Isa;
-use crate::link::{Image, Section as Placed, Sizes};
 use crate::target::Target;
 
 /// The PE writer.
@@ -209,27 +210,6 @@ fn base_relocations(addresses: &[u64]) -> Vec<u8> {
     out
 }
 
-/// Little-endian byte writer.
-struct Out(Vec<u8>);
-
-impl Out {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn pad_to(&mut self, offset: u64) {
-        self.0.resize(offset as usize, 0);
-    }
-}
-
 struct Section {
     name: &'static [u8],
     virtual_size: u64,
@@ -317,13 +297,13 @@ fn write(image: &Image) -> Vec<u8> {
     }));
     let symbols_offset = reloc_offset + if relocations.is_empty() { 0 } else { reloc_raw_size };
 
-    let mut o = Out(Vec::with_capacity((symbols_offset + SYMBOL_SIZE * symbols.len() as u64) as usize));
+    let mut o = ByteWriter::with_capacity(symbols_offset + SYMBOL_SIZE * symbols.len() as u64);
     // The DOS header: its magic and where the PE header is; no DOS stub.
-    o.0.extend_from_slice(b"MZ");
+    o.bytes(b"MZ");
     o.pad_to(0x3c);
     o.u32(PE_OFFSET as u32);
     o.pad_to(PE_OFFSET);
-    o.0.extend_from_slice(PE_SIGNATURE);
+    o.bytes(PE_SIGNATURE);
     // COFF file header.
     o.u16(match image.target.isa {
         Isa::X86_64 => IMAGE_FILE_MACHINE_AMD64,
@@ -378,9 +358,7 @@ fn write(image: &Image) -> Vec<u8> {
     }
     // Section headers.
     for s in &sections {
-        let mut name = [0u8; 8];
-        name[..s.name.len()].copy_from_slice(s.name);
-        o.0.extend_from_slice(&name);
+        o.name::<8>(s.name);
         o.u32(s.virtual_size as u32);
         o.u32(s.rva as u32);
         o.u32(s.raw_size as u32);
@@ -393,28 +371,25 @@ fn write(image: &Image) -> Vec<u8> {
     }
     // Contents.
     o.pad_to(l.headers_size);
-    o.0.extend_from_slice(&image.text);
+    o.bytes(&image.text);
     o.pad_to(l.rdata_offset);
-    o.0.extend_from_slice(&image.rodata);
+    o.bytes(&image.rodata);
     o.pad_to(l.data_offset);
-    o.0.extend_from_slice(&image.data);
+    o.bytes(&image.data);
     o.pad_to(reloc_offset);
     if !relocations.is_empty() {
-        o.0.extend_from_slice(&relocations);
+        o.bytes(&relocations);
         o.pad_to(reloc_offset + reloc_raw_size);
     }
-    // The COFF symbol table, then its string table (its size first).
-    let mut strings = Vec::new();
+    // The COFF symbol table, then its string table (its size first,
+    // which offsets count).
+    let mut strings = StringTable::starting_with(&[]);
     for s in &symbols {
         if s.name.len() <= SHORT_NAME {
-            let mut name = [0u8; SHORT_NAME];
-            name[..s.name.len()].copy_from_slice(s.name.as_bytes());
-            o.0.extend_from_slice(&name);
+            o.name::<SHORT_NAME>(s.name.as_bytes());
         } else {
             o.u32(0);
-            o.u32(4 + strings.len() as u32);
-            strings.extend_from_slice(s.name.as_bytes());
-            strings.push(0);
+            o.u32(4 + strings.add("", &s.name));
         }
         o.u32(s.value);
         o.u16(s.section);
@@ -422,7 +397,7 @@ fn write(image: &Image) -> Vec<u8> {
         o.u8(s.class);
         o.u8(0); // NumberOfAuxSymbols
     }
-    o.u32(4 + strings.len() as u32);
-    o.0.extend_from_slice(&strings);
-    o.0
+    o.u32(4 + strings.size() as u32);
+    o.bytes(strings.bytes());
+    o.into_bytes()
 }

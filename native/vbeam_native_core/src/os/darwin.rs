@@ -4,11 +4,11 @@
 
 use super::syscall::Call;
 use super::unix::{self, SignalFrame};
+use super::Builder;
 use super::{Failure, Fault, Kernel, Trap, BUFFER, CATCH_FAULTS, CLOCK_MS, FAULT_HANDLER, OPEN, RANDOM, SLEEP};
 use super::{SIGNAL_STACK, SIGNAL_STACK_SIZE, SIGNAL_STRUCT};
 use crate::ir::{BinOp, Isa, Src, Width};
 use crate::regs::{arm64, x86, RegSet};
-use crate::runtime::builder::Builder;
 
 /// BSD call numbers (`bsd/kern/syscalls.master`).
 const BSD: &[(Call, i64)] = &[

@@ -3,13 +3,13 @@
 
 use super::syscall::Call;
 use super::unix::{self, SignalFrame};
+use super::Builder;
 use super::{
     Failure, Fault, Kernel, StartStep, Trap, BUFFER, CATCH_FAULTS, CLOCK_MS, FAULT_HANDLER, OPEN, RANDOM, SLEEP,
 };
 use super::{SIGNAL_STACK, SIGNAL_STACK_SIZE, SIGNAL_STRUCT};
 use crate::ir::{BinOp, Isa, Src};
 use crate::regs::{arm64, x86, RegSet};
-use crate::runtime::builder::Builder;
 
 pub const X86_64: Kernel = Kernel {
     trap: Trap::Syscall,

@@ -18,11 +18,51 @@ pub mod syscall;
 pub mod uefi;
 mod unix;
 
-use crate::ir::{Isa, PReg};
+use crate::ir::{builder, Dst, Inst, Isa, Operand, PReg, Reg, Src, ENTRY_POINT};
 use crate::regs::RegSet;
-use crate::runtime::builder::Builder;
 use crate::target::{Os, Target};
 use syscall::Call;
+
+/// The IR assembler building for a target: what the OS layer's
+/// primitives and the runtime's routines are written with.
+pub type Builder = builder::Builder<Target>;
+
+/// The calls of the system and of its primitives.
+impl Builder {
+    /// A system call with the kernel's own number and arguments, in the
+    /// IR's registers (the lowering moves the number where the kernel
+    /// wants it): the result in a fresh vreg.
+    pub fn syscall(&mut self, call: Call, args: &[Src]) -> Reg {
+        let cc = self.target.cc;
+        let kernel = kernel(self.target).expect("system calls where there is a kernel");
+        for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
+            let src = match a {
+                Src::Reg(x) => Operand::Reg(*x),
+                Src::Imm(i) => Operand::Imm(*i),
+            };
+            self.push(Inst::Mov { dst: Dst::Reg(Reg::P(*r)), src });
+        }
+        self.mov_imm(Reg::P(cc.syscall_uses[0]), kernel.number_of(call));
+        self.push(Inst::Syscall);
+        let result = self.vreg();
+        self.mov(result, Reg::P(cc.syscall_result));
+        result
+    }
+    /// Writes `len` bytes at `ptr` to stream `fd`.
+    pub fn write(&mut self, fd: i64, ptr: Src, len: Src) {
+        self.call_void(WRITE, &[Src::Imm(fd), ptr, len]);
+    }
+    /// Writes the whole of data entry `name` (of `len` bytes).
+    pub fn write_data(&mut self, fd: i64, name: &str, len: usize) {
+        let p = self.lea(name);
+        self.write(fd, Src::Reg(p), Src::Imm(len as i64));
+    }
+    /// Ends the process with `status`.
+    pub fn exit(&mut self, status: Src) {
+        self.call_void(EXIT, &[status]);
+        self.trap();
+    }
+}
 
 /// `os_write(fd, ptr, len) -> written`: a negative result is an error.
 pub const WRITE: &str = "__vbeam_os_write";
@@ -45,9 +85,17 @@ pub const CLOCK_MS: &str = "__vbeam_os_clock_ms";
 /// `os_random() -> 64 bits` from the system's randomness, or its clock
 /// where it has none.
 pub const RANDOM: &str = "__vbeam_os_random";
-/// `os_catch_faults()`: the runtime's fault report (`runtime::faults`)
+/// `os_catch_faults()`: the runtime's fault report (`FAULT_REPORT`)
 /// installed as the handler of `fault_signals`, on an alternate stack.
 pub const CATCH_FAULTS: &str = "__vbeam_os_catch_faults";
+/// `report(signal, fault_address, pc, sp, fp, lr)`: the runtime's routine
+/// (`runtime::faults`) the handler calls; never returns. `lr` is the link
+/// register on arm64 (unused on x86_64).
+pub const FAULT_REPORT: &str = "__vbeam_fault_report";
+/// The zero-filled entries the start-up code keeps argc and argv in, for
+/// the runtime's `arguments` (`runtime::system`).
+pub const ARGC: &str = "__vbeam_argc";
+pub const ARGV: &str = "__vbeam_argv";
 /// The handler the system calls on a fault.
 const FAULT_HANDLER: &str = "__vbeam_os_fault_handler";
 /// The stack fault handlers run on, which a stack overflow leaves intact.
@@ -183,7 +231,6 @@ pub fn bare_routine(target: Target, name: &str) -> Option<Vec<StartStep>> {
 /// first allocation then obtains a region), call `main`, then exit with
 /// status 0.
 pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<StartStep> {
-    use crate::runtime::system::{ARGC, ARGV};
     let mut steps = Vec::new();
     match target.os {
         // The kernel jumps to the entry point with the stack aligned,
@@ -214,7 +261,7 @@ pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<Star
     if allocates {
         steps.push(StartStep::Zero(target.cc.heap));
     }
-    steps.push(StartStep::Call(crate::validate::ENTRY_POINT));
+    steps.push(StartStep::Call(ENTRY_POINT));
     steps.push(StartStep::Zero(target.cc.args[0]));
     steps.push(StartStep::Call(EXIT));
     steps
@@ -226,12 +273,6 @@ pub fn start_routines(target: Target) -> &'static [&'static str] {
         Os::Linux | Os::Darwin => &[EXIT, CATCH_FAULTS],
         Os::Uefi => &[EXIT, uefi::INIT],
     }
-}
-
-/// Whether the builtin `name` can exist on `target`: a UEFI application
-/// has no files and no stdin.
-pub fn provides_builtin(target: Target, name: &str) -> bool {
-    target.os != Os::Uefi || !crate::runtime::system::needs_files(name)
 }
 
 /// The firmware's argument registers, for `Inst::CallFirmware`.

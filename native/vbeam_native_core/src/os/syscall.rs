@@ -11,7 +11,8 @@
 use super::kernel;
 use crate::error::CompileError;
 use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg, Src};
-use crate::regs::{CallConv, RegSet};
+use crate::operands::{for_each_reg, Plan, Role};
+use crate::regs::CallConv;
 use crate::target::Target;
 
 /// The system calls the backend knows by meaning (each kernel lists the
@@ -72,21 +73,6 @@ fn ir_calls(isa: Isa) -> &'static [(Call, i64)] {
         Isa::X86_64 => &[(Call::Write, 1), (Call::Exit, 60)],
         Isa::Arm64 => &[(Call::Write, 4), (Call::Exit, 1)],
     }
-}
-
-/// How to issue one `syscall` of the IR.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan {
-    /// The number to load into the kernel's number register, or `None` to
-    /// issue the call with the number the IR left in the register.
-    pub number: Option<i64>,
-    /// How many argument registers the call reads.
-    pub args: u32,
-    /// Registers destroyed besides the result.
-    pub clobbers: RegSet,
-    /// The destroyed registers the IR's convention says survive: the
-    /// lowering saves those the IR keeps live across the call.
-    pub preserved: RegSet,
 }
 
 /// Plans every `syscall` of `func`, by instruction index; an error names
@@ -205,9 +191,7 @@ pub fn numbers(func: &Function, cc: &CallConv) -> Vec<(usize, Option<i64>)> {
             }
             other => {
                 let mut writes = false;
-                crate::operands::for_each_reg(other, |r, role| {
-                    writes |= role == crate::operands::Role::Def && r == Reg::P(number_reg)
-                });
+                for_each_reg(other, |r, role| writes |= role == Role::Def && r == Reg::P(number_reg));
                 if writes || matches!(other, Inst::Call(_) | Inst::CallIndirect(_)) {
                     known = None;
                 }

@@ -18,10 +18,10 @@
 //! The start-up also turns off the watchdog the boot manager arms (five
 //! minutes), so long programs are not reset.
 
+use super::Builder;
 use super::{BUFFER, CLOCK_MS, EXIT, PAGES, RANDOM, SLEEP, WRITE};
 use crate::ir::{BinOp, Cond, Isa, PReg, Reg, Src, Width};
 use crate::regs::{arm64, x86};
-use crate::runtime::builder::Builder;
 use crate::target::Target;
 
 /// `os_init()`: what an application does first.

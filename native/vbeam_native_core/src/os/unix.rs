@@ -2,10 +2,9 @@
 //! read and close take the same arguments on both kernels.
 
 use super::syscall::Call;
-use super::{Kernel, CLOSE, EXIT, PAGES, READ, WRITE};
+use super::Builder;
+use super::{Kernel, CLOSE, EXIT, FAULT_REPORT, PAGES, READ, WRITE};
 use crate::ir::{Cond, Reg, Src};
-use crate::runtime::builder::Builder;
-use crate::runtime::faults;
 
 /// Where a fault handler finds the machine state in what the kernel passes
 /// it: byte offsets in `siginfo_t` and in the registers saved in the
@@ -38,7 +37,7 @@ pub fn report_fault(b: &mut Builder, frame: &SignalFrame, signal: Reg, info: Reg
         None => Src::Imm(0),
     };
     let args = [Src::Reg(signal), Src::Reg(address), Src::Reg(pc), Src::Reg(sp), Src::Reg(fp), lr];
-    b.call_void(faults::REPORT, &args);
+    b.call_void(FAULT_REPORT, &args);
     b.trap();
 }
 

@@ -3,9 +3,9 @@
 //! generator's layout), and `[]u8__bytestr`. Misuse stops the program as
 //! V's arrays do: `V panic: array.pop: array is empty`.
 
-use super::builder::Builder;
 use super::{text, write_int, ALLOC, MEMCPY, STDERR, STRING_NEW};
 use crate::ir::{BinOp, Cond, Reg, Src};
+use crate::os::Builder;
 
 /// The methods, and whether each allocates.
 const METHODS: &[(&str, bool)] = &[("last", false), ("pop", false), ("delete", false), ("clone", true)];

@@ -22,15 +22,10 @@
 //!   entries 8-byte aligned;
 //! - the names.
 
-use super::builder::Builder;
 use super::{text, FORMAT_INT, STDERR};
+use crate::image::FunctionSymbol;
 use crate::ir::{BinOp, Cond, Isa, Reg, Src};
-use crate::link::FunctionSymbol;
-use crate::os::{self, Fault};
-
-/// `report(signal, fault_address, pc, sp, fp, lr)`: never returns. `lr` is
-/// the link register on arm64 (unused on x86_64).
-pub const REPORT: &str = "__vbeam_fault_report";
+use crate::os::{self, Builder, Fault, FAULT_REPORT as REPORT};
 /// `write_hex(value)`: "0x" and the hexadecimal digits on stderr.
 const WRITE_HEX: &str = "__vbeam_fault_write_hex";
 /// `callers(ra, frame, sp, from, to) -> count`: see `callers`.

@@ -3,9 +3,9 @@
 //! `ceil` from truncation, `abs` by clearing the sign; `exp`, `log`,
 //! `pow`, `sin` and `cos` in `libm`.
 
-use super::builder::Builder;
 use super::libm;
 use crate::ir::{BinOp, Cond, FloatOp, Inst, Reg, Src};
+use crate::os::Builder;
 
 const SIGN: i64 = i64::MIN;
 /// Exponent field (biased) from which every double is an integer: 2^52.

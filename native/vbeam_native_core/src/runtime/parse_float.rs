@@ -27,8 +27,8 @@
 //!   digit after it: no midpoint between doubles has more than 767
 //!   significant digits, so this rounds the same.
 
-use super::builder::Builder;
 use crate::ir::{BinOp, Cond, FloatOp, Inst, Reg, Src, UnOp};
+use crate::os::Builder;
 
 /// `parse_float(s, allow_extra) -> bits`.
 const PARSE: &str = "__vbeam_parse_float";

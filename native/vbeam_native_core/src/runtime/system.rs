@@ -11,14 +11,11 @@
 //!
 //! Errors (`!T`, `?T`) read as the empty value: "" or [] or 0.
 
-use super::builder::Builder;
 use super::{ALLOC, MEMCPY, STDOUT, STRING_NEW};
 use crate::ir::{BinOp, Cond, Reg, Src};
-use crate::os;
+use crate::os::{self, Builder, ARGC, ARGV};
 
 /// argc and argv, kept by the start-up for `arguments`.
-pub const ARGC: &str = "__vbeam_argc";
-pub const ARGV: &str = "__vbeam_argv";
 const RAND_STATE: &str = "__vbeam_rand_state";
 const RAND_SEEDED: &str = "__vbeam_rand_seeded";
 /// The zero-filled entries of these routines: (name, size).

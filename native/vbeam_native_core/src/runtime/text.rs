@@ -2,9 +2,9 @@
 //! `eprint`, `flush_stdout`, `unbuffer_stdout` (the output is never
 //! buffered), `u8__ascii_str`, `string__index_after`, `atoi`.
 
-use super::builder::Builder;
 use super::{write_string, ALLOC, STDERR, STRING_NEW};
 use crate::ir::{BinOp, Cond, Reg, Src};
+use crate::os::Builder;
 
 /// The builtins, and whether each allocates.
 const BUILTINS: &[(&str, bool)] = &[

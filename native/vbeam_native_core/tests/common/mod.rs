@@ -42,3 +42,31 @@ pub fn when_not_busy<T>(mut start: impl FnMut() -> Result<T>) -> T {
     }
     start().expect("the program starts")
 }
+
+/// The text of a module for `isa` in `format` holding `functions` (the
+/// text of function maps) and the `data` and `bss` entries.
+pub fn module_text(isa: &str, format: &str, functions: &str, data: &str, bss: &str) -> String {
+    format!(
+        "#{{target => {isa}, format => {format}, functions => [{functions}], data => [{data}], bss => [{bss}], \
+         imports => []}}."
+    )
+}
+
+/// The text of a function map `main` of `locals` vregs running `body`.
+pub fn main_function(locals: u32, body: &str) -> String {
+    format!(
+        "#{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => {locals}, body => [{body}]}}"
+    )
+}
+
+/// `text` with `A0`, `A1` standing for `isa`'s first two argument
+/// registers and `RET` for its result register.
+pub fn with_registers(isa: &str, text: &str) -> String {
+    let (a0, a1, ret) = match isa {
+        "x86_64" => ("rdi", "rsi", "rax"),
+        _ => ("x0", "x1", "x0"),
+    };
+    text.replace("A0", &format!("{{preg, {a0}}}"))
+        .replace("A1", &format!("{{preg, {a1}}}"))
+        .replace("RET", &format!("{{preg, {ret}}}"))
+}

@@ -3,7 +3,9 @@
 //! (adjacent ones joined), tuples, lists (proper or not), maps, binaries
 //! with bit syntax, and parentheses around any of them. One pass over the
 //! text checks it and hands every term to a `Visitor`; nesting is kept on
-//! an explicit stack, so no depth of terms can exhaust the thread's stack.
+//! an explicit stack, so no depth of terms can exhaust the thread's stack,
+//! and is refused beyond `MAX_NESTING`, so none can exhaust the memory of
+//! what a visitor keeps per level.
 
 use super::lex::{is_atom_start, is_variable_start, Int, LexError, Number, Text, MAX_ATOM_CHARS, RESERVED_WORDS};
 
@@ -47,13 +49,20 @@ pub trait Visitor {
     fn split(&self) -> usize {
         usize::MAX
     }
-    /// At `split`, in a list or tuple (`kind`): takes what was read ahead,
-    /// the elements from there to the container's close, if it was read
-    /// in that context: the position of the close and the elements' count.
-    fn adopt(&mut self, _kind: Container) -> Option<(usize, usize)> {
+    /// At `split`, in a list or tuple (`kind`) nested `depth` levels deep
+    /// (itself included): takes what was read ahead, the elements from
+    /// there to the container's close, if it was read in that context and
+    /// nests no deeper than `MAX_NESTING` there: the position of the close
+    /// and the elements' count.
+    fn adopt(&mut self, _kind: Container, _depth: usize) -> Option<(usize, usize)> {
         None
     }
 }
+
+/// Terms nested deeper than this are refused (each tuple, list, map and
+/// parenthesis is a level): a few bytes of text must not ask for memory
+/// without bound, and no IR nests near it.
+pub const MAX_NESTING: usize = 1_000;
 
 /// A visitor that keeps nothing: checks the text only.
 pub struct Check;
@@ -114,7 +123,7 @@ pub fn parse_terms<V: Visitor>(t: Text, v: &mut V) -> Result<Vec<u32>, SyntaxErr
     let mut i = t.skip_ws(0);
     while i < t.len() {
         tops.push(i as u32);
-        let end = term(t, i, v).map_err(|e| syntax_error(t, e))?;
+        let (end, _) = term(t, i, v).map_err(|e| syntax_error(t, e))?;
         let j = t.skip_ws(end);
         let is_dot = t.byte(j) == Some(b'.')
             && match t.byte(j + 1) {
@@ -133,19 +142,32 @@ pub fn parse_terms<V: Visitor>(t: Text, v: &mut V) -> Result<Vec<u32>, SyntaxErr
     Ok(tops)
 }
 
+/// A run of elements `parse_elements` read.
+pub struct Elements {
+    /// Where each element starts.
+    pub starts: Vec<u32>,
+    /// The position and byte of the container's close.
+    pub close_at: usize,
+    pub close: u8,
+    /// The most levels an element nests.
+    pub depth: usize,
+}
+
 /// The elements of a list or tuple from `i` (where one starts) to the
-/// container's close, read with `v`: where each element starts, and the
-/// position and byte of the close. `None` if the text there is not such a
-/// run of elements (a map, a list's tail, an error).
-pub fn parse_elements<V: Visitor>(t: Text, mut i: usize, v: &mut V) -> Option<(Vec<u32>, usize, u8)> {
+/// container's close, read with `v`. `None` if the text there is not such
+/// a run of elements (a map, a list's tail, an error).
+pub fn parse_elements<V: Visitor>(t: Text, mut i: usize, v: &mut V) -> Option<Elements> {
     let mut starts = Vec::new();
+    let mut depth = 0;
     loop {
         i = t.skip_ws(i);
         starts.push(i as u32);
-        i = t.skip_ws(term(t, i, v).ok()?);
+        let (end, element_depth) = term(t, i, v).ok()?;
+        depth = depth.max(element_depth);
+        i = t.skip_ws(end);
         match t.byte(i)? {
             b',' => i += 1,
-            close @ (b']' | b'}') => return Some((starts, i, close)),
+            close @ (b']' | b'}') => return Some(Elements { starts, close_at: i, close, depth }),
             _ => return None,
         }
     }
@@ -153,7 +175,7 @@ pub fn parse_elements<V: Visitor>(t: Text, mut i: usize, v: &mut V) -> Option<(V
 
 /// One term at `pos` (no `.` after it): the position after it.
 pub fn parse_term<V: Visitor>(t: Text, pos: usize, v: &mut V) -> Result<usize, SyntaxError> {
-    term(t, pos, v).map_err(|e| syntax_error(t, e))
+    term(t, pos, v).map(|(end, _)| end).map_err(|e| syntax_error(t, e))
 }
 
 /// What the text holds at `i`, for messages.
@@ -197,10 +219,23 @@ fn opened_at(t: Text, open: &Open) -> String {
     format!("the {what} opened at {line}:{column}")
 }
 
-/// One term from `i`: the position after it.
-fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
+/// A compound term (empty or not) opening at `at` inside `depth` levels,
+/// unless that nests it deeper than `MAX_NESTING`; keeps `deepest` the
+/// most levels reached.
+fn enter(depth: usize, at: usize, deepest: &mut usize) -> Result<(), LexError> {
+    if depth == MAX_NESTING {
+        return Err((at, format!("terms nested deeper than {MAX_NESTING} levels")));
+    }
+    *deepest = (*deepest).max(depth + 1);
+    Ok(())
+}
+
+/// One term from `i`: the position after it, and the most levels it
+/// nests.
+fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<(usize, usize), LexError> {
     let mut i = i;
     let mut stack: Vec<Open> = Vec::new();
+    let mut deepest = 0;
     let mut chars: Vec<u32> = Vec::new();
     let split = v.split();
     'term: loop {
@@ -213,11 +248,12 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
             };
             return Err((i, message));
         };
+        let depth = stack.len();
         let adopted = i == split
             && match stack.last_mut() {
                 Some(open) if matches!(open.frame, Frame::Tuple | Frame::List) => {
                     let kind = if open.frame == Frame::Tuple { Container::Tuple } else { Container::List };
-                    match v.adopt(kind) {
+                    match v.adopt(kind, depth) {
                         Some((end, count)) => {
                             // The elements read ahead, the last counted below.
                             open.count += count - 1;
@@ -229,7 +265,9 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
                 }
                 _ => false,
             };
-        let opaque = !adopted && V::OPAQUE_TUPLES && b == b'{' && {
+        // Near the nesting limit, tuples are read level by level, to stop
+        // at the level too many.
+        let opaque = !adopted && V::OPAQUE_TUPLES && b == b'{' && depth + SMALL_TUPLE_DEPTH <= MAX_NESTING && {
             match small_tuple(t, i, 0) {
                 Some(end) if end - i < 256 => {
                     v.opaque(start);
@@ -247,6 +285,7 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
                     } else {
                         (Container::List, Frame::List, b']')
                     };
+                    enter(depth, start, &mut deepest)?;
                     v.open(start, kind);
                     i = t.skip_ws(i + 1);
                     if t.byte(i) == Some(close) {
@@ -266,6 +305,7 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
                                 .into(),
                         ));
                     }
+                    enter(depth, start, &mut deepest)?;
                     v.open(start, Container::Map);
                     i = t.skip_ws(j + 1);
                     if t.byte(i) == Some(b'}') {
@@ -277,6 +317,7 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
                     }
                 }
                 b'(' => {
+                    enter(depth, start, &mut deepest)?;
                     stack.push(Open { frame: Frame::Paren, at: start, count: 0 });
                     i += 1;
                     continue 'term;
@@ -376,7 +417,7 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
         }
         // A term ends at `i`: close what it completes.
         loop {
-            let Some(top) = stack.last_mut() else { return Ok(i) };
+            let Some(top) = stack.last_mut() else { return Ok((i, deepest)) };
             top.count += 1;
             i = t.skip_ws(i);
             let next = t.byte(i);
@@ -464,10 +505,14 @@ fn term<V: Visitor>(t: Text, i: usize, v: &mut V) -> Result<usize, LexError> {
     }
 }
 
+/// How many levels the tuples `small_tuple` checks nest, at most.
+const SMALL_TUPLE_DEPTH: usize = 3;
+
 /// The end of a tuple at `i` (a `{`) whose elements are bare ASCII atoms,
-/// decimal integers, plain binaries and such tuples (at most three deep),
-/// if it is one: a fast check of instructions, sure to accept only what
-/// `term` accepts. `None` leaves any other text to `term`.
+/// decimal integers, plain binaries and such tuples (at most
+/// `SMALL_TUPLE_DEPTH` deep), if it is one: a fast check of instructions,
+/// sure to accept only what `term` accepts. `None` leaves any other text
+/// to `term`.
 #[inline]
 fn small_tuple(t: Text, i: usize, depth: usize) -> Option<usize> {
     let s = t.s;
@@ -488,7 +533,7 @@ fn small_tuple(t: Text, i: usize, depth: usize) -> Option<usize> {
             b'0'..=b'9' => plain_int_end(s, j)?.1,
             b'-' if s.get(j + 1).is_some_and(u8::is_ascii_digit) => plain_int_end(s, j + 1)?.1,
             b'<' => plain_binary(t, j)?.1 + 3,
-            b'{' if depth < 2 => small_tuple(t, j, depth + 1)?,
+            b'{' if depth + 1 < SMALL_TUPLE_DEPTH => small_tuple(t, j, depth + 1)?,
             _ => return None,
         };
         // Nothing may run on from the element: `,`, `}` or whitespace next.

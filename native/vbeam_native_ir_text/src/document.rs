@@ -11,8 +11,10 @@ use std::borrow::Cow;
 use std::sync::mpsc;
 
 use super::lex::{declares_latin1, Int, Number, Text};
-use super::parse::{parse_elements, parse_terms, plain_binary, syntax_error, Container, SyntaxError, Visitor};
-use crate::term::{Atom, Term, KNOWN_ATOMS};
+use super::parse::{
+    parse_elements, parse_terms, plain_binary, syntax_error, Container, Elements, SyntaxError, Visitor, MAX_NESTING,
+};
+use vbeam_native_core::term::{Atom, Term, KNOWN_ATOMS};
 
 /// Bytes of a binary that the text does not hold verbatim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +102,7 @@ struct Builder {
 
 /// What another thread reads: the elements of a list or tuple from
 /// `split` to its close (`parse_elements`), with what it recorded.
-type AheadResult = Option<(Builder, Vec<u32>, usize, u8)>;
+type AheadResult = Option<(Builder, Elements)>;
 
 struct Ahead {
     split: usize,
@@ -197,17 +199,19 @@ impl Visitor for Builder {
     fn split(&self) -> usize {
         self.ahead.as_ref().map_or(usize::MAX, |a| a.split)
     }
-    fn adopt(&mut self, kind: Container) -> Option<(usize, usize)> {
+    fn adopt(&mut self, kind: Container, depth: usize) -> Option<(usize, usize)> {
         let ahead = self.ahead.take()?;
-        let (other, starts, end, close) = ahead.result.recv().ok()??;
+        let (other, elements) = ahead.result.recv().ok()??;
         let expected = if kind == Container::List { b']' } else { b'}' };
-        if close != expected {
+        // Nested too deep where they are: this thread reads them again, to
+        // stop at the level too many.
+        if elements.close != expected || depth + elements.depth > MAX_NESTING {
             return None;
         }
-        let count = starts.len();
-        self.merge(other, starts);
+        let count = elements.starts.len();
+        self.merge(other, elements.starts);
         self.read_ahead = true;
-        Some((end, count))
+        Some((elements.close_at, count))
     }
     #[inline(always)]
     fn span(&mut self, start: usize, end: usize) {
@@ -289,7 +293,7 @@ impl<'t> Document<'t> {
                 let reader = std::thread::Builder::new().spawn_scoped(scope, move || {
                     let mut other = Builder::default();
                     let read = parse_elements(text, split, &mut other);
-                    let _ = send.send(read.map(|(starts, end, close)| (other, starts, end, close)));
+                    let _ = send.send(read.map(|elements| (other, elements)));
                 });
                 let ahead = reader.is_ok().then_some(Ahead { split, result });
                 let mut builder = Builder { ahead, ..Builder::default() };
@@ -1273,6 +1277,13 @@ mod tests {
             Document::parse_with(bad.as_bytes(), false).unwrap_err(),
             Document::parse_with(bad.as_bytes(), true).unwrap_err()
         );
+        // So is nesting too deep only counting the levels above the split:
+        // the body's list is the fourth level.
+        let nested = format!("{}{}", "[".repeat(MAX_NESTING - 3), "]".repeat(MAX_NESTING - 3));
+        let deep = text.replacen("{imm, 5999}", &nested, 1);
+        let one = Document::parse_with(deep.as_bytes(), false).unwrap_err();
+        assert!(one.message.contains("nested deeper than"), "{one}");
+        assert_eq!(one, Document::parse_with(deep.as_bytes(), true).unwrap_err());
     }
 
     /// The fast check of small tuples accepts and records exactly what the
@@ -1349,10 +1360,10 @@ mod tests {
     }
 
     /// Every fixture compiles from its text in place exactly as from the
-    /// tree `term_text::parse` builds, for every format.
+    /// tree `vbeam_native_ir_text::parse` builds, for every format.
     #[test]
     fn fixtures_compile_as_from_a_tree() {
-        use crate::ir::Format;
+        use vbeam_native_core::ir::Format;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures");
         let mut compiled = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -1362,10 +1373,10 @@ mod tests {
             }
             let text = std::fs::read(&path).unwrap();
             let doc = Document::parse(&text).unwrap();
-            let tree = crate::term_text::parse(std::str::from_utf8(&text).unwrap()).unwrap();
+            let tree = crate::parse(std::str::from_utf8(&text).unwrap()).unwrap();
             for format in [Format::Elf64, Format::Macho, Format::Pe] {
-                let from_text = crate::compile_term(&doc.terms()[0], None, Some(format));
-                let from_tree = crate::compile_term(&&tree, None, Some(format));
+                let from_text = vbeam_native_core::compile_term(&doc.terms()[0], None, Some(format));
+                let from_tree = vbeam_native_core::compile_term(&&tree, None, Some(format));
                 assert_eq!(from_text.map_err(|e| e.to_string()), from_tree.map_err(|e| e.to_string()), "{path:?}");
             }
             compiled += 1;
@@ -1380,11 +1391,20 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_needs_no_stack() {
-        let text = format!("{}{}.", "[".repeat(200_000), "]".repeat(200_000));
-        let d = doc(&text);
+    fn nesting_is_limited() {
+        let nested =
+            |open: &str, levels: usize, close: &str| format!("{}a{}.", open.repeat(levels), close.repeat(levels));
+        let text = nested("[", MAX_NESTING, "]");
         let mut count = Count(0);
-        d.terms()[0].visit(&mut count);
-        assert_eq!(count.0, 200_000);
+        doc(&text).terms()[0].visit(&mut count);
+        assert_eq!(count.0, MAX_NESTING);
+        for (open, close) in [("[", "]"), ("{", "}"), ("#{a => ", "}"), ("(", ")")] {
+            let e = Document::parse(nested(open, MAX_NESTING + 1, close).as_bytes()).unwrap_err();
+            assert_eq!(e.message, format!("terms nested deeper than {MAX_NESTING} levels"), "{open}");
+            assert_eq!(e.offset, MAX_NESTING * open.len(), "{open}");
+        }
+        // An empty term is a level too.
+        let empty = format!("{}{}.", "[".repeat(MAX_NESTING + 1), "]".repeat(MAX_NESTING + 1));
+        assert_eq!(Document::parse(empty.as_bytes()).unwrap_err().offset, MAX_NESTING);
     }
 }

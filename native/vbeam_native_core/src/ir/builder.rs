@@ -1,19 +1,21 @@
 //! A small assembler of IR functions, for the runtime routines and the OS
-//! layer's primitives.
+//! layer's primitives (which add the calls of the system, `os::Builder`).
 
-use crate::ir::*;
-use crate::os::{self, syscall::Call};
-use crate::target::Target;
+use super::*;
 
-/// A small IR assembler for runtime routines.
-pub struct Builder {
-    pub target: Target,
+/// A small IR assembler for runtime routines, building one function for
+/// `target` (what the routines built with it ask: the assembler itself
+/// needs only the register results are returned in).
+pub struct Builder<T> {
+    pub target: T,
+    result: PReg,
     func: Function,
     next_vreg: u32,
 }
 
-impl Builder {
-    pub fn new(target: Target, name: &str) -> Builder {
+impl<T> Builder<T> {
+    /// A function `name` whose `ret` returns values in `result`.
+    pub fn new(target: T, result: PReg, name: &str) -> Builder<T> {
         let func = Function {
             name: name.into(),
             arity: 0,
@@ -23,7 +25,7 @@ impl Builder {
             body: Vec::new(),
             labels: Vec::new(),
         };
-        Builder { target, func, next_vreg: 0 }
+        Builder { target, result, func, next_vreg: 0 }
     }
     /// Declares the routine's N parameters (before any other vreg).
     pub fn params<const N: usize>(&mut self) -> [Reg; N] {
@@ -128,7 +130,7 @@ impl Builder {
         d
     }
     pub fn ret(&mut self, value: Src) {
-        let result = Reg::P(self.target.cc.result);
+        let result = Reg::P(self.result);
         match value {
             Src::Reg(r) => self.mov(result, r),
             Src::Imm(i) => self.mov_imm(result, i),
@@ -137,39 +139,6 @@ impl Builder {
     }
     pub fn ret_void(&mut self) {
         self.push(Inst::Ret);
-    }
-    /// A system call with the kernel's own number and arguments, in the
-    /// IR's registers (the lowering moves the number where the kernel
-    /// wants it): the result in a fresh vreg.
-    pub fn syscall(&mut self, call: Call, args: &[Src]) -> Reg {
-        let cc = self.target.cc;
-        let kernel = os::kernel(self.target).expect("system calls where there is a kernel");
-        for (a, r) in args.iter().zip(&cc.syscall_uses[1..]) {
-            let src = match a {
-                Src::Reg(x) => Operand::Reg(*x),
-                Src::Imm(i) => Operand::Imm(*i),
-            };
-            self.push(Inst::Mov { dst: Dst::Reg(Reg::P(*r)), src });
-        }
-        self.mov_imm(Reg::P(cc.syscall_uses[0]), kernel.number_of(call));
-        self.push(Inst::Syscall);
-        let result = self.vreg();
-        self.mov(result, Reg::P(cc.syscall_result));
-        result
-    }
-    /// Writes `len` bytes at `ptr` to stream `fd`.
-    pub fn write(&mut self, fd: i64, ptr: Src, len: Src) {
-        self.call_void(os::WRITE, &[Src::Imm(fd), ptr, len]);
-    }
-    /// Writes the whole of data entry `name` (of `len` bytes).
-    pub fn write_data(&mut self, fd: i64, name: &str, len: usize) {
-        let p = self.lea(name);
-        self.write(fd, Src::Reg(p), Src::Imm(len as i64));
-    }
-    /// Ends the process with `status`.
-    pub fn exit(&mut self, status: Src) {
-        self.call_void(os::EXIT, &[status]);
-        self.trap();
     }
     /// Marks a point control never reaches (after a call that does not
     /// return).

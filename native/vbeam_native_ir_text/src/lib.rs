@@ -1,6 +1,7 @@
-//! A reader for the Erlang term text of `.ir` files (the `file:consult`
-//! format: terms, each followed by `.`), so the backend reads IR without
-//! building it in the VM first. It reads what `file:consult` reads for the
+//! vbeam_native_ir_text: a reader for the Erlang term text of `.ir` files
+//! (the `file:consult` format: terms, each followed by `.`), so the backend
+//! reads IR without building it in the VM first. A crate of its own, so the
+//! core knows nothing of text nor of the BEAM's term format. It reads what `file:consult` reads for the
 //! terms the V generator and people write: maps, tuples, lists (proper or
 //! not), atoms (bare or quoted), integers of any size (bases, `_`
 //! separators, `$c`), floats, strings, binaries with every escape and bit
@@ -24,8 +25,8 @@ pub use document::{Document, TermKind, TextTerm};
 pub use lex::Int;
 pub use parse::SyntaxError;
 
-use crate::term::{with_items, Atom, Term};
 use parse::{Container, Visitor};
+use vbeam_native_core::term::{with_items, Atom, Term};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -98,10 +99,6 @@ impl<'a> Term for &'a Value {
     }
 }
 
-/// Values nested deeper than this are refused: dropping a `Value` recurses
-/// (a `Document` reads any depth).
-const MAX_VALUE_DEPTH: usize = 1_000;
-
 /// Builds `Value`s from what the parser visits.
 #[derive(Default)]
 struct Builder {
@@ -109,16 +106,10 @@ struct Builder {
     /// element is a list's tail.
     stack: Vec<(Container, Vec<Value>, bool)>,
     done: Vec<Value>,
-    /// Where terms first nest deeper than `MAX_VALUE_DEPTH`.
-    too_deep: Option<usize>,
 }
 
 impl Builder {
     fn push(&mut self, v: Value) {
-        if self.too_deep.is_some() {
-            // Refused: dropped before it nests deeper.
-            return;
-        }
         match self.stack.last_mut() {
             Some((_, items, _)) => items.push(v),
             None => self.done.push(v),
@@ -145,10 +136,7 @@ impl Visitor for Builder {
     fn binary(&mut self, _pos: usize, bytes: &[u8], tail_bits: u8, _plain: bool) {
         self.push(if tail_bits == 0 { Value::Binary(bytes.to_vec()) } else { Value::Bits(bytes.to_vec(), tail_bits) });
     }
-    fn open(&mut self, pos: usize, kind: Container) {
-        if self.stack.len() == MAX_VALUE_DEPTH && self.too_deep.is_none() {
-            self.too_deep = Some(pos);
-        }
+    fn open(&mut self, _pos: usize, kind: Container) {
         self.stack.push((kind, Vec::new(), false));
     }
     fn tail(&mut self) {
@@ -204,9 +192,6 @@ pub fn parse_all(text: &[u8]) -> Result<Vec<Value>, SyntaxError> {
     let t = document::text_of(text)?;
     let mut b = Builder::default();
     parse::parse_terms(t, &mut b)?;
-    if let Some(at) = b.too_deep {
-        return Err(parse::syntax_error(t, (at, format!("terms nested deeper than {MAX_VALUE_DEPTH} levels"))));
-    }
     Ok(b.done)
 }
 

@@ -10,11 +10,11 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 
-use crate::error::{CompileError, DecodeError};
-use crate::ir::{Cond, Isa};
-use crate::regs;
-use crate::term::{with_tagged_known, Atom, Term};
-use crate::warnings::Warning;
+use vbeam_native_core::error::{CompileError, DecodeError};
+use vbeam_native_core::ir::{Cond, Isa};
+use vbeam_native_core::regs;
+use vbeam_native_core::term::{with_tagged_known, Atom, Term};
+use vbeam_native_core::warnings::Warning;
 
 /// The kinds of operand the IR's instruction forms take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -712,8 +712,8 @@ pub fn locate_decode_error<T: Term + Debug>(module: &T, error: &DecodeError<T>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::decode_function;
-    use crate::term_text::{parse, Document};
+    use crate::{parse, Document};
+    use vbeam_native_core::decode::decode_function;
 
     fn explain(text: &str, isa: Isa) -> Option<String> {
         let text = format!("{text}.");
