@@ -10,8 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::Isa;
-use vbeam_native_core::{compile_term, term_text};
 
 fn kernels_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/kernels")
@@ -42,7 +42,8 @@ fn stdout_of(mut command: Command, what: &str) -> Result<Vec<u8>, String> {
 /// The kernel compiled by the backend for `isa`, run with `size`.
 fn run_ir(name: &str, isa: Isa, size: &str, work: &Path) -> Result<Vec<u8>, String> {
     let path = kernels_dir().join(format!("{name}_{}.ir", isa.name()));
-    let term = term_text::parse(&std::fs::read_to_string(&path).unwrap()).map_err(|e| format!("{name}: {e}"))?;
+    let term =
+        vbeam_native_ir_text::parse(&std::fs::read_to_string(&path).unwrap()).map_err(|e| format!("{name}: {e}"))?;
     let binary = compile_term(&&term, None, None).map_err(|e| format!("{name} {}: compile error {e}", isa.name()))?;
     let exe = work.join(format!("{name}_{}", isa.name()));
     common::write_executable(&exe, &binary);
