@@ -360,9 +360,10 @@ pub fn analyze(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Call
     for (b, block) in cfg.blocks.iter().enumerate() {
         for (i, inst) in func.body.iter().enumerate().take(block.end).skip(block.start) {
             let mut imp = implicit(inst, i, cc, info);
-            // A call that never returns (a `Trap` follows it: a panic)
-            // destroys nothing that a later instruction could read, so the
-            // values whose intervals span it keep any register.
+            // A `Trap` follows only a call that never returns (a panic,
+            // an exit): it destroys nothing a later instruction could
+            // read, so the values whose intervals span it keep any
+            // register.
             if matches!(func.body.get(i + 1), Some(Inst::Trap)) {
                 imp.clobbers = RegSet::EMPTY;
             }

@@ -568,7 +568,7 @@ mod tests {
     use super::*;
     use crate::ir::{Cond, Format, Inst, Isa, Label, Src};
     use crate::operands::CallInfo;
-    use crate::os::syscall::Plan;
+    use crate::operands::Plan;
     use crate::{isa, regalloc};
 
     struct NoInfo;

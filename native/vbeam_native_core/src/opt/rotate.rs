@@ -14,11 +14,14 @@
 //! computes the same every time).
 //!
 //! The test is duplicated, so it must be short and free of anything but
-//! arithmetic, loads and the compare: at most `MAX_TEST` instructions
-//! before its `jcc`, no label among them, and every jump to `H` must be an
-//! unconditional jump from below it.
+//! arithmetic and loads into vregs and the compare: at most `MAX_TEST`
+//! instructions before its `jcc`, no label among them, and every jump to
+//! `H` must be an unconditional jump from below it. (A physical register
+//! the test wrote could be what the body's first block needs there, such
+//! as a system call's number, which must be set in the call's block.)
 
-use crate::ir::{Function, Inst, Label};
+use crate::ir::{Dst, Function, Inst, Label, Operand, Reg};
+use crate::operands::{for_each_reg, Role};
 
 /// Instructions a test may have before its `cmp`'s `jcc`.
 const MAX_TEST: usize = 4;
@@ -88,10 +91,18 @@ fn rotatable(f: &Function, h: usize, head: Label, refs: &[usize]) -> Option<usiz
     let body = &f.body;
     let test_end = (h + 1..body.len().min(h + MAX_TEST + 2)).find(|&i| matches!(body[i], Inst::Jcc(..)))?;
     let Inst::Jcc(_, exit) = body[test_end] else { return None };
-    let duplicable = body[h + 1..test_end].iter().all(|inst| match inst {
-        Inst::Bin { op, .. } => !matches!(op, crate::ir::BinOp::Sdiv | crate::ir::BinOp::Srem),
-        Inst::Mov { .. } | Inst::Unary { .. } | Inst::Load { .. } | Inst::Cmp { .. } => true,
-        _ => false,
+    let duplicable = body[h + 1..test_end].iter().all(|inst| {
+        let mut writes_vregs_only = true;
+        for_each_reg(inst, |r, role| writes_vregs_only &= role == Role::Use || matches!(r, Reg::V(_)));
+        let kind = matches!(
+            inst,
+            Inst::Mov { dst: Dst::Reg(_), src: Operand::Reg(_) | Operand::Imm(_) }
+                | Inst::Bin { .. }
+                | Inst::Unary { .. }
+                | Inst::Load { .. }
+                | Inst::Cmp { .. }
+        );
+        kind && writes_vregs_only
     });
     let jumps_back = !refs.is_empty() && refs.iter().all(|&r| r > test_end && body[r] == Inst::Jmp(head));
     // The body must not begin with a second jcc on the test's flags.
@@ -108,7 +119,7 @@ fn rotatable(f: &Function, h: usize, head: Label, refs: &[usize]) -> Option<usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{BinOp, Cond, Reg, Src};
+    use crate::ir::{BinOp, Cond, Src};
 
     fn func(body: Vec<Inst>, labels: usize) -> Function {
         Function {
@@ -156,6 +167,16 @@ mod tests {
                 Inst::Ret,
             ]
         );
+    }
+
+    #[test]
+    fn a_test_that_sets_a_physical_register_stays_as_it_is() {
+        // The body's first block may need it there (a system call's number).
+        let mut f = counting_loop(Inst::Jmp(Label(0)));
+        f.body.insert(1, Inst::Mov { dst: Dst::Reg(Reg::P(crate::ir::PReg(16))), src: Operand::Imm(4) });
+        let before = f.body.clone();
+        rotate_loops(&mut f);
+        assert_eq!(f.body, before);
     }
 
     #[test]
