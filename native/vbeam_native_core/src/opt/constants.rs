@@ -50,6 +50,18 @@ impl Facts {
             _ => None,
         }
     }
+    fn constant_src(&self, s: Src) -> Option<i64> {
+        match s {
+            Src::Reg(r) => self.constant(r),
+            Src::Imm(_) => None,
+        }
+    }
+    fn constant_operand(&self, o: &Operand) -> Option<i64> {
+        match o {
+            Operand::Reg(r) => self.constant(*r),
+            _ => None,
+        }
+    }
     /// The vreg whose copy `r` is, if any.
     fn original(&self, r: Reg) -> Option<Reg> {
         match vreg_index(r).and_then(|v| self.of(v)) {
@@ -87,18 +99,12 @@ pub fn run(body: &mut Body, _: &Context) {
             }
         });
         for_each_src_mut(inst, |s| {
-            if let Some(c) = facts.constant(match s {
-                Src::Reg(r) => *r,
-                Src::Imm(_) => return,
-            }) {
+            if let Some(c) = facts.constant_src(*s) {
                 *s = Src::Imm(c);
             }
         });
-        if let Inst::Mov { src: src @ Operand::Reg(_), .. } = inst {
-            if let Some(c) = facts.constant(match src {
-                Operand::Reg(r) => *r,
-                _ => unreachable!(),
-            }) {
+        if let Inst::Mov { src, .. } = inst {
+            if let Some(c) = facts.constant_operand(src) {
                 *src = Operand::Imm(c);
             }
         }
