@@ -124,7 +124,11 @@ pub fn run(body: &mut Body, _: &Context) {
 }
 
 /// The operands that may be immediates, of the instructions expansion
-/// leaves (`mov`'s source is an `Operand`, handled beside).
+/// leaves (`mov`'s source is an `Operand`, handled beside). Float
+/// operations keep their registers: the allocator holds a float constant
+/// in a float register, where an immediate operand would be built again
+/// through a general-purpose one at every use (spectral-norm ran 2.8×
+/// slower so).
 fn for_each_src_mut(inst: &mut Inst, mut f: impl FnMut(&mut Src)) {
     match inst {
         Inst::Bin { b: s, .. }
@@ -132,13 +136,7 @@ fn for_each_src_mut(inst: &mut Inst, mut f: impl FnMut(&mut Src)) {
         | Inst::Store { src: s, .. }
         | Inst::Cmp { b: s, .. }
         | Inst::Push(s)
-        | Inst::IntToFloat { src: s, .. }
-        | Inst::FloatToInt { src: s, .. }
-        | Inst::FloatSqrt { src: s, .. } => f(s),
-        Inst::FloatBin { a, b, .. } => {
-            f(a);
-            f(b);
-        }
+        | Inst::IntToFloat { src: s, .. } => f(s),
         Inst::CallWith { args, .. } => args.iter_mut().for_each(f),
         _ => {}
     }
