@@ -70,7 +70,27 @@ help_and_version_test_() ->
 stats_test_() ->
     {timeout, 60, fun() ->
         {Output, 0} = erl(main_expr([fixture("hello_x86_64.ir"), "-o", tmp("hello_stats"), "--stats"])),
-        ?assertNotEqual(nomatch, string:find(Output, "compiled in"))
+        ?assertNotEqual(nomatch, string:find(Output, "compiled in")),
+        ?assertNotEqual(nomatch, string:find(Output, "optimization passes: inline_math ")),
+        {Unoptimized, 0} = erl(main_expr([fixture("hello_x86_64.ir"), "-o", tmp("hello_stats"), "--stats", "-O0"])),
+        ?assertEqual(nomatch, string:find(Unoptimized, "optimization passes"))
+    end}.
+
+%% -O0 and `opt => 0' turn the optimizing layer off: an executable of its
+%% own, which does the same.
+unoptimized_test_() ->
+    {timeout, 60, fun() ->
+        Fixture = fixture("hello_x86_64.ir"),
+        {ok, [Module]} = file:consult(Fixture),
+        {ok, Plain} = vbeam_native:compile(Module, #{opt => 0}),
+        ?assertEqual({ok, Plain}, vbeam_native:compile_file(Fixture, #{opt => 0})),
+        ?assertEqual({ok, Plain, []}, vbeam_native:compile(Module, [{opt, 0}, {warnings, true}])),
+        ?assertEqual(vbeam_native:compile(Module), vbeam_native:compile(Module, #{opt => 1})),
+        ?assertEqual({error, {invalid_opt, 2}}, vbeam_native:compile(Module, #{opt => 2})),
+        ?assertEqual({error, {invalid_opt, fast}}, vbeam_native:compile_file(Fixture, #{opt => fast})),
+        Out = tmp("hello_o0"),
+        {_, 0} = erl(main_expr([Fixture, "-O0", "-o", Out])),
+        ?assertEqual({ok, Plain}, file:read_file(Out))
     end}.
 
 errors_test_() ->

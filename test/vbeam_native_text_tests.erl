@@ -265,7 +265,7 @@ same_errors_from_text_test_() ->
         ?assertMatch({error, _}, FromTerm),
         ?assertEqual(FromTerm, vbeam_native:compile_file(Path, #{})),
         {ok, Text} = file:read_file(Path),
-        {error, Reason, Details} = vbeam_native_nif:compile_text(Text, undefined, undefined, false),
+        {error, Reason, Details} = vbeam_native_nif:compile_text(Text, undefined, undefined, #{}),
         ?assertEqual(FromTerm, {error, Reason}),
         case M of
             not_a_map -> ok;
@@ -281,7 +281,7 @@ instruction_message_test() ->
                  "      {mov_imm, {vreg, 0}, 1},\n"
                  "      {add, {vreg, 0}, {imm, 1}, {vreg, 1}},\n"
                  "      ret]}]}.\n"),
-    {error, Reason, Details} = vbeam_native_nif:compile_text(element(2, file:read_file(Path)), undefined, undefined, false),
+    {error, Reason, Details} = vbeam_native_nif:compile_text(element(2, file:read_file(Path)), undefined, undefined, #{}),
     ?assertEqual({invalid_instruction, <<"main">>, 2, {add, {vreg, 0}, {imm, 1}, {vreg, 1}}}, Reason),
     ?assertMatch(#{line := 4, column := 7, target := x86_64}, Details),
     ?assertEqual(<<"operand 2 (A) of add must be a register ({vreg, N} or {preg, Name}), got the immediate {imm, 1}">>,

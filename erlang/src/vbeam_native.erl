@@ -18,6 +18,9 @@
 %% change the executable: the command line prints them on stderr, and
 %% `compile/2' and `compile_file/2' with `#{warnings => true}' return
 %% `{ok, Executable, Warnings}'.
+%%
+%% The executable is optimized unless `-O0' or `#{opt => 0}' turns the
+%% optimizing layer off; either way the program does exactly the same.
 -module(vbeam_native).
 -export([compile/1, compile/2, compile/3, compile_file/2, main/1, command/1, format_error/1,
          format_warning/1]).
@@ -43,16 +46,28 @@ compile(Module) ->
 
 %% @doc Compiles with options `#{target => T, format => F}' (or a proplist)
 %% overriding the module's keys; with `warnings => true', the module's
-%% warnings too: `{ok, Executable, Warnings}'.
+%% warnings too: `{ok, Executable, Warnings}'; `opt => 0' turns the
+%% optimizing layer off (default `opt => 1'; another value is
+%% `{error, {invalid_opt, Value}}').
 -spec compile(Module :: term(), Options :: map() | [{atom(), term()}]) ->
           {ok, binary()} | {ok, binary(), [warning()]} | {error, term()}.
 compile(Module, Options) when is_list(Options) ->
     compile(Module, maps:from_list(Options));
-compile(Module, #{warnings := true} = Options) ->
-    vbeam_native_nif:compile_warnings(Module, maps:get(target, Options, undefined),
-                                      maps:get(format, Options, undefined));
 compile(Module, Options) when is_map(Options) ->
-    compile(Module, maps:get(target, Options, undefined), maps:get(format, Options, undefined)).
+    Target = maps:get(target, Options, undefined),
+    Format = maps:get(format, Options, undefined),
+    case {opt_level(Options), maps:get(warnings, Options, false)} of
+        {{error, _} = Error, _} -> Error;
+        {Opt, true} -> vbeam_native_nif:compile_warnings(Module, Target, Format, Opt);
+        {Opt, _} -> vbeam_native_nif:compile(Module, Target, Format, Opt)
+    end.
+
+%% The optimization level an options map asks for.
+opt_level(Options) ->
+    case maps:get(opt, Options, 1) of
+        Opt when Opt =:= 0; Opt =:= 1 -> Opt;
+        Other -> {error, {invalid_opt, Other}}
+    end.
 
 %% @doc Compiles for `Target' and `Format' (`undefined' keeps the module's).
 %% They are checked like the module's own keys: a value other than a
@@ -60,7 +75,7 @@ compile(Module, Options) when is_map(Options) ->
 %% / `{error, {invalid_format, F}}', so the spec accepts any term.
 -spec compile(Module :: term(), Target :: term(), Format :: term()) -> {ok, binary()} | {error, term()}.
 compile(Module, Target, Format) ->
-    vbeam_native_nif:compile(Module, Target, Format).
+    vbeam_native_nif:compile(Module, Target, Format, 1).
 
 %% @doc Compiles a `.ir' file, read by the NIF and compiled from its text
 %% (the module is never built as a term), with options as `compile/2'.
@@ -72,17 +87,23 @@ compile(Module, Target, Format) ->
 compile_file(Path, Options) when is_list(Options) ->
     compile_file(Path, maps:from_list(Options));
 compile_file(Path, Options) when is_map(Options) ->
-    Warnings = maps:get(warnings, Options, false) =:= true,
-    case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined), Warnings) of
-        {ok, Binary, #{warnings := Located}} -> {ok, Binary, [W || {W, _Line, _Column} <- Located]};
-        {ok, Binary, _Info} -> {ok, Binary};
-        {error, Reason, _Details} -> {error, Reason}
+    case opt_level(Options) of
+        {error, _} = Error ->
+            Error;
+        Opt ->
+            Flags = #{warnings => maps:get(warnings, Options, false) =:= true, opt => Opt},
+            case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined), Flags) of
+                {ok, Binary, #{warnings := Located}} -> {ok, Binary, [W || {W, _Line, _Column} <- Located]};
+                {ok, Binary, _Info} -> {ok, Binary};
+                {error, Reason, _Details} -> {error, Reason}
+            end
     end.
 
-compile_file(Path, Target, Format, Warnings) ->
+%% Flags: `#{warnings => boolean(), opt => 0 | 1, stats => boolean()}'.
+compile_file(Path, Target, Format, Flags) ->
     case file:read_file(Path) of
         {ok, Text} ->
-            case vbeam_native_nif:compile_text(Text, Target, Format, Warnings) of
+            case vbeam_native_nif:compile_text(Text, Target, Format, Flags) of
                 {ok, _, _} = Ok -> Ok;
                 {error, {syntax, Line, Column, Message}, Details} ->
                     {error, {syntax, Path, Line, Column, Message}, Details};
@@ -105,7 +126,8 @@ main(Args) ->
 %% @doc The command line without the halt: runs, prints (the summary on
 %% stdout, an error as one line on stderr) and returns the exit status.
 %% `Input -o Output [-target x86_64|arm64] [-format elf64|macho|pe]
-%% [--stats] [-w]', or `--help', `--version'; strings, atoms or binaries.
+%% [-O0] [--stats] [-w]', or `--help', `--version'; strings, atoms or
+%% binaries.
 %% Warnings go to stderr (`File:Line:Column: warning: ...'); `-w' leaves
 %% them out.
 -spec command([string() | atom() | binary()]) -> 0 | 1.
@@ -195,7 +217,8 @@ help() ->
      "  -o Output            the executable to write (mode 0755)\n"
      "  -target T            x86_64 or arm64 (default: the module's target key)\n"
      "  -format F            elf64 (Linux), macho (macOS) or pe (UEFI) (default: the module's format key)\n"
-     "  --stats              also print the time of each step\n"
+     "  -O0                  do not optimize (the optimizing layer off; the program does the same)\n"
+     "  --stats              also print the time of each step and of each optimization pass\n"
      "  -w, --no-warnings    do not look for warnings (printed on stderr: file:line:column: warning: ...)\n"
      "  --help, --version    this text; the version\n"
      "\n"
@@ -231,6 +254,8 @@ parse_args([Flag, F | Rest], Opts) when Flag =:= "-format"; Flag =:= "--format" 
         true -> parse_args(Rest, Opts#{format => list_to_atom(F)});
         false -> {error, {invalid_format, F}}
     end;
+parse_args([Level | Rest], Opts) when Level =:= "-O0"; Level =:= "-O1" ->
+    parse_args(Rest, Opts#{opt => list_to_integer(tl(tl(Level)))});
 parse_args(["--stats" | Rest], Opts) ->
     parse_args(Rest, Opts#{stats => true});
 parse_args([NoWarnings | Rest], Opts) when NoWarnings =:= "-w"; NoWarnings =:= "--no-warnings" ->
@@ -262,8 +287,9 @@ run({ok, _}) ->
 
 build(#{input := Input, output := Output} = Opts) ->
     T0 = erlang:monotonic_time(microsecond),
-    Warnings = maps:get(warnings, Opts, true),
-    case compile_file(Input, maps:get(target, Opts, undefined), maps:get(format, Opts, undefined), Warnings) of
+    Flags = #{warnings => maps:get(warnings, Opts, true), opt => maps:get(opt, Opts, 1),
+              stats => maps:get(stats, Opts, false)},
+    case compile_file(Input, maps:get(target, Opts, undefined), maps:get(format, Opts, undefined), Flags) of
         {ok, Binary, Info} ->
             T1 = erlang:monotonic_time(microsecond),
             [print(standard_error, [Input, $:, integer_to_list(Line), $:, integer_to_list(Column), ": warning: ",
@@ -300,9 +326,15 @@ stats(#{check_us := Check, compile_us := Compile, size := Size} = Info, Total, W
                   true -> " by two threads";
                   false -> ""
               end,
-    io_lib:format("vbeam_native: read in ~.1f ms, text checked~s in ~.1f ms, compiled in ~.1f ms, "
+    Passes = case maps:get(pass_us, Info, []) of
+                 [] -> "";
+                 Times -> [" (optimization passes: ",
+                           lists:join(", ", [io_lib:format("~ts ~.1f ms", [Pass, Ms(Us)]) || {Pass, Us} <- Times]),
+                           ")"]
+             end,
+    io_lib:format("vbeam_native: read in ~.1f ms, text checked~s in ~.1f ms, compiled in ~.1f ms~ts, "
                   "~B bytes written in ~.1f ms",
-                  [Ms(Total - Check - Compile), Threads, Ms(Check), Ms(Compile), Size, Ms(Write)]).
+                  [Ms(Total - Check - Compile), Threads, Ms(Check), Ms(Compile), Passes, Size, Ms(Write)]).
 
 write_executable(Path, Binary) ->
     case file:write_file(Path, Binary) of
@@ -363,6 +395,8 @@ format_error({missing_key, format}, _) ->
     "the module has no format key (format => elf64, macho or pe)";
 format_error({missing_key, Key}, _) ->
     io_lib:format("the module has no ~ts key", [show(Key)]);
+format_error({invalid_opt, Opt}, _) ->
+    io_lib:format("unknown optimization level ~ts (expected opt => 0 or 1)", [show(Opt)]);
 format_error({invalid_target, T}, _) ->
     io_lib:format("unknown target ~ts (expected x86_64 or arm64)", [choice(T)]);
 format_error({invalid_format, F}, _) ->

@@ -10,7 +10,7 @@
 %% of an `undef' crash.
 -module(vbeam_native_nif).
 -include_lib("kernel/include/file.hrl").
--export([compile/3, compile_warnings/3, encode/2, allocate/2, link_executable/4, read_terms/1, compile_text/4,
+-export([compile/4, compile_warnings/4, encode/2, allocate/2, link_executable/4, read_terms/1, compile_text/4,
          explain/2,
          status/0, library/0]).
 -on_load(load/0).
@@ -67,14 +67,16 @@ library() ->
 %% `{error, Reason}' (e.g. `{invalid_target, T}', `{invalid_module, T}',
 %% `{invalid_binary, code, T}'), so those are `term()'.
 
--spec compile(Module :: term(), Target :: term(), Format :: term()) -> {ok, binary()} | {error, term()}.
-compile(_Module, _Target, _Format) -> erlang:nif_error({nif_not_loaded, status()}).
+%% @doc `Opt' is the optimization level: 0 (the optimizing layer off) or 1.
+-spec compile(Module :: term(), Target :: term(), Format :: term(), Opt :: 0 | 1) ->
+          {ok, binary()} | {error, term()}.
+compile(_Module, _Target, _Format, _Opt) -> erlang:nif_error({nif_not_loaded, status()}).
 
-%% @doc As `compile/3', with the module's warnings (see
+%% @doc As `compile/4', with the module's warnings (see
 %% `vbeam_native:format_warning/1'): `{ok, Executable, Warnings}'.
--spec compile_warnings(Module :: term(), Target :: term(), Format :: term()) ->
+-spec compile_warnings(Module :: term(), Target :: term(), Format :: term(), Opt :: 0 | 1) ->
           {ok, binary(), [vbeam_native:warning()]} | {error, term()}.
-compile_warnings(_Module, _Target, _Format) -> erlang:nif_error({nif_not_loaded, status()}).
+compile_warnings(_Module, _Target, _Format, _Opt) -> erlang:nif_error({nif_not_loaded, status()}).
 
 -spec encode(Target :: term(), Instruction :: term()) -> {ok, binary()} | {error, term()}.
 encode(_Target, _Instruction) -> erlang:nif_error({nif_not_loaded, status()}).
@@ -92,16 +94,19 @@ link_executable(_Target, _Format, _Code, _Data) -> erlang:nif_error({nif_not_loa
 -spec read_terms(Text :: term()) -> {ok, [term()]} | {error, term()}.
 read_terms(_Text) -> erlang:nif_error({nif_not_loaded, status()}).
 
-%% @doc Compiles the module of `.ir' text: `{ok, Executable, Info}' (Info:
-%% `target', `format', `size', `check_us', `compile_us', and when
-%% `Warnings' is true `warnings', a list of `{Warning, Line, Column}') or
+%% @doc Compiles the module of `.ir' text as `Flags' say (`warnings',
+%% `stats': booleans, default false; `opt': 0 or 1, default 1):
+%% `{ok, Executable, Info}' (Info: `target', `format', `size', `check_us',
+%% `compile_us'; with `warnings', `warnings', a list of
+%% `{Warning, Line, Column}'; with `stats', `pass_us', a list of
+%% `{Pass :: binary(), Microseconds}' in the order the passes run) or
 %% `{error, Reason, Details}': Reason as `vbeam_native:compile/3' gives it
 %% for that module, or `{syntax, Line, Column, Message}' or
 %% `{not_one_module, Count}'; Details: `line' and `column' of the term the
 %% error is about, `explanation' of an invalid instruction, `target'.
--spec compile_text(Text :: term(), Target :: term(), Format :: term(), Warnings :: boolean()) ->
+-spec compile_text(Text :: term(), Target :: term(), Format :: term(), Flags :: map()) ->
           {ok, binary(), map()} | {error, term(), map()} | {error, {internal_error, binary()}}.
-compile_text(_Text, _Target, _Format, _Warnings) -> erlang:nif_error({nif_not_loaded, status()}).
+compile_text(_Text, _Target, _Format, _Flags) -> erlang:nif_error({nif_not_loaded, status()}).
 
 %% @doc What is wrong with an IR instruction for `Target' (or either
 %% target, `undefined'), in words; `undefined' if nothing is.

@@ -2,7 +2,9 @@
 //! `bytes` reads arbitrary bytes as an IR module in the External Term
 //! Format and as `.ir` text; `structured` builds a module from them (see
 //! `gen`). Each compiles the module for its own target and format and for
-//! every instruction set and file format. Compiling may fail, with an
+//! every instruction set and file format, optimized (the default);
+//! `structured` also with the optimizing layer off, which must fail the
+//! same way or not at all. Compiling may fail, with an
 //! error; it must not panic, hang or exhaust memory (the fuzzer's
 //! `-timeout`, `-rss_limit_mb` and `-malloc_limit_mb` catch the last two).
 
@@ -14,7 +16,7 @@ use std::fmt::Debug;
 
 use arbitrary::Unstructured;
 use eetf::Term as ETerm;
-use vbeam_native_core::compile::{compile_module, compile_term};
+use vbeam_native_core::compile::{compile_module, compile_module_with, compile_term, Options};
 use vbeam_native_core::decode::decode_module;
 use vbeam_native_core::error::{DecodeError, Error};
 use vbeam_native_core::ir::{Format, Isa};
@@ -126,7 +128,7 @@ pub fn structured_module(data: &[u8]) -> Option<ETerm> {
 
 /// The `structured` target: a module built from `data`, compiled
 /// everywhere; compiling the term and compiling the module it decodes to
-/// must agree.
+/// must agree, and so must compiling it without optimizing.
 pub fn structured(data: &[u8]) {
     let Some(module) = structured_module(data) else { return };
     let term = Etf(&module);
@@ -143,6 +145,16 @@ pub fn structured(data: &[u8]) {
                 _ => {
                     panic!("compile_term gave {:?}, compile_module {:?}", summary(&direct), via_module.map(|f| f.len()))
                 }
+            }
+            let unoptimized = compile_module_with(&m, &Options { opt_level: 0, ..Options::default() });
+            match (&via_module, &unoptimized) {
+                (Ok(_), Ok(_)) => {}
+                (Err(a), Err(b)) => assert_eq!(a, b, "compile errors differ with the optimizer off"),
+                _ => panic!(
+                    "optimized: {:?}, not: {:?}",
+                    via_module.as_ref().map(Vec::len),
+                    unoptimized.as_ref().map(|c| c.executable.len())
+                ),
             }
         }
     }

@@ -26,6 +26,7 @@ use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::lower::{self, FnCtx};
 use crate::operands::{CallInfo, Plan};
+use crate::opt::{self, PassTimes};
 use crate::os::{self, syscall, syscall::Caller};
 use crate::regalloc;
 use crate::regs::RegSet;
@@ -38,6 +39,36 @@ use crate::warnings::{self, Warning};
 /// Name of the process entry point the backend adds.
 pub const START_SYMBOL: &str = "__vbeam_start";
 
+/// How a module is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// 0 turns the optimizing layer (`opt`) off: the executable is then the
+    /// one the backend wrote before it had the layer. 1 (the default)
+    /// optimizes. Either way the program does the same.
+    pub opt_level: u8,
+    /// Also find the module's warnings (see `warnings`), which never
+    /// change the executable.
+    pub warnings: bool,
+    /// Measure the time of each optimization pass.
+    pub time_passes: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { opt_level: 1, warnings: false, time_passes: false }
+    }
+}
+
+/// A module compiled.
+#[derive(Clone, Debug)]
+pub struct Compilation {
+    pub executable: Vec<u8>,
+    /// Empty unless `Options::warnings`.
+    pub warnings: Vec<Warning>,
+    /// Summed over the functions; zero unless `Options::time_passes`.
+    pub pass_times: PassTimes,
+}
+
 /// Decodes an IR module term and compiles it; `target`/`format` override the
 /// module's own keys.
 pub fn compile_term<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
@@ -45,7 +76,7 @@ pub fn compile_term<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
     target: Option<Isa>,
     format: Option<Format>,
 ) -> Result<Vec<u8>, Error<T>> {
-    Ok(compile_term_as(term, target, format, Warnings::Skip)?.0)
+    Ok(compile_term_with(term, target, format, &Options::default())?.executable)
 }
 
 /// `compile_term`, also returning the module's warnings (see `warnings`),
@@ -55,40 +86,36 @@ pub fn compile_term_with_warnings<T: crate::term::Term + std::fmt::Debug + Send 
     target: Option<Isa>,
     format: Option<Format>,
 ) -> Result<Output, Error<T>> {
-    compile_term_as(term, target, format, Warnings::Find)
+    let c = compile_term_with(term, target, format, &Options { warnings: true, ..Options::default() })?;
+    Ok((c.executable, c.warnings))
 }
 
-fn compile_term_as<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
+/// `compile_term` as `options` say.
+pub fn compile_term_with<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
     term: &T,
     target: Option<Isa>,
     format: Option<Format>,
-    warnings: Warnings,
-) -> Result<Output, Error<T>> {
+    options: &Options,
+) -> Result<Compilation, Error<T>> {
     let mut outline = decode_outline(term, target, format)?;
     if let Some(e) = outline.header_error {
         // An error in the bodies before the bad function comes first.
         outline.bodies.decode_all(&mut outline.module.functions)?;
         return Err(e.into());
     }
-    Ok(compile_from(outline.module, &outline.bodies, warnings)??)
+    Ok(compile_from(outline.module, &outline.bodies, options)??)
 }
 
 /// An executable and the module's warnings.
 type Output = (Vec<u8>, Vec<Warning>);
 
-/// Whether a compile also looks for the module's warnings.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Warnings {
-    Skip,
-    Find,
-}
-
 /// Compiles a decoded module to an executable file image.
 pub fn compile_module(module: &Module) -> Result<Vec<u8>, CompileError> {
-    Ok(compile_module_as(module, Warnings::Skip)?.0)
+    Ok(compile_module_with(module, &Options::default())?.executable)
 }
 
-fn compile_module_as(module: &Module, warnings: Warnings) -> Result<Output, CompileError> {
+/// `compile_module` as `options` say.
+pub fn compile_module_with(module: &Module, options: &Options) -> Result<Compilation, CompileError> {
     let headers = Module {
         functions: module.functions.iter().map(header).collect(),
         data: module.data.clone(),
@@ -96,14 +123,15 @@ fn compile_module_as(module: &Module, warnings: Warnings) -> Result<Output, Comp
         imports: module.imports.clone(),
         ..*module
     };
-    let Ok(result) = compile_from(headers, &CopiedBodies(module), warnings);
+    let Ok(result) = compile_from(headers, &CopiedBodies(module), options);
     result
 }
 
 /// `compile_module`, also returning the module's warnings (see
 /// `warnings`), which never change the executable.
 pub fn compile_module_with_warnings(module: &Module) -> Result<Output, CompileError> {
-    compile_module_as(module, Warnings::Find)
+    let c = compile_module_with(module, &Options { warnings: true, ..Options::default() })?;
+    Ok((c.executable, c.warnings))
 }
 
 /// Compiles a decoded module.
@@ -192,6 +220,7 @@ struct Compiled {
     routines: BTreeSet<String>,
     heap_reserved: bool,
     warnings: Vec<Warning>,
+    pass_times: PassTimes,
 }
 
 /// What compiling any one function needs: the module's names and targets.
@@ -199,7 +228,7 @@ struct FunctionCompiler<'a> {
     target: Target,
     names: &'a ModuleNames,
     arities: &'a HashMap<String, u32>,
-    warnings: Warnings,
+    options: Options,
 }
 
 impl FunctionCompiler<'_> {
@@ -213,13 +242,14 @@ impl FunctionCompiler<'_> {
             routines: BTreeSet::new(),
             heap_reserved,
             warnings: Vec::new(),
+            pass_times: PassTimes::default(),
         };
         if let Err(e) = validate::check_function(self.target, &f, self.names, heap_reserved) {
             compiled.code = Err(e);
             return compiled;
         }
         // Of the function as written: before anything is inserted.
-        if self.warnings == Warnings::Find {
+        if self.options.warnings {
             compiled.warnings =
                 warnings::function_warnings(self.target.isa, &f).expect("labels are checked with the function");
         }
@@ -228,7 +258,7 @@ impl FunctionCompiler<'_> {
             return compiled;
         }
         compiled.literals = expand::expand_function(&mut f, index, &self.names.data_sizes);
-        crate::opt::optimize(&mut f);
+        self.optimize(&mut f, &mut compiled.pass_times);
         compiled.routines = f
             .body
             .iter()
@@ -239,6 +269,18 @@ impl FunctionCompiler<'_> {
         let reserved = reserved_registers(self.target, heap_reserved);
         compiled.code = compile_function(self.target, &mut f, self.arities, reserved, Caller::Program);
         compiled
+    }
+}
+
+impl FunctionCompiler<'_> {
+    /// Runs the optimizing layer over `f`, if it is on.
+    fn optimize(&self, f: &mut Function, pass_times: &mut PassTimes) {
+        if self.options.opt_level == 0 {
+            return;
+        }
+        let defines = |name: &str| self.names.functions.contains_key(name);
+        let ctx = opt::Context { cc: self.target.cc, defines: &defines };
+        opt::optimize(f, &ctx, self.options.time_passes.then_some(pass_times));
     }
 }
 
@@ -262,8 +304,8 @@ fn reserved_registers(target: Target, heap_reserved: bool) -> RegSet {
 fn compile_from<S: BodySource>(
     mut module: Module,
     source: &S,
-    warnings: Warnings,
-) -> Result<Result<Output, CompileError>, S::Error> {
+    options: &Options,
+) -> Result<Result<Compilation, CompileError>, S::Error> {
     let names = validate::check_module(&module);
     let headers = std::mem::take(&mut module.functions);
     let mut arities: HashMap<String, u32> = headers.iter().map(|f| (f.name.clone(), f.arity)).collect();
@@ -272,7 +314,8 @@ fn compile_from<S: BodySource>(
         arities.entry(name.to_string()).or_insert(arity);
     }
     // Under bad names the bodies are only read: their errors come first.
-    let compiler = names.as_ref().ok().map(|names| FunctionCompiler { target, names, arities: &arities, warnings });
+    let compiler =
+        names.as_ref().ok().map(|names| FunctionCompiler { target, names, arities: &arities, options: *options });
 
     let count = headers.len();
     let chunks = count.div_ceil(BODIES_WALKED_TOGETHER);
@@ -388,8 +431,14 @@ fn compile_from<S: BodySource>(
             }
         }
     }
-    let found = compiled.iter_mut().flat_map(|c| std::mem::take(&mut c.warnings)).collect();
-    Ok(finish(module, compiler, compiled, needs, allocates).map(|binary| (binary, found)))
+    let warnings = compiled.iter_mut().flat_map(|c| std::mem::take(&mut c.warnings)).collect();
+    let mut pass_times = PassTimes::default();
+    compiled.iter().for_each(|c| pass_times.add(&c.pass_times));
+    Ok(finish(module, compiler, compiled, needs, allocates, &mut pass_times).map(|executable| Compilation {
+        executable,
+        warnings,
+        pass_times,
+    }))
 }
 
 /// Resolves the program's calls, adds the runtime and links.
@@ -399,6 +448,7 @@ fn finish(
     compiled: Vec<Compiled>,
     needs: Vec<Needs>,
     allocates: bool,
+    pass_times: &mut PassTimes,
 ) -> Result<Vec<u8>, CompileError> {
     let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
     let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
@@ -433,6 +483,7 @@ fn finish(
         literals.extend(c.literals);
     }
     for mut f in rt.functions {
+        compiler.optimize(&mut f, pass_times);
         let code = compile_function(target, &mut f, &arities, reserved, Caller::OsLayer)?;
         functions.push(FunctionCode { name: f.name, global: f.exported, code });
     }

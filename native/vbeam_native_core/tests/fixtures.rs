@@ -2,14 +2,15 @@
 //! executable, comparing its stdout with `NAME.stdout` and its exit status
 //! with `NAME.status` (0 when absent): ELF natively (x86_64) or under
 //! qemu-aarch64, Mach-O in the test loader (XNU and dyld on an emulated
-//! CPU, slid by one page as XNU may).
+//! CPU, slid by one page as XNU may). As ELF also with the optimizing
+//! layer off (`-O0`).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vbeam_native_core::compile_term;
+use vbeam_native_core::compile::{compile_term_with, Options};
 use vbeam_native_core::ir::Format;
 use vbeam_native_macho_loader as macho;
 
@@ -58,15 +59,16 @@ fn fixtures() -> Vec<Fixture> {
         .collect()
 }
 
-/// Runs every fixture compiled for `format` with `run(fixture, binary)`
-/// (stdout and status, or why it did not run) and reports every mismatch.
-fn check_all(format: Format, run: impl Fn(&Fixture, Vec<u8>) -> Result<(Vec<u8>, i32), String>) {
+/// Runs every fixture compiled for `format` as `options` say with
+/// `run(fixture, binary)` (stdout and status, or why it did not run) and
+/// reports every mismatch.
+fn check_all(format: Format, options: &Options, run: impl Fn(&Fixture, Vec<u8>) -> Result<(Vec<u8>, i32), String>) {
     let all = fixtures();
     let mut failures = Vec::new();
     for fx in &all {
         let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(&fx.path).unwrap()).unwrap();
-        let binary = match compile_term(&&term, None, Some(format)) {
-            Ok(b) => b,
+        let binary = match compile_term_with(&&term, None, Some(format), options) {
+            Ok(c) => c.executable,
             Err(e) => {
                 failures.push(format!("{}: compile error {e}", fx.stem));
                 continue;
@@ -89,9 +91,20 @@ fn check_all(format: Format, run: impl Fn(&Fixture, Vec<u8>) -> Result<(Vec<u8>,
 
 #[test]
 fn every_fixture_runs_as_elf() {
-    let work = std::env::temp_dir().join(format!("vbeam_fixtures_{}", std::process::id()));
+    run_as_elf(&Options::default(), "optimized");
+}
+
+#[test]
+fn every_fixture_runs_as_elf_unoptimized() {
+    run_as_elf(&Options { opt_level: 0, ..Options::default() }, "o0");
+}
+
+/// Runs every fixture as ELF, the executables written to a directory of
+/// their own (`name`).
+fn run_as_elf(options: &Options, name: &str) {
+    let work = std::env::temp_dir().join(format!("vbeam_fixtures_{name}_{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
-    check_all(Format::Elf64, |fx, binary| {
+    check_all(Format::Elf64, options, |fx, binary| {
         let exe = work.join(&fx.stem);
         common::write_executable(&exe, &binary);
         let out = match fx.isa {
@@ -108,7 +121,7 @@ const ONE_PAGE: u64 = 0x4000;
 
 #[test]
 fn every_fixture_runs_as_macho() {
-    check_all(Format::Macho, |_, binary| {
+    check_all(Format::Macho, &Options::default(), |_, binary| {
         let options = macho::Options { slide: ONE_PAGE, ..macho::Options::default() };
         let run = macho::run(&binary, &options).map_err(|e| format!("refused: {e}"))?;
         match run.outcome {

@@ -71,6 +71,9 @@ mod atoms {
         preg,
         code,
         data,
+        opt,
+        warnings,
+        stats,
     }
 }
 
@@ -117,27 +120,14 @@ fn format_override(t: Term) -> Result<Option<Format>, ()> {
     t.atom_to_string().ok().and_then(|n| Format::from_name(&n)).map(Some).ok_or(())
 }
 
-/// `compile(Module, Isa | undefined, Format | undefined)`.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>) -> Term<'a> {
-    guarded(env, || {
-        let Ok(target) = target_override(target) else {
-            return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
-        };
-        let Ok(format) = format_override(format) else {
-            return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
-        };
-        match term::with_env(env, || compile::compile_term(&BeamTerm::new(module), target, format)) {
-            Ok(bytes) => ok_binary(env, &bytes),
-            Err(e) => (atoms::error(), errors::reason(env, &e, |t| t.in_env(env))).encode(env),
-        }
-    })
+/// The optimization level `opt` (0 or 1, checked by the caller).
+fn options(opt_level: u8) -> compile::Options {
+    compile::Options { opt_level, ..compile::Options::default() }
 }
 
-/// `compile_warnings(Module, Isa | undefined, Format | undefined)`: as
-/// `compile`, `{ok, Executable, Warnings}` on success.
+/// `compile(Module, Isa | undefined, Format | undefined, Opt)`.
 #[rustler::nif(schedule = "DirtyCpu")]
-fn compile_warnings<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>) -> Term<'a> {
+fn compile<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>, opt: u8) -> Term<'a> {
     guarded(env, || {
         let Ok(target) = target_override(target) else {
             return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
@@ -146,11 +136,32 @@ fn compile_warnings<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format
             return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
         };
         let compiled =
-            term::with_env(env, || compile::compile_term_with_warnings(&BeamTerm::new(module), target, format));
+            term::with_env(env, || compile::compile_term_with(&BeamTerm::new(module), target, format, &options(opt)));
         match compiled {
-            Ok((bytes, warnings)) => {
-                let warnings: Vec<Term> = warnings.iter().map(|w| errors::warning(env, w)).collect();
-                (atoms::ok(), binary(env, &bytes), warnings).encode(env)
+            Ok(c) => ok_binary(env, &c.executable),
+            Err(e) => (atoms::error(), errors::reason(env, &e, |t| t.in_env(env))).encode(env),
+        }
+    })
+}
+
+/// `compile_warnings(Module, Isa | undefined, Format | undefined, Opt)`:
+/// as `compile`, `{ok, Executable, Warnings}` on success.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn compile_warnings<'a>(env: Env<'a>, module: Term<'a>, target: Term<'a>, format: Term<'a>, opt: u8) -> Term<'a> {
+    guarded(env, || {
+        let Ok(target) = target_override(target) else {
+            return (atoms::error(), (atoms::invalid_target(), target)).encode(env);
+        };
+        let Ok(format) = format_override(format) else {
+            return (atoms::error(), (atoms::invalid_format(), format)).encode(env);
+        };
+        let options = compile::Options { warnings: true, ..options(opt) };
+        let compiled =
+            term::with_env(env, || compile::compile_term_with(&BeamTerm::new(module), target, format, &options));
+        match compiled {
+            Ok(c) => {
+                let warnings: Vec<Term> = c.warnings.iter().map(|w| errors::warning(env, w)).collect();
+                (atoms::ok(), binary(env, &c.executable), warnings).encode(env)
             }
             Err(e) => (atoms::error(), errors::reason(env, &e, |t| t.in_env(env))).encode(env),
         }
@@ -262,12 +273,13 @@ fn read_terms<'a>(env: Env<'a>, text: Term<'a>) -> Term<'a> {
     })
 }
 
-/// `compile_text(Text, Isa | undefined, Format | undefined, Warnings)`:
-/// compiles the module of `.ir` text: `{ok, Executable, Info}` (with
-/// `warnings` in Info when `Warnings` is true) or `{error, Reason, Details}`
-/// (see `text::compile_text`).
+/// `compile_text(Text, Isa | undefined, Format | undefined, #{warnings =>
+/// boolean(), opt => 0 | 1, stats => boolean()})`: compiles the module of
+/// `.ir` text: `{ok, Executable, Info}` (with `warnings` in Info when asked
+/// for, `pass_us` with `stats`) or `{error, Reason, Details}` (see
+/// `text::compile_text`).
 #[rustler::nif(schedule = "DirtyCpu")]
-fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term<'a>, warnings: bool) -> Term<'a> {
+fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term<'a>, flags: Term<'a>) -> Term<'a> {
     guarded(env, || {
         let no_details = Term::map_new(env);
         let Ok(isa) = target_override(target) else {
@@ -276,8 +288,14 @@ fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term
         let Ok(format_) = format_override(format) else {
             return (atoms::error(), (atoms::invalid_format(), format), no_details).encode(env);
         };
+        let flag = |key: Atom| flags.map_get(key).and_then(|v| v.decode::<bool>()).unwrap_or(false);
+        let options = compile::Options {
+            opt_level: flags.map_get(atoms::opt()).and_then(|v| v.decode()).unwrap_or(1),
+            warnings: flag(atoms::warnings()),
+            time_passes: flag(atoms::stats()),
+        };
         match Binary::from_term(text) {
-            Ok(text) => text::compile_text(env, text, isa, format_, warnings),
+            Ok(text) => text::compile_text(env, text, isa, format_, &options),
             Err(_) => (atoms::error(), (atoms::invalid_binary(), text), no_details).encode(env),
         }
     })

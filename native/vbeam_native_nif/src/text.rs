@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use rustler::{Atom, Binary, Encoder, Env, Term};
-use vbeam_native_core::compile::{compile_term, compile_term_with_warnings};
+use vbeam_native_core::compile::{compile_term_with, Options};
 use vbeam_native_core::error::Error;
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::term::{Atom as IrAtom, Term as _};
@@ -29,6 +29,7 @@ mod keys {
         size,
         two_threads,
         warnings,
+        pass_us,
     }
 }
 
@@ -64,7 +65,7 @@ pub fn read_terms<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
     }
 }
 
-/// `compile_text(Text, Target, Format)`: `{ok, Executable, Info}` or
+/// `compile_text(Text, Target, Format, Options)`: `{ok, Executable, Info}` or
 /// `{error, Reason, Details}`. Reason is what `compile/3` gives for the
 /// module the text holds (or `{syntax, Line, Column, Message}`,
 /// `{not_one_module, Count}`); Details says where (`line`, `column`) and,
@@ -74,7 +75,7 @@ pub fn compile_text<'a>(
     text: Binary<'a>,
     target: Option<Isa>,
     format: Option<Format>,
-    with_warnings: bool,
+    options: &Options,
 ) -> Term<'a> {
     let started = Instant::now();
     let no_details = || Term::map_new(env);
@@ -91,15 +92,12 @@ pub fn compile_text<'a>(
         return (atoms::error(), (keys::not_one_module(), terms.len()), no_details()).encode(env);
     };
     let checked = Instant::now();
-    let result = if with_warnings {
-        compile_term_with_warnings(&module, target, format)
-    } else {
-        compile_term(&module, target, format).map(|bytes| (bytes, Vec::new()))
-    };
+    let result = compile_term_with(&module, target, format, options);
     let compiled = Instant::now();
     let isa = target.or_else(|| module_atom(&module, IrAtom::Target).and_then(|a| Isa::from_name(&a)));
     match result {
-        Ok((bytes, warnings)) => {
+        Ok(compilation) => {
+            let (bytes, warnings) = (compilation.executable, compilation.warnings);
             let fmt = format.or_else(|| module_atom(&module, IrAtom::Format).and_then(|a| Format::from_name(&a)));
             let mut info = vec![
                 (keys::target(), atom_or_undefined(env, isa.map(isa_name))),
@@ -109,7 +107,16 @@ pub fn compile_text<'a>(
                 (keys::size(), bytes.len().encode(env)),
                 (keys::two_threads(), doc.read_by_two_threads().encode(env)),
             ];
-            if with_warnings {
+            if options.time_passes && options.opt_level > 0 {
+                // `[{Pass, Microseconds}]`, in the order the passes run.
+                let passes: Vec<Term> = compilation
+                    .pass_times
+                    .iter()
+                    .map(|(name, time)| (errors::bin(env, name), time.as_micros() as u64).encode(env))
+                    .collect();
+                info.push((keys::pass_us(), passes.encode(env)));
+            }
+            if options.warnings {
                 // Each as `{Warning, Line, Column}`: where its instruction is
                 // (the module's start should one not be found).
                 let offsets: Vec<usize> =

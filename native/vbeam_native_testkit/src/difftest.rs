@@ -1,12 +1,14 @@
 //! Runs generated programs through the backend and the interpreter and
-//! compares stdout and exit status.
+//! compares stdout and exit status; each program is compiled twice, with
+//! the optimizing layer off (`-O0`) and on, and both must agree with the
+//! interpreter.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use vbeam_native_core::compile_module;
+use vbeam_native_core::compile::{compile_module_with, Options};
 use vbeam_native_core::ir::{Format, Isa, Module};
 use vbeam_native_macho_loader as macho;
 
@@ -58,7 +60,11 @@ fn check_module_reaching(module: &Module, label: &str, work: &Path) -> (Option<S
     }
 }
 
-/// Compiles and runs `module` and compares with its reference run.
+/// The optimization levels every program is compiled at.
+const OPT_LEVELS: [u8; 2] = [0, 1];
+
+/// Compiles and runs `module` at each optimization level and compares with
+/// its reference run.
 fn compare(
     module: &Module,
     label: &str,
@@ -76,19 +82,35 @@ fn compare(
         Ok(o) => o,
         Err(e) => return save(&format!("the interpreter failed: {e:?}")),
     };
-    let binary = match compile_module(module) {
-        Ok(b) => b,
-        Err(e) => return save(&format!("compile error: {e}")),
+    OPT_LEVELS.iter().find_map(|&opt_level| {
+        let options = Options { opt_level, ..Options::default() };
+        compare_at(module, &format!("{name}_O{opt_level}"), work, expected, &options)
+            .and_then(|why| save(&format!("-O{opt_level}: {why}")))
+    })
+}
+
+/// Compiles and runs `module` as `options` say: what is wrong, if anything.
+fn compare_at(
+    module: &Module,
+    name: &str,
+    work: &Path,
+    expected: &interp::Outcome,
+    options: &Options,
+) -> Option<String> {
+    let (target, format) = (module.isa, module.format);
+    let binary = match compile_module_with(module, options) {
+        Ok(c) => c.executable,
+        Err(e) => return Some(format!("compile error: {e}")),
     };
     if format == Format::Pe {
-        return boot_uefi(target, &binary, expected, &work.join(&name)).err().and_then(|e| save(&e));
+        return boot_uefi(target, &binary, expected, &work.join(name)).err();
     }
     let got = match format {
         Format::Macho => run_macho(&binary),
         _ => {
             let exe = work.join(format!("prog_{name}"));
             if let Err(e) = write_executable(&exe, &binary) {
-                return save(&format!("cannot write the executable: {e}"));
+                return Some(format!("cannot write the executable: {e}"));
             }
             let got = run(&exe, target);
             let _ = std::fs::remove_file(&exe);
@@ -97,10 +119,10 @@ fn compare(
     };
     let got = match got {
         Ok(g) => g,
-        Err(e) => return save(&e),
+        Err(e) => return Some(e),
     };
     if got.0 != expected.stdout || got.1 != expected.exit_status {
-        return save(&format!(
+        return Some(format!(
             "expected status {} stdout {:?}, got status {} stdout {:?}",
             expected.exit_status,
             String::from_utf8_lossy(&expected.stdout),

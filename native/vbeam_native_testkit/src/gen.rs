@@ -609,7 +609,7 @@ impl<'r> FnGen<'r> {
     }
 
     fn statement(&mut self) {
-        let kinds = if self.cfg.data_types { 23 } else { 17 };
+        let kinds = if self.cfg.data_types { 26 } else { 17 };
         match self.rng.below(kinds) {
             0..=2 => self.arith(),
             3 => self.unary(),
@@ -635,6 +635,8 @@ impl<'r> FnGen<'r> {
             20 => self.floats_stmt(),
             21 => self.structs_stmt(),
             22 => self.builtins_stmt(),
+            23 | 24 => self.array_loop(),
+            25 => self.array_edge(),
             _ => self.arith(),
         }
     }
@@ -1106,6 +1108,72 @@ impl<'r> FnGen<'r> {
         }
     }
 
+    /// A loop over an array as V writes `for i in 0 .. a.len`: the length
+    /// read each time round, the element at i read, sometimes written, and
+    /// sometimes the loop left early when it matches a value; or a loop of
+    /// a fixed count appending to the array and reading its new last
+    /// element.
+    fn array_loop(&mut self) {
+        let (a, elem_size) = self.rng.pick(&self.arrays.clone());
+        let (i, len, e) = (self.fresh(), self.fresh(), self.fresh());
+        let sum = self.target_var();
+        let (top, done) = (self.label(), self.label());
+        self.mov_imm(i, 0);
+        self.emit(Inst::Label(top));
+        if self.rng.chance(30) {
+            let count = self.rng.below(4) as i64 + 1;
+            self.emit(Inst::Cmp { a: v(i), b: Src::Imm(count) });
+            self.emit(Inst::Jcc(Cond::Ge, done));
+            let x = self.src();
+            self.emit(Inst::ArrayAppend { dst: v(a), arr: v(a), value: x, elem_size });
+            let last = self.fresh();
+            self.emit(Inst::ArrayLen { dst: v(len), arr: v(a) });
+            self.emit(Inst::Bin { op: BinOp::Sub, dst: v(last), a: v(len), b: Src::Imm(1) });
+            self.emit(Inst::ArrayGet { dst: v(e), arr: v(a), index: Src::Reg(v(last)), elem_size });
+        } else {
+            self.emit(Inst::ArrayLen { dst: v(len), arr: v(a) });
+            self.emit(Inst::Cmp { a: v(i), b: Src::Reg(v(len)) });
+            let past_the_end = self.rng.pick(&[Cond::Ge, Cond::Geu]);
+            self.emit(Inst::Jcc(past_the_end, done));
+            self.emit(Inst::ArrayGet { dst: v(e), arr: v(a), index: Src::Reg(v(i)), elem_size });
+            if self.rng.chance(40) {
+                let x = if self.rng.chance(50) { Src::Reg(v(sum)) } else { self.src() };
+                self.emit(Inst::ArraySet { arr: v(a), index: Src::Reg(v(i)), value: x, elem_size });
+            }
+            if self.rng.chance(30) {
+                let value = self.rng.below(4) as i64;
+                self.emit(Inst::Cmp { a: v(e), b: Src::Imm(value) });
+                self.emit(Inst::Jcc(Cond::Eq, done));
+            }
+        }
+        self.emit(Inst::Bin { op: BinOp::Add, dst: v(sum), a: v(sum), b: Src::Reg(v(e)) });
+        self.emit(Inst::Bin { op: BinOp::Add, dst: v(i), a: v(i), b: Src::Imm(1) });
+        self.emit(Inst::Jmp(top));
+        self.emit(Inst::Label(done));
+    }
+
+    /// An element at either end of an array, or rarely just past one (the
+    /// index the length, or -1), which panics (`array_set` only at or past
+    /// the capacity).
+    fn array_edge(&mut self) {
+        let (a, elem_size) = self.rng.pick(&self.arrays.clone());
+        let (len, index) = (self.fresh(), self.fresh());
+        self.emit(Inst::ArrayLen { dst: v(len), arr: v(a) });
+        match self.rng.below(20) {
+            0 => self.emit(Inst::Mov { dst: Dst::Reg(v(index)), src: Operand::Reg(v(len)) }),
+            1 => self.mov_imm(index, -1),
+            2..=10 => self.mov_imm(index, 0),
+            _ => self.emit(Inst::Bin { op: BinOp::Sub, dst: v(index), a: v(len), b: Src::Imm(1) }),
+        }
+        if self.rng.chance(50) {
+            let d = self.target_var();
+            self.emit(Inst::ArrayGet { dst: v(d), arr: v(a), index: Src::Reg(v(index)), elem_size });
+        } else {
+            let x = self.src();
+            self.emit(Inst::ArraySet { arr: v(a), index: Src::Reg(v(index)), value: x, elem_size });
+        }
+    }
+
     fn map_key(&mut self) -> Src {
         match self.rng.below(3) {
             0 => Src::Imm(self.rng.pick(&self.keys.clone())),
@@ -1161,7 +1229,7 @@ impl<'r> FnGen<'r> {
     }
 
     fn floats_stmt(&mut self) {
-        match self.rng.below(5) {
+        match self.rng.below(6) {
             0 | 1 => {
                 let (a, b) = (self.float_src(), self.float_src());
                 let op = self.rng.pick(&[FloatOp::Add, FloatOp::Sub, FloatOp::Mul, FloatOp::Div]);
@@ -1177,6 +1245,17 @@ impl<'r> FnGen<'r> {
                 Self::keep(&mut self.floats, self.depth, d);
             }
             3 => self.float_to_int(),
+            4 => {
+                // Builtins the optimizer turns into instructions, and two it
+                // does not.
+                let name = self.rng.pick(&["sqrt", "abs", "floor", "ceil"]);
+                let f = self.float_src();
+                self.emit(Inst::Mov { dst: Dst::Reg(self.arg(0)), src: operand(f) });
+                self.emit(Inst::Call(name.into()));
+                let d = self.fresh();
+                self.emit(Inst::Mov { dst: Dst::Reg(v(d)), src: Operand::Reg(self.result()) });
+                Self::keep(&mut self.floats, self.depth, d);
+            }
             _ => {
                 let f = self.float_src();
                 if self.rng.chance(50) {
