@@ -17,6 +17,10 @@ use std::collections::HashMap;
 use crate::ir::{Dst, Function, Inst, Label, Operand, Reg};
 use crate::operands::{for_each_reg, Role};
 
+/// How many times, on average, an instruction may be looked at as part of
+/// a loop around it.
+const SCANS_PER_INSTRUCTION: usize = 8;
+
 /// Hoists the invariant beginnings of `f`'s loops, innermost first.
 pub fn hoist_loop_prefixes(f: &mut Function) {
     let mut label_at = vec![usize::MAX; f.labels.len()];
@@ -37,7 +41,15 @@ pub fn hoist_loop_prefixes(f: &mut Function) {
         .map(|(l, r)| (label_at[l], *r.iter().max().expect("not empty"), Label(l as u32)))
         .collect();
     loops.sort_by_key(|&(start, end, _)| end - start);
-    for (_, end, label) in loops {
+    // Each loop is scanned once, so the work is the nesting depth times
+    // the size: bounded here, deep nests past the bound left as they are,
+    // to keep the pass linear.
+    let mut budget = SCANS_PER_INSTRUCTION * f.body.len() + 1024;
+    for (start, end, label) in loops {
+        budget = match budget.checked_sub(end - start + 1) {
+            Some(left) => left,
+            None => break,
+        };
         let start = label_at[label.0 as usize];
         let hoisted = hoist_prefix(f, start, end, &refs, &label_at);
         // The label moved after what was hoisted, which moved up by one.
