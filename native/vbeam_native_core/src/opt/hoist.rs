@@ -17,19 +17,19 @@ use std::collections::HashMap;
 use crate::ir::{Dst, Function, Inst, Label, Operand, Reg};
 use crate::operands::{for_each_reg, Role};
 
+use super::label_references;
+
 /// How many times, on average, an instruction may be looked at as part of
 /// a loop around it.
 const SCANS_PER_INSTRUCTION: usize = 8;
 
 /// Hoists the invariant beginnings of `f`'s loops, innermost first.
 pub fn hoist_loop_prefixes(f: &mut Function) {
+    let mut refs = label_references(f);
     let mut label_at = vec![usize::MAX; f.labels.len()];
-    let mut refs: Vec<Vec<usize>> = vec![Vec::new(); f.labels.len()];
     for (i, inst) in f.body.iter().enumerate() {
-        match inst {
-            Inst::Label(l) => label_at[l.0 as usize] = i,
-            Inst::Jmp(l) | Inst::Jcc(_, l) => refs[l.0 as usize].push(i),
-            _ => {}
+        if let Inst::Label(l) = inst {
+            label_at[l.0 as usize] = i;
         }
     }
     // A loop: a label every jump to which comes from below it, up to the
@@ -213,18 +213,7 @@ fn take(inst: &Inst, writes: &mut HashMap<Reg, u32>) {
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Src, Width};
-
-    fn func(body: Vec<Inst>, labels: usize) -> Function {
-        Function {
-            name: "f".into(),
-            arity: 0,
-            exported: false,
-            params: vec![],
-            locals: 0,
-            body,
-            labels: (0..labels).map(|i| format!("l{i}")).collect(),
-        }
-    }
+    use crate::opt::tests::function;
 
     /// A loop summing `a[i]`, its bounds checked against the length the
     /// body loads first: `top: len = a.len; check i < len; ...; i += 1;
@@ -254,7 +243,7 @@ mod tests {
 
     #[test]
     fn an_invariant_load_and_check_move_before_the_loop() {
-        let mut f = func(summing_loop(None), 2);
+        let mut f = function(vec![], summing_loop(None));
         hoist_loop_prefixes(&mut f);
         let label_at = f.body.iter().position(|i| *i == Inst::Label(Label(0))).unwrap();
         assert_eq!(label_at, 6, "{:#?}", f.body);
@@ -265,7 +254,7 @@ mod tests {
     #[test]
     fn nothing_moves_out_of_a_loop_that_stores() {
         let store = Inst::Store { width: Width::W64, base: Reg::V(6), offset: 0, src: Src::Imm(0) };
-        let mut f = func(summing_loop(Some(store)), 2);
+        let mut f = function(vec![], summing_loop(Some(store)));
         let before = f.body.clone();
         hoist_loop_prefixes(&mut f);
         assert_eq!(f.body, before);
@@ -276,7 +265,7 @@ mod tests {
         // The index register of the check, written by the loop.
         let mut body = summing_loop(None);
         body[2] = Inst::Cmp { a: Reg::V(1), b: Src::Reg(Reg::V(2)) };
-        let mut f = func(body, 2);
+        let mut f = function(vec![], body);
         hoist_loop_prefixes(&mut f);
         assert_eq!(f.body.iter().position(|i| *i == Inst::Label(Label(0))), Some(1));
     }

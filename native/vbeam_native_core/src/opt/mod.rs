@@ -90,6 +90,17 @@ fn vreg_index(r: Reg) -> Option<usize> {
     }
 }
 
+/// The instructions that jump to each label of `f`, in body order.
+fn label_references(f: &Function) -> Vec<Vec<usize>> {
+    let mut refs = vec![Vec::new(); f.labels.len()];
+    for (i, inst) in f.body.iter().enumerate() {
+        if let Inst::Jmp(l) | Inst::Jcc(_, l) = inst {
+            refs[l.0 as usize].push(i);
+        }
+    }
+    refs
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

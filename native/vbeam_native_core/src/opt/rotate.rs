@@ -23,6 +23,8 @@
 use crate::ir::{Dst, Function, Inst, Label, Operand, Reg};
 use crate::operands::{for_each_reg, Role};
 
+use super::label_references;
+
 /// Instructions a test may have before its `cmp`'s `jcc`.
 const MAX_TEST: usize = 4;
 
@@ -74,17 +76,6 @@ pub fn rotate_loops(f: &mut Function) {
     f.body = body;
 }
 
-/// The instructions that jump to each label.
-fn label_references(f: &Function) -> Vec<Vec<usize>> {
-    let mut refs = vec![Vec::new(); f.labels.len()];
-    for (i, inst) in f.body.iter().enumerate() {
-        if let Inst::Jmp(l) | Inst::Jcc(_, l) = inst {
-            refs[l.0 as usize].push(i);
-        }
-    }
-    refs
-}
-
 /// The index of the `jcc` ending the test of the loop whose head label
 /// `head` stands at `h`, if the loop can be rotated.
 fn rotatable(f: &Function, h: usize, head: Label, refs: &[usize]) -> Option<usize> {
@@ -120,22 +111,12 @@ fn rotatable(f: &Function, h: usize, head: Label, refs: &[usize]) -> Option<usiz
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Src};
-
-    fn func(body: Vec<Inst>, labels: usize) -> Function {
-        Function {
-            name: "f".into(),
-            arity: 0,
-            exported: false,
-            params: vec![],
-            locals: 0,
-            body,
-            labels: (0..labels).map(|i| format!("l{i}")).collect(),
-        }
-    }
+    use crate::opt::tests::function;
 
     fn counting_loop(latch: Inst) -> Function {
         let (head, exit) = (Label(0), Label(1));
-        func(
+        function(
+            vec![],
             vec![
                 Inst::Label(head),
                 Inst::Cmp { a: Reg::V(0), b: Src::Imm(10) },
@@ -145,7 +126,6 @@ mod tests {
                 Inst::Label(exit),
                 Inst::Ret,
             ],
-            2,
         )
     }
 

@@ -592,11 +592,10 @@ fn shift(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, b: Src
 /// division-by-zero routine; a divisor of -1 negates (so MIN / -1 wraps
 /// to MIN and the remainder is 0) instead of letting idiv trap.
 fn division(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, b: Src) {
-    if let Some(plan) = match b {
-        Src::Imm(d) => ConstantDivisor::of(d).map(|plan| (plan, d)),
-        Src::Reg(_) => None,
-    } {
-        return division_by_constant(l, i, op, dst, a, plan);
+    if let Src::Imm(d) = b {
+        if let Some(plan) = ConstantDivisor::of(d) {
+            return division_by_constant(l, i, op, dst, a, plan, d);
+        }
     }
     let (s0, s1) = (l.s0, l.s1);
     let ra = l.read(a, s0);
@@ -642,9 +641,16 @@ fn division(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, b: 
 /// Signed division by a constant as `ConstantDivisor` plans it: the
 /// dividend in s0, the quotient into s1 (through rdx:rax for a
 /// multiplication, saved around it when the IR keeps values there).
-fn division_by_constant(l: &mut Lowering<X86_64>, i: usize, op: BinOp, dst: Reg, a: Reg, plan: (ConstantDivisor, i64)) {
+fn division_by_constant(
+    l: &mut Lowering<X86_64>,
+    i: usize,
+    op: BinOp,
+    dst: Reg,
+    a: Reg,
+    plan: ConstantDivisor,
+    d: i64,
+) {
     let (s0, s1) = (l.s0, l.s1);
-    let (plan, d) = plan;
     let ra = l.read(a, s0);
     if ra != s0 {
         l.emit(Inst::MovRR { dst: s0, src: ra });
