@@ -25,6 +25,7 @@ pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 /// The runtime's own routines (`__vbeam_*`: never a program's names).
 pub const ALLOC: &str = "__vbeam_alloc";
 pub const MEMCPY: &str = "__vbeam_memcpy";
+pub const GROW: &str = "__vbeam_grow";
 pub const STRING_NEW: &str = "__vbeam_string_new";
 pub const STRING_CMP: &str = "__vbeam_string_cmp";
 pub const STRING_CONCAT: &str = "__vbeam_string_concat";
@@ -266,6 +267,7 @@ fn routine(target: Target, name: &str) -> Function {
     match name {
         ALLOC => alloc(&mut b),
         MEMCPY => memcpy(&mut b),
+        GROW => grow(&mut b),
         STRING_NEW => string_new(&mut b),
         STRING_CMP => string_cmp(&mut b),
         STRING_CONCAT => string_concat(&mut b),
@@ -345,6 +347,37 @@ fn alloc(b: &mut Builder) {
     b.bind(oom);
     b.call_void(OUT_OF_MEMORY, &[]);
     b.trap();
+}
+
+/// `grow(ptr, old_size, new_size) -> ptr`: the block `ptr` of `old_size`
+/// bytes made `new_size` bytes long, its contents kept. The heap's last
+/// block grows where it is, as nothing lies above it: a buffer filled by
+/// appends then occupies one block instead of a trail of abandoned halves
+/// (whose spacing, a power of two, also makes rows of `[][]int` collide
+/// in the caches). Only a buffer's one owner may grow it: no two headers
+/// share a buffer.
+fn grow(b: &mut Builder) {
+    let heap = Reg::P(b.target.cc.heap);
+    let [ptr, old_size, new_size] = b.params();
+    let copy = b.label();
+    let old_end = b.op(BinOp::Add, old_size, Src::Imm(15));
+    b.bin(BinOp::And, old_end, old_end, Src::Imm(-16));
+    b.bin(BinOp::Add, old_end, old_end, Src::Reg(ptr));
+    b.cmp(old_end, Src::Reg(heap));
+    b.jcc(Cond::Ne, copy);
+    let new_end = b.op(BinOp::Add, new_size, Src::Imm(15));
+    b.bin(BinOp::And, new_end, new_end, Src::Imm(-16));
+    b.bin(BinOp::Add, new_end, new_end, Src::Reg(ptr));
+    let end_ptr = b.lea(HEAP_END);
+    let end = b.load(end_ptr, 0);
+    b.cmp(new_end, Src::Reg(end));
+    b.jcc(Cond::Gtu, copy);
+    b.mov(heap, new_end);
+    b.ret(Src::Reg(ptr));
+    b.bind(copy);
+    let fresh = b.call(ALLOC, &[Src::Reg(new_size)]);
+    b.call_void(MEMCPY, &[Src::Reg(fresh), Src::Reg(ptr), Src::Reg(old_size)]);
+    b.ret(Src::Reg(fresh));
 }
 
 /// `memcpy(dst, src, n)`: forward copy, a word at a time, then bytes.
@@ -551,10 +584,9 @@ fn array_push_slot(b: &mut Builder) {
     b.mov_imm(new_cap, 4);
     b.bind(at_least_four);
     let bytes = b.op(BinOp::Mul, new_cap, Src::Reg(elem_size));
-    let e = b.call(ALLOC, &[Src::Reg(bytes)]);
     let old = b.load(arr, 0);
-    let used = b.op(BinOp::Mul, len, Src::Reg(elem_size));
-    b.call_void(MEMCPY, &[Src::Reg(e), Src::Reg(old), Src::Reg(used)]);
+    let old_bytes = b.op(BinOp::Mul, cap, Src::Reg(elem_size));
+    let e = b.call(GROW, &[Src::Reg(old), Src::Reg(old_bytes), Src::Reg(bytes)]);
     b.store(arr, 0, Src::Reg(e));
     b.store(arr, 16, Src::Reg(new_cap));
     b.bind(room);
@@ -670,10 +702,9 @@ fn map_put(b: &mut Builder) {
     b.mov_imm(new_cap, 8);
     b.bind(at_least_eight);
     let bytes = b.op(BinOp::Shl, new_cap, Src::Imm(4));
-    let fresh = b.call(ALLOC, &[Src::Reg(bytes)]);
     let old = b.load(map, 0);
-    let used = b.op(BinOp::Shl, len, Src::Imm(4));
-    b.call_void(MEMCPY, &[Src::Reg(fresh), Src::Reg(old), Src::Reg(used)]);
+    let old_bytes = b.op(BinOp::Shl, cap, Src::Imm(4));
+    let fresh = b.call(GROW, &[Src::Reg(old), Src::Reg(old_bytes), Src::Reg(bytes)]);
     b.store(map, 0, Src::Reg(fresh));
     b.store(map, 16, Src::Reg(new_cap));
     b.bind(room);

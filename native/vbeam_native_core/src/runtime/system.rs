@@ -11,7 +11,7 @@
 //!
 //! Errors (`!T`, `?T`) read as the empty value: "" or [] or 0.
 
-use super::{ALLOC, MEMCPY, STDOUT, STRING_NEW};
+use super::{ALLOC, GROW, MEMCPY, STDOUT, STRING_NEW};
 use crate::ir::{BinOp, Cond, Reg, Src};
 use crate::os::{self, Builder, ARGC, ARGV};
 
@@ -202,9 +202,10 @@ fn reserve(b: &mut Builder, buf: &Buffer, more: Src) {
     b.bind(grow);
     b.cmp(need, Src::Reg(buf.cap));
     b.jcc(Cond::Le, enough);
+    let old_cap = b.vreg();
+    b.mov(old_cap, buf.cap);
     b.bin(BinOp::Add, buf.cap, buf.cap, Src::Reg(buf.cap));
-    let bigger = b.call(ALLOC, &[Src::Reg(buf.cap)]);
-    b.call_void(MEMCPY, &[Src::Reg(bigger), Src::Reg(buf.ptr), Src::Reg(buf.len)]);
+    let bigger = b.call(GROW, &[Src::Reg(buf.ptr), Src::Reg(old_cap), Src::Reg(buf.cap)]);
     b.mov(buf.ptr, bigger);
     b.jmp(grow);
     b.bind(enough);
