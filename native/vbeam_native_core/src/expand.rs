@@ -54,9 +54,19 @@ pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<Stri
         next_vreg: max_vreg.map_or(0, |v| v.wrapping_add(1)),
         taken,
         out: Vec::with_capacity(body.len() * 2),
+        out_of_line: Vec::new(),
     };
     for inst in body {
         x.expand(inst);
+    }
+    if !x.out_of_line.is_empty() {
+        // A body whose end is reached returns there: it still does, past
+        // the blocks added after it.
+        let end_reached = !matches!(x.out.last(), Some(Inst::Ret | Inst::Jmp(_) | Inst::Trap));
+        let end = end_reached.then(|| x.label());
+        x.out.extend(end.map(Inst::Jmp));
+        x.out.append(&mut x.out_of_line);
+        x.out.extend(end.map(Inst::Label));
     }
     f.body = x.out;
     f.labels = x.labels;
@@ -118,6 +128,9 @@ struct Expander<'a> {
     /// The function's vregs, when fresh ones may wrap around to them.
     taken: Option<HashSet<u32>>,
     out: Vec<Inst>,
+    /// Rarely taken blocks, placed after the body: each is entered by a
+    /// branch and jumps back.
+    out_of_line: Vec<Inst>,
 }
 
 /// The registers an instruction names.
@@ -185,6 +198,33 @@ impl Expander<'_> {
         Element::Indexed(ptr, idx)
     }
 
+    /// Appends `value`: in place while there is room; otherwise the
+    /// runtime grows the buffer, in a block placed after the body (see
+    /// `out_of_line`), so the usual case falls through.
+    fn append(&mut self, arr: Reg, value: Src, elem_size: i64) {
+        let width = Width::of_size(elem_size);
+        let (len, cap) = (self.vreg(), self.vreg());
+        self.load(len, arr, ARRAY_LEN);
+        self.load(cap, arr, ARRAY_CAP);
+        let (full, appended) = (self.label(), self.label());
+        self.out.push(Inst::Cmp { a: len, b: Src::Reg(cap) });
+        self.out.push(Inst::Jcc(Cond::Ge, full));
+        let ptr = self.vreg();
+        self.load(ptr, arr, ARRAY_PTR);
+        self.out.push(Inst::StoreElement { width, base: ptr, index: len, src: value });
+        let new_len = self.vreg();
+        self.out.push(Inst::Bin { op: BinOp::Add, dst: new_len, a: len, b: Src::Imm(1) });
+        self.out.push(Inst::Store { width: Width::W64, base: arr, offset: ARRAY_LEN, src: Src::Reg(new_len) });
+        self.out.push(Inst::Label(appended));
+        let slot = self.vreg();
+        self.out_of_line.extend([
+            Inst::Label(full),
+            Inst::CallWith { callee: rt::ARRAY_PUSH_SLOT.into(), args: vec![Src::Reg(arr), Src::Imm(elem_size)], dst: Some(slot) },
+            Inst::Store { width, base: slot, offset: 0, src: value },
+            Inst::Jmp(appended),
+        ]);
+    }
+
     fn load_element(&mut self, dst: Reg, element: Element, elem_size: i64) {
         let width = Width::of_size(elem_size);
         self.out.push(match element {
@@ -240,9 +280,7 @@ impl Expander<'_> {
             }
             Inst::ArrayLen { dst, arr } => self.load(dst, arr, ARRAY_LEN),
             Inst::ArrayAppend { dst, arr, value, elem_size } => {
-                let slot = self.vreg();
-                self.call(rt::ARRAY_PUSH_SLOT, vec![Src::Reg(arr), Src::Imm(elem_size)], Some(slot));
-                self.out.push(Inst::Store { width: Width::of_size(elem_size), base: slot, offset: 0, src: value });
+                self.append(arr, value, elem_size);
                 self.out.push(Inst::Mov { dst: Dst::Reg(dst), src: Operand::Reg(arr) });
             }
             Inst::StructNew { dst, size } => self.call(rt::ALLOC, vec![Src::Imm(size)], Some(dst)),
