@@ -14,6 +14,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use crate::code::CodeBuffer;
 use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
@@ -176,6 +178,9 @@ trait BodySource: Sync {
     /// Fills the bodies of `functions`, the module's functions from number
     /// `first` on (at most `BODIES_WALKED_TOGETHER` of them).
     fn fill(&self, first: usize, functions: &mut [Function]) -> Result<(), Self::Error>;
+    /// Fills the body of `function`, the module's function number `index`,
+    /// if it reads without error and has at most `max` instructions.
+    fn fill_short(&self, index: usize, function: &mut Function, max: usize) -> bool;
     /// Runs a worker the compiler started (see `Term::on_worker_thread`).
     fn on_worker_thread<R>(&self, work: impl FnOnce() -> R) -> R {
         work()
@@ -186,6 +191,9 @@ impl<T: crate::term::Term + std::fmt::Debug + Send + Sync> BodySource for Bodies
     type Error = DecodeError<T>;
     fn fill(&self, first: usize, functions: &mut [Function]) -> Result<(), DecodeError<T>> {
         self.decode(first, functions)
+    }
+    fn fill_short(&self, index: usize, function: &mut Function, max: usize) -> bool {
+        self.decode_short(index, function, max)
     }
     fn on_worker_thread<R>(&self, work: impl FnOnce() -> R) -> R {
         T::on_worker_thread(work)
@@ -203,6 +211,15 @@ impl BodySource for CopiedBodies<'_> {
             f.labels = full.labels.clone();
         }
         Ok(())
+    }
+    fn fill_short(&self, index: usize, function: &mut Function, max: usize) -> bool {
+        let full = &self.0.functions[index];
+        if full.body.len() > max {
+            return false;
+        }
+        function.body = full.body.clone();
+        function.labels = full.labels.clone();
+        true
     }
 }
 
@@ -229,6 +246,33 @@ struct FunctionCompiler<'a> {
     names: &'a ModuleNames,
     arities: &'a HashMap<String, u32>,
     options: Options,
+    /// When optimizing.
+    inline: Option<InlineCandidates<'a>>,
+}
+
+/// The module's functions a call may be replaced by a copy of (see
+/// `opt::inline`): each read, checked and judged when a call of it is
+/// first met, by whichever thread meets it, and the same whichever does.
+struct InlineCandidates<'a> {
+    numbers: HashMap<&'a str, usize>,
+    judged: Vec<OnceLock<Option<Function>>>,
+    /// Function number `n` with its body, if it is short enough to copy.
+    read: &'a (dyn Fn(usize) -> Option<Function> + Sync),
+}
+
+impl InlineCandidates<'_> {
+    fn get(&self, name: &str, target: Target, names: &ModuleNames) -> Option<&Function> {
+        let n = *self.numbers.get(name)?;
+        let judge = || {
+            let mut f = (self.read)(n)?;
+            validate::check_function(target, &f, names, true).ok()?;
+            opt::inline::inlinable(&f, target.cc).then(|| {
+                regalloc::renumber(&mut f);
+                f
+            })
+        };
+        self.judged[n].get_or_init(judge).as_ref()
+    }
 }
 
 impl FunctionCompiler<'_> {
@@ -252,6 +296,15 @@ impl FunctionCompiler<'_> {
         if self.options.warnings {
             compiled.warnings =
                 warnings::function_warnings(self.target.isa, &f).expect("labels are checked with the function");
+        }
+        if let Some(candidates) = &self.inline {
+            let started = Instant::now();
+            let own = f.name.clone();
+            let callee = |name: &str| (name != own).then(|| candidates.get(name, self.target, self.names)).flatten();
+            opt::inline::inline_calls(&mut f, self.target.cc, callee);
+            if self.options.time_passes {
+                compiled.pass_times.inline += started.elapsed();
+            }
         }
         if let Err(e) = os::syscall::prepare(self.target, &mut f) {
             compiled.code = Err(e);
@@ -313,9 +366,23 @@ fn compile_from<S: BodySource>(
     for (name, arity) in runtime::builtin_arities(target) {
         arities.entry(name.to_string()).or_insert(arity);
     }
+    let read_short = |n: usize| {
+        let mut f = headers[n].clone();
+        source.fill_short(n, &mut f, opt::inline::MAX_CALLEE_INSTRUCTIONS).then_some(f)
+    };
+    let inline = (options.opt_level > 0).then(|| InlineCandidates {
+        numbers: headers.iter().enumerate().map(|(n, f)| (f.name.as_str(), n)).collect(),
+        judged: (0..headers.len()).map(|_| OnceLock::new()).collect(),
+        read: &read_short,
+    });
     // Under bad names the bodies are only read: their errors come first.
-    let compiler =
-        names.as_ref().ok().map(|names| FunctionCompiler { target, names, arities: &arities, options: *options });
+    let compiler = names.as_ref().ok().map(|names| FunctionCompiler {
+        target,
+        names,
+        arities: &arities,
+        options: *options,
+        inline,
+    });
 
     let count = headers.len();
     let chunks = count.div_ceil(BODIES_WALKED_TOGETHER);

@@ -159,6 +159,14 @@ impl<T: Term + std::fmt::Debug> Bodies<T> {
         Ok(())
     }
 
+    /// Decodes the body of `function`, the module's function number
+    /// `index`, if it has at most `max` instructions; whether it did.
+    pub fn decode_short(&self, index: usize, function: &mut Function, max: usize) -> bool {
+        let body = self.terms[index];
+        let Some(items) = body.list_up_to(max) else { return false };
+        decode_body(function, body, Some(items), self.target).is_ok()
+    }
+
     /// Decodes the bodies of `functions`, the module's first functions, a
     /// chunk at a time; fails with the first error.
     pub fn decode_all(&self, functions: &mut [Function]) -> Result<(), T> {

@@ -219,7 +219,11 @@ impl Expander<'_> {
         let slot = self.vreg();
         self.out_of_line.extend([
             Inst::Label(full),
-            Inst::CallWith { callee: rt::ARRAY_PUSH_SLOT.into(), args: vec![Src::Reg(arr), Src::Imm(elem_size)], dst: Some(slot) },
+            Inst::CallWith {
+                callee: rt::ARRAY_PUSH_SLOT.into(),
+                args: vec![Src::Reg(arr), Src::Imm(elem_size)],
+                dst: Some(slot),
+            },
             Inst::Store { width, base: slot, offset: 0, src: value },
             Inst::Jmp(appended),
         ]);

@@ -27,6 +27,11 @@ pub trait Term: Copy {
     fn with_tuple<R>(&self, f: impl FnOnce(&[Self]) -> R) -> Option<R>;
     /// The elements, if the term is a proper list.
     fn list(&self) -> Option<Vec<Self>>;
+    /// The elements, if the term is a proper list of at most `max`.
+    /// Implementations over linked cells stop walking past `max`.
+    fn list_up_to(&self, max: usize) -> Option<Vec<Self>> {
+        self.list().filter(|items| items.len() <= max)
+    }
     /// `list` of each term. Implementations over linked cells walk the
     /// lists side by side: cells of different lists can be fetched from
     /// memory at once, where one list's cells can only be fetched in turn.

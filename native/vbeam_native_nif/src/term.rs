@@ -290,6 +290,21 @@ impl<'a> vbeam_native_core::term::Term for BeamTerm<'a> {
     fn list(&self) -> Option<Vec<Self>> {
         Self::lists(std::slice::from_ref(self)).pop().flatten()
     }
+    fn list_up_to(&self, max: usize) -> Option<Vec<Self>> {
+        let env = call_env();
+        let mut items = Vec::new();
+        let mut cell = self.raw;
+        let (mut head, mut tail) = (ErlNifTerm::default(), ErlNifTerm::default());
+        // SAFETY: env and terms are live for the NIF call.
+        while unsafe { enif_get_list_cell(env, cell, &mut head, &mut tail) } != 0 {
+            if items.len() == max {
+                return None;
+            }
+            items.push(Self::from_raw(head));
+            cell = tail;
+        }
+        Self::from_raw(cell).as_term().is_empty_list().then_some(items)
+    }
     fn lists(terms: &[Self]) -> Vec<Option<Vec<Self>>> {
         let env = call_env();
         // One cursor per list: the next cell, or the end reached.

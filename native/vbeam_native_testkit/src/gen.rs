@@ -161,13 +161,9 @@ pub fn generate(target: Isa, seed: u64, cfg: &Config) -> Module {
         .enumerate()
         .map(|(i, s)| DataEntry { name: format!("str_{i}"), align: 1, bytes: s.to_vec(), refs: Vec::new() })
         .collect();
-    if cfg.functions > 0 {
-        data.push(addresses(
-            FN_TABLE,
-            (0..cfg.functions).map(|k| (Symbol::Function(format!("fn_{k}")), 0)).collect(),
-            &[],
-        ));
-    }
+    // The functions a function may call, in the order of its callees.
+    let callable = std::iter::once(LEAF.to_string()).chain((0..cfg.functions).map(|k| format!("fn_{k}")));
+    data.push(addresses(FN_TABLE, callable.map(|name| (Symbol::Function(name), 0)).collect(), &[]));
     data.push(addresses(
         ADDRS,
         vec![
@@ -197,7 +193,10 @@ pub fn generate(target: Isa, seed: u64, cfg: &Config) -> Module {
     if facts.recursion {
         module.functions.push(recursive(&mut rng, target));
     }
-    let mut arities = Vec::new();
+    // Called like the others; small enough for the optimizer to copy into
+    // its callers.
+    module.functions.push(leaf(&mut rng, target));
+    let mut arities = vec![(LEAF.to_string(), 2)];
     for i in 0..=cfg.functions {
         let is_main = i == cfg.functions;
         let arity = if is_main { 0 } else { rng.below(7) as u32 };
@@ -263,6 +262,43 @@ fn recursive(rng: &mut Rng, target: Isa) -> Function {
         locals: 6,
         body,
         labels: vec!["base".into()],
+    }
+}
+
+const LEAF: &str = "leaf";
+
+/// `leaf(a, b)`: a few integer operations on its arguments, a division by
+/// a constant, and a branch with a return on each side.
+fn leaf(rng: &mut Rng, target: Isa) -> Function {
+    let result = Reg::P(call_conv(target).result);
+    let (a, b, t, u) = (v(0), v(1), v(2), v(3));
+    let ops = [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Xor, BinOp::And, BinOp::Or];
+    let mut op = || ops[rng.below(ops.len() as u64) as usize];
+    let (first, second) = (op(), op());
+    let divisors = [3, 7, -5, 16];
+    let divisor = divisors[rng.below(divisors.len() as u64) as usize];
+    let cond = Cond::ALL[rng.below(Cond::ALL.len() as u64) as usize];
+    let k = interesting(rng);
+    Function {
+        name: LEAF.into(),
+        arity: 2,
+        exported: false,
+        params: vec![a, b],
+        locals: 4,
+        body: vec![
+            Inst::Bin { op: first, dst: t, a, b: Src::Reg(b) },
+            Inst::Bin { op: second, dst: t, a: t, b: Src::Imm(k) },
+            Inst::Bin { op: BinOp::Sdiv, dst: u, a: t, b: Src::Imm(divisor) },
+            Inst::Cmp { a: u, b: Src::Reg(a) },
+            Inst::Jcc(cond, Label(0)),
+            Inst::Mov { dst: Dst::Reg(result), src: Operand::Reg(u) },
+            Inst::Ret,
+            Inst::Label(Label(0)),
+            Inst::Unary { op: UnOp::Neg, dst: t, src: Src::Reg(t) },
+            Inst::Mov { dst: Dst::Reg(result), src: Operand::Reg(t) },
+            Inst::Ret,
+        ],
+        labels: vec!["other".into()],
     }
 }
 

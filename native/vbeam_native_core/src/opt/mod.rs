@@ -9,6 +9,7 @@
 mod constants;
 mod dead_code;
 mod hoist;
+pub mod inline;
 mod inline_math;
 mod rotate;
 
@@ -38,8 +39,9 @@ struct Pass {
     run: fn(&mut Body, &Context),
 }
 
-/// In order: inlining first turns calls into instructions the others see
-/// through; dead code removes what propagation left unread; then loops
+/// In order (after `inline`, which runs before expansion): `inline_math`
+/// turns math calls into instructions the others see through; dead code
+/// removes what propagation left unread; then loops
 /// are rotated, which gives each a place before its body where `hoist`
 /// puts what the body computes the same every time.
 const PASSES: [Pass; 5] = [
@@ -50,17 +52,22 @@ const PASSES: [Pass; 5] = [
     Pass { name: "hoist", run: |body, _| hoist::hoist_loop_prefixes(body.func) },
 ];
 
-/// Time spent in each pass, summed over the functions optimized.
+/// Time spent in each pass, summed over the functions optimized:
+/// `inline` (before expansion), then the passes after it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PassTimes([Duration; PASSES.len()]);
+pub struct PassTimes {
+    pub inline: Duration,
+    passes: [Duration; PASSES.len()],
+}
 
 impl PassTimes {
     /// Each pass by name, in the order they run.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, Duration)> + '_ {
-        PASSES.iter().zip(self.0).map(|(p, d)| (p.name, d))
+        std::iter::once(("inline", self.inline)).chain(PASSES.iter().zip(self.passes).map(|(p, d)| (p.name, d)))
     }
     pub fn add(&mut self, other: &PassTimes) {
-        self.0.iter_mut().zip(other.0).for_each(|(a, b)| *a += b);
+        self.inline += other.inline;
+        self.passes.iter_mut().zip(other.passes).for_each(|(a, b)| *a += b);
     }
 }
 
@@ -72,7 +79,7 @@ pub fn optimize(func: &mut Function, ctx: &Context, times: Option<&mut PassTimes
     match times {
         None => PASSES.iter().for_each(|p| (p.run)(&mut body, ctx)),
         Some(times) => {
-            for (pass, time) in PASSES.iter().zip(&mut times.0) {
+            for (pass, time) in PASSES.iter().zip(&mut times.passes) {
                 let started = Instant::now();
                 (pass.run)(&mut body, ctx);
                 *time += started.elapsed();
@@ -157,6 +164,6 @@ pub(crate) mod tests {
         optimize(&mut func, &ctx, Some(&mut times));
         assert_eq!(func.body, vec![Inst::Push(Src::Reg(Reg::V(0))), Inst::Ret]);
         let names: Vec<&str> = times.iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["inline_math", "constants", "dead_code", "rotate", "hoist"]);
+        assert_eq!(names, ["inline", "inline_math", "constants", "dead_code", "rotate", "hoist"]);
     }
 }
