@@ -1,21 +1,24 @@
-//! Loop-invariant code motion, of the instructions a loop's body begins
-//! with. Those that compute the same value on every iteration (their
-//! operands written nowhere in the loop, their result written only there,
-//! and, for loads, memory written nowhere in the loop) are moved before
-//! the loop's label, where they run once, when the loop is entered.
+//! Loop-invariant code motion. What a loop computes the same on every
+//! iteration (operands written nowhere in the loop, the result written only
+//! there, and, for loads, memory written nowhere in the loop) moves before
+//! the loop's label, where it runs once, when the loop is entered.
 //!
-//! Only the invariant instructions the body *begins* with move: in the
-//! first iteration they ran right after the loop was entered, so running
-//! them there instead changes nothing, not even which check panics first
-//! (a bounds check moves with its panic path, and a load is never run
-//! earlier than it was). After `rotate`, the place before the label is
-//! after the loop's guard, so nothing moves into a path that never entered
-//! the loop.
+//! First the invariant instructions the body *begins* with: in the first
+//! iteration they ran right after the loop was entered, so running them
+//! there instead changes nothing, not even which check panics first (a
+//! bounds check moves with its panic path, and a load is never run earlier
+//! than it was). Then, further down the body's straight line, what cannot
+//! fault: computations, and loads through a register the loop never
+//! writes (an array's header), past bounds checks of indices the loop
+//! changes (see `hoist_beyond_prefix`). After `rotate`, the place before
+//! the label is after the loop's guard, so nothing moves into a path that
+//! never entered the loop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::ir::{Dst, Function, Inst, Label, Operand, Reg};
+use crate::ir::{BinOp, Dst, Function, Inst, Label, Operand, Reg, Src};
 use crate::operands::{for_each_reg, Role};
+use crate::runtime::INDEX_PANIC;
 
 use super::label_references;
 
@@ -23,8 +26,8 @@ use super::label_references;
 /// a loop around it.
 const SCANS_PER_INSTRUCTION: usize = 8;
 
-/// Hoists the invariant beginnings of `f`'s loops, innermost first.
-pub fn hoist_loop_prefixes(f: &mut Function) {
+/// Hoists what `f`'s loops compute the same every time, innermost first.
+pub fn hoist_loop_invariants(f: &mut Function) {
     let mut refs = label_references(f);
     let mut label_at = vec![usize::MAX; f.labels.len()];
     for (i, inst) in f.body.iter().enumerate() {
@@ -51,24 +54,37 @@ pub fn hoist_loop_prefixes(f: &mut Function) {
             None => break,
         };
         let start = label_at[label.0 as usize];
-        let hoisted = hoist_prefix(f, start, end, &refs, &label_at);
-        // The label moved after what was hoisted, which moved up by one.
-        for i in start + 1..hoisted {
-            match &f.body[i - 1] {
-                Inst::Label(l) => label_at[l.0 as usize] = i - 1,
-                Inst::Jmp(l) | Inst::Jcc(_, l) => {
-                    refs[l.0 as usize].iter_mut().filter(|r| **r == i).for_each(|r| *r = i - 1)
-                }
+        let order = hoist_from_loop(f, start, end, &refs, &label_at);
+        // Labels and jumps that moved: the loop's label, the prefix's
+        // checks, and what stayed below what left the loop.
+        let mut new_of_old = vec![0; order.len()];
+        order.iter().enumerate().for_each(|(new, old)| new_of_old[old - start] = start + new);
+        let mut targets = Vec::new();
+        for (new, &old) in order.iter().enumerate() {
+            match &f.body[start + new] {
+                Inst::Label(l) => label_at[l.0 as usize] = start + new,
+                Inst::Jmp(l) | Inst::Jcc(_, l) if start + new != old => targets.push(*l),
                 _ => {}
             }
         }
-        label_at[label.0 as usize] = hoisted.max(start + 1) - 1;
+        targets.sort_unstable_by_key(|l| l.0);
+        targets.dedup();
+        for l in targets {
+            refs[l.0 as usize]
+                .iter_mut()
+                .filter(|r| (start..=end).contains(*r))
+                .for_each(|r| *r = new_of_old[*r - start]);
+        }
     }
 }
 
-/// Moves the invariant beginning of the loop `start..=end` (a label at
-/// `start`) before its label; returns the index after what moved.
-fn hoist_prefix(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize>], label_at: &[usize]) -> usize {
+/// Moves what the loop `start..=end` (a label at `start`) computes the
+/// same on every iteration before its label: its invariant beginning, then
+/// invariant loads and computations further down the body's straight line
+/// (see `hoist_beyond_prefix`). Returns, for each new position from
+/// `start` to `end`, the old position of the instruction now there.
+fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize>], label_at: &[usize]) -> Vec<usize> {
+    let unchanged = || (start..=end).collect();
     let span = &f.body[start..=end];
     let entered_only_at_its_label = span.iter().skip(1).all(|inst| match inst {
         Inst::Label(l) => refs[l.0 as usize].iter().all(|&r| (start..=end).contains(&r)),
@@ -76,7 +92,7 @@ fn hoist_prefix(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize>],
     });
     let keeps_memory = span.iter().enumerate().all(|(k, inst)| !writes_memory(inst, span.get(k + 1)));
     if !entered_only_at_its_label || !keeps_memory {
-        return start + 1;
+        return unchanged();
     }
     let mut writes: HashMap<Reg, u32> = HashMap::new();
     for inst in span {
@@ -87,21 +103,130 @@ fn hoist_prefix(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize>],
         });
     }
     let body = &f.body;
-    let mut hoisted = start + 1;
-    while hoisted < end {
-        if body[hoisted] == Inst::Nop {
-            hoisted += 1;
-        } else if invariant(&body[hoisted], &writes) {
-            take(&body[hoisted], &mut writes);
-            hoisted += 1;
-        } else if let Some(after) = invariant_check(body, hoisted, &mut writes, refs, label_at) {
-            hoisted = after;
+    let mut prefix_end = start + 1;
+    while prefix_end < end {
+        if body[prefix_end] == Inst::Nop {
+            prefix_end += 1;
+        } else if invariant(&body[prefix_end], &writes) {
+            take(&body[prefix_end], &mut writes);
+            prefix_end += 1;
+        } else if let Some(after) = invariant_check(body, prefix_end, &mut writes, refs, label_at) {
+            prefix_end = after;
         } else {
             break;
         }
     }
-    f.body[start..hoisted].rotate_left(1);
-    hoisted
+    // What the prefix computes is as good as computed before the loop.
+    let written_in_loop: HashSet<Reg> = writes.iter().filter(|(_, n)| **n > 0).map(|(r, _)| *r).collect();
+    let further = hoist_beyond_prefix(body, prefix_end, end, &mut writes, &written_in_loop, refs, label_at);
+    if prefix_end == start + 1 && further.is_empty() {
+        return unchanged();
+    }
+    // New order: the prefix, what moved from further down, the label, the
+    // rest of the loop.
+    let mut order: Vec<usize> = (start + 1..prefix_end).chain(further.iter().copied()).collect();
+    order.push(start);
+    let mut further = further.into_iter().peekable();
+    for old in prefix_end..=end {
+        if further.peek() == Some(&old) {
+            further.next();
+        } else {
+            order.push(old);
+        }
+    }
+    let mut taken: Vec<Inst> = order.iter().map(|&old| std::mem::replace(&mut f.body[old], Inst::Nop)).collect();
+    f.body[start..=end].swap_with_slice(&mut taken);
+    order
+}
+
+/// Past the invariant beginning at `from`, the instructions of the loop's
+/// straight line (up to its first branch other than a bounds check) that
+/// compute the same every time and cannot fault: computations, and loads
+/// from a register the loop never writes (an array's or string's header,
+/// which exists as long as the value does: `written_in_loop` excludes a
+/// pointer the loop loads, such as the data pointer an element at a
+/// constant index is read through). They may move past bounds checks that
+/// depend on the iteration (an invariant check stops the scan: it may be
+/// what makes a later load valid), as they run on every iteration that
+/// does not panic, and moving them changes nothing but which of a panic
+/// and a read of valid memory comes first. Their results must not be read
+/// before them in the loop. Returns their positions, in order.
+fn hoist_beyond_prefix(
+    body: &[Inst],
+    from: usize,
+    end: usize,
+    writes: &mut HashMap<Reg, u32>,
+    written_in_loop: &HashSet<Reg>,
+    refs: &[Vec<usize>],
+    label_at: &[usize],
+) -> Vec<usize> {
+    let mut moved = Vec::new();
+    let mut read_in_place: HashSet<Reg> = HashSet::new();
+    let stays = |inst: &Inst, read_in_place: &mut HashSet<Reg>| {
+        for_each_reg(inst, |r, role| {
+            if role == Role::Use {
+                read_in_place.insert(r);
+            }
+        })
+    };
+    let mut at = from;
+    while at < end {
+        let inst = &body[at];
+        if let Some(after) = bounds_check(body, at, refs, label_at) {
+            if operands_invariant(&body[at], writes) {
+                break;
+            }
+            body[at..after].iter().for_each(|inst| stays(inst, &mut read_in_place));
+            at = after;
+            continue;
+        }
+        if matches!(inst, Inst::Label(_) | Inst::Jmp(_) | Inst::Jcc(..) | Inst::Ret | Inst::Trap) {
+            break;
+        }
+        let cannot_fault = match inst {
+            Inst::Load { base, .. } => !written_in_loop.contains(base),
+            Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, b, .. } => matches!(b, Src::Imm(n) if *n != 0),
+            Inst::LoadElement { .. } => false,
+            _ => true,
+        };
+        let result_unread = defs(inst).all(|r| !read_in_place.contains(&r));
+        if cannot_fault && result_unread && invariant(inst, writes) {
+            take(inst, writes);
+            moved.push(at);
+        } else {
+            stays(inst, &mut read_in_place);
+        }
+        at += 1;
+    }
+    moved
+}
+
+/// A bounds check the expansion wrote at `at`: `cmp; jcc ok; <load of the
+/// length, call of the index panic>; trap; ok:`. Returns the index after
+/// its label.
+fn bounds_check(body: &[Inst], at: usize, refs: &[Vec<usize>], label_at: &[usize]) -> Option<usize> {
+    let (Inst::Cmp { .. }, Some(Inst::Jcc(_, ok))) = (&body[at], body.get(at + 1)) else { return None };
+    let ok_at = label_at[ok.0 as usize];
+    if refs[ok.0 as usize] != [at + 1] || ok_at <= at + 2 || body[ok_at - 1] != Inst::Trap {
+        return None;
+    }
+    let path = &body[at + 2..ok_at - 1];
+    let (Some(Inst::CallWith { callee, .. }), before) = (path.last(), &path[..path.len().saturating_sub(1)]) else {
+        return None;
+    };
+    let plain = before.iter().all(|inst| matches!(inst, Inst::Load { .. } | Inst::Mov { .. }));
+    (callee == INDEX_PANIC && plain).then_some(ok_at + 1)
+}
+
+/// The registers `inst` writes.
+fn defs(inst: &Inst) -> impl Iterator<Item = Reg> {
+    let mut out = Vec::new();
+    for_each_reg(inst, |r, role| {
+        if role == Role::Def {
+            out.push(r);
+        }
+    });
+    out.into_iter()
 }
 
 /// Whether `inst` may write memory a load in the loop reads (a call may),
@@ -244,7 +369,7 @@ mod tests {
     #[test]
     fn an_invariant_load_and_check_move_before_the_loop() {
         let mut f = function(vec![], summing_loop(None));
-        hoist_loop_prefixes(&mut f);
+        hoist_loop_invariants(&mut f);
         let label_at = f.body.iter().position(|i| *i == Inst::Label(Label(0))).unwrap();
         assert_eq!(label_at, 6, "{:#?}", f.body);
         assert!(matches!(f.body[0], Inst::Load { offset: 8, .. }));
@@ -256,7 +381,7 @@ mod tests {
         let store = Inst::Store { width: Width::W64, base: Reg::V(6), offset: 0, src: Src::Imm(0) };
         let mut f = function(vec![], summing_loop(Some(store)));
         let before = f.body.clone();
-        hoist_loop_prefixes(&mut f);
+        hoist_loop_invariants(&mut f);
         assert_eq!(f.body, before);
     }
 
@@ -266,7 +391,67 @@ mod tests {
         let mut body = summing_loop(None);
         body[2] = Inst::Cmp { a: Reg::V(1), b: Src::Reg(Reg::V(2)) };
         let mut f = function(vec![], body);
-        hoist_loop_prefixes(&mut f);
+        hoist_loop_invariants(&mut f);
         assert_eq!(f.body.iter().position(|i| *i == Inst::Label(Label(0))), Some(1));
+    }
+
+    /// `top: check i < a.len (the index varies); x = b.len; y = [p + 16]
+    /// where p = b.data; ...; i += 1; jcc top`, with the length of `a`
+    /// loaded before the loop.
+    fn loop_past_a_varying_check() -> Vec<Inst> {
+        let (top, ok) = (Label(0), Label(1));
+        let (a_len, i, b, x, p, y) = (Reg::V(0), Reg::V(1), Reg::V(2), Reg::V(3), Reg::V(4), Reg::V(5));
+        vec![
+            Inst::Label(top),
+            Inst::Cmp { a: i, b: Src::Reg(a_len) },
+            Inst::Jcc(Cond::Ltu, ok),
+            Inst::CallWith { callee: INDEX_PANIC.into(), args: vec![Src::Reg(i), Src::Reg(a_len)], dst: None },
+            Inst::Trap,
+            Inst::Label(ok),
+            Inst::Load { width: Width::W64, dst: x, base: b, offset: 8 },
+            Inst::Load { width: Width::W64, dst: p, base: b, offset: 0 },
+            Inst::Load { width: Width::W64, dst: y, base: p, offset: 16 },
+            Inst::PrintInt(Src::Reg(y)),
+            Inst::Bin { op: BinOp::Add, dst: i, a: i, b: Src::Reg(x) },
+            Inst::Cmp { a: i, b: Src::Imm(100) },
+            Inst::Jcc(Cond::Lt, top),
+            Inst::Ret,
+        ]
+    }
+
+    #[test]
+    fn header_loads_move_past_a_check_that_varies_but_not_a_load_through_a_loaded_pointer() {
+        let mut f = function(vec![], loop_past_a_varying_check());
+        hoist_loop_invariants(&mut f);
+        // `x` and `p` (loads from `b`, which the loop never writes) now come
+        // first; `y`, read through `p`, stays after the check.
+        assert!(matches!(f.body[0], Inst::Load { offset: 8, .. }), "{:#?}", f.body);
+        assert!(matches!(f.body[1], Inst::Load { offset: 0, .. }), "{:#?}", f.body);
+        assert_eq!(f.body[2], Inst::Label(Label(0)));
+        let ok = f.body.iter().position(|i| *i == Inst::Label(Label(1))).unwrap();
+        assert!(matches!(f.body[ok + 1], Inst::Load { offset: 16, .. }), "{:#?}", f.body);
+        assert!(matches!(f.body[4], Inst::Jcc(Cond::Ltu, Label(1))));
+    }
+
+    #[test]
+    fn an_invariant_check_after_a_varying_one_stops_the_loads_below_it() {
+        // The second check's operands never change: it may be what makes
+        // the load below it valid (an element at a constant index).
+        let mut body = loop_past_a_varying_check();
+        let ok2 = Label(2);
+        body.splice(
+            6..6,
+            [
+                Inst::Cmp { a: Reg::V(6), b: Src::Reg(Reg::V(7)) },
+                Inst::Jcc(Cond::Ltu, ok2),
+                Inst::CallWith { callee: INDEX_PANIC.into(), args: vec![], dst: None },
+                Inst::Trap,
+                Inst::Label(ok2),
+            ],
+        );
+        let mut f = function(vec![], body);
+        let before = f.body.clone();
+        hoist_loop_invariants(&mut f);
+        assert_eq!(f.body, before);
     }
 }

@@ -49,7 +49,7 @@ const PASSES: [Pass; 5] = [
     Pass { name: "constants", run: constants::run },
     Pass { name: "dead_code", run: dead_code::run },
     Pass { name: "rotate", run: |body, _| rotate::rotate_loops(body.func) },
-    Pass { name: "hoist", run: |body, _| hoist::hoist_loop_prefixes(body.func) },
+    Pass { name: "hoist", run: |body, _| hoist::hoist_loop_invariants(body.func) },
 ];
 
 /// Time spent in each pass, summed over the functions optimized:
