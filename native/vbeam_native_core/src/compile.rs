@@ -232,7 +232,7 @@ struct Compiled {
     exported: bool,
     code: Result<CodeBuffer, CompileError>,
     /// Data entries of the function's string literals.
-    literals: Vec<DataEntry>,
+    literals: expand::Literals,
     /// Runtime routines its code calls.
     routines: BTreeSet<String>,
     heap_reserved: bool,
@@ -282,7 +282,7 @@ impl FunctionCompiler<'_> {
             name: f.name.clone(),
             exported: f.exported,
             code: Ok(CodeBuffer::new()),
-            literals: Vec::new(),
+            literals: expand::Literals::default(),
             routines: BTreeSet::new(),
             heap_reserved,
             warnings: Vec::new(),
@@ -543,11 +543,12 @@ fn finish(
     arities.extend(rt.functions.iter().map(|f| (f.name.clone(), f.arity)));
     let reserved = reserved_registers(target, allocates);
     let mut functions = Vec::with_capacity(compiled.len() + rt.functions.len() + 1);
-    let mut literals = Vec::new();
+    let (mut literal_bytes, mut literal_headers) = (Vec::new(), Vec::new());
     for c in compiled {
         let code = c.code.expect("errors returned above");
         functions.push(FunctionCode { name: c.name, global: c.exported, code });
-        literals.extend(c.literals);
+        literal_bytes.extend(c.literals.bytes);
+        literal_headers.extend(c.literals.headers);
     }
     for mut f in rt.functions {
         compiler.optimize(&mut f, pass_times);
@@ -560,8 +561,9 @@ fn finish(
     let start = os::start(target, allocates, builtins.contains("arguments"));
     functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: bare_code(target, &start) });
 
-    // The module's data entries (writable), the string literals' bytes
-    // and the runtime's texts (read-only), then bss entries.
+    // The module's data entries and the string literals' headers
+    // (writable), the literals' bytes and the runtime's texts (read-only),
+    // then bss entries.
     let initialised = |d: DataEntry, read_only| DataSymbol {
         name: d.name,
         align: d.align,
@@ -573,8 +575,9 @@ fn finish(
     let mut data: Vec<DataSymbol> = module
         .data
         .into_iter()
+        .chain(literal_headers)
         .map(|d| initialised(d, false))
-        .chain(literals.into_iter().chain(rt.data).map(|d| initialised(d, true)))
+        .chain(literal_bytes.into_iter().chain(rt.data).map(|d| initialised(d, true)))
         .chain(module.bss.into_iter().chain(rt.bss).map(|b| DataSymbol {
             name: b.name,
             align: b.align,

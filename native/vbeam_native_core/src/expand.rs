@@ -18,12 +18,24 @@ const ARRAY_LEN: i32 = 8;
 const ARRAY_CAP: i32 = 16;
 const MAP_HEADER_SIZE: i64 = 24;
 
+/// The data entries a function's string literals need, named uniquely in
+/// the module.
+#[derive(Debug, Default)]
+pub struct Literals {
+    /// Bytes written in the instructions themselves (read-only).
+    pub bytes: Vec<DataEntry>,
+    /// The literals' string headers, `{ptr, len}`: writable data, as only
+    /// that may hold addresses (which loaders may relocate). Nothing
+    /// writes them: a string is never changed once made.
+    pub headers: Vec<DataEntry>,
+}
+
 /// Expands function number `index` of its module in place, given the
 /// sizes of the module's data and bss entries by name; returns the data
-/// entries its string literals need, named uniquely in the module.
-pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<String, u64>) -> Vec<DataEntry> {
+/// entries its string literals need.
+pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<String, u64>) -> Literals {
     if !needed(f) {
-        return Vec::new();
+        return Literals::default();
     }
     let mut max_vreg = f.params.iter().filter_map(|r| if let Reg::V(v) = r { Some(*v) } else { None }).max();
     for inst in &f.body {
@@ -49,7 +61,8 @@ pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<Stri
     let mut x = Expander {
         function_index: index,
         data_sizes,
-        literals: Vec::new(),
+        literals: Literals::default(),
+        headers: HashMap::new(),
         labels: std::mem::take(&mut f.labels),
         next_vreg: max_vreg.map_or(0, |v| v.wrapping_add(1)),
         taken,
@@ -122,7 +135,9 @@ enum Element {
 struct Expander<'a> {
     function_index: usize,
     data_sizes: &'a HashMap<String, u64>,
-    literals: Vec<DataEntry>,
+    literals: Literals,
+    /// The header made for each literal (bytes, length), by name.
+    headers: HashMap<(String, u64), String>,
     labels: Vec<String>,
     next_vreg: u32,
     /// The function's vregs, when fresh ones may wrap around to them.
@@ -198,6 +213,24 @@ impl Expander<'_> {
         Element::Indexed(ptr, idx)
     }
 
+    /// The name of the string header of the `len` bytes at data entry
+    /// `bytes`, made once per function: a literal's string is the same
+    /// every time it is evaluated, and strings are never changed.
+    fn literal_header(&mut self, bytes: String, len: u64) -> String {
+        let headers = &mut self.literals.headers;
+        let name = format!("__vbeam_str{}_{}", self.function_index, headers.len());
+        self.headers
+            .entry((bytes, len))
+            .or_insert_with_key(|(bytes, len)| {
+                let mut contents = vec![0; 8];
+                contents.extend_from_slice(&len.to_le_bytes());
+                let refs = vec![DataRef { offset: 0, symbol: Symbol::Data(bytes.clone()), addend: 0 }];
+                headers.push(DataEntry { name: name.clone(), align: 8, bytes: contents, refs });
+                name
+            })
+            .clone()
+    }
+
     /// Appends `value`: in place while there is room; otherwise the
     /// runtime grows the buffer, in a block placed after the body (see
     /// `out_of_line`), so the usual case falls through.
@@ -256,15 +289,14 @@ impl Expander<'_> {
                         (name, len)
                     }
                     StrSource::Bytes(bytes) => {
-                        let name = format!("__vbeam_lit{}_{}", self.function_index, self.literals.len());
+                        let name = format!("__vbeam_lit{}_{}", self.function_index, self.literals.bytes.len());
                         let len = bytes.len() as u64;
-                        self.literals.push(DataEntry { name: name.clone(), align: 1, bytes, refs: Vec::new() });
+                        self.literals.bytes.push(DataEntry { name: name.clone(), align: 1, bytes, refs: Vec::new() });
                         (name, len)
                     }
                 };
-                let ptr = self.vreg();
-                self.out.push(Inst::Lea { dst: ptr, symbol: Symbol::Data(name) });
-                self.call(rt::STRING_NEW, vec![Src::Reg(ptr), Src::Imm(len as i64)], Some(dst));
+                let header = self.literal_header(name, len);
+                self.out.push(Inst::Lea { dst, symbol: Symbol::Data(header) });
             }
             Inst::StringLen { dst, s } => self.load(dst, s, STRING_LEN),
             Inst::StringCmp { dst, a, b } => self.call(rt::STRING_CMP, vec![Src::Reg(a), Src::Reg(b)], Some(dst)),

@@ -24,6 +24,7 @@ pub use float::{FLOAT_TO_STR, PRINT_FLOAT};
 
 /// The runtime's own routines (`__vbeam_*`: never a program's names).
 pub const ALLOC: &str = "__vbeam_alloc";
+const ALLOC_REGION: &str = "__vbeam_alloc_region";
 pub const MEMCPY: &str = "__vbeam_memcpy";
 pub const GROW: &str = "__vbeam_grow";
 pub const STRING_NEW: &str = "__vbeam_string_new";
@@ -266,6 +267,7 @@ fn routine(target: Target, name: &str) -> Function {
     }
     match name {
         ALLOC => alloc(&mut b),
+        ALLOC_REGION => alloc_region(&mut b),
         MEMCPY => memcpy(&mut b),
         GROW => grow(&mut b),
         STRING_NEW => string_new(&mut b),
@@ -311,8 +313,9 @@ fn routine(target: Target, name: &str) -> Function {
 }
 
 /// `alloc(size) -> ptr`: bump allocation of `size` bytes rounded up to 16
-/// from the heap register, mapping a new region when the current one is
-/// full. Memory comes zeroed from the OS and is never reused.
+/// from the heap register; when the current region is full, `alloc_region`
+/// maps a new one. Memory comes zeroed from the OS and is never reused.
+/// The usual case keeps nothing across a call, so it saves no register.
 fn alloc(b: &mut Builder) {
     let heap = Reg::P(b.target.cc.heap);
     let [size] = b.params();
@@ -321,10 +324,25 @@ fn alloc(b: &mut Builder) {
     let end_ptr = b.lea(HEAP_END);
     let end = b.load(end_ptr, 0);
     let next = b.op(BinOp::Add, heap, Src::Reg(rounded));
-    let (fits, big_enough, oom) = (b.label(), b.label(), b.label());
+    let full = b.label();
     b.cmp(next, Src::Reg(end));
-    b.jcc(Cond::Leu, fits);
-    // A new region: HEAP_REGION bytes, or the request rounded to pages.
+    b.jcc(Cond::Gtu, full);
+    let ptr = b.vreg();
+    b.mov(ptr, heap);
+    b.mov(heap, next);
+    b.ret(Src::Reg(ptr));
+    b.bind(full);
+    let ptr = b.call(ALLOC_REGION, &[Src::Reg(rounded)]);
+    b.ret(Src::Reg(ptr));
+}
+
+/// `alloc_region(rounded) -> ptr`: `rounded` bytes (a multiple of 16) at
+/// the start of a new region of HEAP_REGION bytes, or of the request
+/// rounded to pages, which becomes the heap's current region.
+fn alloc_region(b: &mut Builder) {
+    let heap = Reg::P(b.target.cc.heap);
+    let [rounded] = b.params();
+    let (big_enough, oom) = (b.label(), b.label());
     let region = b.vreg();
     b.mov_imm(region, HEAP_REGION);
     b.cmp(rounded, Src::Reg(region));
@@ -335,15 +353,12 @@ fn alloc(b: &mut Builder) {
     let base = b.call(os::PAGES, &[Src::Reg(region)]);
     b.cmp(base, Src::Imm(0));
     b.jcc(Cond::Eq, oom);
-    b.mov(heap, base);
+    let end_ptr = b.lea(HEAP_END);
     let new_end = b.op(BinOp::Add, base, Src::Reg(region));
     b.store(end_ptr, 0, Src::Reg(new_end));
-    b.bin(BinOp::Add, next, heap, Src::Reg(rounded));
-    b.bind(fits);
-    let ptr = b.vreg();
-    b.mov(ptr, heap);
+    let next = b.op(BinOp::Add, base, Src::Reg(rounded));
     b.mov(heap, next);
-    b.ret(Src::Reg(ptr));
+    b.ret(Src::Reg(base));
     b.bind(oom);
     b.call_void(OUT_OF_MEMORY, &[]);
     b.trap();
@@ -455,14 +470,25 @@ fn string_concat(b: &mut Builder) {
     let [x, y] = b.params();
     let (lx, ly) = (b.load(x, 8), b.load(y, 8));
     let n = b.op(BinOp::Add, lx, Src::Reg(ly));
-    let buf = b.call(ALLOC, &[Src::Reg(n)]);
+    let (s, buf) = string_block(b, n);
     let px = b.load(x, 0);
     b.call_void(MEMCPY, &[Src::Reg(buf), Src::Reg(px), Src::Reg(lx)]);
     let second = b.op(BinOp::Add, buf, Src::Reg(lx));
     let py = b.load(y, 0);
     b.call_void(MEMCPY, &[Src::Reg(second), Src::Reg(py), Src::Reg(ly)]);
-    let s = b.call(STRING_NEW, &[Src::Reg(buf), Src::Reg(n)]);
     b.ret(Src::Reg(s));
+}
+
+/// A new string of `len` bytes, yet to be written: its header and its
+/// bytes in one block (one allocation, no gap between them). Returns the
+/// header and where the bytes go.
+fn string_block(b: &mut Builder, len: Reg) -> (Reg, Reg) {
+    let size = b.op(BinOp::Add, len, Src::Imm(16));
+    let s = b.call(ALLOC, &[Src::Reg(size)]);
+    let bytes = b.op(BinOp::Add, s, Src::Imm(16));
+    b.store(s, 0, Src::Reg(bytes));
+    b.store(s, 8, Src::Reg(len));
+    (s, bytes)
 }
 
 /// Writes a string's bytes to `fd`.
@@ -517,13 +543,15 @@ fn format_int(b: &mut Builder) {
     b.push(Inst::Unary { op: UnOp::Neg, dst: n, src: Src::Reg(n) });
     b.bind(non_positive);
     b.bind(top);
-    // digit = '0' - (n rem 10), as n rem 10 is in -9..=0.
-    let digit = b.op(BinOp::Srem, n, Src::Imm(10));
-    b.push(Inst::Unary { op: UnOp::Neg, dst: digit, src: Src::Reg(digit) });
+    // digit = '0' - (n - 10 q) with q = n / 10, as n - 10 q is in -9..=0:
+    // one division a digit.
+    let q = b.op(BinOp::Sdiv, n, Src::Imm(10));
+    let digit = b.op(BinOp::Mul, q, Src::Imm(10));
+    b.bin(BinOp::Sub, digit, digit, Src::Reg(n));
     b.bin(BinOp::Add, digit, digit, Src::Imm(b'0' as i64));
     b.bin(BinOp::Sub, cursor, cursor, Src::Imm(1));
     b.store_byte(cursor, 0, Src::Reg(digit));
-    b.bin(BinOp::Sdiv, n, n, Src::Imm(10));
+    b.mov(n, q);
     b.cmp(n, Src::Imm(0));
     b.jcc(Cond::Ne, top);
     b.cmp(value, Src::Imm(0));
@@ -547,14 +575,16 @@ fn print_int(b: &mut Builder) {
     b.ret_void();
 }
 
-/// `int_to_str(value)`: a new string of the decimal text.
+/// `int_to_str(value)`: a new string of the decimal text, formatted in
+/// the digits buffer and copied into a block of its exact size.
 fn int_to_str(b: &mut Builder) {
     let [value] = b.params();
-    let buf = b.call(ALLOC, &[Src::Imm(DIGITS_SIZE)]);
-    let end = b.op(BinOp::Add, buf, Src::Imm(DIGITS_SIZE));
+    let digits = b.lea(DIGITS);
+    let end = b.op(BinOp::Add, digits, Src::Imm(DIGITS_SIZE));
     let start = b.call(FORMAT_INT, &[Src::Reg(value), Src::Reg(end)]);
     let len = b.op(BinOp::Sub, end, Src::Reg(start));
-    let s = b.call(STRING_NEW, &[Src::Reg(start), Src::Reg(len)]);
+    let (s, bytes) = string_block(b, len);
+    b.call_void(MEMCPY, &[Src::Reg(bytes), Src::Reg(start), Src::Reg(len)]);
     b.ret(Src::Reg(s));
 }
 
