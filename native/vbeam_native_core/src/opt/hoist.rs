@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ir::{BinOp, Dst, Function, Inst, Label, Operand, Reg, Src};
+use crate::ir::{BinOp, Dst, Function, Inst, Label, Operand, Reg, Src, Width};
 use crate::operands::{for_each_reg, Role};
 use crate::runtime::INDEX_PANIC;
 
@@ -48,6 +48,7 @@ pub fn hoist_loop_invariants(f: &mut Function) {
     // the size: bounded here, deep nests past the bound left as they are,
     // to keep the pass linear.
     let mut budget = SCANS_PER_INSTRUCTION * f.body.len() + 1024;
+    let mut counts = RegCounts::of(f);
     for (start, end, label) in loops {
         budget = match budget.checked_sub(end - start + 1) {
             Some(left) => left,
@@ -55,6 +56,8 @@ pub fn hoist_loop_invariants(f: &mut Function) {
         };
         let start = label_at[label.0 as usize];
         let order = hoist_from_loop(f, start, end, &refs, &label_at);
+        let moved = order.iter().position(|&old| old == start).expect("the label is in the loop");
+        merge_duplicates(f, start, start + moved, end, &mut counts);
         // Labels and jumps that moved: the loop's label, the prefix's
         // checks, and what stayed below what left the loop.
         let mut new_of_old = vec![0; order.len()];
@@ -78,6 +81,126 @@ pub fn hoist_loop_invariants(f: &mut Function) {
     }
 }
 
+/// How many times each register is written and read in the function.
+struct RegCounts {
+    defs: HashMap<Reg, u32>,
+    uses: HashMap<Reg, u32>,
+}
+
+impl RegCounts {
+    fn of(f: &Function) -> RegCounts {
+        let mut counts = RegCounts { defs: HashMap::new(), uses: HashMap::new() };
+        f.params.iter().for_each(|p| *counts.defs.entry(*p).or_default() += 1);
+        for inst in &f.body {
+            for_each_reg(inst, |r, role| {
+                let count = if role == Role::Def { &mut counts.defs } else { &mut counts.uses };
+                *count.entry(r).or_default() += 1;
+            });
+        }
+        counts
+    }
+    fn get(map: &HashMap<Reg, u32>, r: Reg) -> u32 {
+        map.get(&r).copied().unwrap_or(0)
+    }
+}
+
+/// Loops that read one header several times (an array indexed in
+/// several places) had one load of it for each: once they all sit before
+/// the loop (`hoisted..label`), the first keeps the value and the others
+/// go, their results renamed to its within the loop (`label..=end`), so
+/// the loop holds the value in one register rather than several. Only
+/// results written once in the function and read only before the loop's
+/// end are renamed, so nothing else sees the change.
+fn merge_duplicates(f: &mut Function, hoisted: usize, label: usize, end: usize, counts: &mut RegCounts) {
+    /// Beyond this many hoisted instructions, comparing them all costs
+    /// more than it may save.
+    const MAX_COMPARED: usize = 64;
+    if label - hoisted < 2 || label - hoisted > MAX_COMPARED {
+        return;
+    }
+    let mut kept: Vec<(Inst, Reg)> = Vec::new();
+    let mut rename: HashMap<Reg, Reg> = HashMap::new();
+    // The panic paths of checks among the hoisted run only when they fail:
+    // what they compute is neither kept nor merged.
+    let mut in_panic_path = false;
+    for at in hoisted..label {
+        let inst = &f.body[at];
+        match inst {
+            Inst::Jcc(..) => in_panic_path = true,
+            Inst::Label(_) => in_panic_path = false,
+            _ => {}
+        }
+        if in_panic_path {
+            continue;
+        }
+        let Some((key, dst)) = value_key(inst) else { continue };
+        if RegCounts::get(&counts.defs, dst) != 1 {
+            continue;
+        }
+        match kept.iter().find(|(k, _)| *k == key) {
+            Some((_, first)) => {
+                rename.insert(dst, *first);
+            }
+            None => kept.push((key, dst)),
+        }
+    }
+    if rename.is_empty() {
+        return;
+    }
+    // Renamed only if every read is in the loop (or among the hoisted).
+    let mut reads_here: HashMap<Reg, u32> = HashMap::new();
+    for inst in &f.body[hoisted..=end] {
+        for_each_reg(inst, |r, role| {
+            if role == Role::Use && rename.contains_key(&r) {
+                *reads_here.entry(r).or_default() += 1;
+            }
+        });
+    }
+    rename.retain(|r, _| RegCounts::get(&reads_here, *r) == RegCounts::get(&counts.uses, *r));
+    for at in hoisted..=end {
+        let inst = &mut f.body[at];
+        if value_key(inst).is_some_and(|(_, dst)| rename.contains_key(&dst)) {
+            *inst = Inst::Nop;
+            continue;
+        }
+        crate::operands::for_each_reg_mut(inst, |r, role| {
+            if let (Role::Use, Some(first)) = (role, rename.get(r)) {
+                *r = *first;
+            }
+        });
+    }
+    for (gone, first) in rename {
+        let reads = counts.uses.remove(&gone).unwrap_or(0);
+        *counts.uses.entry(first).or_default() += reads;
+        counts.defs.remove(&gone);
+    }
+}
+
+/// An instruction that computes one vreg from its operands alone, with
+/// that vreg blanked out (so equal keys compute equal values), and the vreg.
+fn value_key(inst: &Inst) -> Option<(Inst, Reg)> {
+    let pure = matches!(
+        inst,
+        Inst::Load { .. }
+            | Inst::Lea { .. }
+            | Inst::Bin { .. }
+            | Inst::Unary { .. }
+            | Inst::Mov { dst: Dst::Reg(Reg::V(_)), src: Operand::Imm(_) | Operand::Reg(Reg::V(_)) }
+    );
+    if !pure {
+        return None;
+    }
+    let mut key = inst.clone();
+    let mut dst = None;
+    crate::operands::for_each_reg_mut(&mut key, |r, role| {
+        if role == Role::Def {
+            dst = Some(*r);
+            *r = Reg::P(crate::ir::PReg(u8::MAX));
+        }
+    });
+    dst.filter(|d| matches!(d, Reg::V(_))).map(|d| (key, d))
+}
+
 /// Moves what the loop `start..=end` (a label at `start`) computes the
 /// same on every iteration before its label: its invariant beginning, then
 /// invariant loads and computations further down the body's straight line
@@ -90,10 +213,22 @@ fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize
         Inst::Label(l) => refs[l.0 as usize].iter().all(|&r| (start..=end).contains(&r)),
         _ => true,
     });
-    let keeps_memory = span.iter().enumerate().all(|(k, inst)| !writes_memory(inst, span.get(k + 1)));
-    if !entered_only_at_its_label || !keeps_memory {
+    if !entered_only_at_its_label {
         return unchanged();
     }
+    let mut stores_elements = false;
+    for (k, inst) in span.iter().enumerate() {
+        if writes_memory(inst, span.get(k + 1)) {
+            if !matches!(inst, Inst::StoreElement { .. }) {
+                return unchanged();
+            }
+            stores_elements = true;
+        }
+    }
+    let stores = match stores_elements {
+        true => Stores::Elements { headers: checked_headers(&f.body, start, end, refs, label_at) },
+        false => Stores::None,
+    };
     let mut writes: HashMap<Reg, u32> = HashMap::new();
     for inst in span {
         for_each_reg(inst, |r, role| {
@@ -107,18 +242,16 @@ fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize
     while prefix_end < end {
         if body[prefix_end] == Inst::Nop {
             prefix_end += 1;
-        } else if invariant(&body[prefix_end], &writes) {
+        } else if invariant(&body[prefix_end], &writes, &stores) {
             take(&body[prefix_end], &mut writes);
             prefix_end += 1;
-        } else if let Some(after) = invariant_check(body, prefix_end, &mut writes, refs, label_at) {
+        } else if let Some(after) = invariant_check(body, prefix_end, &mut writes, &stores, refs, label_at) {
             prefix_end = after;
         } else {
             break;
         }
     }
-    // What the prefix computes is as good as computed before the loop.
-    let written_in_loop: HashSet<Reg> = writes.iter().filter(|(_, n)| **n > 0).map(|(r, _)| *r).collect();
-    let further = hoist_beyond_prefix(body, prefix_end, end, &mut writes, &written_in_loop, refs, label_at);
+    let further = hoist_beyond_prefix(body, prefix_end, end, &mut writes, &stores, refs, label_at);
     if prefix_end == start + 1 && further.is_empty() {
         return unchanged();
     }
@@ -156,10 +289,12 @@ fn hoist_beyond_prefix(
     from: usize,
     end: usize,
     writes: &mut HashMap<Reg, u32>,
-    written_in_loop: &HashSet<Reg>,
+    stores: &Stores,
     refs: &[Vec<usize>],
     label_at: &[usize],
 ) -> Vec<usize> {
+    // What the prefix computes is as good as computed before the loop.
+    let written_in_loop: HashSet<Reg> = writes.iter().filter(|(_, n)| **n > 0).map(|(r, _)| *r).collect();
     let mut moved = Vec::new();
     let mut read_in_place: HashSet<Reg> = HashSet::new();
     let stays = |inst: &Inst, read_in_place: &mut HashSet<Reg>| {
@@ -190,7 +325,7 @@ fn hoist_beyond_prefix(
             _ => true,
         };
         let result_unread = defs(inst).all(|r| !read_in_place.contains(&r));
-        if cannot_fault && result_unread && invariant(inst, writes) {
+        if cannot_fault && result_unread && invariant(inst, writes, stores) {
             take(inst, writes);
             moved.push(at);
         } else {
@@ -249,9 +384,48 @@ fn writes_memory(inst: &Inst, next: Option<&Inst>) -> bool {
     }
 }
 
+/// What a loop stores to memory, which decides the loads that may leave it.
+enum Stores {
+    /// Nothing: a load from invariant operands reads the same every time.
+    None,
+    /// Only elements, each after its bounds check, so within the element
+    /// buffer of an array: no store reaches a header. Loads of the headers
+    /// of `headers` (the arrays and strings whose indices the loop checks)
+    /// read the same every time; nothing else the loop loads does.
+    Elements { headers: HashSet<Reg> },
+}
+
+impl Stores {
+    fn load_may_move(&self, inst: &Inst) -> bool {
+        match (self, inst) {
+            (Stores::Elements { headers }, Inst::Load { width: Width::W64, base, offset: 0 | 8 | 16, .. }) => {
+                headers.contains(base)
+            }
+            (Stores::Elements { .. }, Inst::Load { .. } | Inst::LoadElement { .. }) => false,
+            _ => true,
+        }
+    }
+}
+
+/// The arrays and strings whose indices the loop `start..=end` checks:
+/// the registers the panic paths of its bounds checks load the length of.
+fn checked_headers(body: &[Inst], start: usize, end: usize, refs: &[Vec<usize>], label_at: &[usize]) -> HashSet<Reg> {
+    let mut headers = HashSet::new();
+    for at in start..=end {
+        if let Some(after) = bounds_check(body, at, refs, label_at) {
+            headers.extend(body[at + 2..after].iter().filter_map(|inst| match inst {
+                Inst::Load { base, offset: 8, .. } => Some(*base),
+                _ => None,
+            }));
+        }
+    }
+    headers
+}
+
 /// Whether `inst` computes a vreg written nowhere else in the loop from
-/// values the loop does not change.
-fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>) -> bool {
+/// values the loop does not change (reading memory only as `stores`
+/// allows).
+fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>, stores: &Stores) -> bool {
     let computes = matches!(
         inst,
         Inst::Mov { dst: Dst::Reg(_), src: Operand::Reg(_) | Operand::Imm(_) }
@@ -265,7 +439,7 @@ fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>) -> bool {
             | Inst::IntToFloat { .. }
             | Inst::FloatToInt { .. }
     );
-    computes && operands_invariant(inst, writes)
+    computes && stores.load_may_move(inst) && operands_invariant(inst, writes)
 }
 
 /// Whether every register `inst` reads is a vreg the loop does not write,
@@ -286,6 +460,7 @@ fn invariant_check(
     body: &[Inst],
     at: usize,
     writes: &mut HashMap<Reg, u32>,
+    stores: &Stores,
     refs: &[Vec<usize>],
     label_at: &[usize],
 ) -> Option<usize> {
@@ -305,7 +480,7 @@ fn invariant_check(
     for (k, inst) in path.iter().enumerate() {
         let moves = match inst {
             Inst::CallWith { .. } => operands_invariant(inst, writes),
-            other => invariant(other, writes),
+            other => invariant(other, writes, stores),
         };
         if !moves {
             path[..k].iter().for_each(|inst| give_back(inst, writes));
@@ -453,5 +628,77 @@ mod tests {
         let before = f.body.clone();
         hoist_loop_invariants(&mut f);
         assert_eq!(f.body, before);
+    }
+
+    #[test]
+    fn a_loop_storing_only_checked_elements_keeps_the_checked_headers_out_of_it() {
+        // `top: check i < a.len; p = a.data; a[i] = 0; q = b.data; x = [q];
+        // ...`: the store reaches no header, so the loads of a's header
+        // leave; b's header (no check of b) and the element stay.
+        let (top, ok) = (Label(0), Label(1));
+        let (a, i, limit, p, b, q, x, len) =
+            (Reg::V(0), Reg::V(1), Reg::V(2), Reg::V(3), Reg::V(4), Reg::V(5), Reg::V(6), Reg::V(7));
+        let mut f = function(
+            vec![],
+            vec![
+                Inst::Label(top),
+                Inst::Load { width: Width::W64, dst: limit, base: a, offset: 8 },
+                Inst::Cmp { a: i, b: Src::Reg(limit) },
+                Inst::Jcc(Cond::Ltu, ok),
+                Inst::Load { width: Width::W64, dst: len, base: a, offset: 8 },
+                Inst::CallWith { callee: INDEX_PANIC.into(), args: vec![Src::Reg(i), Src::Reg(len)], dst: None },
+                Inst::Trap,
+                Inst::Label(ok),
+                Inst::Load { width: Width::W64, dst: p, base: a, offset: 0 },
+                Inst::StoreElement { width: Width::W64, base: p, index: i, src: Src::Imm(0) },
+                Inst::Load { width: Width::W64, dst: q, base: b, offset: 0 },
+                Inst::LoadElement { width: Width::W64, dst: x, base: q, index: i },
+                Inst::PrintInt(Src::Reg(x)),
+                Inst::Bin { op: BinOp::Add, dst: i, a: i, b: Src::Imm(1) },
+                Inst::Cmp { a: i, b: Src::Imm(100) },
+                Inst::Jcc(Cond::Lt, top),
+                Inst::Ret,
+            ],
+        );
+        hoist_loop_invariants(&mut f);
+        let label_at = f.body.iter().position(|i| *i == Inst::Label(top)).unwrap();
+        let before_loop: Vec<&Inst> = f.body[..label_at].iter().collect();
+        assert!(
+            matches!(
+                before_loop[..],
+                [Inst::Load { base: Reg::V(0), offset: 8, .. }, Inst::Load { base: Reg::V(0), offset: 0, .. }]
+            ),
+            "{:#?}",
+            f.body
+        );
+    }
+
+    #[test]
+    fn the_same_header_loaded_twice_is_loaded_once_before_the_loop() {
+        let load = |dst| Inst::Load { width: Width::W64, dst, base: Reg::V(0), offset: 8 };
+        let body = |first: Inst, second: Inst| {
+            vec![
+                Inst::Label(Label(0)),
+                first,
+                second,
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(4), a: Reg::V(2), b: Src::Reg(Reg::V(3)) },
+                Inst::PrintInt(Src::Reg(Reg::V(4))),
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(1), a: Reg::V(1), b: Src::Imm(1) },
+                Inst::Cmp { a: Reg::V(1), b: Src::Imm(10) },
+                Inst::Jcc(Cond::Lt, Label(0)),
+                Inst::Ret,
+            ]
+        };
+        let mut f = function(vec![], body(load(Reg::V(2)), load(Reg::V(3))));
+        hoist_loop_invariants(&mut f);
+        let loads = f.body.iter().filter(|i| matches!(i, Inst::Load { .. })).count();
+        assert_eq!(loads, 1, "{:#?}", f.body);
+        let sum = Inst::Bin { op: BinOp::Add, dst: Reg::V(4), a: Reg::V(2), b: Src::Reg(Reg::V(2)) };
+        assert!(f.body.contains(&sum), "{:#?}", f.body);
+        // A second load of another field stays a load of its own.
+        let other = Inst::Load { width: Width::W64, dst: Reg::V(3), base: Reg::V(0), offset: 0 };
+        let mut f = function(vec![], body(load(Reg::V(2)), other));
+        hoist_loop_invariants(&mut f);
+        assert_eq!(f.body.iter().filter(|i| matches!(i, Inst::Load { .. })).count(), 2);
     }
 }
