@@ -20,6 +20,10 @@ use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg, Src, StrSource, Symbol, 
 use crate::regs::preg_name;
 
 
+/// A place in the module as written: function number N, or instruction
+/// I of it (0-based).
+pub type Place = (usize, Option<usize>);
+
 /// The listing of a whole program.
 #[derive(Clone, Debug)]
 pub struct Listing {
@@ -102,13 +106,23 @@ impl FunctionListing {
 }
 
 impl Listing {
-    /// The assembly text. `locate(function, instruction)` gives the
-    /// `file:line:column` of function number `function` of the module, or
-    /// of its instruction as written, when it is known.
-    pub fn text(&self, locate: &dyn Fn(usize, Option<usize>) -> Option<String>) -> String {
-        // Functions start on 16-byte boundaries, as the linker places them,
-        // after the linker's padding: int3, or udf #0 words (llvm-mc pads
-        // arm64 code with nops unless given a word to fill with).
+    /// The places in the module's text the listing can name: function
+    /// numbers, and the instructions as written (by index) of each.
+    pub fn places(&self) -> Vec<Place> {
+        let mut places = Vec::new();
+        for f in &self.functions {
+            if let Some(n) = f.module_function {
+                places.push((n, None));
+                places.extend(f.sources.iter().map(|&(_, index)| (n, Some(index))));
+            }
+        }
+        places
+    }
+
+    /// The assembly text, with the `file:line:column` of the places
+    /// `located` holds.
+    pub fn text(&self, located: &HashMap<Place, String>) -> String {
+        let locate = |n: usize, index: Option<usize>| located.get(&(n, index));
         let (syntax, align) = match self.isa {
             Isa::X86_64 => ("\t.intel_syntax noprefix\n", "\t.p2align 4, 0xcc"),
             Isa::Arm64 => ("", "\t.balignl 16, 0"),

@@ -92,7 +92,7 @@ fn check(path: &Path, options: &Options, work: &Path) -> Result<(), String> {
         return Err("the listing changed the executable".into());
     }
     let listing = compilation.listing.expect("asked for");
-    let text = listing.text(&|_, _| None);
+    let text = listing.text(&HashMap::new());
     let stem = format!("{}_O{}", path.file_stem().unwrap().to_str().unwrap(), options.opt_level);
     let (source, object_path) = (work.join(format!("{stem}.s")), work.join(format!("{stem}.o")));
     std::fs::write(&source, &text).unwrap();
