@@ -3,10 +3,10 @@
 //! `llvm-mc` reads for the ISA, each IR instruction as a comment above the
 //! machine instructions it became. The IR is the one lowered: after
 //! expansion and optimization, vregs numbered as written. An instruction
-//! that is found, unchanged, exactly once in the function as written and
-//! once in the function lowered is the one written there, and its comment
-//! says where it is in the text (`file:line:column`, from the caller's
-//! `locate`); other instructions are the passes' own.
+//! found unchanged as often in the function as written as in the function
+//! lowered is taken to be the one written (see `origins`), and its comment
+//! says where that is in the text (`file:line:column`, which the caller
+//! finds for the `places` asked); other instructions are the passes' own.
 //!
 //! The listing assembles to the executable's code: with the addresses of
 //! the data (which it names but does not hold) resolved, the bytes are the
@@ -180,18 +180,30 @@ pub fn triple(isa: Isa) -> &'static str {
 }
 
 /// For each instruction of `lowered`, the index of the instruction of
-/// `written` it is, when that is sure: the instruction occurs once in each.
+/// `written` it is, when that is sure enough: an instruction that occurs
+/// as many times in each is taken to be, occurrence for occurrence in
+/// order, the one written (the passes copy, rewrite and delete
+/// instructions, which changes their number, and move them only across
+/// others).
 pub fn origins(written: &[Inst], lowered: &[Inst]) -> Vec<Option<usize>> {
     // By their debug text: instructions hold no floats, so equal texts are
     // equal instructions.
-    let mut once: HashMap<String, Option<usize>> = HashMap::with_capacity(written.len());
+    let mut places: HashMap<String, Vec<usize>> = HashMap::with_capacity(written.len());
     for (i, inst) in written.iter().enumerate() {
-        once.entry(format!("{inst:?}")).and_modify(|seen| *seen = None).or_insert(Some(i));
+        places.entry(format!("{inst:?}")).or_default().push(i);
     }
     let keys: Vec<String> = lowered.iter().map(|inst| format!("{inst:?}")).collect();
-    let mut count: HashMap<&str, u32> = HashMap::with_capacity(keys.len());
+    let mut count: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
     keys.iter().for_each(|k| *count.entry(k).or_default() += 1);
-    keys.iter().map(|k| if count[k.as_str()] == 1 { once.get(k).copied().flatten() } else { None }).collect()
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    keys.iter()
+        .map(|k| {
+            let nth = seen.entry(k).or_default();
+            *nth += 1;
+            let at = places.get(k).filter(|at| at.len() == count[k.as_str()])?;
+            Some(at[*nth - 1])
+        })
+        .collect()
 }
 
 /// Prints IR instructions as the `.ir` text writes them (the internal
