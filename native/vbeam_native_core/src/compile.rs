@@ -338,7 +338,8 @@ impl FunctionCompiler<'_> {
             .map(String::from)
             .collect();
         let reserved = reserved_registers(self.target, heap_reserved);
-        let listing = written.map(|written| ListingRequest { number: index, origins: listing::origins(&written, &f.body) });
+        let listing =
+            written.map(|written| ListingRequest { number: index, origins: listing::origins(&written, &f.body) });
         match compile_function(self.target, &mut f, self.arities, reserved, Caller::Program, listing) {
             Ok((code, listed)) => {
                 compiled.code = Ok(code);
@@ -599,7 +600,7 @@ fn finish(
         listed.extend(code.listing.take().map(|l| FunctionListing::bare(&name, global, *l)));
         functions.push(FunctionCode { name, global, code });
     }
-    let listing = listing.then(|| Listing { isa: target.isa, functions: listed });
+    let listing = listing.then_some(Listing { isa: target.isa, functions: listed });
 
     // The module's data entries (writable), the string literals' bytes
     // and the runtime's texts (read-only), then bss entries.

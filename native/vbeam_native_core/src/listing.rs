@@ -19,7 +19,6 @@ use crate::code;
 use crate::ir::{Dst, Function, Inst, Isa, Operand, Reg, Src, StrSource, Symbol, Width};
 use crate::regs::preg_name;
 
-
 /// A place in the module as written: function number N, or instruction
 /// I of it (0-based).
 pub type Place = (usize, Option<usize>);

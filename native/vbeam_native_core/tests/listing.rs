@@ -104,7 +104,11 @@ fn check(path: &Path, options: &Options, work: &Path) -> Result<(), String> {
         .expect("llvm-mc must be installed (apt-get install llvm)");
     if !out.status.success() {
         let errors = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("llvm-mc refused {}: {}", source.display(), errors.lines().take(6).collect::<Vec<_>>().join("\n")));
+        return Err(format!(
+            "llvm-mc refused {}: {}",
+            source.display(),
+            errors.lines().take(6).collect::<Vec<_>>().join("\n")
+        ));
     }
     let object_bytes = std::fs::read(&object_path).unwrap();
     let object = ElfFile64::<object::Endianness>::parse(&*object_bytes).unwrap();

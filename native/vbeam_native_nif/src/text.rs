@@ -184,7 +184,11 @@ fn located(doc: &Document, module: &TextTerm, places: &[Place], name: &str) -> H
         found.extend(term.map(|t| ((n, index), t.offset())));
     }
     let offsets: Vec<usize> = found.iter().map(|(_, offset)| *offset).collect();
-    found.into_iter().zip(doc.line_columns(&offsets)).map(|((place, _), (line, column))| (place, format!("{name}:{line}:{column}"))).collect()
+    found
+        .into_iter()
+        .zip(doc.line_columns(&offsets))
+        .map(|((place, _), (line, column))| (place, format!("{name}:{line}:{column}")))
+        .collect()
 }
 
 /// An atom value of the module, e.g. its target.
