@@ -21,6 +21,10 @@
 %%
 %% The executable is optimized unless `-O0' or `#{opt => 0}' turns the
 %% optimizing layer off; either way the program does exactly the same.
+%%
+%% `-S' (or `compile_file/2' with `#{listing => File}') also writes the
+%% assembly listing: every function as `llvm-mc' assembles it, each IR
+%% instruction a comment (with its `file:line:column') above its code.
 -module(vbeam_native).
 -export([compile/1, compile/2, compile/3, compile_file/2, main/1, command/1, format_error/1,
          format_warning/1]).
@@ -78,10 +82,11 @@ compile(Module, Target, Format) ->
     vbeam_native_nif:compile(Module, Target, Format, 1).
 
 %% @doc Compiles a `.ir' file, read by the NIF and compiled from its text
-%% (the module is never built as a term), with options as `compile/2'.
+%% (the module is never built as a term), with options as `compile/2';
+%% `listing => File' also writes the assembly listing to File (as `-S').
 %% Errors are those of `compile/3' for the module the file holds, or
 %% `{read, Path, Posix}', `{syntax, Path, Line, Column, Message}',
-%% `{not_one_module, Path, Count}'.
+%% `{not_one_module, Path, Count}', `{write, File, Posix}'.
 -spec compile_file(file:name_all(), map() | [{atom(), term()}]) ->
           {ok, binary()} | {ok, binary(), [warning()]} | {error, term()}.
 compile_file(Path, Options) when is_list(Options) ->
@@ -91,15 +96,38 @@ compile_file(Path, Options) when is_map(Options) ->
         {error, _} = Error ->
             Error;
         Opt ->
-            Flags = #{warnings => maps:get(warnings, Options, false) =:= true, opt => Opt},
+            Flags = listing_flag(Path, maps:is_key(listing, Options),
+                                 #{warnings => maps:get(warnings, Options, false) =:= true, opt => Opt}),
             case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined), Flags) of
-                {ok, Binary, #{warnings := Located}} -> {ok, Binary, [W || {W, _Line, _Column} <- Located]};
-                {ok, Binary, _Info} -> {ok, Binary};
+                {ok, Binary, Info} ->
+                    case write_listing(maps:get(listing, Options, undefined), Info) of
+                        ok when is_map_key(warnings, Info) ->
+                            {ok, Binary, [W || {W, _Line, _Column} <- maps:get(warnings, Info)]};
+                        ok -> {ok, Binary};
+                        {error, _} = Error -> Error
+                    end;
                 {error, Reason, _Details} -> {error, Reason}
             end
     end.
 
-%% Flags: `#{warnings => boolean(), opt => 0 | 1, stats => boolean()}'.
+%% Flags asking the NIF for the listing, its places named by the input's
+%% path, when `Wanted'.
+listing_flag(Input, true, Flags) ->
+    Flags#{listing => unicode:characters_to_binary(Input)};
+listing_flag(_, false, Flags) ->
+    Flags.
+
+%% Writes the listing of a compilation's Info to File, if one is asked for.
+write_listing(undefined, _) ->
+    ok;
+write_listing(File, #{listing := Listing}) ->
+    case file:write_file(File, Listing) of
+        ok -> ok;
+        {error, Posix} -> {error, {write, File, Posix}}
+    end.
+
+%% Flags: `#{warnings => boolean(), opt => 0 | 1, stats => boolean(),
+%% listing => Name}'.
 compile_file(Path, Target, Format, Flags) ->
     case file:read_file(Path) of
         {ok, Text} ->
@@ -126,7 +154,7 @@ main(Args) ->
 %% @doc The command line without the halt: runs, prints (the summary on
 %% stdout, an error as one line on stderr) and returns the exit status.
 %% `Input -o Output [-target x86_64|arm64] [-format elf64|macho|pe]
-%% [-O0] [--stats] [-w]', or `--help', `--version'; strings, atoms or
+%% [-O0] [-S] [--stats] [-w]', or `--help', `--version'; strings, atoms or
 %% binaries.
 %% Warnings go to stderr (`File:Line:Column: warning: ...'); `-w' leaves
 %% them out.
@@ -218,6 +246,7 @@ help() ->
      "  -target T            x86_64 or arm64 (default: the module's target key)\n"
      "  -format F            elf64 (Linux), macho (macOS) or pe (UEFI) (default: the module's format key)\n"
      "  -O0                  do not optimize (the optimizing layer off; the program does the same)\n"
+     "  -S                   also write Output.s: the assembly of every function, the IR as comments\n"
      "  --stats              also print the time of each step and of each optimization pass\n"
      "  -w, --no-warnings    do not look for warnings (printed on stderr: file:line:column: warning: ...)\n"
      "  --help, --version    this text; the version\n"
@@ -256,6 +285,8 @@ parse_args([Flag, F | Rest], Opts) when Flag =:= "-format"; Flag =:= "--format" 
     end;
 parse_args([Level | Rest], Opts) when Level =:= "-O0"; Level =:= "-O1" ->
     parse_args(Rest, Opts#{opt => list_to_integer(tl(tl(Level)))});
+parse_args(["-S" | Rest], Opts) ->
+    parse_args(Rest, Opts#{listing => true});
 parse_args(["--stats" | Rest], Opts) ->
     parse_args(Rest, Opts#{stats => true});
 parse_args([NoWarnings | Rest], Opts) when NoWarnings =:= "-w"; NoWarnings =:= "--no-warnings" ->
@@ -287,29 +318,35 @@ run({ok, _}) ->
 
 build(#{input := Input, output := Output} = Opts) ->
     T0 = erlang:monotonic_time(microsecond),
-    Flags = #{warnings => maps:get(warnings, Opts, true), opt => maps:get(opt, Opts, 1),
-              stats => maps:get(stats, Opts, false)},
+    Flags = listing_flag(Input, maps:get(listing, Opts, false),
+                         #{warnings => maps:get(warnings, Opts, true), opt => maps:get(opt, Opts, 1),
+                           stats => maps:get(stats, Opts, false)}),
+    Listing = case Opts of
+                  #{listing := true} -> Output ++ ".s";
+                  _ -> undefined
+              end,
     case compile_file(Input, maps:get(target, Opts, undefined), maps:get(format, Opts, undefined), Flags) of
         {ok, Binary, Info} ->
             T1 = erlang:monotonic_time(microsecond),
             [print(standard_error, [Input, $:, integer_to_list(Line), $:, integer_to_list(Column), ": warning: ",
                                     format_warning(W)])
              || {W, Line, Column} <- maps:get(warnings, Info, [])],
-            case write_executable(Output, Binary) of
+            case write_executable(Output, Binary, Listing, Info) of
                 ok ->
                     T2 = erlang:monotonic_time(microsecond),
                     %% Not io_lib:format: loading io_lib_format would cost a
                     %% millisecond more.
                     print(standard_io, ["vbeam_native: wrote ", Output, " (", atom_to_list(maps:get(target, Info)), " ",
                                         atom_to_list(maps:get(format, Info)), ", ",
-                                        integer_to_list(byte_size(Binary)), " bytes)"]),
+                                        integer_to_list(byte_size(Binary)), " bytes)",
+                                        [[" and its listing ", Listing] || Listing =/= undefined]]),
                     case maps:get(stats, Opts, false) of
                         true -> print(standard_io, stats(Info, T1 - T0, T2 - T1));
                         false -> ok
                     end,
                     ok;
                 {error, Reason} ->
-                    {error, format_error({write, Output, Reason})}
+                    {error, format_error(Reason)}
             end;
         {error, {syntax, _, _, _, _} = Reason, _} ->
             {error_at, format_error(Reason)};
@@ -336,10 +373,15 @@ stats(#{check_us := Check, compile_us := Compile, size := Size} = Info, Total, W
                   "~B bytes written in ~.1f ms",
                   [Ms(Total - Check - Compile), Threads, Ms(Check), Ms(Compile), Passes, Size, Ms(Write)]).
 
-write_executable(Path, Binary) ->
-    case file:write_file(Path, Binary) of
-        ok -> file:change_mode(Path, 8#755);
-        Error -> Error
+%% The executable (mode 0755), then the listing if one is asked for.
+write_executable(Path, Binary, Listing, Info) ->
+    Written = case file:write_file(Path, Binary) of
+                  ok -> file:change_mode(Path, 8#755);
+                  Error -> Error
+              end,
+    case Written of
+        ok -> write_listing(Listing, Info);
+        {error, Posix} -> {error, {write, Path, Posix}}
     end.
 
 %% @doc A one-line text for a warning: the function, the instruction and

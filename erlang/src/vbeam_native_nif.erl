@@ -95,11 +95,13 @@ link_executable(_Target, _Format, _Code, _Data) -> erlang:nif_error({nif_not_loa
 read_terms(_Text) -> erlang:nif_error({nif_not_loaded, status()}).
 
 %% @doc Compiles the module of `.ir' text as `Flags' say (`warnings',
-%% `stats': booleans, default false; `opt': 0 or 1, default 1):
+%% `stats': booleans, default false; `opt': 0 or 1, default 1; `listing':
+%% the text's name, a binary, to list the code naming places in it):
 %% `{ok, Executable, Info}' (Info: `target', `format', `size', `check_us',
 %% `compile_us'; with `warnings', `warnings', a list of
 %% `{Warning, Line, Column}'; with `stats', `pass_us', a list of
-%% `{Pass :: binary(), Microseconds}' in the order the passes run) or
+%% `{Pass :: binary(), Microseconds}' in the order the passes run; with
+%% `listing', `listing', the assembly listing as a binary) or
 %% `{error, Reason, Details}': Reason as `vbeam_native:compile/3' gives it
 %% for that module, or `{syntax, Line, Column, Message}' or
 %% `{not_one_module, Count}'; Details: `line' and `column' of the term the

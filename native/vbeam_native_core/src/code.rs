@@ -65,6 +65,62 @@ pub struct CodeBuffer {
     pub symbols: Vec<Symbol>,
     function_symbols: HashMap<String, u32>,
     data_symbols: HashMap<String, u32>,
+    /// The assembly text of the code as it is emitted, when a listing
+    /// (`-S`) is asked for.
+    pub listing: Option<Box<Listing>>,
+}
+
+/// One function's code as assembly text (`-S`), written as the code is
+/// emitted: an instruction's text as it is encoded, a label's as it is
+/// bound.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// Makes the function's label names unique in the listing: `.L{n}`.
+    label_prefix: String,
+    /// Names of the IR's labels; the lowering's own labels come after.
+    ir_labels: Vec<String>,
+    pub text: String,
+    /// Where the lowering of each IR instruction starts: the offset in
+    /// `text` and the instruction's index, in order; no index for code
+    /// the lowering adds of its own (the division-by-zero exit).
+    pub ir_starts: Vec<(usize, Option<u32>)>,
+}
+
+impl Listing {
+    /// The listing of function number `number` (in its listing) whose IR
+    /// labels are `ir_labels`.
+    pub fn new(number: usize, ir_labels: Vec<String>) -> Listing {
+        Listing { label_prefix: format!(".L{number}"), ir_labels, text: String::new(), ir_starts: Vec::new() }
+    }
+    /// The same function's listing, empty.
+    pub fn restarted(&self) -> Listing {
+        Listing { text: String::new(), ir_starts: Vec::new(), ..self.clone() }
+    }
+    /// The assembler's name of local label `label`: `.L3.loop` for the
+    /// IR's label `loop` in function 3, `.L3_12` for the lowering's own.
+    pub fn label(&self, label: u32) -> String {
+        match self.ir_labels.get(label as usize) {
+            Some(name) => symbol_text(&format!("{}.{name}", self.label_prefix)),
+            None => format!("{}_{label}", self.label_prefix),
+        }
+    }
+}
+
+/// A symbol name as the assembler reads it: quoted unless it is made of
+/// letters, digits, `_`, `.` and `$` only (and starts with no digit).
+pub fn symbol_text(name: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_.$".contains(c);
+    if name.chars().all(plain) && !name.starts_with(|c: char| c.is_ascii_digit()) && !name.is_empty() {
+        return name.to_string();
+    }
+    let mut quoted = String::from('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted + "\""
 }
 
 impl CodeBuffer {
@@ -123,8 +179,31 @@ impl CodeBuffer {
         index.insert(name.to_string(), i);
         RelocTarget::Symbol(i)
     }
+    /// Adds a machine instruction to the listing, if one is kept: `text`
+    /// prints it, given the listing and the names of `symbols`.
+    #[inline]
+    pub fn list(&mut self, text: impl FnOnce(&Listing, &[Symbol], bool) -> String) {
+        if let Some(listing) = &mut self.listing {
+            let line = text(listing, &self.symbols, self.long_branches);
+            listing.text.push('\t');
+            listing.text.push_str(&line);
+            listing.text.push('\n');
+        }
+    }
+    /// Marks where the code of IR instruction `index` (None: of no IR
+    /// instruction) starts, if a listing is kept.
+    #[inline]
+    pub fn list_ir(&mut self, index: Option<usize>) {
+        if let Some(listing) = &mut self.listing {
+            listing.ir_starts.push((listing.text.len(), index.map(|i| i as u32)));
+        }
+    }
     /// Binds a local label to the current offset.
     pub fn bind_label(&mut self, label: u32) {
+        if let Some(listing) = &mut self.listing {
+            let line = format!("{}:\n", listing.label(label));
+            listing.text.push_str(&line);
+        }
         let i = label as usize;
         if self.labels.len() <= i {
             self.labels.resize(i + 1, None);

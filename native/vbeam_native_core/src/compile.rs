@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::code::CodeBuffer;
+use crate::code::{self, CodeBuffer};
 use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
 use crate::error::{CompileError, DecodeError, Error};
 use crate::expand;
@@ -26,6 +26,7 @@ use crate::image::Image;
 use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand, Symbol};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
+use crate::listing::{self, FunctionListing, Listing};
 use crate::lower::{self, FnCtx};
 use crate::operands::{CallInfo, Plan};
 use crate::opt::{self, PassTimes};
@@ -53,11 +54,14 @@ pub struct Options {
     pub warnings: bool,
     /// Measure the time of each optimization pass.
     pub time_passes: bool,
+    /// Also write the assembly listing (`-S`, see `listing`), which never
+    /// changes the executable.
+    pub listing: bool,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { opt_level: 1, warnings: false, time_passes: false }
+        Options { opt_level: 1, warnings: false, time_passes: false, listing: false }
     }
 }
 
@@ -69,6 +73,8 @@ pub struct Compilation {
     pub warnings: Vec<Warning>,
     /// Summed over the functions; zero unless `Options::time_passes`.
     pub pass_times: PassTimes,
+    /// With `Options::listing`.
+    pub listing: Option<Listing>,
 }
 
 /// Decodes an IR module term and compiles it; `target`/`format` override the
@@ -238,6 +244,16 @@ struct Compiled {
     heap_reserved: bool,
     warnings: Vec<Warning>,
     pass_times: PassTimes,
+    /// With `Options::listing`.
+    listing: Option<FunctionListing>,
+}
+
+/// What a function's listing needs: the function's number in it (which
+/// makes its label names unique) and, for each instruction lowered, which
+/// instruction as written it is, when known (see `listing::origins`).
+struct ListingRequest {
+    number: usize,
+    origins: Vec<Option<usize>>,
 }
 
 /// What compiling any one function needs: the module's names and targets.
@@ -287,11 +303,13 @@ impl FunctionCompiler<'_> {
             heap_reserved,
             warnings: Vec::new(),
             pass_times: PassTimes::default(),
+            listing: None,
         };
         if let Err(e) = validate::check_function(self.target, &f, self.names, heap_reserved) {
             compiled.code = Err(e);
             return compiled;
         }
+        let written = self.options.listing.then(|| f.body.clone());
         // Of the function as written: before anything is inserted.
         if self.options.warnings {
             compiled.warnings =
@@ -320,7 +338,18 @@ impl FunctionCompiler<'_> {
             .map(String::from)
             .collect();
         let reserved = reserved_registers(self.target, heap_reserved);
-        compiled.code = compile_function(self.target, &mut f, self.arities, reserved, Caller::Program);
+        let listing =
+            written.map(|written| ListingRequest { number: index, origins: listing::origins(&written, &f.body) });
+        match compile_function(self.target, &mut f, self.arities, reserved, Caller::Program, listing) {
+            Ok((code, listed)) => {
+                compiled.code = Ok(code);
+                compiled.listing = listed.map(|mut l| {
+                    l.module_function = Some(index);
+                    l
+                });
+            }
+            Err(e) => compiled.code = Err(e),
+        }
         compiled
     }
 }
@@ -501,14 +530,16 @@ fn compile_from<S: BodySource>(
     let warnings = compiled.iter_mut().flat_map(|c| std::mem::take(&mut c.warnings)).collect();
     let mut pass_times = PassTimes::default();
     compiled.iter().for_each(|c| pass_times.add(&c.pass_times));
-    Ok(finish(module, compiler, compiled, needs, allocates, &mut pass_times).map(|executable| Compilation {
+    Ok(finish(module, compiler, compiled, needs, allocates, &mut pass_times).map(|(executable, listing)| Compilation {
         executable,
         warnings,
         pass_times,
+        listing,
     }))
 }
 
-/// Resolves the program's calls, adds the runtime and links.
+/// Resolves the program's calls, adds the runtime and links: the
+/// executable, and its listing when asked for.
 fn finish(
     module: Module,
     compiler: FunctionCompiler,
@@ -516,7 +547,7 @@ fn finish(
     needs: Vec<Needs>,
     allocates: bool,
     pass_times: &mut PassTimes,
-) -> Result<Vec<u8>, CompileError> {
+) -> Result<(Vec<u8>, Option<Listing>), CompileError> {
     let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
     let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
     if let Some(e) = compiled.iter().find_map(|c| c.code.as_ref().err()) {
@@ -544,22 +575,33 @@ fn finish(
     let reserved = reserved_registers(target, allocates);
     let mut functions = Vec::with_capacity(compiled.len() + rt.functions.len() + 1);
     let (mut literal_bytes, mut literal_headers) = (Vec::new(), Vec::new());
+    let listing = compiler.options.listing;
+    let mut listed = Vec::new();
     for c in compiled {
         let code = c.code.expect("errors returned above");
         functions.push(FunctionCode { name: c.name, global: c.exported, code });
         literal_bytes.extend(c.literals.bytes);
         literal_headers.extend(c.literals.headers);
+        listed.extend(c.listing);
     }
     for mut f in rt.functions {
         compiler.optimize(&mut f, pass_times);
-        let code = compile_function(target, &mut f, &arities, reserved, Caller::OsLayer)?;
+        // The runtime's IR is not the module's: no instruction is written.
+        let request = listing.then(|| ListingRequest { number: functions.len(), origins: Vec::new() });
+        let (code, listing) = compile_function(target, &mut f, &arities, reserved, Caller::OsLayer, request)?;
         functions.push(FunctionCode { name: f.name, global: f.exported, code });
-    }
-    for (name, steps) in rt.bare {
-        functions.push(FunctionCode { name, global: false, code: bare_code(target, &steps) });
+        listed.extend(listing);
     }
     let start = os::start(target, allocates, builtins.contains("arguments"));
-    functions.push(FunctionCode { name: START_SYMBOL.into(), global: true, code: bare_code(target, &start) });
+    let bare = rt.bare.into_iter().map(|(name, steps)| (name, false, steps));
+    for (name, global, steps) in bare.chain([(START_SYMBOL.to_string(), true, start)]) {
+        let mut code = CodeBuffer::new();
+        code.listing = listing.then(|| Box::new(code::Listing::new(functions.len(), Vec::new())));
+        emit_bare(target, &mut code, &steps);
+        listed.extend(code.listing.take().map(|l| FunctionListing::bare(&name, global, *l)));
+        functions.push(FunctionCode { name, global, code });
+    }
+    let listing = listing.then_some(Listing { isa: target.isa, functions: listed });
 
     // The module's data entries and the string literals' headers
     // (writable), the literals' bytes and the runtime's texts (read-only),
@@ -589,7 +631,7 @@ fn finish(
         .collect();
     let entry = functions.len() - 1;
     if !os::catches_faults(target) {
-        return Ok(format::write(&link::link(target, functions, data, entry)?));
+        return Ok((format::write(&link::link(target, functions, data, entry)?), listing));
     }
     // The fault report's table of every function but the entry point: its
     // room reserved now, its bytes written once the code's place is known.
@@ -606,7 +648,7 @@ fn finish(
     });
     let mut image = link::link(target, functions, data, entry)?;
     write_function_table(&mut image, &tabled);
-    Ok(format::write(&image))
+    Ok((format::write(&image), listing))
 }
 
 /// Fills the fault report's table (`faults::FUNCTION_TABLE`) of the
@@ -621,23 +663,24 @@ fn write_function_table(image: &mut Image, tabled: &[(usize, u32)]) {
 
 /// Code without a frame: the process entry point (see `os::start`) and
 /// the OS layer's bare routines.
-fn bare_code(target: Target, steps: &[os::StartStep]) -> CodeBuffer {
-    let mut code = CodeBuffer::new();
+fn emit_bare(target: Target, code: &mut CodeBuffer, steps: &[os::StartStep]) {
     match target.isa {
-        Isa::X86_64 => isa::x86_64::lower::emit_start(&mut code, steps),
-        Isa::Arm64 => isa::arm64::lower::emit_start(&mut code, steps),
+        Isa::X86_64 => isa::x86_64::lower::emit_start(code, steps),
+        Isa::Arm64 => isa::arm64::lower::emit_start(code, steps),
     }
-    code
 }
 
+/// Compiles one function, and lists it when `listing` asks.
 fn compile_function(
     target: Target,
     func: &mut Function,
     arities: &HashMap<String, u32>,
     reserved: RegSet,
     caller: Caller,
-) -> Result<CodeBuffer, CompileError> {
-    let num_vregs = regalloc::renumber(func).len();
+    listing: Option<ListingRequest>,
+) -> Result<(CodeBuffer, Option<FunctionListing>), CompileError> {
+    let vregs = regalloc::renumber(func);
+    let num_vregs = vregs.len();
     if !func.body.last().is_some_and(Inst::is_terminator) {
         func.body.push(Inst::Ret);
     }
@@ -649,11 +692,18 @@ fn compile_function(
     // About what both targets emit per IR instruction: the code grows in
     // place instead of being copied as it doubles.
     let mut buf = CodeBuffer::with_capacity(8 * func.body.len());
+    if let Some(request) = &listing {
+        buf.listing = Some(Box::new(code::Listing::new(request.number, func.labels.clone())));
+    }
     match target.isa {
         Isa::X86_64 => lower::lower_function::<isa::x86_64::lower::X86_64>(target, &f, &mut buf)?,
         Isa::Arm64 => lower::lower_function::<isa::arm64::lower::Arm64>(target, &f, &mut buf)?,
     }
-    Ok(buf)
+    let listed = listing.map(|request| {
+        let code = *buf.listing.take().expect("kept as asked");
+        FunctionListing::from_ir(target.isa, func, &vregs, &request.origins, code)
+    });
+    Ok((buf, listed))
 }
 
 /// Number of IR stack slots a function uses.

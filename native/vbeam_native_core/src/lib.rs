@@ -19,6 +19,7 @@ pub mod image;
 pub mod ir;
 pub mod isa;
 pub mod link;
+pub mod listing;
 pub mod liveness;
 pub mod lower;
 pub mod operands;

@@ -154,7 +154,9 @@ pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffe
     }
     // A conditional branch beyond its reach (arm64's ±1 MiB): once more
     // with branches that reach anywhere.
+    let listing = buf.listing.as_ref().map(|l| Box::new(l.restarted()));
     *buf = CodeBuffer::with_capacity(capacity);
+    buf.listing = listing;
     buf.long_branches = true;
     emit_function::<M>(target, f, buf);
     buf.resolve_labels().map_err(|label| {
@@ -244,6 +246,7 @@ fn cold_runs(body: &[ir::Inst]) -> Vec<ColdRun> {
 impl<M: Machine> Lowering<'_, M> {
     /// Lowers instruction `i` of the body.
     fn lower_at(&mut self, i: usize) {
+        self.buf.list_ir(Some(i));
         let inst = &self.f.func.body[i];
         if !self.f.alloc.parked_slots.is_empty() && may_use_scratch(inst) {
             self.park(self.f.alloc.parked_at(i));
@@ -257,6 +260,7 @@ impl<M: Machine> Lowering<'_, M> {
     fn branch_to_cold(&mut self, i: usize) -> u32 {
         let ir::Inst::Jcc(cond, _) = self.f.func.body[i] else { unreachable!("a cold run follows a jcc") };
         let label = self.new_label();
+        self.buf.list_ir(Some(i));
         self.inst(i, &ir::Inst::Jcc(cond.inverse(), ir::Label(label)));
         label
     }
@@ -500,6 +504,7 @@ impl<M: Machine> Lowering<'_, M> {
             insts.for_each(|i| self.lower_at(i));
         }
         if let Some(label) = self.div_zero {
+            self.buf.list_ir(None);
             self.buf.bind_label(label);
             let target = self.buf.function_symbol(runtime::DIV_ZERO);
             M::call(self, target);

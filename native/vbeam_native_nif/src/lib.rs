@@ -74,6 +74,7 @@ mod atoms {
         opt,
         warnings,
         stats,
+        listing,
     }
 }
 
@@ -274,10 +275,11 @@ fn read_terms<'a>(env: Env<'a>, text: Term<'a>) -> Term<'a> {
 }
 
 /// `compile_text(Text, Isa | undefined, Format | undefined, #{warnings =>
-/// boolean(), opt => 0 | 1, stats => boolean()})`: compiles the module of
-/// `.ir` text: `{ok, Executable, Info}` (with `warnings` in Info when asked
-/// for, `pass_us` with `stats`) or `{error, Reason, Details}` (see
-/// `text::compile_text`).
+/// boolean(), opt => 0 | 1, stats => boolean(), listing => Name})`:
+/// compiles the module of `.ir` text: `{ok, Executable, Info}` (with
+/// `warnings` in Info when asked for, `pass_us` with `stats`, `listing`,
+/// the assembly listing naming the text `Name` (a binary), with `listing`)
+/// or `{error, Reason, Details}` (see `text::compile_text`).
 #[rustler::nif(schedule = "DirtyCpu")]
 fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term<'a>, flags: Term<'a>) -> Term<'a> {
     guarded(env, || {
@@ -289,13 +291,16 @@ fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term
             return (atoms::error(), (atoms::invalid_format(), format), no_details).encode(env);
         };
         let flag = |key: Atom| flags.map_get(key).and_then(|v| v.decode::<bool>()).unwrap_or(false);
+        let listing_name = flags.map_get(atoms::listing()).ok().and_then(|v| Binary::from_term(v).ok());
+        let listing_name = listing_name.map(|name| String::from_utf8_lossy(name.as_slice()).into_owned());
         let options = compile::Options {
             opt_level: flags.map_get(atoms::opt()).and_then(|v| v.decode()).unwrap_or(1),
             warnings: flag(atoms::warnings()),
             time_passes: flag(atoms::stats()),
+            listing: listing_name.is_some(),
         };
         match Binary::from_term(text) {
-            Ok(text) => text::compile_text(env, text, isa, format_, &options),
+            Ok(text) => text::compile_text(env, text, isa, format_, &options, listing_name.as_deref()),
             Err(_) => (atoms::error(), (atoms::invalid_binary(), text), no_details).encode(env),
         }
     })

@@ -3,12 +3,14 @@
 //! external term format in one call; and a compilation straight from the
 //! text, the module never built as terms, for `vbeam_native:main/1`.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use rustler::{Atom, Binary, Encoder, Env, Term};
 use vbeam_native_core::compile::{compile_term_with, Options};
 use vbeam_native_core::error::Error;
 use vbeam_native_core::ir::{Format, Isa};
+use vbeam_native_core::listing::Place;
 use vbeam_native_core::term::{Atom as IrAtom, Term as _};
 use vbeam_native_ir_text::explain::{explain_instruction, locate_compile_error, locate_decode_error, locate_warnings};
 use vbeam_native_ir_text::{etf, Document, SyntaxError, TextTerm};
@@ -30,6 +32,7 @@ mod keys {
         two_threads,
         warnings,
         pass_us,
+        listing,
     }
 }
 
@@ -69,13 +72,16 @@ pub fn read_terms<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
 /// `{error, Reason, Details}`. Reason is what `compile/3` gives for the
 /// module the text holds (or `{syntax, Line, Column, Message}`,
 /// `{not_one_module, Count}`); Details says where (`line`, `column`) and,
-/// for an invalid instruction, what is wrong (`explanation`).
+/// for an invalid instruction, what is wrong (`explanation`). With
+/// `Options::listing`, Info's `listing` is the assembly listing, its
+/// places in the text named `listing_name:line:column`.
 pub fn compile_text<'a>(
     env: Env<'a>,
     text: Binary<'a>,
     target: Option<Isa>,
     format: Option<Format>,
     options: &Options,
+    listing_name: Option<&str>,
 ) -> Term<'a> {
     let started = Instant::now();
     let no_details = || Term::map_new(env);
@@ -128,6 +134,10 @@ pub fn compile_text<'a>(
                     .collect();
                 info.push((keys::warnings(), located.encode(env)));
             }
+            if let (Some(listing), Some(name)) = (&compilation.listing, listing_name) {
+                let text = listing.text(&located(&doc, &module, &listing.places(), name));
+                info.push((keys::listing(), binary(env, text.as_bytes())));
+            }
             (atoms::ok(), binary(env, &bytes), map(env, &info)).encode(env)
         }
         Err(e) => {
@@ -153,6 +163,32 @@ pub fn compile_text<'a>(
             (atoms::error(), reason, map(env, &details)).encode(env)
         }
     }
+}
+
+/// `name:line:column` of each of the module's `places` (see
+/// `listing::Place`) the text holds, found in one pass over the text.
+fn located(doc: &Document, module: &TextTerm, places: &[Place], name: &str) -> HashMap<Place, String> {
+    let functions = module.map_get(IrAtom::Functions).flatten().and_then(|fs| fs.list()).unwrap_or_default();
+    let mut bodies: HashMap<usize, Vec<TextTerm>> = HashMap::new();
+    let mut found = Vec::with_capacity(places.len());
+    for &(n, index) in places {
+        let Some(function) = functions.get(n) else { continue };
+        let term = match index {
+            None => Some(*function),
+            Some(i) => bodies
+                .entry(n)
+                .or_insert_with(|| function.map_get(IrAtom::Body).flatten().and_then(|b| b.list()).unwrap_or_default())
+                .get(i)
+                .copied(),
+        };
+        found.extend(term.map(|t| ((n, index), t.offset())));
+    }
+    let offsets: Vec<usize> = found.iter().map(|(_, offset)| *offset).collect();
+    found
+        .into_iter()
+        .zip(doc.line_columns(&offsets))
+        .map(|((place, _), (line, column))| (place, format!("{name}:{line}:{column}")))
+        .collect()
 }
 
 /// An atom value of the module, e.g. its target.

@@ -122,6 +122,7 @@ const ZR: u32 = 31;
 
 impl Inst {
     pub fn emit(&self, buf: &mut CodeBuffer) {
+        buf.list(|listing, symbols, long_branches| self.listed(listing, symbols, long_branches));
         let word = match *self {
             Inst::MovRR { dst, src } => alu_base(AluOp::Orr) | r(src) << 16 | ZR << 5 | r(dst),
             Inst::MovSp { dst, src } => imm_base(ImmOp::Add) | r(src) << 5 | r(dst),

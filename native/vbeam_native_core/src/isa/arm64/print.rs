@@ -6,6 +6,40 @@
 use std::fmt;
 
 use super::inst::*;
+use crate::code::{symbol_text, Listing, RelocTarget, Symbol};
+
+impl Inst {
+    /// The instruction's line in `listing`, its references by name
+    /// (`symbols` names the buffer's symbol references). With
+    /// `long_branches` a conditional branch is its inverse over a `b`, as
+    /// the encoder writes it.
+    pub fn listed(&self, listing: &Listing, symbols: &[Symbol], long_branches: bool) -> String {
+        let symbol = |target: &RelocTarget| match target {
+            RelocTarget::Symbol(k) => match &symbols[*k as usize] {
+                Symbol::Function(name) | Symbol::Data(name) => symbol_text(name),
+            },
+            RelocTarget::Label(label) => listing.label(*label),
+            RelocTarget::Function(_) | RelocTarget::Data(_) => unreachable!("resolved only when linked"),
+        };
+        // A conditional branch: `taken` to the label, or `skip` over a `b`.
+        let branch19 = |taken: String, skip: String, target: u32| match long_branches {
+            false => format!("{taken} {}", listing.label(target)),
+            true => format!("{skip} #8\n\tb {}", listing.label(target)),
+        };
+        match self {
+            Inst::Adrp { dst, target } => format!("adrp {}, {}", x(*dst), symbol(target)),
+            Inst::AddLo12 { dst, src, target } => format!("add {}, {}, :lo12:{}", xsp(*dst), xsp(*src), symbol(target)),
+            Inst::B { target } => format!("b {}", listing.label(*target)),
+            Inst::BCond { cond: c, target } => {
+                branch19(format!("b.{}", cond(*c)), format!("b.{}", cond(c.invert())), *target)
+            }
+            Inst::Cbz { reg, target } => branch19(format!("cbz {},", x(*reg)), format!("cbnz {},", x(*reg)), *target),
+            Inst::Cbnz { reg, target } => branch19(format!("cbnz {},", x(*reg)), format!("cbz {},", x(*reg)), *target),
+            Inst::Bl { target } => format!("bl {}", symbol(target)),
+            other => other.to_string(),
+        }
+    }
+}
 
 fn x(r: Xr) -> String {
     match r.0 {

@@ -185,6 +185,7 @@ fn short_reg(buf: &mut CodeBuffer, w: bool, base: u8, r: PReg) {
 
 impl Inst {
     pub fn emit(&self, buf: &mut CodeBuffer) {
+        buf.list(|listing, symbols, _| self.listed(listing, symbols));
         match *self {
             Inst::MovRR { dst, src } => {
                 op_modrm(buf, None, rr(true, src, dst), &[0x89]);

@@ -1,13 +1,38 @@
 //! Intel-syntax text of machine instructions, as `llvm-mc
 //! -x86-asm-syntax=intel` reads it. Fixup fields print as a zero
 //! displacement from the next instruction (`jmp 0` style text is what the
-//! tests feed llvm-mc, with the field left at 0).
+//! tests feed llvm-mc, with the field left at 0); in a listing (`-S`) they
+//! name their labels and symbols.
 
 use std::fmt;
 
 use super::inst::*;
+use crate::code::{symbol_text, Listing, RelocTarget, Symbol};
 use crate::ir::{Isa, PReg};
 use crate::regs::preg_name;
+
+impl Inst {
+    /// The instruction's line in `listing`, its references by name
+    /// (`symbols` names the buffer's symbol references). Branches carry
+    /// `{disp32}`: the encoder always writes a 32-bit displacement, where an
+    /// assembler would choose 8 bits for a near label.
+    pub fn listed(&self, listing: &Listing, symbols: &[Symbol]) -> String {
+        let symbol = |target: &RelocTarget| match target {
+            RelocTarget::Symbol(k) => match &symbols[*k as usize] {
+                Symbol::Function(name) | Symbol::Data(name) => symbol_text(name),
+            },
+            RelocTarget::Label(label) => listing.label(*label),
+            RelocTarget::Function(_) | RelocTarget::Data(_) => unreachable!("resolved only when linked"),
+        };
+        match self {
+            Inst::LeaRip { dst, target } => format!("lea {}, [rip + {}]", q(*dst), symbol(target)),
+            Inst::Jmp { target } => format!("{{disp32}} jmp {}", listing.label(*target)),
+            Inst::Jcc { cc: c, target } => format!("{{disp32}} j{} {}", cc(*c), listing.label(*target)),
+            Inst::Call { target } => format!("call {}", symbol(target)),
+            other => other.to_string(),
+        }
+    }
+}
 
 fn q(r: PReg) -> String {
     preg_name(Isa::X86_64, r)
