@@ -1,17 +1,22 @@
-//! Constant and copy propagation with constant folding, within extended
-//! basic blocks (from a label to the next: a `jcc`'s fall-through keeps
-//! what was known before it).
+//! Constant and copy propagation with constant folding, and common
+//! subexpressions, within extended basic blocks (from a label to the next:
+//! a `jcc`'s fall-through keeps what was known before it).
 //!
 //! A vreg moved an immediate is that constant, one moved another vreg a
 //! copy of it, until either is written again. Reads of a constant become
 //! immediates where the operand may be one, reads of a copy read the
 //! original, and operations on constants are computed here with the IR's
-//! 64-bit wrapping semantics. Physical registers are left alone: calls,
+//! 64-bit wrapping semantics. An operation on the same operands (the same
+//! vregs, not written since) as an earlier one in the block becomes a copy
+//! of that one's result, while it holds it (a float operation too: both
+//! round alike). Physical registers are left alone: calls,
 //! system calls and the lowering's fixed registers change them, and a vreg
 //! read in place of one would cross those.
 
+use std::collections::HashMap;
+
 use super::{vreg_index, Body, Context};
-use crate::ir::{BinOp, Dst, Inst, Operand, Reg, Src, UnOp};
+use crate::ir::{BinOp, Dst, FloatOp, Inst, Operand, Reg, Src, UnOp};
 use crate::operands::{for_each_reg, for_each_reg_mut, Role};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -83,9 +88,59 @@ impl Facts {
     }
 }
 
+/// A vreg as it was at one write, or an immediate.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Value {
+    Vreg { v: u32, version: u32 },
+    Imm(i64),
+}
+
+/// An operation on values, which gives the same result every time.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Computation {
+    Bin(BinOp, Value, Value),
+    Unary(UnOp, Value),
+    Float(FloatOp, Value, Value),
+    IntToFloat(Value),
+}
+
+/// Where a computation's result is: the vreg, at the version it wrote,
+/// in the block it was made.
+#[derive(Clone, Copy)]
+struct Holder {
+    v: u32,
+    version: u32,
+    block: u32,
+}
+
+impl Facts {
+    fn value(&self, s: Src) -> Option<Value> {
+        match s {
+            Src::Reg(r) => {
+                let v = vreg_index(r)?;
+                Some(Value::Vreg { v: v as u32, version: self.versions[v] })
+            }
+            Src::Imm(c) => Some(Value::Imm(c)),
+        }
+    }
+    /// What `inst` computes, and into which vreg, if it only computes.
+    fn computation(&self, inst: &Inst) -> Option<(Computation, usize)> {
+        let reg = |r: Reg| self.value(Src::Reg(r));
+        let (computation, dst) = match *inst {
+            Inst::Bin { op, dst, a, b } => (Computation::Bin(op, reg(a)?, self.value(b)?), dst),
+            Inst::Unary { op, dst, src } => (Computation::Unary(op, self.value(src)?), dst),
+            Inst::FloatBin { op, dst, a, b } => (Computation::Float(op, self.value(a)?, self.value(b)?), dst),
+            Inst::IntToFloat { dst, src } => (Computation::IntToFloat(self.value(src)?), dst),
+            _ => return None,
+        };
+        Some((computation, vreg_index(dst)?))
+    }
+}
+
 pub fn run(body: &mut Body, _: &Context) {
     let n = body.vregs as usize;
     let mut facts = Facts { block: 1, facts: vec![(0, None); n], versions: vec![0; n] };
+    let mut computed: HashMap<Computation, Holder> = HashMap::new();
     for inst in &mut body.func.body {
         if matches!(inst, Inst::Label(_) | Inst::Raw(_)) {
             facts.block += 1;
@@ -111,6 +166,13 @@ pub fn run(body: &mut Body, _: &Context) {
         if let Some(simpler) = simplify(inst, &facts) {
             *inst = simpler;
         }
+        let computation = facts.computation(inst);
+        if let Some((c, dst)) = computation {
+            let held = computed.get(&c).filter(|h| h.block == facts.block && facts.versions[h.v as usize] == h.version);
+            if let Some(h) = held {
+                *inst = Inst::Mov { dst: Dst::Reg(Reg::V(dst as u32)), src: Operand::Reg(Reg::V(h.v)) };
+            }
+        }
         let mut written = None;
         for_each_reg(inst, |r, role| {
             if role == Role::Def {
@@ -119,6 +181,9 @@ pub fn run(body: &mut Body, _: &Context) {
         });
         if let Some(v) = written {
             facts.written(v, inst);
+        }
+        if let Some((c, dst)) = computation.filter(|_| !matches!(inst, Inst::Mov { .. })) {
+            computed.insert(c, Holder { v: dst as u32, version: facts.versions[dst], block: facts.block });
         }
     }
 }
@@ -314,5 +379,27 @@ mod tests {
         assert_eq!(body[2], imm(4, 0));
         assert_eq!(body[4], bin(BinOp::Add, 6, 1, Src::Imm(9)));
         assert_eq!(body[5], bin(BinOp::Sub, 7, 5, Src::Reg(v(1))));
+    }
+
+    #[test]
+    fn an_operation_repeated_on_unchanged_operands_reads_the_first_result() {
+        use crate::ir::Label;
+        let body = vec![
+            bin(BinOp::Add, 2, 0, Src::Reg(v(1))),
+            bin(BinOp::Add, 3, 0, Src::Reg(v(1))),
+            // Another operation, and the same on other operands.
+            bin(BinOp::Sub, 4, 0, Src::Reg(v(1))),
+            bin(BinOp::Add, 5, 0, Src::Reg(v(4))),
+            // An operand written: computed again.
+            bin(BinOp::Add, 0, 0, Src::Imm(1)),
+            bin(BinOp::Add, 6, 0, Src::Reg(v(1))),
+            // A new block forgets.
+            Inst::Label(Label(0)),
+            bin(BinOp::Add, 7, 0, Src::Reg(v(1))),
+            Inst::Ret,
+        ];
+        let out = optimized(2, body.clone());
+        assert_eq!(out[1], mov(v(3), v(2)));
+        assert_eq!(out[2..], body[2..]);
     }
 }
