@@ -23,7 +23,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use crate::ir::{Dst, Function, Inst, Operand, PReg, Reg};
+use crate::ir::{Dst, Function, Inst, Operand, PReg, Reg, Src};
 use crate::liveness::{self, Liveness};
 use crate::operands::{for_each_reg, for_each_reg_mut, CallInfo};
 use crate::reg_class;
@@ -168,7 +168,7 @@ pub fn allocate(func: &Function, num_vregs: usize, cc: &CallConv, info: &dyn Cal
     let pool: Vec<PReg> =
         cc.allocatable.iter().copied().filter(|r| *r != s0 && *r != s1 && !reserved.contains(*r)).collect();
     let fp_pool: Vec<PReg> = cc.fp_allocatable.iter().copied().filter(|r| !reserved.contains(*r)).collect();
-    let hints = hints(func, num_vregs, cc);
+    let hints = Hints { fixed: hints(func, num_vregs, cc), operands: operand_hints(func, num_vregs) };
     let is_float = reg_class::float_vregs(func, num_vregs);
     // Each class is scanned on its own; the floats' spill slots follow
     // the integers'.
@@ -228,6 +228,52 @@ fn hints(func: &Function, num_vregs: usize, cc: &CallConv) -> Vec<Option<PReg>> 
     hints
 }
 
+/// Where each vreg would best live, first to last: `fixed`, else the
+/// register of the vreg in `operands` (its first operand), and not that
+/// of its second.
+struct Hints {
+    fixed: Vec<Option<PReg>>,
+    operands: Vec<OperandHint>,
+}
+
+/// The operands of the instruction that writes a vreg, for the register
+/// it would best take: x86_64's two-operand instructions compute `dst op=
+/// src` in place, so `dst` in `a`'s register (where `a` ends there) saves
+/// the copy of `a`, and `dst` in `b`'s register costs a third register.
+#[derive(Clone, Copy, Default)]
+struct OperandHint {
+    same_as: Option<u32>,
+    not_as: Option<u32>,
+}
+
+fn operand_hints(func: &Function, num_vregs: usize) -> Vec<OperandHint> {
+    let mut hints = vec![OperandHint::default(); num_vregs];
+    let vreg = |r: Reg| match r {
+        Reg::V(v) => Some(v),
+        Reg::P(_) => None,
+    };
+    let src_vreg = |s: Src| match s {
+        Src::Reg(r) => vreg(r),
+        Src::Imm(_) => None,
+    };
+    for inst in &func.body {
+        let (dst, same_as, not_as) = match *inst {
+            Inst::Mov { dst: Dst::Reg(d), src: Operand::Reg(s) } => (d, vreg(s), None),
+            Inst::Bin { dst, a, b, .. } => (dst, vreg(a), src_vreg(b)),
+            Inst::Unary { dst, src, .. } => (dst, src_vreg(src), None),
+            Inst::FloatBin { dst, a, b, .. } => (dst, src_vreg(a), src_vreg(b)),
+            _ => continue,
+        };
+        if let Some(d) = vreg(dst) {
+            let hint = &mut hints[d as usize];
+            if hint.same_as.is_none() && hint.not_as.is_none() {
+                *hint = OperandHint { same_as: same_as.filter(|a| *a != d), not_as: not_as.filter(|b| *b != d) };
+            }
+        }
+    }
+    hints
+}
+
 /// Spill slots, each shared by vregs whose intervals do not overlap, so a
 /// frame holds about as many as values are spilled at once.
 #[derive(Default)]
@@ -274,7 +320,7 @@ impl SpillSlots {
 fn linear_scan(
     live: &Liveness,
     pool: &[PReg],
-    hints: &[Option<PReg>],
+    hints: &Hints,
     in_class: impl Fn(usize) -> bool,
     locs: &mut [Loc],
 ) -> u32 {
@@ -300,8 +346,19 @@ fn linear_scan(
             }
             keep
         });
-        let hinted = hints[v as usize].filter(|r| pool.contains(r) && free.contains(*r) && fits(*r, start, end));
-        if let Some(r) = hinted.or_else(|| pool.iter().copied().find(|r| free.contains(*r) && fits(*r, start, end))) {
+        let available = |r: PReg| pool.contains(&r) && free.contains(r) && fits(r, start, end);
+        let register_of = |u: Option<u32>| match u.map(|u| locs[u as usize]) {
+            Some(Loc::Reg(r)) => Some(r),
+            _ => None,
+        };
+        let operands = hints.operands[v as usize];
+        let avoided = register_of(operands.not_as);
+        let chosen = hints.fixed[v as usize]
+            .filter(|r| available(*r))
+            .or_else(|| register_of(operands.same_as).filter(|r| available(*r)))
+            .or_else(|| pool.iter().copied().find(|r| available(*r) && Some(*r) != avoided))
+            .or_else(|| avoided.filter(|r| available(*r)));
+        if let Some(r) = chosen {
             free = free.without(r);
             active.push((end, v, r));
             locs[v as usize] = Loc::Reg(r);
@@ -457,6 +514,26 @@ mod tests {
         assert_ne!(a.loc(0), a.loc(1));
         assert_ne!(a.loc(1), a.loc(2));
         assert_ne!(a.loc(0), a.loc(2));
+    }
+
+    #[test]
+    fn a_result_takes_its_first_operands_register_and_not_its_seconds() {
+        // v3 = v1 - v2 where both end there: in v1's register, x86's
+        // `sub` computes in place; in v2's, it would need a third.
+        let mut f = func(
+            vec![
+                // v2 first: the first register free goes to it.
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(2), a: Reg::V(0), b: Src::Imm(2) },
+                Inst::Bin { op: BinOp::Add, dst: Reg::V(1), a: Reg::V(0), b: Src::Imm(1) },
+                Inst::Bin { op: BinOp::Sub, dst: Reg::V(3), a: Reg::V(1), b: Src::Reg(Reg::V(2)) },
+                Inst::PrintInt(Src::Reg(Reg::V(3))),
+                Inst::Ret,
+            ],
+            0,
+        );
+        let a = alloc(&mut f);
+        assert_eq!(a.loc(3), a.loc(1));
+        assert_ne!(a.loc(3), a.loc(2));
     }
 
     #[test]

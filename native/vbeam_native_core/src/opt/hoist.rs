@@ -8,9 +8,9 @@
 //! there instead changes nothing, not even which check panics first (a
 //! bounds check moves with its panic path, and a load is never run earlier
 //! than it was). Then, further down the body's straight line, what cannot
-//! fault: computations, and loads through a register the loop never
-//! writes (an array's header), past bounds checks of indices the loop
-//! changes (see `hoist_beyond_prefix`). After `rotate`, the place before
+//! fault: computations, and loads of the headers of arrays the loop checks
+//! or through pointers it has already read through, past bounds checks of
+//! indices the loop changes (see `hoist_beyond_prefix`). After `rotate`, the place before
 //! the label is after the loop's guard, so nothing moves into a path that
 //! never entered the loop.
 
@@ -225,10 +225,7 @@ fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize
             stores_elements = true;
         }
     }
-    let stores = match stores_elements {
-        true => Stores::Elements { headers: checked_headers(&f.body, start, end, refs, label_at) },
-        false => Stores::None,
-    };
+    let memory = LoopMemory { stores_elements, headers: checked_headers(&f.body, start, end, refs, label_at) };
     let mut writes: HashMap<Reg, u32> = HashMap::new();
     for inst in span {
         for_each_reg(inst, |r, role| {
@@ -242,16 +239,16 @@ fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize
     while prefix_end < end {
         if body[prefix_end] == Inst::Nop {
             prefix_end += 1;
-        } else if invariant(&body[prefix_end], &writes, &stores) {
+        } else if invariant(&body[prefix_end], &writes, &memory) {
             take(&body[prefix_end], &mut writes);
             prefix_end += 1;
-        } else if let Some(after) = invariant_check(body, prefix_end, &mut writes, &stores, refs, label_at) {
+        } else if let Some(after) = invariant_check(body, prefix_end, &mut writes, &memory, refs, label_at) {
             prefix_end = after;
         } else {
             break;
         }
     }
-    let further = hoist_beyond_prefix(body, prefix_end, end, &mut writes, &stores, refs, label_at);
+    let further = hoist_beyond_prefix(body, start + 1..prefix_end, end, &mut writes, &memory, refs, label_at);
     if prefix_end == start + 1 && further.is_empty() {
         return unchanged();
     }
@@ -272,29 +269,47 @@ fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize
     order
 }
 
-/// Past the invariant beginning at `from`, the instructions of the loop's
+/// Past the invariant beginning (`prefix`), the instructions of the loop's
 /// straight line (up to its first branch other than a bounds check) that
 /// compute the same every time and cannot fault: computations, and loads
-/// from a register the loop never writes (an array's or string's header,
-/// which exists as long as the value does: `written_in_loop` excludes a
-/// pointer the loop loads, such as the data pointer an element at a
-/// constant index is read through). They may move past bounds checks that
-/// depend on the iteration (an invariant check stops the scan: it may be
-/// what makes a later load valid), as they run on every iteration that
-/// does not panic, and moving them changes nothing but which of a panic
-/// and a read of valid memory comes first. Their results must not be read
-/// before them in the loop. Returns their positions, in order.
+/// through a register the loop never writes that is an array or string
+/// the loop checks indices of (see `LoopMemory::headers`) or a pointer
+/// read through on every iteration before the first check passed over.
+/// (`written_in_loop` excludes a pointer the loop loads, such as the data
+/// pointer an element at a constant index is read through.) They may move
+/// past bounds checks that depend on the iteration (an invariant check
+/// stops the scan: it may be what makes a later load valid), as they run
+/// on every iteration that does not panic, and moving them changes
+/// nothing but which of a panic and a read of valid memory comes first.
+/// Their results must not be read before them in the loop. Returns their
+/// positions, in order.
 fn hoist_beyond_prefix(
     body: &[Inst],
-    from: usize,
+    prefix: std::ops::Range<usize>,
     end: usize,
     writes: &mut HashMap<Reg, u32>,
-    stores: &Stores,
+    memory: &LoopMemory,
     refs: &[Vec<usize>],
     label_at: &[usize],
 ) -> Vec<usize> {
     // What the prefix computes is as good as computed before the loop.
     let written_in_loop: HashSet<Reg> = writes.iter().filter(|(_, n)| **n > 0).map(|(r, _)| *r).collect();
+    // Pointers read through on every iteration before any check is passed
+    // over (the prefix's, outside its checks' panic paths; then the
+    // straight line's up to the first check skipped): valid, or the loop
+    // faults there first anyway.
+    let mut dereferenced: HashSet<Reg> = HashSet::new();
+    let mut in_panic_path = false;
+    for inst in &body[prefix.clone()] {
+        match inst {
+            Inst::Jcc(..) => in_panic_path = true,
+            Inst::Label(_) => in_panic_path = false,
+            _ if !in_panic_path => dereferenced.extend(memory_base(inst)),
+            _ => {}
+        }
+    }
+    let mut passed_a_check = false;
+    let from = prefix.end;
     let mut moved = Vec::new();
     let mut read_in_place: HashSet<Reg> = HashSet::new();
     let stays = |inst: &Inst, read_in_place: &mut HashSet<Reg>| {
@@ -312,20 +327,26 @@ fn hoist_beyond_prefix(
                 break;
             }
             body[at..after].iter().for_each(|inst| stays(inst, &mut read_in_place));
+            passed_a_check = true;
             at = after;
             continue;
         }
         if matches!(inst, Inst::Label(_) | Inst::Jmp(_) | Inst::Jcc(..) | Inst::Ret | Inst::Trap) {
             break;
         }
+        if !passed_a_check {
+            dereferenced.extend(memory_base(inst));
+        }
         let cannot_fault = match inst {
-            Inst::Load { base, .. } => !written_in_loop.contains(base),
+            Inst::Load { base, .. } => {
+                !written_in_loop.contains(base) && (memory.headers.contains(base) || dereferenced.contains(base))
+            }
             Inst::Bin { op: BinOp::Sdiv | BinOp::Srem, b, .. } => matches!(b, Src::Imm(n) if *n != 0),
             Inst::LoadElement { .. } => false,
             _ => true,
         };
         let result_unread = defs(inst).all(|r| !read_in_place.contains(&r));
-        if cannot_fault && result_unread && invariant(inst, writes, stores) {
+        if cannot_fault && result_unread && invariant(inst, writes, memory) {
             take(inst, writes);
             moved.push(at);
         } else {
@@ -351,6 +372,17 @@ fn bounds_check(body: &[Inst], at: usize, refs: &[Vec<usize>], label_at: &[usize
     };
     let plain = before.iter().all(|inst| matches!(inst, Inst::Load { .. } | Inst::Mov { .. }));
     (callee == INDEX_PANIC && plain).then_some(ok_at + 1)
+}
+
+/// The pointer a memory access reads or writes through.
+fn memory_base(inst: &Inst) -> Option<Reg> {
+    match inst {
+        Inst::Load { base, .. }
+        | Inst::Store { base, .. }
+        | Inst::LoadElement { base, .. }
+        | Inst::StoreElement { base, .. } => Some(*base),
+        _ => None,
+    }
 }
 
 /// The registers `inst` writes.
@@ -384,24 +416,26 @@ fn writes_memory(inst: &Inst, next: Option<&Inst>) -> bool {
     }
 }
 
-/// What a loop stores to memory, which decides the loads that may leave it.
-enum Stores {
-    /// Nothing: a load from invariant operands reads the same every time.
-    None,
-    /// Only elements, each after its bounds check, so within the element
-    /// buffer of an array: no store reaches a header. Loads of the headers
-    /// of `headers` (the arrays and strings whose indices the loop checks)
-    /// read the same every time; nothing else the loop loads does.
-    Elements { headers: HashSet<Reg> },
+/// What a loop does with memory, which decides the loads that may leave it.
+struct LoopMemory {
+    /// Whether it stores, only elements, each after its bounds check, so
+    /// within an element buffer (a loop storing anything else keeps its
+    /// loads). No such store reaches a header: loads of the headers of
+    /// `headers` still read the same every time; nothing else loaded does.
+    stores_elements: bool,
+    /// The arrays and strings whose indices the loop checks. An array or
+    /// a string always points at its header (the IR has no null array),
+    /// so loading from one cannot fault.
+    headers: HashSet<Reg>,
 }
 
-impl Stores {
+impl LoopMemory {
     fn load_may_move(&self, inst: &Inst) -> bool {
-        match (self, inst) {
-            (Stores::Elements { headers }, Inst::Load { width: Width::W64, base, offset: 0 | 8 | 16, .. }) => {
-                headers.contains(base)
+        match inst {
+            Inst::Load { width: Width::W64, base, offset: 0 | 8 | 16, .. } if self.stores_elements => {
+                self.headers.contains(base)
             }
-            (Stores::Elements { .. }, Inst::Load { .. } | Inst::LoadElement { .. }) => false,
+            Inst::Load { .. } | Inst::LoadElement { .. } => !self.stores_elements,
             _ => true,
         }
     }
@@ -423,9 +457,9 @@ fn checked_headers(body: &[Inst], start: usize, end: usize, refs: &[Vec<usize>],
 }
 
 /// Whether `inst` computes a vreg written nowhere else in the loop from
-/// values the loop does not change (reading memory only as `stores`
+/// values the loop does not change (reading memory only as `memory`
 /// allows).
-fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>, stores: &Stores) -> bool {
+fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>, memory: &LoopMemory) -> bool {
     let computes = matches!(
         inst,
         Inst::Mov { dst: Dst::Reg(_), src: Operand::Reg(_) | Operand::Imm(_) }
@@ -439,7 +473,7 @@ fn invariant(inst: &Inst, writes: &HashMap<Reg, u32>, stores: &Stores) -> bool {
             | Inst::IntToFloat { .. }
             | Inst::FloatToInt { .. }
     );
-    computes && stores.load_may_move(inst) && operands_invariant(inst, writes)
+    computes && memory.load_may_move(inst) && operands_invariant(inst, writes)
 }
 
 /// Whether every register `inst` reads is a vreg the loop does not write,
@@ -460,7 +494,7 @@ fn invariant_check(
     body: &[Inst],
     at: usize,
     writes: &mut HashMap<Reg, u32>,
-    stores: &Stores,
+    memory: &LoopMemory,
     refs: &[Vec<usize>],
     label_at: &[usize],
 ) -> Option<usize> {
@@ -480,7 +514,7 @@ fn invariant_check(
     for (k, inst) in path.iter().enumerate() {
         let moves = match inst {
             Inst::CallWith { .. } => operands_invariant(inst, writes),
-            other => invariant(other, writes, stores),
+            other => invariant(other, writes, memory),
         };
         if !moves {
             path[..k].iter().for_each(|inst| give_back(inst, writes));
@@ -573,13 +607,20 @@ mod tests {
     /// `top: check i < a.len (the index varies); x = b.len; y = [p + 16]
     /// where p = b.data; ...; i += 1; jcc top`, with the length of `a`
     /// loaded before the loop.
-    fn loop_past_a_varying_check() -> Vec<Inst> {
+    /// The check is of an index of `b` (its panic path loads `b`'s length)
+    /// when `b_checked`.
+    fn loop_past_a_varying_check(b_checked: bool) -> Vec<Inst> {
         let (top, ok) = (Label(0), Label(1));
         let (a_len, i, b, x, p, y) = (Reg::V(0), Reg::V(1), Reg::V(2), Reg::V(3), Reg::V(4), Reg::V(5));
+        let length = match b_checked {
+            true => Inst::Load { width: Width::W64, dst: Reg::V(8), base: b, offset: 8 },
+            false => Inst::Nop,
+        };
         vec![
             Inst::Label(top),
             Inst::Cmp { a: i, b: Src::Reg(a_len) },
             Inst::Jcc(Cond::Ltu, ok),
+            length,
             Inst::CallWith { callee: INDEX_PANIC.into(), args: vec![Src::Reg(i), Src::Reg(a_len)], dst: None },
             Inst::Trap,
             Inst::Label(ok),
@@ -596,7 +637,7 @@ mod tests {
 
     #[test]
     fn header_loads_move_past_a_check_that_varies_but_not_a_load_through_a_loaded_pointer() {
-        let mut f = function(vec![], loop_past_a_varying_check());
+        let mut f = function(vec![], loop_past_a_varying_check(true));
         hoist_loop_invariants(&mut f);
         // `x` and `p` (loads from `b`, which the loop never writes) now come
         // first; `y`, read through `p`, stays after the check.
@@ -612,10 +653,10 @@ mod tests {
     fn an_invariant_check_after_a_varying_one_stops_the_loads_below_it() {
         // The second check's operands never change: it may be what makes
         // the load below it valid (an element at a constant index).
-        let mut body = loop_past_a_varying_check();
+        let mut body = loop_past_a_varying_check(true);
         let ok2 = Label(2);
         body.splice(
-            6..6,
+            7..7,
             [
                 Inst::Cmp { a: Reg::V(6), b: Src::Reg(Reg::V(7)) },
                 Inst::Jcc(Cond::Ltu, ok2),
@@ -700,5 +741,15 @@ mod tests {
         let mut f = function(vec![], body(load(Reg::V(2)), other));
         hoist_loop_invariants(&mut f);
         assert_eq!(f.body.iter().filter(|i| matches!(i, Inst::Load { .. })).count(), 2);
+    }
+
+    #[test]
+    fn a_load_through_a_pointer_neither_checked_nor_read_before_stays_after_the_check() {
+        // `b` may be null (a struct pointer): its loads may fault, and must
+        // not fault before the check's panic.
+        let mut f = function(vec![], loop_past_a_varying_check(false));
+        let before = f.body.clone();
+        hoist_loop_invariants(&mut f);
+        assert_eq!(f.body, before);
     }
 }

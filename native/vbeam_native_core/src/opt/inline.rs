@@ -10,7 +10,7 @@
 //! from it.
 
 use crate::ir::{BinOp, Dst, Function, Inst, Label, Operand, PReg, Reg, Src};
-use crate::operands::for_each_reg;
+use crate::operands::{for_each_reg, Role};
 use crate::regs::CallConv;
 use crate::validate::method_symbol;
 
@@ -69,6 +69,9 @@ struct Site<'c> {
     args: Vec<Operand>,
     /// The vreg that receives the result, if one does at once.
     result: Option<Reg>,
+    /// Whether the result register must still hold the result after the
+    /// copy (a `call` leaves it there, and something may read it).
+    result_register_read: bool,
 }
 
 /// Replaces each call in `f` of a function `callee` returns (one
@@ -140,7 +143,8 @@ fn call_site<'c>(
                 _ => None,
             };
             let end = i + 1 + usize::from(result.is_some());
-            Some(Site { callee, start, end, args, result })
+            let result_register_read = result.is_some() && !overwritten_before_read(&body[end..], cc.result);
+            Some(Site { callee, start, end, args, result, result_register_read })
         }
         Inst::CallWith { callee: name, args, dst } => with_args(callee(name)?, args, *dst, i),
         Inst::MethodCall(call) => {
@@ -163,7 +167,31 @@ fn with_args<'c>(callee: &'c Function, args: &[Src], result: Option<Reg>, i: usi
             Src::Imm(n) => Operand::Imm(n),
         })
         .collect();
-    Some(Site { callee, start: i, end: i + 1, args, result })
+    // The result register after a method call (a call, expanded) holds
+    // nothing the IR may read.
+    Some(Site { callee, start: i, end: i + 1, args, result, result_register_read: false })
+}
+
+/// Whether the result register is written, by an instruction or a call,
+/// before `rest` reads it or leaves the straight line (up to a bound).
+fn overwritten_before_read(rest: &[Inst], result: PReg) -> bool {
+    const LOOKED_AT: usize = 32;
+    for inst in rest.iter().take(LOOKED_AT) {
+        let (mut reads, mut writes) = (false, false);
+        for_each_reg(inst, |r, role| match (r, role) {
+            (Reg::P(p), Role::Use) if p == result => reads = true,
+            (Reg::P(p), Role::Def) if p == result => writes = true,
+            _ => {}
+        });
+        let calls = matches!(inst, Inst::Call(_) | Inst::CallIndirect(_) | Inst::CallWith { .. } | Inst::MethodCall(_));
+        match inst {
+            _ if reads => return false,
+            Inst::Label(_) | Inst::Jmp(_) | Inst::Jcc(..) | Inst::Ret | Inst::Syscall | Inst::Raw(_) => return false,
+            _ if writes || calls => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Appends the copy of the site's callee: its parameters set from the
@@ -182,7 +210,9 @@ fn copy_body(site: &Site, base: u32, result: PReg, labels: &mut Vec<String>, out
         out.push(Inst::Mov { dst: Dst::Reg(param), src: arg.clone() });
     }
     let first_label = labels.len() as u32;
-    labels.extend(callee.labels.iter().map(|name| format!("{}.{name}", callee.name)));
+    // Unique to this copy, in the backend's own names (listings name them).
+    let prefix = format!("__vbeam_inline{first_label}.{}.", callee.name);
+    labels.extend(callee.labels.iter().map(|name| format!("{prefix}{name}")));
     let relabel = |l: &mut Label| l.0 += first_label;
     let returned = Label(labels.len() as u32);
     let mut jumps_to_returned = false;
@@ -208,8 +238,11 @@ fn copy_body(site: &Site, base: u32, result: PReg, labels: &mut Vec<String>, out
         out.push(inst);
     }
     if jumps_to_returned {
-        labels.push(format!("{}.returned", callee.name));
+        labels.push(format!("{prefix}returned"));
         out.push(Inst::Label(returned));
+    }
+    if let (Some(r), true) = (site.result, site.result_register_read) {
+        out.push(Inst::Mov { dst: Dst::Reg(Reg::P(result)), src: Operand::Reg(r) });
     }
 }
 
@@ -300,11 +333,14 @@ mod tests {
                 Inst::Label(Label(1)),
                 Inst::Mov { dst: Dst::Reg(V(1)), src: Operand::Reg(V(3)) },
                 Inst::Label(Label(2)),
+                // The ret below returns what the call left in the result
+                // register.
+                Inst::Mov { dst: Dst::Reg(Reg::P(cc.result)), src: Operand::Reg(V(1)) },
                 Inst::PrintInt(Src::Reg(V(1))),
                 Inst::Ret,
             ]
         );
-        assert_eq!(caller.labels, ["l0", "add2.l0", "add2.returned"]);
+        assert_eq!(caller.labels, ["l0", "__vbeam_inline1.add2.l0", "__vbeam_inline1.add2.returned"]);
         assert!(caller.locals >= 5);
     }
 
@@ -381,5 +417,54 @@ mod tests {
         let mut caller = function(vec![V(0)], body.clone());
         inline_calls(&mut caller, cc, |name| (name == "add2").then_some(&callee));
         assert_eq!(caller.body, body);
+    }
+
+    #[test]
+    fn the_result_register_keeps_the_result_only_where_it_may_be_read() {
+        let cc = call_conv(Isa::X86_64);
+        let callee = add2(cc);
+        let call = |after: Vec<Inst>| {
+            let mut body = vec![
+                Inst::Mov { dst: Dst::Reg(Reg::P(cc.args[0])), src: Operand::Reg(V(0)) },
+                Inst::Mov { dst: Dst::Reg(Reg::P(cc.args[1])), src: Operand::Imm(1) },
+                Inst::Call("add2".into()),
+                Inst::Mov { dst: Dst::Reg(V(1)), src: Operand::Reg(Reg::P(cc.result)) },
+            ];
+            body.extend(after);
+            let mut caller = function(vec![V(0)], body);
+            inline_calls(&mut caller, cc, |name| (name == "add2").then_some(&callee));
+            let result = Dst::Reg(Reg::P(cc.result));
+            caller.body.iter().any(|i| *i == Inst::Mov { dst: result, src: Operand::Reg(V(1)) })
+        };
+        // Read again: `mov v2, rax` after `mov v1, rax`.
+        let read_again = Inst::Mov { dst: Dst::Reg(V(2)), src: Operand::Reg(Reg::P(cc.result)) };
+        assert!(call(vec![read_again, Inst::Ret]));
+        // Overwritten first: by a move, or by another call.
+        let overwrite = Inst::Mov { dst: Dst::Reg(Reg::P(cc.result)), src: Operand::Imm(0) };
+        assert!(!call(vec![Inst::PrintInt(Src::Reg(V(1))), overwrite, Inst::Ret]));
+        assert!(!call(vec![Inst::Call("g".into()), Inst::Ret]));
+    }
+
+    #[test]
+    fn two_copies_of_a_callee_have_labels_of_their_own() {
+        let cc = call_conv(Isa::X86_64);
+        let callee = add2(cc);
+        let site = |k: u32| {
+            [
+                Inst::Mov { dst: Dst::Reg(Reg::P(cc.args[0])), src: Operand::Reg(V(0)) },
+                Inst::Mov { dst: Dst::Reg(Reg::P(cc.args[1])), src: Operand::Imm(k as i64) },
+                Inst::Call("add2".into()),
+                Inst::Mov { dst: Dst::Reg(V(k)), src: Operand::Reg(Reg::P(cc.result)) },
+            ]
+        };
+        let mut body: Vec<Inst> = site(1).into_iter().chain(site(2)).collect();
+        body.push(Inst::Ret);
+        let mut caller = function(vec![V(0)], body);
+        inline_calls(&mut caller, cc, |name| (name == "add2").then_some(&callee));
+        let mut names = caller.labels.clone();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), caller.labels.len(), "{:?}", caller.labels);
+        assert_eq!(caller.labels.len(), 4);
     }
 }
