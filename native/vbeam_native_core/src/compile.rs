@@ -315,6 +315,11 @@ impl FunctionCompiler<'_> {
             compiled.warnings =
                 warnings::function_warnings(self.target.isa, &f).expect("labels are checked with the function");
         }
+        if let Err(e) = os::syscall::prepare(self.target, &mut f) {
+            compiled.code = Err(e);
+            return compiled;
+        }
+        // After the checks, whose errors name instructions as written.
         if let Some(candidates) = &self.inline {
             let started = Instant::now();
             let own = f.name.clone();
@@ -323,10 +328,6 @@ impl FunctionCompiler<'_> {
             if self.options.time_passes {
                 compiled.pass_times.inline += started.elapsed();
             }
-        }
-        if let Err(e) = os::syscall::prepare(self.target, &mut f) {
-            compiled.code = Err(e);
-            return compiled;
         }
         compiled.literals = expand::expand_function(&mut f, index, &self.names.data_sizes);
         self.optimize(&mut f, &mut compiled.pass_times);
