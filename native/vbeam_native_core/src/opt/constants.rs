@@ -13,7 +13,7 @@
 //! system calls and the lowering's fixed registers change them, and a vreg
 //! read in place of one would cross those.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use super::{vreg_index, Body, Context};
 use crate::ir::{BinOp, Dst, FloatOp, Inst, Operand, Reg, Src, UnOp};
@@ -89,19 +89,38 @@ impl Facts {
 }
 
 /// A vreg as it was at one write, or an immediate.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Value {
     Vreg { v: u32, version: u32 },
     Imm(i64),
 }
 
 /// An operation on values, which gives the same result every time.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Computation {
     Bin(BinOp, Value, Value),
     Unary(UnOp, Value),
     Float(FloatOp, Value, Value),
     IntToFloat(Value),
+}
+
+/// The last computations made, newest last: a repeated operation is
+/// usually near the first, and a short list is searched faster than a
+/// map is kept.
+#[derive(Default)]
+struct Recent(VecDeque<(Computation, Holder)>);
+
+impl Recent {
+    const KEPT: usize = 16;
+    fn find(&self, c: Computation) -> Option<Holder> {
+        self.0.iter().rev().find(|(k, _)| *k == c).map(|(_, h)| *h)
+    }
+    fn add(&mut self, c: Computation, h: Holder) {
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back((c, h));
+    }
 }
 
 /// Where a computation's result is: the vreg, at the version it wrote,
@@ -140,7 +159,7 @@ impl Facts {
 pub fn run(body: &mut Body, _: &Context) {
     let n = body.vregs as usize;
     let mut facts = Facts { block: 1, facts: vec![(0, None); n], versions: vec![0; n] };
-    let mut computed: HashMap<Computation, Holder> = HashMap::new();
+    let mut computed = Recent::default();
     for inst in &mut body.func.body {
         if matches!(inst, Inst::Label(_) | Inst::Raw(_)) {
             facts.block += 1;
@@ -168,7 +187,7 @@ pub fn run(body: &mut Body, _: &Context) {
         }
         let computation = facts.computation(inst);
         if let Some((c, dst)) = computation {
-            let held = computed.get(&c).filter(|h| h.block == facts.block && facts.versions[h.v as usize] == h.version);
+            let held = computed.find(c).filter(|h| h.block == facts.block && facts.versions[h.v as usize] == h.version);
             if let Some(h) = held {
                 *inst = Inst::Mov { dst: Dst::Reg(Reg::V(dst as u32)), src: Operand::Reg(Reg::V(h.v)) };
             }
@@ -183,7 +202,7 @@ pub fn run(body: &mut Body, _: &Context) {
             facts.written(v, inst);
         }
         if let Some((c, dst)) = computation.filter(|_| !matches!(inst, Inst::Mov { .. })) {
-            computed.insert(c, Holder { v: dst as u32, version: facts.versions[dst], block: facts.block });
+            computed.add(c, Holder { v: dst as u32, version: facts.versions[dst], block: facts.block });
         }
     }
 }
