@@ -48,7 +48,8 @@ pub fn hoist_loop_invariants(f: &mut Function) {
     // the size: bounded here, deep nests past the bound left as they are,
     // to keep the pass linear.
     let mut budget = SCANS_PER_INSTRUCTION * f.body.len() + 1024;
-    let mut counts = RegCounts::of(f);
+    // Counted the first time a loop has something to merge.
+    let mut counts = None;
     for (start, end, label) in loops {
         budget = match budget.checked_sub(end - start + 1) {
             Some(left) => left,
@@ -111,13 +112,18 @@ impl RegCounts {
 /// the loop holds the value in one register rather than several. Only
 /// results written once in the function and read only before the loop's
 /// end are renamed, so nothing else sees the change.
-fn merge_duplicates(f: &mut Function, hoisted: usize, label: usize, end: usize, counts: &mut RegCounts) {
+fn merge_duplicates(f: &mut Function, hoisted: usize, label: usize, end: usize, counts: &mut Option<RegCounts>) {
     /// Beyond this many hoisted instructions, comparing them all costs
     /// more than it may save.
     const MAX_COMPARED: usize = 64;
     if label - hoisted < 2 || label - hoisted > MAX_COMPARED {
         return;
     }
+    let keys: Vec<Inst> = f.body[hoisted..label].iter().filter_map(value_key).map(|(key, _)| key).collect();
+    if keys.iter().enumerate().all(|(k, key)| !keys[..k].contains(key)) {
+        return;
+    }
+    let counts = counts.get_or_insert_with(|| RegCounts::of(f));
     let mut kept: Vec<(Inst, Reg)> = Vec::new();
     let mut rename: HashMap<Reg, Reg> = HashMap::new();
     // The panic paths of checks among the hoisted run only when they fail:
