@@ -111,7 +111,7 @@ enum Computation {
 struct Recent(VecDeque<(Computation, Holder)>);
 
 impl Recent {
-    const KEPT: usize = 16;
+    const KEPT: usize = 4;
     fn find(&self, c: Computation) -> Option<Holder> {
         self.0.iter().rev().find(|(k, _)| *k == c).map(|(_, h)| *h)
     }
