@@ -104,7 +104,7 @@ enum Computation {
     IntToFloat(Value),
 }
 
-/// The last computations made, newest last: a repeated operation is
+/// The block's last computations, newest last: a repeated operation is
 /// usually near the first, and a short list is searched faster than a
 /// map is kept.
 #[derive(Default)]
@@ -121,15 +121,16 @@ impl Recent {
         }
         self.0.push_back((c, h));
     }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
-/// Where a computation's result is: the vreg, at the version it wrote,
-/// in the block it was made.
+/// Where a computation's result is: the vreg, at the version it wrote.
 #[derive(Clone, Copy)]
 struct Holder {
     v: u32,
     version: u32,
-    block: u32,
 }
 
 impl Facts {
@@ -163,6 +164,7 @@ pub fn run(body: &mut Body, _: &Context) {
     for inst in &mut body.func.body {
         if matches!(inst, Inst::Label(_) | Inst::Raw(_)) {
             facts.block += 1;
+            computed.clear();
             continue;
         }
         for_each_reg_mut(inst, |r, role| {
@@ -187,7 +189,7 @@ pub fn run(body: &mut Body, _: &Context) {
         }
         let computation = facts.computation(inst);
         if let Some((c, dst)) = computation {
-            let held = computed.find(c).filter(|h| h.block == facts.block && facts.versions[h.v as usize] == h.version);
+            let held = computed.find(c).filter(|h| facts.versions[h.v as usize] == h.version);
             if let Some(h) = held {
                 *inst = Inst::Mov { dst: Dst::Reg(Reg::V(dst as u32)), src: Operand::Reg(Reg::V(h.v)) };
             }
@@ -202,7 +204,7 @@ pub fn run(body: &mut Body, _: &Context) {
             facts.written(v, inst);
         }
         if let Some((c, dst)) = computation.filter(|_| !matches!(inst, Inst::Mov { .. })) {
-            computed.add(c, Holder { v: dst as u32, version: facts.versions[dst], block: facts.block });
+            computed.add(c, Holder { v: dst as u32, version: facts.versions[dst] });
         }
     }
 }

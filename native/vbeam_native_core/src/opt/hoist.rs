@@ -367,17 +367,22 @@ fn hoist_beyond_prefix(
 /// length, call of the index panic>; trap; ok:`. Returns the index after
 /// its label.
 fn bounds_check(body: &[Inst], at: usize, refs: &[Vec<usize>], label_at: &[usize]) -> Option<usize> {
-    let (Inst::Cmp { .. }, Some(Inst::Jcc(_, ok))) = (&body[at], body.get(at + 1)) else { return None };
-    let ok_at = label_at[ok.0 as usize];
-    if refs[ok.0 as usize] != [at + 1] || ok_at <= at + 2 || body[ok_at - 1] != Inst::Trap {
-        return None;
-    }
+    let ok_at = check_with_panic_path(body, at, refs, label_at)?;
     let path = &body[at + 2..ok_at - 1];
     let (Some(Inst::CallWith { callee, .. }), before) = (path.last(), &path[..path.len().saturating_sub(1)]) else {
         return None;
     };
     let plain = before.iter().all(|inst| matches!(inst, Inst::Load { .. } | Inst::Mov { .. }));
     (callee == INDEX_PANIC && plain).then_some(ok_at + 1)
+}
+
+/// A check at `at` with a path that ends in a trap: `cmp; jcc ok; <path>;
+/// trap; ok:`, `ok` reached only from the check. Returns where `ok` is.
+fn check_with_panic_path(body: &[Inst], at: usize, refs: &[Vec<usize>], label_at: &[usize]) -> Option<usize> {
+    let (Inst::Cmp { .. }, Some(Inst::Jcc(_, ok))) = (&body[at], body.get(at + 1)) else { return None };
+    let ok_at = label_at[ok.0 as usize];
+    let shaped = refs[ok.0 as usize] == [at + 1] && ok_at > at + 2 && body[ok_at - 1] == Inst::Trap;
+    shaped.then_some(ok_at)
 }
 
 /// The pointer a memory access reads or writes through.
@@ -504,11 +509,7 @@ fn invariant_check(
     refs: &[Vec<usize>],
     label_at: &[usize],
 ) -> Option<usize> {
-    let (Inst::Cmp { .. }, Some(Inst::Jcc(_, ok))) = (&body[at], body.get(at + 1)) else { return None };
-    let ok_at = label_at[ok.0 as usize];
-    if refs[ok.0 as usize] != [at + 1] || ok_at <= at + 2 || body[ok_at - 1] != Inst::Trap {
-        return None;
-    }
+    let ok_at = check_with_panic_path(body, at, refs, label_at)?;
     // No label on the path: it is entered only from the check.
     if body[at + 2..ok_at].iter().any(|inst| matches!(inst, Inst::Label(_))) {
         return None;
