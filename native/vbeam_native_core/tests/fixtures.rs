@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use vbeam_native_core::compile::{compile_term_with, Options};
@@ -23,20 +23,11 @@ struct Fixture {
     status: i32,
 }
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures")
-}
-
 /// Every fixture; `VBEAM_FIXTURES=substring` keeps only the matching ones
 /// (for debugging).
 fn fixtures() -> Vec<Fixture> {
-    let dir = fixtures_dir();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ir"))
-        .collect();
-    paths.sort();
+    let dir = common::fixtures_dir();
+    let mut paths = common::ir_files(&dir);
     let only = std::env::var("VBEAM_FIXTURES").ok();
     if let Some(only) = &only {
         paths.retain(|p| p.to_string_lossy().contains(only.as_str()));

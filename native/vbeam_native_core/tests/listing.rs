@@ -5,6 +5,8 @@
 //! executable's `.text`. Asking for the listing does not change the
 //! executable.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -16,13 +18,8 @@ use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_core::listing;
 
 fn fixtures() -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ir"))
-        .collect();
-    paths.sort();
+    let dir = common::fixtures_dir();
+    let paths = common::ir_files(&dir);
     assert!(paths.len() >= 16, "fixtures missing from {}", dir.display());
     paths
 }

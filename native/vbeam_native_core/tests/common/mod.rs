@@ -3,7 +3,7 @@
 
 use std::io::{ErrorKind, Result};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -69,4 +69,20 @@ pub fn with_registers(isa: &str, text: &str) -> String {
     text.replace("A0", &format!("{{preg, {a0}}}"))
         .replace("A1", &format!("{{preg, {a1}}}"))
         .replace("RET", &format!("{{preg, {ret}}}"))
+}
+
+/// The repository's `test/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures")
+}
+
+/// The `.ir` files in `dir`, sorted.
+pub fn ir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ir"))
+        .collect();
+    paths.sort();
+    paths
 }
