@@ -495,6 +495,15 @@ pub enum Inst {
         index: Reg,
         src: Src,
     },
+    /// The 16 bytes at `src + src_offset` stored at `dst + dst_offset`, all
+    /// read before any is written (the runtime's block moves: one vector
+    /// register's load and store where words would take two of each).
+    Copy16 {
+        dst: Reg,
+        dst_offset: i32,
+        src: Reg,
+        src_offset: i32,
+    },
     /// Never reached (follows a call that does not return): a terminator
     /// with no successors, lowered to a trapping instruction.
     Trap,

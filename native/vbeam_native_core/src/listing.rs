@@ -349,6 +349,9 @@ impl IrPrinter<'_> {
             Inst::StoreElement { width, base, index, src } => {
                 format!("{{{},{},{},{}}}", sized("store_element", *width), r(*base), r(*index), s(*src))
             }
+            Inst::Copy16 { dst, dst_offset, src, src_offset } => {
+                format!("{{copy16,{},{dst_offset},{},{src_offset}}}", r(*dst), r(*src))
+            }
             Inst::Trap => "trap".into(),
         };
         out.push_str(&text);

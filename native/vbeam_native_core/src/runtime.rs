@@ -398,7 +398,25 @@ fn grow(b: &mut Builder) {
 /// `memcpy(dst, src, n)`: forward copy, a word at a time, then bytes.
 fn memcpy(b: &mut Builder) {
     let [dst, src, n] = b.params();
-    let (words, bytes, done) = (b.label(), b.label(), b.label());
+    let (blocks, vectors, words, bytes, done) = (b.label(), b.label(), b.label(), b.label(), b.label());
+    b.bind(blocks);
+    b.cmp(n, Src::Imm(64));
+    b.jcc(Cond::Lt, vectors);
+    for k in 0..4 {
+        b.copy16(dst, 16 * k, src, 16 * k);
+    }
+    b.bin(BinOp::Add, dst, dst, Src::Imm(64));
+    b.bin(BinOp::Add, src, src, Src::Imm(64));
+    b.bin(BinOp::Sub, n, n, Src::Imm(64));
+    b.jmp(blocks);
+    b.bind(vectors);
+    b.cmp(n, Src::Imm(16));
+    b.jcc(Cond::Lt, words);
+    b.copy16(dst, 0, src, 0);
+    b.bin(BinOp::Add, dst, dst, Src::Imm(16));
+    b.bin(BinOp::Add, src, src, Src::Imm(16));
+    b.bin(BinOp::Sub, n, n, Src::Imm(16));
+    b.jmp(vectors);
     b.bind(words);
     b.cmp(n, Src::Imm(8));
     b.jcc(Cond::Lt, bytes);
@@ -723,7 +741,7 @@ fn map_put(b: &mut Builder) {
     // find_entry defines i and len before its first branch.
     b.bind(insert);
     let cap = b.load(map, 16);
-    let (room, at_least_eight, shift, place) = (b.label(), b.label(), b.label(), b.label());
+    let (room, at_least_eight, place) = (b.label(), b.label(), b.label());
     b.cmp(len, Src::Reg(cap));
     b.jcc(Cond::Lt, room);
     let new_cap = b.op(BinOp::Add, cap, Src::Reg(cap));
@@ -738,18 +756,27 @@ fn map_put(b: &mut Builder) {
     b.store(map, 0, Src::Reg(fresh));
     b.store(map, 16, Src::Reg(new_cap));
     b.bind(room);
-    // Move entries i..len up by one, from the top down, a word at a time.
+    // Move entries i..len up by one, from the top down: four at a time,
+    // then one at a time.
     let entries = b.load(map, 0);
     let stop = entry(b, entries, i);
     let to = entry(b, entries, len);
-    b.bind(shift);
+    let four_above_stop = b.op(BinOp::Add, stop, Src::Imm(64));
+    let (fours, ones) = (b.label(), b.label());
+    b.bind(fours);
+    b.cmp(to, Src::Reg(four_above_stop));
+    b.jcc(Cond::Ltu, ones);
+    for k in 0..4 {
+        b.copy16(to, -16 * k, to, -16 * (k + 1));
+    }
+    b.bin(BinOp::Sub, to, to, Src::Imm(64));
+    b.jmp(fours);
+    b.bind(ones);
     b.cmp(to, Src::Reg(stop));
     b.jcc(Cond::Leu, place);
-    let (k, v) = (b.load(to, -16), b.load(to, -8));
-    b.store(to, 0, Src::Reg(k));
-    b.store(to, 8, Src::Reg(v));
+    b.copy16(to, 0, to, -16);
     b.bin(BinOp::Sub, to, to, Src::Imm(16));
-    b.jmp(shift);
+    b.jmp(ones);
     b.bind(place);
     let at = entry(b, entries, i);
     b.store(at, 0, Src::Reg(key));
@@ -762,21 +789,30 @@ fn map_put(b: &mut Builder) {
 /// `map_delete(map, key)`: removes the entry if present.
 fn map_delete(b: &mut Builder) {
     let [map, key] = b.params();
-    let (absent, shift, shrink) = (b.label(), b.label(), b.label());
-    let (i, len, _) = find_entry(b, map, key, absent);
+    let (absent, fours, ones, shrink) = (b.label(), b.label(), b.label(), b.label());
+    let (_, len, at) = find_entry(b, map, key, absent);
+    // Move the entries above `at` down by one, from the bottom up: four at
+    // a time, then one at a time.
     let entries = b.load(map, 0);
-    let j = b.vreg();
-    b.mov(j, i);
     let last = b.op(BinOp::Sub, len, Src::Imm(1));
-    b.bind(shift);
-    b.cmp(j, Src::Reg(last));
-    b.jcc(Cond::Ge, shrink);
-    let to = entry(b, entries, j);
-    let (k, v) = (b.load(to, 16), b.load(to, 24));
-    b.store(to, 0, Src::Reg(k));
-    b.store(to, 8, Src::Reg(v));
-    b.bin(BinOp::Add, j, j, Src::Imm(1));
-    b.jmp(shift);
+    let end = entry(b, entries, last);
+    let to = b.vreg();
+    b.mov(to, at);
+    let four_below_end = b.op(BinOp::Sub, end, Src::Imm(64));
+    b.bind(fours);
+    b.cmp(to, Src::Reg(four_below_end));
+    b.jcc(Cond::Gtu, ones);
+    for k in 0..4 {
+        b.copy16(to, 16 * k, to, 16 * (k + 1));
+    }
+    b.bin(BinOp::Add, to, to, Src::Imm(64));
+    b.jmp(fours);
+    b.bind(ones);
+    b.cmp(to, Src::Reg(end));
+    b.jcc(Cond::Geu, shrink);
+    b.copy16(to, 0, to, 16);
+    b.bin(BinOp::Add, to, to, Src::Imm(16));
+    b.jmp(ones);
     b.bind(shrink);
     b.store(map, 8, Src::Reg(last));
     b.bind(absent);

@@ -391,7 +391,8 @@ fn memory_base(inst: &Inst) -> Option<Reg> {
         Inst::Load { base, .. }
         | Inst::Store { base, .. }
         | Inst::LoadElement { base, .. }
-        | Inst::StoreElement { base, .. } => Some(*base),
+        | Inst::StoreElement { base, .. }
+        | Inst::Copy16 { dst: base, .. } => Some(*base),
         _ => None,
     }
 }
@@ -415,6 +416,7 @@ fn writes_memory(inst: &Inst, next: Option<&Inst>) -> bool {
         Inst::CallWith { .. } => next != Some(&Inst::Trap),
         Inst::Store { .. }
         | Inst::StoreElement { .. }
+        | Inst::Copy16 { .. }
         | Inst::Call(_)
         | Inst::CallIndirect(_)
         | Inst::CallFirmware { .. }

@@ -116,6 +116,8 @@ const FCVTZS: u32 = 0x9e78_0000;
 const FSQRT: u32 = 0x1e61_c000;
 const FMOV_DD: u32 = 0x1e60_4000;
 const LDR_D: u32 = 0xfd40_0000;
+const LDUR_Q: u32 = 0x3cc0_0000;
+const STUR_Q: u32 = 0x3c80_0000;
 const STR_D: u32 = 0xfd00_0000;
 const FCMP: u32 = 0x1e60_2000;
 const ZR: u32 = 31;
@@ -215,6 +217,8 @@ impl Inst {
             Inst::FmovDD { dst, src } => FMOV_DD | (src.0 as u32) << 5 | dst.0 as u32,
             Inst::FpLoad { dst, base, offset } => LDR_D | (offset / 8) << 10 | r(base) << 5 | dst.0 as u32,
             Inst::FpStore { src, base, offset } => STR_D | (offset / 8) << 10 | r(base) << 5 | src.0 as u32,
+            Inst::QLoadUnscaled { dst, base, offset } => LDUR_Q | simm9(offset) | r(base) << 5 | dst.0 as u32,
+            Inst::QStoreUnscaled { src, base, offset } => STUR_Q | simm9(offset) | r(base) << 5 | src.0 as u32,
             Inst::Raw(ref bytes) => {
                 buf.put_bytes(bytes);
                 return;

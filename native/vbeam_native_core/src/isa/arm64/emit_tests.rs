@@ -138,6 +138,10 @@ fn all_forms() -> Vec<Inst> {
             v.push(Inst::FpLoad { dst: Dr(d), base: r(base), offset });
             v.push(Inst::FpStore { src: Dr(31 - d), base: r(base), offset });
         }
+        for (base, offset) in [(0u8, 0i16), (29, -256), (31, 255), (17, -16)] {
+            v.push(Inst::QLoadUnscaled { dst: Dr(d), base: r(base), offset });
+            v.push(Inst::QStoreUnscaled { src: Dr(31 - d), base: r(base), offset });
+        }
     }
     for c in CONDS {
         v.push(Inst::BCond { cond: c, target: 0 });

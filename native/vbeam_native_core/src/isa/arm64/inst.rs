@@ -221,6 +221,11 @@ pub enum Inst {
     FpLoad { dst: Dr, base: Xr, offset: u32 },
     /// `str src, [base, #offset]` (same rules)
     FpStore { src: Dr, base: Xr, offset: u32 },
+    /// `ldur dst, [base, #offset]` with the whole 128-bit Q register
+    /// (offset -256..=255; 31 = sp for base)
+    QLoadUnscaled { dst: Dr, base: Xr, offset: i16 },
+    /// `stur src, [base, #offset]` (same rules)
+    QStoreUnscaled { src: Dr, base: Xr, offset: i16 },
     /// Verbatim bytes.
     Raw(Vec<u8>),
 }

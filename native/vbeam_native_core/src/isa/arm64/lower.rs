@@ -424,6 +424,15 @@ impl Machine for Arm64 {
                 access(l, w, b, *offset, Some(t), None);
                 l.write(*dst, t);
             }
+            I::Copy16 { dst, dst_offset, src, src_offset } => {
+                let (f0, _) = fp_scratch(l);
+                let s = l.read(*src, s0);
+                let (s, offset) = q_address(l, s, *src_offset);
+                l.emit(Inst::QLoadUnscaled { dst: f0, base: s, offset });
+                let d = l.read(*dst, s1);
+                let (d, offset) = q_address(l, d, *dst_offset);
+                l.emit(Inst::QStoreUnscaled { src: f0, base: d, offset });
+            }
             I::Store { width, base, offset, src } => {
                 let b = l.read(*base, s0);
                 let v = l.read_src(*src, s1);
@@ -520,6 +529,17 @@ fn fp_slot_address(l: &mut Lowering<Arm64>, unit: i64) -> (Xr, u32) {
             (S2, 0)
         }
     }
+}
+
+/// `base + offset` as the base and offset of a `ldur q`/`stur q`, computing
+/// the address in x30 beyond the offset's reach.
+fn q_address(l: &mut Lowering<Arm64>, base: Xr, offset: i32) -> (Xr, i16) {
+    if (-256..256).contains(&offset) {
+        return (base, offset as i16);
+    }
+    Arm64::mov_imm(l, S2, offset as i64);
+    l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: base, b: S2 });
+    (S2, 0)
 }
 
 /// Address `base + offset` as (base register, offset form) for a memory

@@ -191,6 +191,8 @@ impl fmt::Display for Inst {
             Inst::FmovDD { dst, src } => write!(f, "fmov d{}, d{}", dst.0, src.0),
             Inst::FpLoad { dst, base, offset } => write!(f, "ldr d{}, [{}, #{offset}]", dst.0, xsp(*base)),
             Inst::FpStore { src, base, offset } => write!(f, "str d{}, [{}, #{offset}]", src.0, xsp(*base)),
+            Inst::QLoadUnscaled { dst, base, offset } => write!(f, "ldur q{}, [{}, #{offset}]", dst.0, xsp(*base)),
+            Inst::QStoreUnscaled { src, base, offset } => write!(f, "stur q{}, [{}, #{offset}]", src.0, xsp(*base)),
             Inst::Fcmp { a, b } => write!(f, "fcmp d{}, d{}", a.0, b.0),
             Inst::Raw(bytes) => {
                 let list: Vec<String> = bytes.iter().map(|b| format!("0x{b:02x}")).collect();

@@ -363,6 +363,12 @@ impl Inst {
             Inst::MovsdStore { mem, src } => {
                 op_modrm(buf, Some(SCALAR_DOUBLE), rm_mem(false, src.0, mem), &[TWO_BYTE, 0x11]);
             }
+            Inst::MovupsLoad { dst, mem } => {
+                op_modrm(buf, None, rm_mem(false, dst.0, mem), &[TWO_BYTE, 0x10]);
+            }
+            Inst::MovupsStore { mem, src } => {
+                op_modrm(buf, None, rm_mem(false, src.0, mem), &[TWO_BYTE, 0x11]);
+            }
             Inst::Movapd { dst, src } => {
                 op_modrm(buf, Some(OPERAND_SIZE_16), rr(false, PReg(dst.0), PReg(src.0)), &[TWO_BYTE, 0x28]);
             }

@@ -121,6 +121,8 @@ fn all_forms() -> Vec<Inst> {
         v.push(Inst::Lea { dst: a, mem });
         v.push(Inst::MovsdLoad { dst: Xmm(k as u8 % 16), mem });
         v.push(Inst::MovsdStore { mem, src: Xmm(15 - k as u8 % 16) });
+        v.push(Inst::MovupsLoad { dst: Xmm(15 - k as u8 % 16), mem });
+        v.push(Inst::MovupsStore { mem, src: Xmm(k as u8 % 16) });
         for width in [Narrow::B8, Narrow::B16, Narrow::B32] {
             v.push(Inst::LoadNarrow { width, dst: a, mem });
             v.push(Inst::StoreNarrow { width, mem, src: a });

@@ -286,6 +286,16 @@ pub enum Inst {
         mem: Amode,
         src: Xmm,
     },
+    /// `movups dst, xmmword [mem]` (16 bytes, any alignment)
+    MovupsLoad {
+        dst: Xmm,
+        mem: Amode,
+    },
+    /// `movups xmmword [mem], src`
+    MovupsStore {
+        mem: Amode,
+        src: Xmm,
+    },
     /// `movapd dst, src`: a register copy without movsd's merge into the
     /// destination's upper half.
     Movapd {

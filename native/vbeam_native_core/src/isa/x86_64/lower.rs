@@ -293,6 +293,13 @@ impl Machine for X86_64 {
                 let mem = Amode::base_disp(b, *offset);
                 l.emit(Inst::MovsdStore { mem, src: fp_loc(l, *r).expect("a float register") });
             }
+            I::Copy16 { dst, dst_offset, src, src_offset } => {
+                let (f0, _) = fp_scratch(l);
+                let s = l.read(*src, s0);
+                l.emit(Inst::MovupsLoad { dst: f0, mem: Amode::base_disp(s, *src_offset) });
+                let d = l.read(*dst, s1);
+                l.emit(Inst::MovupsStore { mem: Amode::base_disp(d, *dst_offset), src: f0 });
+            }
             I::LoadElement { width, dst, base, index } => {
                 let mem = element(l, *width, *base, *index);
                 match fp_loc(l, *dst) {

@@ -166,6 +166,8 @@ impl fmt::Display for Inst {
             Inst::Cvttsd2si { dst, src } => write!(f, "cvttsd2si {}, xmm{}", q(*dst), src.0),
             Inst::MovsdLoad { dst, mem: m } => write!(f, "movsd xmm{}, qword ptr {}", dst.0, mem(m)),
             Inst::MovsdStore { mem: m, src } => write!(f, "movsd qword ptr {}, xmm{}", mem(m), src.0),
+            Inst::MovupsLoad { dst, mem: m } => write!(f, "movups xmm{}, xmmword ptr {}", dst.0, mem(m)),
+            Inst::MovupsStore { mem: m, src } => write!(f, "movups xmmword ptr {}, xmm{}", mem(m), src.0),
             Inst::Movapd { dst, src } => write!(f, "movapd xmm{}, xmm{}", dst.0, src.0),
             Inst::Xorpd { dst, src } => write!(f, "xorpd xmm{}, xmm{}", dst.0, src.0),
             Inst::Ucomisd { a, b } => write!(f, "ucomisd xmm{}, xmm{}", a.0, b.0),
