@@ -41,6 +41,17 @@ impl FnCtx<'_> {
     }
 }
 
+/// A prologue moves the stack pointer down at most this far between two
+/// writes to the stack, whatever the frame's size: a frame larger than
+/// the guard below the stack cannot step over it, and the overflow is
+/// caught at the stack pointer, where the fault report recognises it (as
+/// gcc's `-fstack-clash-protection` probes). The call's return address
+/// (x86_64) or the frame record (arm64) has always just been written.
+pub const STACK_PROBE_INTERVAL: u32 = 4096;
+/// Frames of up to this many probe intervals are probed by straight-line
+/// code; larger ones by a loop.
+pub const STACK_PROBES_UNROLLED: u32 = 4;
+
 /// Frame slots, 8 bytes each: the callee-saved registers the function
 /// saves, then the IR's stack slots, then spill slots.
 #[derive(Clone, Debug)]

@@ -45,6 +45,22 @@ const RUNAWAY: &str = "
     #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
       body => [{mov_imm, A0, 0}, {call, {sym, <<\"down\">>}}, {mov, {vreg, 1}, RET}, {print_int, {vreg, 1}}, ret]}";
 
+/// `main`, whose frame is 1.5 MiB, calls `deep(0)`, whose frame is 2 MiB,
+/// written in its middle and at its bottom, and which calls itself without
+/// end: frames larger than any guard below the stack. On an 8 MiB stack,
+/// the middle of the fourth `deep` is the first write beyond the stack:
+/// without probes it would fault 1 MiB above the stack pointer, too far
+/// to be told from any bad access.
+const DEEP_FRAMES: &str = "
+    #{name => <<\"deep\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 4,
+      body => [{mov, {stack, 131072}, {vreg, 0}}, {mov, {stack, 262143}, {vreg, 0}},
+               {add, {vreg, 1}, {vreg, 0}, {imm, 1}}, {mov, A0, {vreg, 1}}, {call, {sym, <<\"deep\">>}},
+               {mov, {vreg, 2}, RET}, {mov, {vreg, 3}, {stack, 131072}}, {add, {vreg, 2}, {vreg, 2}, {vreg, 3}},
+               {mov, RET, {vreg, 2}}, ret]},
+    #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+      body => [{mov, {stack, 196607}, {imm, 0}}, {mov_imm, A0, 0}, {call, {sym, <<\"deep\">>}}, {mov, {vreg, 1}, RET},
+               {print_int, {vreg, 1}}, ret]}";
+
 /// `main` calls `bad`, whose code is `raw` bytes, after printing 1.
 fn raw_code(raw: &str) -> String {
     format!(
@@ -138,6 +154,17 @@ fn a_stack_overflow_is_told_apart_and_its_chain_shortened() {
         // Some thousands of frames fill the smallest stack.
         assert!(hidden > 10_000, "{isa} {format}: {hidden}");
         assert_eq!(lines[21], "  called from main", "{isa} {format}");
+    });
+}
+
+#[test]
+fn a_frame_larger_than_the_guard_still_overflows_into_it() {
+    check("deep_frames", DEEP_FRAMES, &ISAS, |isa, format, run| {
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(run.status, 128 + SIGSEGV, "{isa} {format}: {}", run.stderr);
+        assert_eq!(lines[0], "V panic: stack overflow in deep", "{isa} {format}");
+        assert!(lines[1..lines.len() - 1].iter().all(|l| *l == "  called from deep"), "{}", run.stderr);
+        assert_eq!(lines.last(), Some(&"  called from main"), "{isa} {format}");
     });
 }
 

@@ -16,7 +16,7 @@ use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp};
 use crate::isa::divisor::{Adjust, ConstantDivisor};
-use crate::lower::{Lowering, Machine};
+use crate::lower::{Lowering, Machine, STACK_PROBES_UNROLLED, STACK_PROBE_INTERVAL};
 use crate::os::{StartStep, Trap};
 use crate::regalloc::Loc;
 use crate::regs::arm64::*;
@@ -189,6 +189,38 @@ fn add_imm(dst: Xr, src: Xr, value: i64) -> Option<Vec<Inst>> {
     Some(out)
 }
 
+/// `sub sp, sp, #size`, writing a zero at each `STACK_PROBE_INTERVAL` on
+/// the way when the frame is larger than one interval (the caller writes
+/// the bottom). A loop counts down with x16, which holds nothing at a
+/// function's entry (AAPCS64's intra-procedure-call register).
+fn allocate_frame(l: &mut Lowering<Arm64>, size: u32) {
+    let down = |l: &mut Lowering<Arm64>, bytes: u32| {
+        emit_all(l, add_imm(SP, SP, -i64::from(bytes)).expect("a step within an add's immediates"));
+    };
+    let probe = |l: &mut Lowering<Arm64>| l.emit(Inst::Store { width: Width::B64, src: XZR, base: SP, offset: 0 });
+    if size <= STACK_PROBE_INTERVAL {
+        return down(l, size);
+    }
+    let (intervals, rest) = (size / STACK_PROBE_INTERVAL, size % STACK_PROBE_INTERVAL);
+    if intervals <= STACK_PROBES_UNROLLED {
+        for _ in 0..intervals {
+            down(l, STACK_PROBE_INTERVAL);
+            probe(l);
+        }
+    } else {
+        emit_all(l, load_imm64(X16, i64::from(intervals)));
+        let top = l.new_label();
+        l.buf.bind_label(top);
+        down(l, STACK_PROBE_INTERVAL);
+        probe(l);
+        l.emit(Inst::AluRRImm12 { op: ImmOp::Subs, dst: X16, a: X16, imm12: 1, lsl12: false });
+        l.emit(Inst::BCond { cond: C::Ne, target: top });
+    }
+    if rest > 0 {
+        down(l, rest);
+    }
+}
+
 /// Emits a sequence of instructions.
 fn emit_all(l: &mut Lowering<Arm64>, insts: Vec<Inst>) {
     for inst in insts {
@@ -204,25 +236,9 @@ impl Machine for Arm64 {
     }
 
     fn prologue(l: &mut Lowering<Self>) {
-        let total = l.frame.size() as i64 + RECORD;
-        match add_imm(SP, SP, -total) {
-            Some(seq) => {
-                emit_all(l, seq);
-                l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
-            }
-            // Beyond the immediates (16 MiB), through x29 and x30: the
-            // record is parked at the top while they compute sp.
-            None => {
-                l.emit(Inst::StpPre { a: FP, b: LR, base: SP, offset: -(RECORD as i16) });
-                emit_all(l, load_imm64(S2, total - RECORD));
-                l.emit(Inst::MovSp { dst: FP, src: SP });
-                l.emit(Inst::AluRRR { op: AluOp::Sub, dst: FP, a: FP, b: S2 });
-                l.emit(Inst::MovSp { dst: SP, src: FP });
-                l.emit(Inst::AluRRR { op: AluOp::Add, dst: S2, a: FP, b: S2 });
-                l.emit(Inst::Ldp { a: FP, b: LR, base: S2, offset: 0 });
-                l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
-            }
-        }
+        allocate_frame(l, l.frame.size() + RECORD as u32);
+        // The record, at the bottom, is the frame's last probe.
+        l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
         l.emit(Inst::MovSp { dst: FP, src: SP });
         l.buf.frame_ready = l.buf.bytes.len() as u32;
         for k in 0..l.frame.saved.len() {

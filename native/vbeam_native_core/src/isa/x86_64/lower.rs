@@ -12,7 +12,7 @@ use super::inst::{AluOp, Amode, Inst, Narrow, Scale, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp, Width};
 use crate::isa::divisor::{Adjust, ConstantDivisor};
-use crate::lower::{Lowering, Machine};
+use crate::lower::{Lowering, Machine, STACK_PROBES_UNROLLED, STACK_PROBE_INTERVAL};
 use crate::os::{StartStep, Trap};
 use crate::regalloc::Loc;
 use crate::regs::{x86::*, RegSet};
@@ -162,6 +162,42 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
 /// arguments.
 const SHADOW_SPACE: i32 = 32;
 
+/// `sub rsp, size`, writing a zero at each `STACK_PROBE_INTERVAL` on the
+/// way and at the bottom when the frame is larger than one interval. A
+/// loop counts down with r11, which holds nothing at a function's entry
+/// (it is neither an argument nor preserved, in the System V and
+/// Microsoft conventions alike).
+fn allocate_frame(l: &mut Lowering<X86_64>, size: u32) {
+    let sub = |l: &mut Lowering<X86_64>, bytes: u32| l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: bytes as i32 });
+    let probe = |l: &mut Lowering<X86_64>| l.emit(Inst::StoreImm { mem: Amode::base_disp(RSP, 0), imm: 0 });
+    if size <= STACK_PROBE_INTERVAL {
+        if size > 0 {
+            sub(l, size);
+        }
+        return;
+    }
+    let (intervals, rest) = (size / STACK_PROBE_INTERVAL, size % STACK_PROBE_INTERVAL);
+    if intervals <= STACK_PROBES_UNROLLED {
+        for _ in 0..intervals {
+            sub(l, STACK_PROBE_INTERVAL);
+            probe(l);
+        }
+    } else {
+        let bottom = -((intervals * STACK_PROBE_INTERVAL) as i32);
+        l.emit(Inst::Lea { dst: R11, mem: Amode::base_disp(RSP, bottom) });
+        let top = l.new_label();
+        l.buf.bind_label(top);
+        sub(l, STACK_PROBE_INTERVAL);
+        probe(l);
+        l.emit(Inst::AluRR { op: AluOp::Cmp, dst: RSP, src: R11 });
+        l.emit(Inst::Jcc { cc: CC::NE, target: top });
+    }
+    if rest > 0 {
+        sub(l, rest);
+        probe(l);
+    }
+}
+
 /// Frame slot k (see `lower::Frame`) below the frame pointer.
 fn slot(k: u32) -> Amode {
     Amode::base_disp(RBP, -8 * (k as i32 + 1))
@@ -180,10 +216,7 @@ impl Machine for X86_64 {
         l.emit(Inst::Push { reg: RBP });
         l.emit(Inst::MovRR { dst: RBP, src: RSP });
         l.buf.frame_ready = l.buf.bytes.len() as u32;
-        let size = l.frame.size();
-        if size > 0 {
-            l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: size as i32 });
-        }
+        allocate_frame(l, l.frame.size());
         for k in 0..l.frame.saved.len() {
             let mem = slot(l.frame.saved_slot(k));
             l.emit(Inst::Store { mem, src: l.frame.saved[k] });
