@@ -585,6 +585,7 @@ fn finish(
         literal_headers.extend(c.literals.headers);
         listed.extend(c.listing);
     }
+    let program_functions = functions.len();
     for mut f in rt.functions {
         compiler.optimize(&mut f, pass_times);
         // The runtime's IR is not the module's: no instruction is written.
@@ -648,15 +649,18 @@ fn finish(
         read_only: true,
     });
     let mut image = link::link(target, functions, data, entry)?;
-    write_function_table(&mut image, &tabled);
+    write_function_table(&mut image, &tabled, program_functions);
     Ok((format::write(&image), listing))
 }
 
 /// Fills the fault report's table (`faults::FUNCTION_TABLE`) of the
 /// functions `tabled`: their numbers and where their frames are ready.
-fn write_function_table(image: &mut Image, tabled: &[(usize, u32)]) {
-    let entries: Vec<TableEntry> =
-        tabled.iter().map(|&(i, ready)| TableEntry { symbol: &image.functions[i], ready }).collect();
+/// The program's own are the first `program_functions`.
+fn write_function_table(image: &mut Image, tabled: &[(usize, u32)], program_functions: usize) {
+    let entries: Vec<TableEntry> = tabled
+        .iter()
+        .map(|&(i, ready)| TableEntry { symbol: &image.functions[i], ready, runtime: i >= program_functions })
+        .collect();
     let table_addr = image.data_symbols.iter().find(|d| d.name == faults::FUNCTION_TABLE).expect("room reserved").addr;
     let bytes = faults::table_bytes(&entries, image.text_addr().wrapping_sub(table_addr) as i64);
     image.read_only_bytes_mut(faults::FUNCTION_TABLE).expect("room reserved").copy_from_slice(&bytes);

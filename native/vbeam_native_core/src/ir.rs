@@ -504,6 +504,11 @@ pub enum Inst {
         src: Reg,
         src_offset: i32,
     },
+    /// dst := the frame pointer (rbp, x29): the address of the function's
+    /// frame record, for the runtime's panics to name their callers.
+    FramePointer {
+        dst: Reg,
+    },
     /// Never reached (follows a call that does not return): a terminator
     /// with no successors, lowered to a trapping instruction.
     Trap,

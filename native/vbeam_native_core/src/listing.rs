@@ -352,6 +352,7 @@ impl IrPrinter<'_> {
             Inst::Copy16 { dst, dst_offset, src, src_offset } => {
                 format!("{{copy16,{},{dst_offset},{},{src_offset}}}", r(*dst), r(*src))
             }
+            Inst::FramePointer { dst } => format!("{{frame_pointer,{}}}", r(*dst)),
             Inst::Trap => "trap".into(),
         };
         out.push_str(&text);

@@ -43,6 +43,7 @@ macro_rules! visit_regs {
             Inst::LoadElement { dst, base, index, .. } => { f(base, Role::Use); f(index, Role::Use); f(dst, Role::Def) }
             Inst::StoreElement { base, index, src, .. } => { f(base, Role::Use); f(index, Role::Use); src!(src) }
             Inst::Copy16 { dst, src, .. } => { f(dst, Role::Use); f(src, Role::Use) }
+            Inst::FramePointer { dst } => f(dst, Role::Def),
             Inst::Lea { dst, .. } => f(dst, Role::Def),
             Inst::Cmp { a, b } => { f(a, Role::Use); src!(b) }
             Inst::CallIndirect(r) => f(r, Role::Use),

@@ -73,6 +73,7 @@ impl Classes {
             Inst::Mov { .. } => {}
             Inst::Load { width: Width::W64, base, .. } => self.mark(*base, INT_USE),
             Inst::Store { width: Width::W64, base, .. } => self.mark(*base, INT_USE),
+            Inst::FramePointer { dst } => self.mark(*dst, INT_USE),
             Inst::Copy16 { dst, src, .. } => {
                 self.mark(*dst, INT_USE);
                 self.mark(*src, INT_USE);

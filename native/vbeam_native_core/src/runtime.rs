@@ -57,17 +57,17 @@ pub(crate) const STDERR: i64 = 2;
 
 /// Fixed texts of the runtime, as data entries.
 const TEXTS: &[(&str, &[u8])] = &[
-    ("__vbeam_msg_div_zero", b"V panic: division by zero\n"),
-    ("__vbeam_msg_oom", b"V panic: out of memory\n"),
+    ("__vbeam_msg_div_zero", b"V panic: division by zero"),
+    ("__vbeam_msg_oom", b"V panic: out of memory"),
     ("__vbeam_msg_index", b"V panic: array index out of range: index "),
     ("__vbeam_msg_len", b", len "),
     ("__vbeam_msg_panic", b"V panic: "),
     ("__vbeam_newline", b"\n"),
-    ("__vbeam_msg_last_empty", b"V panic: array.last: array is empty\n"),
-    ("__vbeam_msg_pop_empty", b"V panic: array.pop: array is empty\n"),
+    ("__vbeam_msg_last_empty", b"V panic: array.last: array is empty"),
+    ("__vbeam_msg_pop_empty", b"V panic: array.pop: array is empty"),
     ("__vbeam_msg_delete", b"V panic: array.delete: index out of range (i == "),
     ("__vbeam_msg_delete_len", b", a.len == "),
-    ("__vbeam_msg_close", b")\n"),
+    ("__vbeam_msg_close", b")"),
     ("__vbeam_msg_stack_overflow", b"stack overflow"),
     ("__vbeam_msg_segfault", b"segmentation fault"),
     ("__vbeam_msg_bus_error", b"bus error"),
@@ -535,15 +535,27 @@ fn panic(b: &mut Builder) {
     let (prefix, len) = text("__vbeam_msg_panic");
     b.write_data(STDERR, prefix, len);
     write_string(b, STDERR, s);
-    let (nl, len) = text("__vbeam_newline");
-    b.write_data(STDERR, nl, len);
-    b.exit(Src::Imm(1));
+    end_panic(b);
 }
 
-/// A routine that writes a fixed text to stderr and exits with status 1.
-fn fatal(b: &mut Builder, message: &str) {
+/// A routine that writes a fixed panic message to stderr and exits with
+/// status 1.
+pub(crate) fn fatal(b: &mut Builder, message: &str) {
     let (name, len) = text(message);
     b.write_data(STDERR, name, len);
+    end_panic(b);
+}
+
+/// Ends a panic's message, written so far without its newline: where the
+/// program was (" in F" and F's callers) where the system's faults are
+/// reported too, so the function table is there; then exit status 1.
+pub(crate) fn end_panic(b: &mut Builder) {
+    if os::catches_faults(b.target) {
+        b.call_void(faults::PANIC_PLACE, &[]);
+    } else {
+        let (nl, n) = text("__vbeam_newline");
+        b.write_data(STDERR, nl, n);
+    }
     b.exit(Src::Imm(1));
 }
 
@@ -664,9 +676,7 @@ fn index_panic(b: &mut Builder) {
     let (msg, n) = text("__vbeam_msg_len");
     b.write_data(STDERR, msg, n);
     write_int(b, len);
-    let (nl, n) = text("__vbeam_newline");
-    b.write_data(STDERR, nl, n);
-    b.exit(Src::Imm(1));
+    end_panic(b);
 }
 
 /// Address of map entry `i` (16 bytes each) from the entries pointer.

@@ -61,6 +61,20 @@ const DEEP_FRAMES: &str = "
       body => [{mov, {stack, 196607}, {imm, 0}}, {mov_imm, A0, 0}, {call, {sym, <<\"deep\">>}}, {mov, {vreg, 1}, RET},
                {print_int, {vreg, 1}}, ret]}";
 
+/// `main` calls `sum`, which calls `get`, which stops at `PANIC` (IR text
+/// with `{vreg, 0}` an array of 5 elements and `{vreg, 1}` holding 0).
+fn panicking(panic: &str) -> String {
+    format!(
+        "#{{name => <<\"get\">>, arity => 0, exported => false, params => [], locals => 3,
+            body => [{{array_new, {{vreg, 0}}, {{imm, 8}}, {{imm, 5}}}}, {{mov_imm, {{vreg, 2}}, 5}},
+                     {{store, {{vreg, 0}}, 8, {{vreg, 2}}}}, {{mov_imm, {{vreg, 1}}, 0}}, {panic}, ret]}},
+         #{{name => <<\"sum\">>, arity => 0, exported => false, params => [], locals => 1,
+            body => [{{call, {{sym, <<\"get\">>}}}}, ret]}},
+         #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 1,
+            body => [{{print_int, {{imm, 1}}}}, {{call, {{sym, <<\"sum\">>}}}}, ret]}}"
+    )
+}
+
 /// `main` calls `bad`, whose code is `raw` bytes, after printing 1.
 fn raw_code(raw: &str) -> String {
     format!(
@@ -166,6 +180,28 @@ fn a_frame_larger_than_the_guard_still_overflows_into_it() {
         assert!(lines[1..lines.len() - 1].iter().all(|l| *l == "  called from deep"), "{}", run.stderr);
         assert_eq!(lines.last(), Some(&"  called from main"), "{isa} {format}");
     });
+}
+
+#[test]
+fn a_runtime_panic_names_the_function_and_its_callers() {
+    let panics = [
+        ("{array_get, {vreg, 2}, {vreg, 0}, {imm, 5}, {imm, 8}}", "array index out of range: index 5, len 5"),
+        ("{sdiv, {vreg, 2}, {vreg, 2}, {vreg, 1}}", "division by zero"),
+        (
+            "{method_call, {vreg, 2}, <<\"[]int\">>, <<\"delete\">>, [{vreg, 0}, {imm, 7}]}",
+            "array.delete: index out of range (i == 7, a.len == 5)",
+        ),
+    ];
+    for (k, (panic, message)) in panics.into_iter().enumerate() {
+        check(&format!("panic_{k}"), &panicking(panic), &ISAS, |isa, format, run| {
+            let want = format!("V panic: {message} in get\n  called from sum\n  called from main\n");
+            assert_eq!(
+                (run.stdout.as_str(), run.stderr.as_str(), run.status),
+                ("1\n", want.as_str(), 1),
+                "{isa} {format}"
+            );
+        });
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@ fn heap_exhaustion_is_a_clear_error() {
     // 1 GiB of address space: the program asks for 100 MiB at a time forever.
     let out = Command::new("sh").arg("-c").arg(format!("ulimit -v 1048576; exec {}", exe.display())).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "V panic: out of memory\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "V panic: out of memory in main\n");
 }
 
 #[test]
@@ -36,6 +36,6 @@ fn heap_exhaustion_is_a_clear_error_on_macos() {
         let options = macho::Options { memory_limit: 1 << 30, ..macho::Options::default() };
         let run = macho::run(&binary, &options).unwrap();
         assert_eq!(run.outcome, macho::Outcome::Exited(1), "{isa:?}");
-        assert_eq!(String::from_utf8_lossy(&run.stderr), "V panic: out of memory\n", "{isa:?}");
+        assert_eq!(String::from_utf8_lossy(&run.stderr), "V panic: out of memory in main\n", "{isa:?}");
     }
 }

@@ -93,6 +93,12 @@ impl<T> Builder<T> {
     pub fn store_byte(&mut self, base: Reg, offset: i32, src: Src) {
         self.push(Inst::Store { width: Width::W8, base, offset, src });
     }
+    /// The address of the routine's own frame record.
+    pub fn frame_pointer(&mut self) -> Reg {
+        let d = self.vreg();
+        self.push(Inst::FramePointer { dst: d });
+        d
+    }
     /// The 16 bytes at `src + src_offset` to `dst + dst_offset`.
     pub fn copy16(&mut self, dst: Reg, dst_offset: i32, src: Reg, src_offset: i32) {
         self.push(Inst::Copy16 { dst, dst_offset, src, src_offset });

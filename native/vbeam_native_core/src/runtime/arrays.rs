@@ -3,7 +3,7 @@
 //! generator's layout), and `[]u8__bytestr`. Misuse stops the program as
 //! V's arrays do: `V panic: array.pop: array is empty`.
 
-use super::{text, write_int, ALLOC, MEMCPY, STDERR, STRING_NEW};
+use super::{end_panic, fatal, text, write_int, ALLOC, MEMCPY, STDERR, STRING_NEW};
 use crate::ir::{BinOp, Cond, Reg, Src};
 use crate::os::Builder;
 
@@ -44,13 +44,6 @@ pub fn routine(b: &mut Builder, name: &str) -> bool {
     true
 }
 
-/// Writes the fixed text `message` to stderr and exits with status 1.
-fn empty_panic(b: &mut Builder, message: &str) {
-    let (name, len) = text(message);
-    b.write_data(STDERR, name, len);
-    b.exit(Src::Imm(1));
-}
-
 /// The address of element `i` of the elements at `ptr`.
 fn element(b: &mut Builder, ptr: Reg, i: Reg) -> Reg {
     let offset = b.op(BinOp::Shl, i, Src::Imm(ELEMENT_SHIFT));
@@ -70,7 +63,7 @@ fn last(b: &mut Builder) {
     let v = b.load(at, 0);
     b.ret(Src::Reg(v));
     b.bind(empty);
-    empty_panic(b, "__vbeam_msg_last_empty");
+    fatal(b, "__vbeam_msg_last_empty");
 }
 
 /// `pop(a)`: removes the last element and returns it.
@@ -87,7 +80,7 @@ fn pop(b: &mut Builder) {
     let v = b.load(at, 0);
     b.ret(Src::Reg(v));
     b.bind(empty);
-    empty_panic(b, "__vbeam_msg_pop_empty");
+    fatal(b, "__vbeam_msg_pop_empty");
 }
 
 /// `delete(a, i)`: removes element i, moving the later ones down.
@@ -121,7 +114,7 @@ fn delete(b: &mut Builder) {
     write_int(b, len);
     let (msg, n) = text("__vbeam_msg_close");
     b.write_data(STDERR, msg, n);
-    b.exit(Src::Imm(1));
+    end_panic(b);
 }
 
 /// `clone(a)`: a new array of the same elements (capacity its length).

@@ -18,8 +18,8 @@
 //! - per function, by ascending address, `ENTRY_SIZE` bytes of `u32`s: its
 //!   offset in the code, its size, the offset of its first instruction
 //!   after which its frame pointer is set (`ready`), its name as an
-//!   offset from the table's start and a length, and a zero that keeps
-//!   entries 8-byte aligned;
+//!   offset from the table's start and a length, and 1 for the runtime's
+//!   routines (0 for the program's functions);
 //! - the names.
 
 use super::{text, FORMAT_INT, STDERR};
@@ -33,6 +33,14 @@ const CALLERS: &str = "__vbeam_fault_callers";
 /// `find(offset) -> entry`: the table entry of the function holding code
 /// offset `offset`, or 0.
 const FIND: &str = "__vbeam_fault_find";
+/// `caller_chain(ra, frame, sp)`: the "called from" lines of a report,
+/// from the return address `ra` and the frame record at `frame` on (see
+/// `callers`), the middle of a long chain left out.
+const CALLER_CHAIN: &str = "__vbeam_fault_caller_chain";
+/// `panic_place()`: ends a runtime panic's first line with " in F" and a
+/// newline, then F's callers, F being the innermost function of the
+/// program (not of the runtime) on the stack.
+pub const PANIC_PLACE: &str = "__vbeam_fault_panic_place";
 pub const FUNCTION_TABLE: &str = "__vbeam_function_table";
 /// Room for a 64-bit number's digits.
 const DIGITS: &str = "__vbeam_fault_digits";
@@ -49,6 +57,7 @@ const SIZE: i32 = 4;
 const READY: i32 = 8;
 const NAME_AT: i32 = 12;
 const NAME_LEN: i32 = 16;
+const RUNTIME: i32 = 20;
 
 /// A fault address this close to the stack pointer is the stack running
 /// into its guard: larger frames than this are not expected.
@@ -66,6 +75,8 @@ pub struct TableEntry<'a> {
     /// Offset of the first instruction after which the frame pointer is
     /// the function's own.
     pub ready: u32,
+    /// Whether it is one of the runtime's routines.
+    pub runtime: bool,
 }
 
 /// The table's size for functions of these names.
@@ -82,7 +93,7 @@ pub fn table_bytes(entries: &[TableEntry], text_from_table: i64) -> Vec<u8> {
     let mut name_at = HEADER_SIZE + entries.len() * ENTRY_SIZE;
     for e in entries {
         let s = e.symbol;
-        for field in [s.offset, s.size, e.ready, name_at as u32, s.name.len() as u32, 0] {
+        for field in [s.offset, s.size, e.ready, name_at as u32, s.name.len() as u32, u32::from(e.runtime)] {
             bytes.extend_from_slice(&field.to_le_bytes());
         }
         name_at += s.name.len();
@@ -100,6 +111,8 @@ pub fn routine(b: &mut Builder, name: &str) -> bool {
         WRITE_HEX => write_hex(b),
         FIND => find(b),
         CALLERS => callers(b),
+        CALLER_CHAIN => caller_chain(b),
+        PANIC_PLACE => panic_place(b),
         _ => return false,
     }
     true
@@ -212,13 +225,18 @@ fn report(b: &mut Builder) {
         Isa::Arm64 => b.mov(ra, lr),
     }
     b.bind(first_known);
+    b.call_void(CALLER_CHAIN, &[Src::Reg(ra), Src::Reg(frame), Src::Reg(sp)]);
+    let status = b.op(BinOp::Add, signal, Src::Imm(128));
+    b.exit(Src::Reg(status));
+}
 
-    // The callers: counted, then printed, the middle of a long chain left
-    // out.
+fn caller_chain(b: &mut Builder) {
+    let [ra, frame, sp] = b.params();
+    // Counted, then printed.
     let walk =
         |b: &mut Builder, from: Src, to: Src| b.call(CALLERS, &[Src::Reg(ra), Src::Reg(frame), Src::Reg(sp), from, to]);
     let all = walk(b, Src::Imm(0), Src::Imm(0));
-    let (short, exit) = (b.label(), b.label());
+    let (short, done) = (b.label(), b.label());
     b.cmp(all, Src::Imm(FIRST_CALLERS + LAST_CALLERS));
     b.jcc(Cond::Le, short);
     walk(b, Src::Imm(0), Src::Imm(FIRST_CALLERS));
@@ -228,12 +246,48 @@ fn report(b: &mut Builder) {
     write_text(b, "__vbeam_msg_more_callers_end");
     let last = b.op(BinOp::Sub, all, Src::Imm(LAST_CALLERS));
     walk(b, Src::Reg(last), Src::Reg(all));
-    b.jmp(exit);
+    b.jmp(done);
     b.bind(short);
     walk(b, Src::Imm(0), Src::Reg(all));
-    b.bind(exit);
-    let status = b.op(BinOp::Add, signal, Src::Imm(128));
-    b.exit(Src::Reg(status));
+    b.bind(done);
+    b.ret_void();
+}
+
+fn panic_place(b: &mut Builder) {
+    let table = b.lea(FUNCTION_TABLE);
+    let text_from_table = b.load(table, 0);
+    let text = b.op(BinOp::Add, table, Src::Reg(text_from_table));
+    // Up the frame records from this routine's own (whose frames are all
+    // above it), past the runtime's routines, to the program's function.
+    let frame = b.frame_pointer();
+    let bottom = b.vreg();
+    b.mov(bottom, frame);
+    let ra = b.vreg();
+    let (up, unknown, done) = (b.label(), b.label(), b.label());
+    b.bind(up);
+    jump_unless_record(b, frame, bottom, unknown);
+    b.load_into(ra, frame, 8);
+    b.load_into(frame, frame, 0);
+    let offset = b.op(BinOp::Sub, ra, Src::Reg(text));
+    b.bin(BinOp::Sub, offset, offset, Src::Imm(1));
+    let entry = b.call(FIND, &[Src::Reg(offset)]);
+    b.cmp(entry, Src::Imm(0));
+    b.jcc(Cond::Eq, unknown);
+    let runtime = b.load_u32(entry, RUNTIME);
+    b.cmp(runtime, Src::Imm(0));
+    b.jcc(Cond::Ne, up);
+    write_text(b, "__vbeam_msg_fault_in");
+    write_name(b, table, entry);
+    write_text(b, "__vbeam_newline");
+    jump_unless_record(b, frame, bottom, done);
+    let caller_ra = b.load(frame, 8);
+    let caller_frame = b.load(frame, 0);
+    b.call_void(CALLER_CHAIN, &[Src::Reg(caller_ra), Src::Reg(caller_frame), Src::Reg(bottom)]);
+    b.jmp(done);
+    b.bind(unknown);
+    write_text(b, "__vbeam_newline");
+    b.bind(done);
+    b.ret_void();
 }
 
 /// `callers(ra, frame, sp, from, to) -> count`: follows the callers,

@@ -440,6 +440,11 @@ impl Machine for Arm64 {
                 access(l, w, b, *offset, Some(t), None);
                 l.write(*dst, t);
             }
+            I::FramePointer { dst } => {
+                let t = l.dst_reg(*dst);
+                l.emit(Inst::MovRR { dst: t, src: FP });
+                l.write(*dst, t);
+            }
             I::Copy16 { dst, dst_offset, src, src_offset } => {
                 let (f0, _) = fp_scratch(l);
                 let s = l.read(*src, s0);

@@ -168,7 +168,8 @@ const SHADOW_SPACE: i32 = 32;
 /// (it is neither an argument nor preserved, in the System V and
 /// Microsoft conventions alike).
 fn allocate_frame(l: &mut Lowering<X86_64>, size: u32) {
-    let sub = |l: &mut Lowering<X86_64>, bytes: u32| l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: bytes as i32 });
+    let sub =
+        |l: &mut Lowering<X86_64>, bytes: u32| l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: bytes as i32 });
     let probe = |l: &mut Lowering<X86_64>| l.emit(Inst::StoreImm { mem: Amode::base_disp(RSP, 0), imm: 0 });
     if size <= STACK_PROBE_INTERVAL {
         if size > 0 {
@@ -325,6 +326,11 @@ impl Machine for X86_64 {
                 let b = l.read(*base, s0);
                 let mem = Amode::base_disp(b, *offset);
                 l.emit(Inst::MovsdStore { mem, src: fp_loc(l, *r).expect("a float register") });
+            }
+            I::FramePointer { dst } => {
+                let t = l.dst_reg(*dst);
+                l.mov_rr(t, RBP);
+                l.write(*dst, t);
             }
             I::Copy16 { dst, dst_offset, src, src_offset } => {
                 let (f0, _) = fp_scratch(l);
