@@ -120,6 +120,22 @@ listing_test_() ->
         ?assertEqual({error, {write, Nowhere, enoent}}, vbeam_native:compile_file(Fixture, #{listing => Nowhere}))
     end}.
 
+%% -g adds DWARF (see tests/debug_info.rs), as `debug => true' does.
+debug_info_test_() ->
+    {timeout, 60, fun() ->
+        Fixture = fixture("hello_x86_64.ir"),
+        Out = tmp("hello_debug"),
+        {_, 0} = erl(main_expr([Fixture, "-g", "-o", Out])),
+        {ok, Debug} = file:read_file(Out),
+        {ok, Plain} = vbeam_native:compile_file(Fixture, #{}),
+        %% The sections are added after the code and data, which stay.
+        ?assertNotEqual(nomatch, binary:match(Debug, <<".debug_line">>)),
+        ?assertEqual(nomatch, binary:match(Plain, <<".debug_line">>)),
+        {ok, FromApi} = vbeam_native:compile_file(Fixture, #{debug => true}),
+        ?assertNotEqual(nomatch, binary:match(FromApi, <<".debug_line">>)),
+        ?assertNotEqual(nomatch, string:find(os:cmd("llvm-dwarfdump --verify " ++ Out), "No errors."))
+    end}.
+
 errors_test_() ->
     Bad = tmp("bad.ir"),
     ok = file:write_file(Bad, <<"#{target => x86_64, format => elf64,\n"

@@ -83,7 +83,9 @@ compile(Module, Target, Format) ->
 
 %% @doc Compiles a `.ir' file, read by the NIF and compiled from its text
 %% (the module is never built as a term), with options as `compile/2';
-%% `listing => File' also writes the assembly listing to File (as `-S').
+%% `listing => File' also writes the assembly listing to File (as `-S');
+%% `debug => true' adds debug information naming the file's lines (as
+%% `-g'; ELF only for now: other formats are written without).
 %% Errors are those of `compile/3' for the module the file holds, or
 %% `{read, Path, Posix}', `{syntax, Path, Line, Column, Message}',
 %% `{not_one_module, Path, Count}', `{write, File, Posix}'.
@@ -96,8 +98,10 @@ compile_file(Path, Options) when is_map(Options) ->
         {error, _} = Error ->
             Error;
         Opt ->
-            Flags = listing_flag(Path, maps:is_key(listing, Options),
-                                 #{warnings => maps:get(warnings, Options, false) =:= true, opt => Opt}),
+            Flags = debug_flag(Path, maps:get(debug, Options, false) =:= true,
+                               listing_flag(Path, maps:is_key(listing, Options),
+                                            #{warnings => maps:get(warnings, Options, false) =:= true,
+                                              opt => Opt})),
             case compile_file(Path, maps:get(target, Options, undefined), maps:get(format, Options, undefined), Flags) of
                 {ok, Binary, Info} ->
                     case write_listing(maps:get(listing, Options, undefined), Info) of
@@ -117,6 +121,13 @@ listing_flag(Input, true, Flags) ->
 listing_flag(_, false, Flags) ->
     Flags.
 
+%% Flags asking the NIF for debug information (`-g'), its line table
+%% naming the input's path, when `Wanted'.
+debug_flag(Input, true, Flags) ->
+    Flags#{debug => unicode:characters_to_binary(Input)};
+debug_flag(_, false, Flags) ->
+    Flags.
+
 %% Writes the listing of a compilation's Info to File, if one is asked for.
 write_listing(undefined, _) ->
     ok;
@@ -127,7 +138,7 @@ write_listing(File, #{listing := Listing}) ->
     end.
 
 %% Flags: `#{warnings => boolean(), opt => 0 | 1, stats => boolean(),
-%% listing => Name}'.
+%% listing => Name, debug => Name}'.
 compile_file(Path, Target, Format, Flags) ->
     case file:read_file(Path) of
         {ok, Text} ->
@@ -247,6 +258,7 @@ help() ->
      "  -format F            elf64 (Linux), macho (macOS) or pe (UEFI) (default: the module's format key)\n"
      "  -O0                  do not optimize (the optimizing layer off; the program does the same)\n"
      "  -S                   also write Output.s: the assembly of every function, the IR as comments\n"
+     "  -g                   debug information (DWARF, ELF): source lines of the .ir, call frames\n"
      "  --stats              also print the time of each step and of each optimization pass\n"
      "  -w, --no-warnings    do not look for warnings (printed on stderr: file:line:column: warning: ...)\n"
      "  --help, --version    this text; the version\n"
@@ -287,6 +299,8 @@ parse_args([Level | Rest], Opts) when Level =:= "-O0"; Level =:= "-O1" ->
     parse_args(Rest, Opts#{opt => list_to_integer(tl(tl(Level)))});
 parse_args(["-S" | Rest], Opts) ->
     parse_args(Rest, Opts#{listing => true});
+parse_args(["-g" | Rest], Opts) ->
+    parse_args(Rest, Opts#{debug => true});
 parse_args(["--stats" | Rest], Opts) ->
     parse_args(Rest, Opts#{stats => true});
 parse_args([NoWarnings | Rest], Opts) when NoWarnings =:= "-w"; NoWarnings =:= "--no-warnings" ->
@@ -318,9 +332,10 @@ run({ok, _}) ->
 
 build(#{input := Input, output := Output} = Opts) ->
     T0 = erlang:monotonic_time(microsecond),
-    Flags = listing_flag(Input, maps:get(listing, Opts, false),
-                         #{warnings => maps:get(warnings, Opts, true), opt => maps:get(opt, Opts, 1),
-                           stats => maps:get(stats, Opts, false)}),
+    Flags = debug_flag(Input, maps:get(debug, Opts, false),
+                       listing_flag(Input, maps:get(listing, Opts, false),
+                                    #{warnings => maps:get(warnings, Opts, true), opt => maps:get(opt, Opts, 1),
+                                      stats => maps:get(stats, Opts, false)})),
     Listing = case Opts of
                   #{listing := true} -> Output ++ ".s";
                   _ -> undefined

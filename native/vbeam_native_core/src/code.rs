@@ -68,7 +68,22 @@ pub struct CodeBuffer {
     /// The assembly text of the code as it is emitted, when a listing
     /// (`-S`) is asked for.
     pub listing: Option<Box<Listing>>,
+    /// Where the code of each IR instruction starts (its offset, then the
+    /// instruction's index or `NO_INSTRUCTION`), when debug information
+    /// (`-g`) is asked for.
+    pub ir_starts: Option<Vec<(u32, u32)>>,
+    /// With `-g`: where the code of each IR instruction starts and where
+    /// the instruction is in the module's text (`Function::sources`), for
+    /// the line table.
+    pub lines: Vec<(u32, u32)>,
+    /// The bytes between the stack pointer at the call and the frame
+    /// record, once the frame is made (arm64's frame record is at the
+    /// frame's bottom): for the debug information's call frames.
+    pub frame_size: u32,
 }
+
+/// `CodeBuffer::ir_starts`' index of code that is no IR instruction's.
+pub const NO_INSTRUCTION: u32 = u32::MAX;
 
 /// One function's code as assembly text (`-S`), written as the code is
 /// emitted: an instruction's text as it is encoded, a label's as it is
@@ -191,11 +206,14 @@ impl CodeBuffer {
         }
     }
     /// Marks where the code of IR instruction `index` (None: of no IR
-    /// instruction) starts, if a listing is kept.
+    /// instruction) starts, if a listing or debug information is kept.
     #[inline]
     pub fn list_ir(&mut self, index: Option<usize>) {
         if let Some(listing) = &mut self.listing {
             listing.ir_starts.push((listing.text.len(), index.map(|i| i as u32)));
+        }
+        if let Some(starts) = &mut self.ir_starts {
+            starts.push((self.bytes.len() as u32, index.map_or(NO_INSTRUCTION, |i| i as u32)));
         }
     }
     /// Binds a local label to the current offset.

@@ -18,12 +18,13 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::code::{self, CodeBuffer};
+use crate::debug_info::{self, DebugFunction, Positions};
 use crate::decode::{decode_outline, Bodies, BODIES_WALKED_TOGETHER};
 use crate::error::{CompileError, DecodeError, Error};
 use crate::expand;
 use crate::format;
 use crate::image::Image;
-use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand, Symbol};
+use crate::ir::{DataEntry, Dst, Format, Function, Inst, Isa, Module, Operand, Symbol, NO_SOURCE};
 use crate::isa;
 use crate::link::{self, DataSymbol, FunctionCode};
 use crate::listing::{self, FunctionListing, Listing};
@@ -43,7 +44,7 @@ use crate::warnings::{self, Warning};
 pub const START_SYMBOL: &str = "__vbeam_start";
 
 /// How a module is compiled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// 0 turns the optimizing layer (`opt`) off: the executable is then the
     /// one the backend wrote before it had the layer. 1 (the default)
@@ -57,11 +58,15 @@ pub struct Options {
     /// Also write the assembly listing (`-S`, see `listing`), which never
     /// changes the executable.
     pub listing: bool,
+    /// With `-g`: the name of the module's text, which the debug
+    /// information's line table refers to (see `debug_info`). The code is
+    /// the same with or without.
+    pub debug: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { opt_level: 1, warnings: false, time_passes: false, listing: false }
+        Options { opt_level: 1, warnings: false, time_passes: false, listing: false, debug: None }
     }
 }
 
@@ -111,7 +116,9 @@ pub fn compile_term_with<T: crate::term::Term + std::fmt::Debug + Send + Sync>(
         outline.bodies.decode_all(&mut outline.module.functions)?;
         return Err(e.into());
     }
-    Ok(compile_from(outline.module, &outline.bodies, options)??)
+    outline.bodies.sources = options.debug.is_some();
+    let positions = |offsets: &[usize]| term.line_columns(offsets);
+    Ok(compile_from(outline.module, &outline.bodies, options, &positions)??)
 }
 
 /// An executable and the module's warnings.
@@ -131,7 +138,7 @@ pub fn compile_module_with(module: &Module, options: &Options) -> Result<Compila
         imports: module.imports.clone(),
         ..*module
     };
-    let Ok(result) = compile_from(headers, &CopiedBodies(module), options);
+    let Ok(result) = compile_from(headers, &CopiedBodies(module), options, &|_| Vec::new());
     result
 }
 
@@ -149,7 +156,14 @@ pub fn compile(module: Module) -> Result<Vec<u8>, CompileError> {
 
 /// The function without its body.
 fn header(f: &Function) -> Function {
-    Function { name: f.name.clone(), params: f.params.clone(), body: Vec::new(), labels: Vec::new(), ..*f }
+    Function {
+        name: f.name.clone(),
+        params: f.params.clone(),
+        body: Vec::new(),
+        labels: Vec::new(),
+        sources: Vec::new(),
+        ..*f
+    }
 }
 
 struct FnInfo<'a> {
@@ -388,6 +402,7 @@ fn compile_from<S: BodySource>(
     mut module: Module,
     source: &S,
     options: &Options,
+    positions: Positions,
 ) -> Result<Result<Compilation, CompileError>, S::Error> {
     let names = validate::check_module(&module);
     let headers = std::mem::take(&mut module.functions);
@@ -410,7 +425,7 @@ fn compile_from<S: BodySource>(
         target,
         names,
         arities: &arities,
-        options: *options,
+        options: options.clone(),
         inline,
     });
 
@@ -531,12 +546,8 @@ fn compile_from<S: BodySource>(
     let warnings = compiled.iter_mut().flat_map(|c| std::mem::take(&mut c.warnings)).collect();
     let mut pass_times = PassTimes::default();
     compiled.iter().for_each(|c| pass_times.add(&c.pass_times));
-    Ok(finish(module, compiler, compiled, needs, allocates, &mut pass_times).map(|(executable, listing)| Compilation {
-        executable,
-        warnings,
-        pass_times,
-        listing,
-    }))
+    let finished = finish(module, compiler, compiled, needs, allocates, &mut pass_times, positions);
+    Ok(finished.map(|(executable, listing)| Compilation { executable, warnings, pass_times, listing }))
 }
 
 /// Resolves the program's calls, adds the runtime and links: the
@@ -548,6 +559,7 @@ fn finish(
     needs: Vec<Needs>,
     allocates: bool,
     pass_times: &mut PassTimes,
+    positions: Positions,
 ) -> Result<(Vec<u8>, Option<Listing>), CompileError> {
     let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
     let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
@@ -594,6 +606,7 @@ fn finish(
         functions.push(FunctionCode { name: f.name, global: f.exported, code });
         listed.extend(listing);
     }
+    let from_ir = functions.len();
     let start = os::start(target, allocates, builtins.contains("arguments"));
     let bare = rt.bare.into_iter().map(|(name, steps)| (name, false, steps));
     for (name, global, steps) in bare.chain([(START_SYMBOL.to_string(), true, start)]) {
@@ -648,8 +661,26 @@ fn finish(
         refs: Vec::new(),
         read_only: true,
     });
+    let debug = compiler.options.debug.as_deref().filter(|_| target.format() == Format::Elf64);
+    let debug_functions: Vec<DebugFunction> = match debug {
+        None => Vec::new(),
+        Some(_) => functions
+            .iter_mut()
+            .enumerate()
+            .map(|(i, f)| DebugFunction {
+                lines: std::mem::take(&mut f.code.lines),
+                framed: i < from_ir,
+                frame_ready: f.code.frame_ready,
+                frame_size: f.code.frame_size,
+                runtime: i >= program_functions,
+            })
+            .collect(),
+    };
     let mut image = link::link(target, functions, data, entry)?;
     write_function_table(&mut image, &tabled, program_functions);
+    if let Some(source_name) = debug {
+        image.debug_sections = debug_info::sections(&image, &debug_functions, source_name, positions);
+    }
     Ok((format::write(&image), listing))
 }
 
@@ -688,6 +719,9 @@ fn compile_function(
     let num_vregs = vregs.len();
     if !func.body.last().is_some_and(Inst::is_terminator) {
         func.body.push(Inst::Ret);
+        if !func.sources.is_empty() {
+            func.sources.push(NO_SOURCE);
+        }
     }
     let plans = syscall::plans(target, func, caller)?;
     let returns_value = crate::operands::sets_result(func, target.cc);
@@ -700,6 +734,9 @@ fn compile_function(
     if let Some(request) = &listing {
         buf.listing = Some(Box::new(code::Listing::new(request.number, func.labels.clone())));
     }
+    if !func.sources.is_empty() {
+        buf.ir_starts = Some(Vec::new());
+    }
     match target.isa {
         Isa::X86_64 => lower::lower_function::<isa::x86_64::lower::X86_64>(target, &f, &mut buf)?,
         Isa::Arm64 => lower::lower_function::<isa::arm64::lower::Arm64>(target, &f, &mut buf)?,
@@ -708,6 +745,10 @@ fn compile_function(
         let code = *buf.listing.take().expect("kept as asked");
         FunctionListing::from_ir(target.isa, func, &vregs, &request.origins, code)
     });
+    if let Some(starts) = buf.ir_starts.take() {
+        let source = |i: u32| func.sources.get(i as usize).copied().unwrap_or(NO_SOURCE);
+        buf.lines = starts.into_iter().map(|(offset, i)| (offset, source(i))).collect();
+    }
     Ok((buf, listed))
 }
 

@@ -138,13 +138,16 @@ pub fn decode_outline<T: Term + std::fmt::Debug>(
         },
     };
     let module = Module { isa: target, format, functions, data, bss, imports, allow_stubs };
-    Ok(Outline { module, bodies: Bodies { terms: bodies, target }, header_error })
+    Ok(Outline { module, bodies: Bodies { terms: bodies, target, sources: false }, header_error })
 }
 
 /// The body terms of a module's functions, decoded a chunk at a time.
 pub struct Bodies<T> {
     terms: Vec<T>,
     target: Isa,
+    /// Whether to keep where each instruction is in the text (see
+    /// `Function::sources`).
+    pub sources: bool,
 }
 
 impl<T: Term + std::fmt::Debug> Bodies<T> {
@@ -154,7 +157,7 @@ impl<T: Term + std::fmt::Debug> Bodies<T> {
     pub fn decode(&self, first: usize, functions: &mut [Function]) -> Result<(), T> {
         let terms = &self.terms[first..first + functions.len()];
         for ((function, body), items) in functions.iter_mut().zip(terms).zip(T::lists(terms)) {
-            decode_body(function, *body, items, self.target)?;
+            decode_body(function, *body, items, self.target, self.sources)?;
         }
         Ok(())
     }
@@ -164,7 +167,7 @@ impl<T: Term + std::fmt::Debug> Bodies<T> {
     pub fn decode_short(&self, index: usize, function: &mut Function, max: usize) -> bool {
         let body = self.terms[index];
         let Some(items) = body.list_up_to(max) else { return false };
-        decode_body(function, body, Some(items), self.target).is_ok()
+        decode_body(function, body, Some(items), self.target, false).is_ok()
     }
 
     /// Decodes the bodies of `functions`, the module's first functions, a
@@ -240,7 +243,7 @@ pub const BODIES_WALKED_TOGETHER: usize = 8;
 /// Decodes one function term (the `index`th of its module, from 1).
 pub fn decode_function<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Isa) -> Result<Function, T> {
     let (mut function, body) = decode_header(term, index, target)?;
-    decode_body(&mut function, body, body.list(), target)?;
+    decode_body(&mut function, body, body.list(), target, false)?;
     Ok(function)
 }
 
@@ -289,7 +292,9 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Isa)
     };
     let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term))?;
     let arity = arity.unwrap_or(params.len() as u32);
-    Ok((Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new() }, body))
+    let function =
+        Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new(), sources: Vec::new() };
+    Ok((function, body))
 }
 
 /// Decodes a body's instructions, `items` being the body term as a list.
@@ -298,6 +303,7 @@ fn decode_body<T: Term + std::fmt::Debug>(
     body: T,
     items: Option<Vec<T>>,
     target: Isa,
+    sources: bool,
 ) -> Result<(), T> {
     let items = items.ok_or_else(|| DecodeError::InvalidFunctionField {
         function: function.name.clone(),
@@ -313,6 +319,9 @@ fn decode_body<T: Term + std::fmt::Debug>(
             term: *inst,
         })?;
         function.body.push(decoded);
+    }
+    if sources {
+        function.sources = items.iter().map(|inst| inst.text_offset().map_or(NO_SOURCE, |at| at as u32)).collect();
     }
     function.labels = labels.names;
     Ok(())

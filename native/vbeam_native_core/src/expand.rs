@@ -69,8 +69,16 @@ pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<Stri
         out: Vec::with_capacity(body.len() * 2),
         out_of_line: Vec::new(),
     };
-    for inst in body {
+    // What an instruction expands into, here and out of line, is where it
+    // is.
+    let sources = std::mem::take(&mut f.sources);
+    let (mut out_sources, mut out_of_line_sources) = (Vec::new(), Vec::new());
+    for (k, inst) in body.into_iter().enumerate() {
         x.expand(inst);
+        if let Some(&source) = sources.get(k) {
+            out_sources.resize(x.out.len(), source);
+            out_of_line_sources.resize(x.out_of_line.len(), source);
+        }
     }
     if !x.out_of_line.is_empty() {
         // A body whose end is reached returns there: it still does, past
@@ -80,8 +88,14 @@ pub fn expand_function(f: &mut Function, index: usize, data_sizes: &HashMap<Stri
         x.out.extend(end.map(Inst::Jmp));
         x.out.append(&mut x.out_of_line);
         x.out.extend(end.map(Inst::Label));
+        if !sources.is_empty() {
+            out_sources.extend(end.map(|_| NO_SOURCE));
+            out_sources.append(&mut out_of_line_sources);
+            out_sources.extend(end.map(|_| NO_SOURCE));
+        }
     }
     f.body = x.out;
+    f.sources = out_sources;
     f.labels = x.labels;
     x.literals
 }

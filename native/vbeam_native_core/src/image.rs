@@ -88,6 +88,9 @@ pub struct Image {
     /// Addresses where an absolute address is stored, in ascending order:
     /// what a loader moving the image must adjust.
     pub absolute_pointers: Vec<u64>,
+    /// Sections no loader reads, by name: the debug information of `-g`
+    /// (`.debug_info`, …), empty without it.
+    pub debug_sections: Vec<(&'static str, Vec<u8>)>,
 }
 
 impl Image {

@@ -116,7 +116,17 @@ pub struct Function {
     pub body: Vec<Inst>,
     /// Label names, indexed by `Label`.
     pub labels: Vec<String>,
+    /// For debug information only (`Options::debug`), else empty: per
+    /// instruction of `body`, where the instruction it comes from is in
+    /// the module's text (a byte offset, `NO_SOURCE` for none). What an
+    /// instruction expands into, and a copy of it, keeps its place; an
+    /// inlined body takes the call's.
+    pub sources: Vec<u32>,
 }
+
+/// The place (`Function::sources`) of an instruction that comes from none
+/// in the text.
+pub const NO_SOURCE: u32 = u32::MAX;
 
 /// A physical register: its hardware number on the module's target
 /// (x86_64: rax=0 … r15=15; arm64: x0=0 … x30=30).

@@ -11,6 +11,7 @@
 
 pub mod code;
 pub mod compile;
+pub mod debug_info;
 pub mod decode;
 pub mod error;
 pub mod expand;

@@ -141,6 +141,7 @@ pub fn link(
         data_symbols,
         sizes,
         absolute_pointers,
+        debug_sections: Vec::new(),
     })
 }
 

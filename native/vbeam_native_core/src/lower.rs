@@ -166,8 +166,10 @@ pub fn lower_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffe
     // A conditional branch beyond its reach (arm64's ±1 MiB): once more
     // with branches that reach anywhere.
     let listing = buf.listing.as_ref().map(|l| Box::new(l.restarted()));
+    let ir_starts = buf.ir_starts.as_ref().map(|_| Vec::new());
     *buf = CodeBuffer::with_capacity(capacity);
     buf.listing = listing;
+    buf.ir_starts = ir_starts;
     buf.long_branches = true;
     emit_function::<M>(target, f, buf);
     buf.resolve_labels().map_err(|label| {
@@ -673,6 +675,7 @@ mod tests {
                 ]
                 .concat(),
                 labels: vec!["ok".into()],
+                sources: Vec::new(),
             };
             let n = regalloc::renumber(&mut func).len();
             let alloc = regalloc::allocate(&func, n, target.cc, &NoInfo, RegSet::EMPTY);

@@ -113,7 +113,16 @@ mod tests {
     use crate::ir::{BinOp, FloatOp};
 
     fn func(body: Vec<Inst>) -> Function {
-        Function { name: "f".into(), arity: 0, exported: false, params: vec![], locals: 0, body, labels: vec![] }
+        Function {
+            name: "f".into(),
+            arity: 0,
+            exported: false,
+            params: vec![],
+            locals: 0,
+            body,
+            labels: vec![],
+            sources: Vec::new(),
+        }
     }
     fn fadd(d: u32, a: u32, b: u32) -> Inst {
         Inst::FloatBin { op: FloatOp::Add, dst: Reg::V(d), a: Src::Reg(Reg::V(a)), b: Src::Reg(Reg::V(b)) }

@@ -42,6 +42,16 @@ pub trait Term: Copy {
     fn map_get(&self, key: Atom) -> Option<Option<Self>>;
     /// Whether the term is a map.
     fn is_map(&self) -> bool;
+    /// The byte offset of the term in the text it was read from, if any
+    /// (for debug information).
+    fn text_offset(&self) -> Option<usize> {
+        None
+    }
+    /// The line and column (1-based) of each byte offset of the text the
+    /// term was read from; empty if it was read from none.
+    fn line_columns(&self, _offsets: &[usize]) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
     /// Runs `work` on a thread the compiler started to read terms beside
     /// the calling thread, with whatever such a thread needs to read them.
     fn on_worker_thread<R>(work: impl FnOnce() -> R) -> R {

@@ -88,7 +88,16 @@ fn program(isa: Isa, cases: &[Case]) -> Module {
         Inst::Label(done),
         Inst::Ret,
     ]);
-    let main = Function { name: "main".into(), arity: 0, exported: true, params: Vec::new(), locals: 6, body, labels };
+    let main = Function {
+        name: "main".into(),
+        arity: 0,
+        exported: true,
+        params: Vec::new(),
+        locals: 6,
+        body,
+        labels,
+        sources: Vec::new(),
+    };
     let bytes = cases.iter().flat_map(|c| [c.function as u64, c.x, c.y]).flat_map(u64::to_le_bytes).collect();
     Module {
         isa,

@@ -82,7 +82,7 @@ fn first_difference(ours: &[u8], assembled: &[u8]) -> String {
 /// Compiles `path` with its listing, assembles the listing and compares.
 fn check(path: &Path, options: &Options, work: &Path) -> Result<(), String> {
     let term = vbeam_native_ir_text::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let listed = Options { listing: true, ..*options };
+    let listed = Options { listing: true, ..options.clone() };
     let compilation = compile_term_with(&&term, None, Some(Format::Elf64), &listed).map_err(|e| e.to_string())?;
     let plain = compile_term_with(&&term, None, Some(Format::Elf64), options).map_err(|e| e.to_string())?;
     if plain.executable != compilation.executable {

@@ -72,7 +72,16 @@ fn program(isa: Isa, cases: &[(usize, String)]) -> Module {
         Inst::Label(done),
         Inst::Ret,
     ];
-    let main = Function { name: "main".into(), arity: 0, exported: true, params: Vec::new(), locals: 7, body, labels };
+    let main = Function {
+        name: "main".into(),
+        arity: 0,
+        exported: true,
+        params: Vec::new(),
+        locals: 7,
+        body,
+        labels,
+        sources: Vec::new(),
+    };
     let mut texts = Vec::new();
     let mut table = Vec::new();
     for (function, text) in cases {

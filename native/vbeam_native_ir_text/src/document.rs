@@ -1036,6 +1036,12 @@ fn skip_nested(t: Text, mut i: usize) -> usize {
 }
 
 impl<'a> Term for TextTerm<'a> {
+    fn text_offset(&self) -> Option<usize> {
+        Some(self.offset())
+    }
+    fn line_columns(&self, offsets: &[usize]) -> Vec<(usize, usize)> {
+        self.document().line_columns(offsets)
+    }
     fn atom(&self) -> Option<Cow<'static, str>> {
         let bytes = self.atom_bytes()?;
         if let Some(a) = known(&bytes) {

@@ -75,6 +75,7 @@ mod atoms {
         warnings,
         stats,
         listing,
+        debug,
     }
 }
 
@@ -275,10 +276,12 @@ fn read_terms<'a>(env: Env<'a>, text: Term<'a>) -> Term<'a> {
 }
 
 /// `compile_text(Text, Isa | undefined, Format | undefined, #{warnings =>
-/// boolean(), opt => 0 | 1, stats => boolean(), listing => Name})`:
-/// compiles the module of `.ir` text: `{ok, Executable, Info}` (with
-/// `warnings` in Info when asked for, `pass_us` with `stats`, `listing`,
-/// the assembly listing naming the text `Name` (a binary), with `listing`)
+/// boolean(), opt => 0 | 1, stats => boolean(), listing => Name, debug =>
+/// Name})`: compiles the module of `.ir` text: `{ok, Executable, Info}`
+/// (with `warnings` in Info when asked for, `pass_us` with `stats`,
+/// `listing`, the assembly listing naming the text `Name` (a binary), with
+/// `listing`; with `debug`, the executable's debug information names the
+/// text `Name`)
 /// or `{error, Reason, Details}` (see `text::compile_text`).
 #[rustler::nif(schedule = "DirtyCpu")]
 fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term<'a>, flags: Term<'a>) -> Term<'a> {
@@ -293,11 +296,13 @@ fn compile_text<'a>(env: Env<'a>, text: Term<'a>, target: Term<'a>, format: Term
         let flag = |key: Atom| flags.map_get(key).and_then(|v| v.decode::<bool>()).unwrap_or(false);
         let listing_name = flags.map_get(atoms::listing()).ok().and_then(|v| Binary::from_term(v).ok());
         let listing_name = listing_name.map(|name| String::from_utf8_lossy(name.as_slice()).into_owned());
+        let debug_name = flags.map_get(atoms::debug()).ok().and_then(|v| Binary::from_term(v).ok());
         let options = compile::Options {
             opt_level: flags.map_get(atoms::opt()).and_then(|v| v.decode()).unwrap_or(1),
             warnings: flag(atoms::warnings()),
             time_passes: flag(atoms::stats()),
             listing: listing_name.is_some(),
+            debug: debug_name.map(|name| String::from_utf8_lossy(name.as_slice()).into_owned()),
         };
         match Binary::from_term(text) {
             Ok(text) => text::compile_text(env, text, isa, format_, &options, listing_name.as_deref()),

@@ -262,6 +262,7 @@ fn recursive(rng: &mut Rng, target: Isa) -> Function {
         locals: 6,
         body,
         labels: vec!["base".into()],
+        sources: Vec::new(),
     }
 }
 
@@ -299,6 +300,7 @@ fn leaf(rng: &mut Rng, target: Isa) -> Function {
             Inst::Ret,
         ],
         labels: vec!["other".into()],
+        sources: Vec::new(),
     }
 }
 
@@ -318,6 +320,7 @@ fn method(target: Isa) -> Function {
             Inst::Ret,
         ],
         labels: Vec::new(),
+        sources: Vec::new(),
     }
 }
 
@@ -545,6 +548,7 @@ impl<'r> FnGen<'r> {
             locals: self.vregs_used,
             body: self.body,
             labels: self.labels,
+            sources: Vec::new(),
         }
     }
 

@@ -74,7 +74,16 @@ fn program(isa: Isa, table: &[[u64; 3]], texts: &[u8]) -> Module {
         Inst::Label(done),
         Inst::Ret,
     ]);
-    let main = Function { name: "main".into(), arity: 0, exported: true, params: Vec::new(), locals: 7, body, labels };
+    let main = Function {
+        name: "main".into(),
+        arity: 0,
+        exported: true,
+        params: Vec::new(),
+        locals: 7,
+        body,
+        labels,
+        sources: Vec::new(),
+    };
     let data = |name: &str, bytes: Vec<u8>| DataEntry { name: name.into(), align: 8, bytes, refs: Vec::new() };
     let rows = table.iter().flatten().flat_map(|w| w.to_le_bytes()).collect();
     let mut texts = texts.to_vec();

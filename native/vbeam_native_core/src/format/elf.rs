@@ -1,7 +1,8 @@
 //! Static ELF64 executables for Linux, x86_64 and AArch64: two loadable
 //! segments (code and read-only data, read+execute, including the headers;
 //! data+bss, read+write), a non-executable stack, and section headers with a symbol
-//! table so `objdump -d`, `gdb` and `perf` name every function.
+//! table so `objdump -d`, `gdb` and `perf` name every function; with `-g`,
+//! the DWARF sections after the symbol table, loaded by no one.
 
 use super::bytes::{ByteWriter, StringTable};
 use super::Writer;
@@ -232,15 +233,30 @@ fn write(image: &Image) -> Vec<u8> {
         });
     }
     let first_global = 1 + locals.len() as u32;
+    // The debug sections' names follow the others'.
+    let mut shstrtab = SHSTRTAB.to_vec();
+    let mut debug_names = Vec::with_capacity(image.debug_sections.len());
+    for (name, _) in &image.debug_sections {
+        debug_names.push(shstrtab.len() as u32);
+        shstrtab.extend_from_slice(name.as_bytes());
+        shstrtab.push(0);
+    }
+    let section_count = SECTION_COUNT + image.debug_sections.len() as u16;
 
     let data_end = data_off + data_file_size;
     let symtab_off = data_end.next_multiple_of(8);
     let symtab_size = SYM_SIZE * (1 + locals.len() + globals.len()) as u64;
     let strtab_off = symtab_off + symtab_size;
     let shstrtab_off = strtab_off + strtab.size();
-    let shoff = (shstrtab_off + SHSTRTAB.len() as u64).next_multiple_of(8);
+    let mut debug_offsets = Vec::with_capacity(image.debug_sections.len());
+    let mut debug_end = shstrtab_off + shstrtab.len() as u64;
+    for (_, bytes) in &image.debug_sections {
+        debug_offsets.push(debug_end);
+        debug_end += bytes.len() as u64;
+    }
+    let shoff = debug_end.next_multiple_of(8);
 
-    let mut o = ByteWriter::with_capacity(shoff + SHDR_SIZE * SECTION_COUNT as u64);
+    let mut o = ByteWriter::with_capacity(shoff + SHDR_SIZE * section_count as u64);
     // ELF header.
     o.bytes(b"\x7fELF");
     o.u8(ELFCLASS64);
@@ -262,7 +278,7 @@ fn write(image: &Image) -> Vec<u8> {
     o.u16(PHDR_SIZE as u16);
     o.u16(PHNUM as u16);
     o.u16(SHDR_SIZE as u16);
-    o.u16(SECTION_COUNT);
+    o.u16(section_count);
     o.u16(SHN_SHSTRTAB);
     // Program headers: code (with the headers), data + bss, stack.
     let segments = [
@@ -310,7 +326,10 @@ fn write(image: &Image) -> Vec<u8> {
         s.write(&mut o);
     }
     o.bytes(strtab.bytes());
-    o.bytes(SHSTRTAB);
+    o.bytes(&shstrtab);
+    for (_, bytes) in &image.debug_sections {
+        o.bytes(bytes);
+    }
     o.pad_to(shoff);
     let sections = [
         SectionHeader::default(),
@@ -377,13 +396,24 @@ fn write(image: &Image) -> Vec<u8> {
             name: NAME_SHSTRTAB,
             kind: SHT_STRTAB,
             offset: shstrtab_off,
-            size: SHSTRTAB.len() as u64,
+            size: shstrtab.len() as u64,
             align: 1,
             ..SectionHeader::default()
         },
     ];
     for section in &sections {
         section.write(&mut o);
+    }
+    for ((name, bytes), offset) in debug_names.iter().zip(&image.debug_sections).zip(debug_offsets) {
+        let header = SectionHeader {
+            name: *name,
+            kind: SHT_PROGBITS,
+            offset,
+            size: bytes.1.len() as u64,
+            align: 1,
+            ..SectionHeader::default()
+        };
+        header.write(&mut o);
     }
     o.into_bytes()
 }

@@ -23,6 +23,7 @@ impl<T> Builder<T> {
             params: Vec::new(),
             locals: 0,
             body: Vec::new(),
+            sources: Vec::new(),
             labels: Vec::new(),
         };
         Builder { target, result, func, next_vreg: 0 }

@@ -272,6 +272,10 @@ fn hoist_from_loop(f: &mut Function, start: usize, end: usize, refs: &[Vec<usize
     }
     let mut taken: Vec<Inst> = order.iter().map(|&old| std::mem::replace(&mut f.body[old], Inst::Nop)).collect();
     f.body[start..=end].swap_with_slice(&mut taken);
+    if !f.sources.is_empty() {
+        let moved: Vec<u32> = order.iter().map(|&old| f.sources[old]).collect();
+        f.sources[start..=end].copy_from_slice(&moved);
+    }
     order
 }
 

@@ -83,6 +83,9 @@ pub fn inline_calls<'c>(f: &mut Function, cc: &CallConv, callee: impl Fn(&str) -
     let Some(mut next_vreg) = next_free_vreg(f) else { return };
     let mut out: Vec<Inst> = Vec::new();
     let body = std::mem::take(&mut f.body);
+    // A copy's instructions are where the call is.
+    let sources = std::mem::take(&mut f.sources);
+    let mut out_sources = Vec::new();
     let mut copied_up_to = 0;
     let mut i = 0;
     while i < body.len() {
@@ -100,15 +103,24 @@ pub fn inline_calls<'c>(f: &mut Function, cc: &CallConv, callee: impl Fn(&str) -
         }
         out.extend_from_slice(&body[copied_up_to..site.start]);
         copy_body(&site, base, cc.result, &mut f.labels, &mut out);
+        if !sources.is_empty() {
+            out_sources.extend_from_slice(&sources[copied_up_to..site.start]);
+            out_sources.resize(out.len(), sources[i]);
+        }
         copied_up_to = site.end;
         i = site.end;
     }
     if copied_up_to == 0 {
         f.body = body;
+        f.sources = sources;
         return;
     }
     out.extend_from_slice(&body[copied_up_to..]);
     f.body = out;
+    if !sources.is_empty() {
+        out_sources.extend_from_slice(&sources[copied_up_to..]);
+        f.sources = out_sources;
+    }
     f.locals = f.locals.max(next_vreg);
 }
 

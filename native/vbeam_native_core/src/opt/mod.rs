@@ -86,7 +86,12 @@ pub fn optimize(func: &mut Function, ctx: &Context, times: Option<&mut PassTimes
             }
         }
     }
-    body.func.body.retain(|inst| *inst != Inst::Nop);
+    let f = body.func;
+    if !f.sources.is_empty() {
+        let mut kept = f.body.iter().map(|inst| *inst != Inst::Nop);
+        f.sources.retain(|_| kept.next().expect("a place per instruction"));
+    }
+    f.body.retain(|inst| *inst != Inst::Nop);
 }
 
 /// The dense index of a vreg.
@@ -132,6 +137,7 @@ pub(crate) mod tests {
             locals: 0,
             body,
             labels: (0..labels).map(|n| format!("l{n}")).collect(),
+            sources: Vec::new(),
         }
     }
 

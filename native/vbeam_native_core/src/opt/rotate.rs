@@ -53,12 +53,17 @@ pub fn rotate_loops(f: &mut Function) {
     }
     let old = std::mem::take(&mut f.body);
     let mut body = Vec::with_capacity(old.len() + rotations.len() * (MAX_TEST + 2));
+    // Each instruction of the new body as the old one it copies (the head's
+    // new label as the head, the bottom test's jumps as the jump back).
+    let mut copied = Vec::with_capacity(body.capacity());
     for (i, inst) in old.iter().enumerate() {
         match inst {
             Inst::Label(head) if test_of[head.0 as usize].is_some_and(|(h, _, _)| h == i) => {
                 let (_, test_end, body_label) = test_of[head.0 as usize].expect("a rotated head");
                 body.extend_from_slice(&old[i + 1..=test_end]);
                 body.push(Inst::Label(body_label));
+                copied.extend(i + 1..=test_end);
+                copied.push(i);
             }
             _ if in_test[i] => {}
             Inst::Jmp(head) if test_of[head.0 as usize].is_some() => {
@@ -66,14 +71,22 @@ pub fn rotate_loops(f: &mut Function) {
                 let Inst::Jcc(cond, exit) = old[test_end] else { unreachable!("a test ends in a jcc") };
                 body.extend_from_slice(&old[h + 1..test_end]);
                 body.push(Inst::Jcc(cond.inverse(), body_label));
+                copied.extend(h + 1..=test_end);
                 if old.get(i + 1) != Some(&Inst::Label(exit)) {
                     body.push(Inst::Jmp(exit));
+                    copied.push(i);
                 }
             }
-            other => body.push(other.clone()),
+            other => {
+                body.push(other.clone());
+                copied.push(i);
+            }
         }
     }
     f.body = body;
+    if !f.sources.is_empty() {
+        f.sources = copied.iter().map(|&i| f.sources[i]).collect();
+    }
 }
 
 /// The index of the `jcc` ending the test of the loop whose head label

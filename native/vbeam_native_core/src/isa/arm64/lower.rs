@@ -236,7 +236,8 @@ impl Machine for Arm64 {
     }
 
     fn prologue(l: &mut Lowering<Self>) {
-        allocate_frame(l, l.frame.size() + RECORD as u32);
+        l.buf.frame_size = l.frame.size() + RECORD as u32;
+        allocate_frame(l, l.buf.frame_size);
         // The record, at the bottom, is the frame's last probe.
         l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
         l.emit(Inst::MovSp { dst: FP, src: SP });

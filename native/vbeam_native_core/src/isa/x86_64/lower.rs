@@ -217,6 +217,7 @@ impl Machine for X86_64 {
         l.emit(Inst::Push { reg: RBP });
         l.emit(Inst::MovRR { dst: RBP, src: RSP });
         l.buf.frame_ready = l.buf.bytes.len() as u32;
+        l.buf.frame_size = l.frame.size();
         allocate_frame(l, l.frame.size());
         for k in 0..l.frame.saved.len() {
             let mem = slot(l.frame.saved_slot(k));
