@@ -16,6 +16,8 @@ command -v gcc >/dev/null || need+=(gcc)
 # gdb server).
 command -v gdb >/dev/null || need+=(gdb)
 command -v gdb-multiarch >/dev/null || need+=(gdb-multiarch)
+# The debug information tests read Mach-O's .dSYM with lldb.
+command -v lldb >/dev/null || need+=(lldb)
 # scripts/bench.sh times the V compiler's command beside tcc on the same
 # program translated to C.
 command -v tcc >/dev/null || need+=(tcc)

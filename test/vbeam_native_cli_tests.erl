@@ -120,7 +120,8 @@ listing_test_() ->
         ?assertEqual({error, {write, Nowhere, enoent}}, vbeam_native:compile_file(Fixture, #{listing => Nowhere}))
     end}.
 
-%% -g adds DWARF (see tests/debug_info.rs), as `debug => true' does.
+%% -g adds DWARF (see tests/debug_info.rs), as `debug => true' does; on
+%% Mach-O in a .dSYM bundle.
 debug_info_test_() ->
     {timeout, 60, fun() ->
         Fixture = fixture("hello_x86_64.ir"),
@@ -133,7 +134,16 @@ debug_info_test_() ->
         ?assertEqual(nomatch, binary:match(Plain, <<".debug_line">>)),
         {ok, FromApi} = vbeam_native:compile_file(Fixture, #{debug => true}),
         ?assertNotEqual(nomatch, binary:match(FromApi, <<".debug_line">>)),
-        ?assertNotEqual(nomatch, string:find(os:cmd("llvm-dwarfdump --verify " ++ Out), "No errors."))
+        ?assertNotEqual(nomatch, string:find(os:cmd("llvm-dwarfdump --verify " ++ Out), "No errors.")),
+        %% On Mach-O, a .dSYM bundle beside the unchanged executable.
+        MachO = tmp("hello_debug_macho"),
+        {_, 0} = erl(main_expr([Fixture, "-format", "macho", "-g", "-o", MachO])),
+        {ok, PlainMachO} = vbeam_native:compile_file(Fixture, #{format => macho}),
+        ?assertEqual({ok, PlainMachO}, file:read_file(MachO)),
+        {ok, Plist} = file:read_file(MachO ++ ".dSYM/Contents/Info.plist"),
+        ?assertNotEqual(nomatch, binary:match(Plist, <<"<string>dSYM</string>">>)),
+        Dwarf = MachO ++ ".dSYM/Contents/Resources/DWARF/hello_debug_macho",
+        ?assertNotEqual(nomatch, string:find(os:cmd("llvm-dwarfdump --verify " ++ Dwarf), "No errors."))
     end}.
 
 errors_test_() ->

@@ -85,7 +85,8 @@ compile(Module, Target, Format) ->
 %% (the module is never built as a term), with options as `compile/2';
 %% `listing => File' also writes the assembly listing to File (as `-S');
 %% `debug => true' adds debug information naming the file's lines (as
-%% `-g'; ELF only for now: other formats are written without).
+%% `-g'; ELF only: the `.dSYM' of a Mach-O executable is written by the
+%% command line, and PE is written without).
 %% Errors are those of `compile/3' for the module the file holds, or
 %% `{read, Path, Posix}', `{syntax, Path, Line, Column, Message}',
 %% `{not_one_module, Path, Count}', `{write, File, Posix}'.
@@ -258,7 +259,7 @@ help() ->
      "  -format F            elf64 (Linux), macho (macOS) or pe (UEFI) (default: the module's format key)\n"
      "  -O0                  do not optimize (the optimizing layer off; the program does the same)\n"
      "  -S                   also write Output.s: the assembly of every function, the IR as comments\n"
-     "  -g                   debug information (DWARF, ELF): source lines of the .ir, call frames\n"
+     "  -g                   debug information (DWARF; Mach-O: in Output.dSYM): the .ir's lines, call frames\n"
      "  --stats              also print the time of each step and of each optimization pass\n"
      "  -w, --no-warnings    do not look for warnings (printed on stderr: file:line:column: warning: ...)\n"
      "  --help, --version    this text; the version\n"
@@ -395,9 +396,43 @@ write_executable(Path, Binary, Listing, Info) ->
                   Error -> Error
               end,
     case Written of
-        ok -> write_listing(Listing, Info);
-        {error, Posix} -> {error, {write, Path, Posix}}
+        ok ->
+            case write_listing(Listing, Info) of
+                ok -> write_dsym(Path, Info);
+                Error2 -> Error2
+            end;
+        {error, Posix} ->
+            {error, {write, Path, Posix}}
     end.
+
+%% With -g on Mach-O, the debug information as Apple's tools keep it: a
+%% bundle beside the executable, `Path.dSYM', whose DWARF file the
+%% debugger matches to the executable by its UUID.
+write_dsym(Path, #{dsym := Dwarf}) ->
+    Name = filename:basename(Path),
+    Contents = filename:join(Path ++ ".dSYM", "Contents"),
+    DwarfFile = filename:join([Contents, "Resources", "DWARF", Name]),
+    Plist = ["<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+             "<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "
+             "\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"
+             "<plist version=\"1.0\">\n<dict>\n"
+             "\t<key>CFBundleDevelopmentRegion</key>\n\t<string>English</string>\n"
+             "\t<key>CFBundleIdentifier</key>\n\t<string>com.apple.xcode.dsym.", Name, "</string>\n"
+             "\t<key>CFBundleInfoDictionaryVersion</key>\n\t<string>6.0</string>\n"
+             "\t<key>CFBundlePackageType</key>\n\t<string>dSYM</string>\n"
+             "\t<key>CFBundleSignature</key>\n\t<string>????</string>\n"
+             "\t<key>CFBundleShortVersionString</key>\n\t<string>1.0</string>\n"
+             "\t<key>CFBundleVersion</key>\n\t<string>1</string>\n"
+             "</dict>\n</plist>\n"],
+    Written = [filelib:ensure_dir(DwarfFile),
+               file:write_file(filename:join(Contents, "Info.plist"), Plist),
+               file:write_file(DwarfFile, Dwarf)],
+    case [E || {error, _} = E <- Written] of
+        [] -> ok;
+        [{error, Posix} | _] -> {error, {write, Path ++ ".dSYM", Posix}}
+    end;
+write_dsym(_, _) ->
+    ok.
 
 %% @doc A one-line text for a warning: the function, the instruction and
 %% what is wrong.

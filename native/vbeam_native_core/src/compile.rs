@@ -80,6 +80,9 @@ pub struct Compilation {
     pub pass_times: PassTimes,
     /// With `Options::listing`.
     pub listing: Option<Listing>,
+    /// With `Options::debug` on Mach-O: the DWARF file of the executable's
+    /// `.dSYM` bundle (see `format::macho::dsym`).
+    pub debug_symbols: Option<Vec<u8>>,
 }
 
 /// Decodes an IR module term and compiles it; `target`/`format` override the
@@ -547,7 +550,13 @@ fn compile_from<S: BodySource>(
     let mut pass_times = PassTimes::default();
     compiled.iter().for_each(|c| pass_times.add(&c.pass_times));
     let finished = finish(module, compiler, compiled, needs, allocates, &mut pass_times, positions);
-    Ok(finished.map(|(executable, listing)| Compilation { executable, warnings, pass_times, listing }))
+    Ok(finished.map(|(executable, listing, debug_symbols)| Compilation {
+        executable,
+        warnings,
+        pass_times,
+        listing,
+        debug_symbols,
+    }))
 }
 
 /// Resolves the program's calls, adds the runtime and links: the
@@ -560,7 +569,7 @@ fn finish(
     allocates: bool,
     pass_times: &mut PassTimes,
     positions: Positions,
-) -> Result<(Vec<u8>, Option<Listing>), CompileError> {
+) -> Result<(Vec<u8>, Option<Listing>, Option<Vec<u8>>), CompileError> {
     let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
     let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
     if let Some(e) = compiled.iter().find_map(|c| c.code.as_ref().err()) {
@@ -646,7 +655,7 @@ fn finish(
         .collect();
     let entry = functions.len() - 1;
     if !os::catches_faults(target) {
-        return Ok((format::write(&link::link(target, functions, data, entry)?), listing));
+        return Ok((format::write(&link::link(target, functions, data, entry)?), listing, None));
     }
     // The fault report's table of every function but the entry point: its
     // room reserved now, its bytes written once the code's place is known.
@@ -661,7 +670,7 @@ fn finish(
         refs: Vec::new(),
         read_only: true,
     });
-    let debug = compiler.options.debug.as_deref().filter(|_| target.format() == Format::Elf64);
+    let debug = compiler.options.debug.as_deref().filter(|_| target.format() != Format::Pe);
     let debug_functions: Vec<DebugFunction> = match debug {
         None => Vec::new(),
         Some(_) => functions
@@ -681,7 +690,10 @@ fn finish(
     if let Some(source_name) = debug {
         image.debug_sections = debug_info::sections(&image, &debug_functions, source_name, positions);
     }
-    Ok((format::write(&image), listing))
+    let executable = format::write(&image);
+    let debug_symbols =
+        (debug.is_some() && target.format() == Format::Macho).then(|| format::macho::dsym(&image, &executable));
+    Ok((executable, listing, debug_symbols))
 }
 
 /// Fills the fault report's table (`faults::FUNCTION_TABLE`) of the

@@ -98,7 +98,13 @@ pub fn link(
         };
         let at = placement.text_addr + f.offset as u64;
         code::apply(&mut text, f.offset as usize, f.kind, at, to.wrapping_add(f.addend as u64)).map_err(|_| {
-            CompileError::TooLarge(format!("a reference from offset {:#x} of the code cannot reach {to:#x}", f.offset))
+            let from = symbols.iter().rev().find(|s| s.offset <= f.offset).map_or("", |s| s.name.as_str());
+            let target = match f.target {
+                RelocTarget::Function(i) => format!("function {}", symbols[i as usize].name),
+                RelocTarget::Data(i) => format!("entry {}", data[i as usize].name),
+                RelocTarget::Label(_) | RelocTarget::Symbol(_) => unreachable!("resolved above"),
+            };
+            CompileError::TooLarge(format!("{from} refers to {target}, beyond the reach of its instruction"))
         })?;
     }
     let mut initialised = vec![0u8; layout.data_size as usize];

@@ -1,8 +1,11 @@
-//! `-g`: ELF executables carry DWARF that real tools read. Every fixture's
-//! passes `llvm-dwarfdump --verify` on both ISAs, optimized and not, with
-//! the same code and data as without `-g`; and `gdb` (arm64 through
-//! qemu's gdb server) stops at a line of the `.ir`, names the line of every
-//! frame, steps to the next line and agrees with the line table.
+//! `-g`: executables carry DWARF that real tools read, in ELF files and in
+//! a Mach-O executable's `.dSYM`. Every fixture's passes `llvm-dwarfdump
+//! --verify` on both ISAs and both formats, optimized and not, with the
+//! same code and data as without `-g` (a Mach-O executable is the same
+//! file); `gdb` (arm64 through qemu's gdb server) stops at a line of the
+//! `.ir`, names the line of every frame, steps to the next line and agrees
+//! with the line table; `lldb` resolves a line and an address of a Mach-O
+//! executable through its `.dSYM`.
 
 mod common;
 
@@ -11,14 +14,28 @@ use std::process::{Command, Stdio};
 
 use object::{Object, ObjectSection};
 use vbeam_native_core::compile::{compile_term_with, Options};
+use vbeam_native_core::ir::Format;
 use vbeam_native_ir_text::Document;
 
-/// The executable of the module `text`, with debug information naming the
-/// text `name` when `name` is given.
-fn compile(text: &str, name: Option<&str>, opt_level: u8) -> Vec<u8> {
+/// The executable of the module `text` in `format`, with debug information
+/// naming the text `name` when `name` is given; and the DWARF file of its
+/// `.dSYM` on Mach-O.
+fn compile_as(text: &str, format: Format, name: Option<&str>, opt_level: u8) -> (Vec<u8>, Option<Vec<u8>>) {
     let doc = Document::parse(text.as_bytes()).unwrap();
     let options = Options { opt_level, debug: name.map(String::from), ..Options::default() };
-    compile_term_with(&doc.terms()[0], None, None, &options).unwrap().executable
+    let compiled = compile_term_with(&doc.terms()[0], None, Some(format), &options).unwrap();
+    (compiled.executable, compiled.debug_symbols)
+}
+
+fn compile(text: &str, name: Option<&str>, opt_level: u8) -> Vec<u8> {
+    compile_as(text, Format::Elf64, name, opt_level).0
+}
+
+/// `llvm-dwarfdump --verify` of the file at `path` passes.
+fn verify(path: &Path, what: &str) {
+    let out = Command::new("llvm-dwarfdump").arg("--verify").arg(path).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && report.contains("No errors."), "{what}: {report}");
 }
 
 fn work_dir(name: &str) -> PathBuf {
@@ -47,12 +64,16 @@ fn every_fixture_verifies_and_keeps_its_code() {
             assert_eq!(loaded_sections(&plain), loaded_sections(&debug), "{name} -O{opt_level}: -g changed the code");
             let exe = work.join(format!("{name}.O{opt_level}"));
             std::fs::write(&exe, &debug).unwrap();
-            let out = Command::new("llvm-dwarfdump").arg("--verify").arg(&exe).output().unwrap();
-            let report = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success() && report.contains("No errors."), "{name} -O{opt_level}: {report}");
+            verify(&exe, &format!("{name} -O{opt_level}"));
             let lines = Command::new("llvm-dwarfdump").arg("--debug-line").arg(&exe).output().unwrap();
             let table = String::from_utf8_lossy(&lines.stdout);
             assert!(table.contains("prologue_end"), "{name} -O{opt_level}: no rows\n{table}");
+            let (plain, _) = compile_as(&text, Format::Macho, None, opt_level);
+            let (debug, dwarf) = compile_as(&text, Format::Macho, Some(name), opt_level);
+            assert_eq!(plain, debug, "{name} -O{opt_level}: -g changed the Mach-O executable");
+            let dwarf_file = work.join(format!("{name}.O{opt_level}.dwarf"));
+            std::fs::write(&dwarf_file, dwarf.expect("a .dSYM's DWARF")).unwrap();
+            verify(&dwarf_file, &format!("{name} -O{opt_level} (Mach-O)"));
         }
     }
     let _ = std::fs::remove_dir_all(&work);
@@ -137,6 +158,42 @@ fn gdb_stops_at_a_line_names_every_frames_line_and_steps() {
         let line_6 = dump.split("6\t        {print_int, {vreg, 1}},").nth(1).unwrap_or_else(|| panic!("{isa}: {out}"));
         let line_6 = line_6.split("7\t").next().unwrap();
         assert!(line_6.contains("<__vbeam_print_int>"), "{isa}: line 6 is\n{line_6}");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn lldb_reads_a_macho_executables_dsym() {
+    let work = work_dir("lldb");
+    for isa in ["x86_64", "arm64"] {
+        let text = common::with_registers(isa, &PROGRAM.replace("ISA", isa).replace("elf64", "macho"));
+        let name = format!("prog_{isa}");
+        let (executable, dwarf) = compile_as(&text, Format::Macho, Some("prog.ir"), 1);
+        let exe = work.join(&name);
+        common::write_executable(&exe, &executable);
+        let dwarf_dir = work.join(format!("{name}.dSYM/Contents/Resources/DWARF"));
+        std::fs::create_dir_all(&dwarf_dir).unwrap();
+        std::fs::write(dwarf_dir.join(&name), dwarf.unwrap()).unwrap();
+        // lldb on Linux does not look for a .dSYM by itself: added by hand,
+        // it is accepted only if its UUID is the executable's.
+        let lldb = |commands: &[String]| {
+            let mut args = vec!["--batch".to_string(), "-o".into(), format!("target create {}", exe.display())];
+            args.extend(["-o".into(), format!("target symbols add {}", dwarf_dir.join(&name).display())]);
+            commands.iter().for_each(|c| args.extend(["-o".into(), c.clone()]));
+            let out = Command::new("lldb").args(&args).stdin(Stdio::null()).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let out = lldb(&["breakpoint set --file prog.ir --line 6".into()]);
+        assert!(out.contains("has been added to"), "{isa}: {out}");
+        let address = out
+            .split("address = ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{isa}: no breakpoint address in\n{out}"));
+        assert!(out.contains(&format!("where = {name}`twice + ")), "{isa}: {out}");
+        let out = lldb(&[format!("image lookup --verbose --address {address}")]);
+        assert!(out.contains("prog.ir:6:"), "{isa}: {out}");
+        assert!(out.contains("CompileUnit: id = {0x00000000}, file = "), "{isa}: {out}");
     }
     let _ = std::fs::remove_dir_all(&work);
 }

@@ -33,6 +33,7 @@ mod keys {
         warnings,
         pass_us,
         listing,
+        dsym,
     }
 }
 
@@ -137,6 +138,9 @@ pub fn compile_text<'a>(
             if let (Some(listing), Some(name)) = (&compilation.listing, listing_name) {
                 let text = listing.text(&located(&doc, &module, &listing.places(), name));
                 info.push((keys::listing(), binary(env, text.as_bytes())));
+            }
+            if let Some(dwarf) = &compilation.debug_symbols {
+                info.push((keys::dsym(), binary(env, dwarf)));
             }
             (atoms::ok(), binary(env, &bytes), map(env, &info)).encode(env)
         }

@@ -32,6 +32,7 @@ const CPU_SUBTYPE_X86_64_ALL: u32 = 3;
 const CPU_TYPE_ARM64: u32 = 0x0100_000c;
 const CPU_SUBTYPE_ARM64_ALL: u32 = 0;
 const MH_EXECUTE: u32 = 2;
+const MH_DSYM: u32 = 0xa;
 const MH_NOUNDEFS: u32 = 0x1;
 const MH_DYLDLINK: u32 = 0x4;
 const MH_TWOLEVEL: u32 = 0x80;
@@ -224,6 +225,101 @@ impl Writer for MachO {
         let signature = find_command(file, LC_CODE_SIGNATURE).expect("the writer adds LC_CODE_SIGNATURE");
         let offset = read_u32(file, signature + 8) as usize;
         codesign::sign(file, offset, &identifier(&uuid), 0, l.text_segment_size);
+    }
+}
+
+/// The debug information of the executable `file` written from `image`,
+/// as the DWARF file of its `.dSYM` bundle
+/// (`Contents/Resources/DWARF/<name>`), which debuggers match to the
+/// executable by `LC_UUID`: the executable's UUID, its `__TEXT` and
+/// `__DATA` segments described but not held (their file offsets 0), and a
+/// `__DWARF` segment of `image.debug_sections` after them.
+pub fn dsym(image: &Image, file: &[u8]) -> Vec<u8> {
+    let uuid_at = find_command(file, LC_UUID).expect("the writer adds LC_UUID");
+    // The executable's segments that are loaded, their offsets cleared.
+    let mut described = Vec::new();
+    let mut segments_end = 0;
+    let mut at = HEADER_SIZE as usize;
+    for _ in 0..read_u32(file, 16) {
+        let size = read_u32(file, at + 4) as usize;
+        let name = &file[at + 8..at + 24];
+        let described_segment =
+            read_u32(file, at) == LC_SEGMENT_64 && [b"__TEXT", b"__DATA"].iter().any(|n| name.starts_with(*n));
+        if described_segment {
+            let mut command = file[at..at + size].to_vec();
+            let read_u64 = |c: &[u8], k: usize| u64::from_le_bytes(c[k..k + 8].try_into().expect("8 bytes"));
+            segments_end = segments_end.max(read_u64(&command, 24) + read_u64(&command, 32));
+            command[40..56].fill(0); // fileoff, filesize
+            for k in 0..read_u32(&command, 64) as usize {
+                let section = SEGMENT_SIZE as usize + k * SECTION_SIZE as usize;
+                command[section + 48..section + 52].fill(0); // offset
+            }
+            described.push(command);
+        }
+        at += size;
+    }
+    let sections = &image.debug_sections;
+    let commands_size: u64 = UUID_SIZE
+        + described.iter().map(|c| c.len() as u64).sum::<u64>()
+        + SEGMENT_SIZE
+        + SECTION_SIZE * sections.len() as u64;
+    let dwarf_offset = (HEADER_SIZE + commands_size).next_multiple_of(16);
+    let dwarf_size: u64 = sections.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+    let dwarf_addr = segments_end.next_multiple_of(segment_align(image.target.isa));
+    let names: Vec<String> = sections.iter().map(|(name, _)| format!("__{}", name.trim_start_matches('.'))).collect();
+    let mut offset = dwarf_offset;
+    let dwarf = Segment {
+        name: "__DWARF",
+        addr: dwarf_addr,
+        vm_size: dwarf_size.next_multiple_of(segment_align(image.target.isa)),
+        offset: dwarf_offset,
+        file_size: dwarf_size,
+        prot: 0,
+        sections: names
+            .iter()
+            .zip(sections)
+            .map(|(name, (_, bytes))| {
+                let section = Section {
+                    name,
+                    addr: dwarf_addr + offset - dwarf_offset,
+                    size: bytes.len() as u64,
+                    offset,
+                    align_log2: 0,
+                    flags: 0,
+                };
+                offset += bytes.len() as u64;
+                section
+            })
+            .collect(),
+    };
+
+    let mut o = ByteWriter::with_capacity(dwarf_offset + dwarf_size);
+    o.u32(MH_MAGIC_64);
+    let (cpu, subtype) = cpu(image.target.isa);
+    o.u32(cpu);
+    o.u32(subtype);
+    o.u32(MH_DSYM);
+    o.u32(2 + described.len() as u32);
+    o.u32(commands_size as u32);
+    o.u32(0); // flags
+    o.u32(0); // reserved
+    o.bytes(&file[uuid_at..uuid_at + UUID_SIZE as usize]);
+    for command in &described {
+        o.bytes(command);
+    }
+    segment_command(&mut o, &dwarf);
+    o.pad_to(dwarf_offset);
+    for (_, bytes) in sections {
+        o.bytes(bytes);
+    }
+    o.into_bytes()
+}
+
+/// The header's CPU type and subtype.
+fn cpu(isa: Isa) -> (u32, u32) {
+    match isa {
+        Isa::X86_64 => (CPU_TYPE_X86_64, CPU_SUBTYPE_X86_64_ALL),
+        Isa::Arm64 => (CPU_TYPE_ARM64, CPU_SUBTYPE_ARM64_ALL),
     }
 }
 
@@ -491,10 +587,7 @@ fn write(image: &Image) -> Vec<u8> {
 
     let mut o = ByteWriter::with_capacity(file_size);
     o.u32(MH_MAGIC_64);
-    let (cpu, subtype) = match target.isa {
-        Isa::X86_64 => (CPU_TYPE_X86_64, CPU_SUBTYPE_X86_64_ALL),
-        Isa::Arm64 => (CPU_TYPE_ARM64, CPU_SUBTYPE_ARM64_ALL),
-    };
+    let (cpu, subtype) = cpu(target.isa);
     o.u32(cpu);
     o.u32(subtype);
     o.u32(MH_EXECUTE);
