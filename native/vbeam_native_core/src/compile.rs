@@ -71,7 +71,7 @@ impl Default for Options {
 }
 
 /// A module compiled.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Compilation {
     pub executable: Vec<u8>,
     /// Empty unless `Options::warnings`.
@@ -550,17 +550,12 @@ fn compile_from<S: BodySource>(
     let mut pass_times = PassTimes::default();
     compiled.iter().for_each(|c| pass_times.add(&c.pass_times));
     let finished = finish(module, compiler, compiled, needs, allocates, &mut pass_times, positions);
-    Ok(finished.map(|(executable, listing, debug_symbols)| Compilation {
-        executable,
-        warnings,
-        pass_times,
-        listing,
-        debug_symbols,
-    }))
+    Ok(finished.map(|linked| Compilation { warnings, pass_times, ..linked }))
 }
 
 /// Resolves the program's calls, adds the runtime and links: the
-/// executable, and its listing when asked for.
+/// executable, its listing and debug symbols when asked for (the warnings
+/// and pass times left to the caller).
 fn finish(
     module: Module,
     compiler: FunctionCompiler,
@@ -569,7 +564,7 @@ fn finish(
     allocates: bool,
     pass_times: &mut PassTimes,
     positions: Positions,
-) -> Result<(Vec<u8>, Option<Listing>, Option<Vec<u8>>), CompileError> {
+) -> Result<Compilation, CompileError> {
     let unresolved: BTreeSet<String> = needs.into_iter().flat_map(|n| n.unresolved).collect();
     let (builtins, stubs) = validate::resolve(unresolved, module.allow_stubs)?;
     if let Some(e) = compiled.iter().find_map(|c| c.code.as_ref().err()) {
@@ -655,7 +650,8 @@ fn finish(
         .collect();
     let entry = functions.len() - 1;
     if !os::catches_faults(target) {
-        return Ok((format::write(&link::link(target, functions, data, entry)?), listing, None));
+        let executable = format::write(&link::link(target, functions, data, entry)?);
+        return Ok(Compilation { executable, listing, ..Compilation::default() });
     }
     // The fault report's table of every function but the entry point: its
     // room reserved now, its bytes written once the code's place is known.
@@ -693,7 +689,7 @@ fn finish(
     let executable = format::write(&image);
     let debug_symbols =
         (debug.is_some() && target.format() == Format::Macho).then(|| format::macho::dsym(&image, &executable));
-    Ok((executable, listing, debug_symbols))
+    Ok(Compilation { executable, listing, debug_symbols, ..Compilation::default() })
 }
 
 /// Fills the fault report's table (`faults::FUNCTION_TABLE`) of the
