@@ -36,6 +36,9 @@ pub enum RelocKind {
     Arm64AdrpPage21,
     /// arm64 ADD (immediate): the low 12 bits of S in imm12.
     Arm64AddLo12,
+    /// arm64 64-bit LDR (unsigned offset): the low 12 bits of S, a
+    /// multiple of 8, scaled in imm12.
+    Arm64Load64Lo12,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,7 +288,27 @@ pub fn apply(bytes: &mut [u8], at: usize, kind: RelocKind, p: u64, s: u64) -> Re
             (read32(bytes) & !(3 << 29 | 0x7ffff << 5)) | lo << 29 | hi << 5
         }
         RelocKind::Arm64AddLo12 => (read32(bytes) & !(0xfff << 10)) | ((s & 0xfff) as u32) << 10,
+        RelocKind::Arm64Load64Lo12 => {
+            if !s.is_multiple_of(8) {
+                return Err(OutOfRange);
+            }
+            (read32(bytes) & !(0xfff << 10)) | ((s & 0xfff) as u32 >> 3) << 10
+        }
     };
     bytes[at..at + 4].copy_from_slice(&word.to_le_bytes());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_takes_the_low_twelve_bits_scaled_by_eight() {
+        // ldr x16, [x16], then as `ldr x16, [x16, #1656]` (llvm-mc).
+        let mut word = 0xf940_0210u32.to_le_bytes();
+        assert_eq!(apply(&mut word, 0, RelocKind::Arm64Load64Lo12, 0x1000, 0x1234_5678), Ok(()));
+        assert_eq!(word, [0x10, 0x3e, 0x43, 0xf9]);
+        assert_eq!(apply(&mut word, 0, RelocKind::Arm64Load64Lo12, 0x1000, 0x1234_5674), Err(OutOfRange));
+    }
 }

@@ -96,6 +96,8 @@ const SDIV: u32 = 0x9ac0_0c00;
 const SMULH: u32 = 0x9b40_7c00;
 const UBFM: u32 = 0xd340_0000;
 const SBFM: u32 = 0x9340_0000;
+/// `subs` (extended register) with option UXTX and no shift.
+const SUBS_EXTENDED_UXTX: u32 = 0xeb20_6000;
 const ADRP: u32 = 0x9000_0000;
 const B: u32 = 0x1400_0000;
 const B_COND: u32 = 0x5400_0000;
@@ -132,6 +134,7 @@ impl Inst {
             Inst::Movn { dst, imm16, shift } => MOVN | (shift as u32 / 16) << 21 | (imm16 as u32) << 5 | r(dst),
             Inst::Movk { dst, imm16, shift } => MOVK | (shift as u32 / 16) << 21 | (imm16 as u32) << 5 | r(dst),
             Inst::AluRRR { op, dst, a, b } => alu_base(op) | r(b) << 16 | r(a) << 5 | r(dst),
+            Inst::CmpSp { b } => SUBS_EXTENDED_UXTX | r(b) << 16 | ZR << 5 | ZR,
             Inst::AluRRImm12 { op, dst, a, imm12, lsl12 } => {
                 imm_base(op) | (lsl12 as u32) << 22 | (imm12 as u32 & 0xfff) << 10 | r(a) << 5 | r(dst)
             }
@@ -188,6 +191,10 @@ impl Inst {
             Inst::AddLo12 { dst, src, target } => {
                 buf.fixup(buf.offset(), RelocKind::Arm64AddLo12, target);
                 imm_base(ImmOp::Add) | r(src) << 5 | r(dst)
+            }
+            Inst::LoadLo12 { dst, base, target } => {
+                buf.fixup(buf.offset(), RelocKind::Arm64Load64Lo12, target);
+                LDR_UNSIGNED | size_bits(Width::B64) << 30 | r(base) << 5 | r(dst)
             }
             Inst::B { target } => {
                 buf.fixup(buf.offset(), RelocKind::Arm64Branch26, RelocTarget::Label(target));

@@ -113,6 +113,7 @@ fn all_forms() -> Vec<Inst> {
             }
             v.push(Inst::Adrp { dst: r(a), target: t });
             v.push(Inst::AddLo12 { dst: r(a), src: r(a), target: t });
+            v.push(Inst::LoadLo12 { dst: r(a), base: r(31 - a), target: t });
             v.push(Inst::Cbz { reg: r(a), target: 0 });
             v.push(Inst::Cbnz { reg: r(a), target: 0 });
             v.push(Inst::Blr { reg: r(a) });
@@ -120,6 +121,7 @@ fn all_forms() -> Vec<Inst> {
                 v.push(Inst::Cset { dst: r(a), cond: c });
             }
         }
+        v.push(Inst::CmpSp { b: r(a) });
         for d in [0u8, 1, 15, 31] {
             v.push(Inst::FmovToFp { dst: Dr(d), src: r(a) });
             v.push(Inst::FmovFromFp { dst: r(a), src: Dr(d) });

@@ -132,6 +132,9 @@ pub enum Inst {
     Movk { dst: Xr, imm16: u16, shift: u8 },
     /// `op dst, a, b` (31 = xzr everywhere)
     AluRRR { op: AluOp, dst: Xr, a: Xr, b: Xr },
+    /// `cmp sp, b` (`subs xzr, sp, b, uxtx`: the extended-register form,
+    /// where 31 is sp as the first operand).
+    CmpSp { b: Xr },
     /// `op dst, a, #imm12 {, lsl #12}`; 31 = sp for a, and for dst of Add/Sub
     /// (xzr for dst of Adds/Subs: `cmp a, #imm` is `subs xzr, a, #imm`).
     AluRRImm12 { op: ImmOp, dst: Xr, a: Xr, imm12: u16, lsl12: bool },
@@ -176,6 +179,9 @@ pub enum Inst {
     Adrp { dst: Xr, target: RelocTarget },
     /// `add dst, src, :lo12:target` with an `Arm64AddLo12` fixup.
     AddLo12 { dst: Xr, src: Xr, target: RelocTarget },
+    /// `ldr dst, [base, :lo12:target]` (64-bit) with an `Arm64Load64Lo12`
+    /// fixup.
+    LoadLo12 { dst: Xr, base: Xr, target: RelocTarget },
     /// `b label` (`Arm64Branch26` fixup to a local label).
     B { target: u32 },
     /// `b.cond label` (`Arm64Branch19`).

@@ -29,6 +29,9 @@ impl Inst {
         match self {
             Inst::Adrp { dst, target } => format!("adrp {}, {}", x(*dst), symbol(target)),
             Inst::AddLo12 { dst, src, target } => format!("add {}, {}, :lo12:{}", xsp(*dst), xsp(*src), symbol(target)),
+            Inst::LoadLo12 { dst, base, target } => {
+                format!("ldr {}, [{}, :lo12:{}]", x(*dst), xsp(*base), symbol(target))
+            }
             Inst::B { target } => format!("b {}", listing.label(*target)),
             Inst::BCond { cond: c, target } => {
                 branch19(format!("b.{}", cond(*c)), format!("b.{}", cond(c.invert())), *target)
@@ -99,6 +102,7 @@ impl fmt::Display for Inst {
         match self {
             Inst::MovRR { dst, src } => write!(f, "orr {}, xzr, {}", x(*dst), x(*src)),
             Inst::MovSp { dst, src } => write!(f, "add {}, {}, #0", xsp(*dst), xsp(*src)),
+            Inst::CmpSp { b } => write!(f, "cmp sp, {}", x(*b)),
             Inst::Movz { dst, imm16, shift } => write!(f, "movz {}, #{imm16}, lsl #{shift}", x(*dst)),
             Inst::Movn { dst, imm16, shift } => write!(f, "movn {}, #{imm16}, lsl #{shift}", x(*dst)),
             Inst::Movk { dst, imm16, shift } => write!(f, "movk {}, #{imm16}, lsl #{shift}", x(*dst)),
@@ -162,6 +166,7 @@ impl fmt::Display for Inst {
             Inst::Ldp { a, b, base, offset } => write!(f, "ldp {}, {}, [{}, #{offset}]", x(*a), x(*b), xsp(*base)),
             Inst::Adrp { dst, .. } => write!(f, "adrp {}, #0", x(*dst)),
             Inst::AddLo12 { dst, src, .. } => write!(f, "add {}, {}, #0", xsp(*dst), xsp(*src)),
+            Inst::LoadLo12 { dst, base, .. } => write!(f, "ldr {}, [{}]", x(*dst), xsp(*base)),
             Inst::B { .. } => write!(f, "b #0"),
             Inst::BCond { cond: c, .. } => write!(f, "b.{} #0", cond(*c)),
             Inst::Cbz { reg, .. } => write!(f, "cbz {}, #0", x(*reg)),

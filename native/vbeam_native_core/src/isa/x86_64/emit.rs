@@ -238,6 +238,12 @@ impl Inst {
             Inst::AluRR { op, dst, src } => {
                 op_modrm(buf, None, rr(true, src, dst), &[alu_opcode(op).0]);
             }
+            Inst::AluRRip { op, dst, target } => {
+                // `op r64, r/m64`: the opcode after `op r/m64, r64`.
+                let opcode = alu_opcode(op).0 + 2;
+                let at = op_modrm(buf, None, Prefix { w: true, reg: dst.0, rm: Rm::Rip, force_rex: false }, &[opcode]);
+                buf.fixup(at.expect("a RIP-relative field"), RelocKind::X86Rel32, target);
+            }
             Inst::AluRI { op, dst, imm } => {
                 let (opcode, digit) = alu_opcode(op);
                 if let Ok(v) = i8::try_from(imm) {

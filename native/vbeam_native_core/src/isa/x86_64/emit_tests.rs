@@ -91,6 +91,9 @@ fn all_forms() -> Vec<Inst> {
             }
             v.push(Inst::ImulRRI { dst: r(a), src: r(15 - a), imm });
         }
+        for op in [AluOp::Add, AluOp::Or, AluOp::And, AluOp::Sub, AluOp::Xor, AluOp::Cmp] {
+            v.push(Inst::AluRRip { op, dst: r(a), target: RelocTarget::Data(0) });
+        }
         v.push(Inst::Neg { reg: r(a) });
         v.push(Inst::Not { reg: r(a) });
         v.push(Inst::Idiv { src: r(a) });
@@ -167,7 +170,7 @@ fn every_form_matches_llvm_mc() {
 
 #[test]
 fn fixup_forms_leave_a_zero_field_and_record_it() {
-    let cases: [(Inst, &[u8], u32, RelocTarget); 5] = [
+    let cases: [(Inst, &[u8], u32, RelocTarget); 7] = [
         (Inst::Jmp { target: 3 }, &[0xe9, 0, 0, 0, 0], 1, RelocTarget::Label(3)),
         (Inst::Jcc { cc: CC::L, target: 1 }, &[0x0f, 0x8c, 0, 0, 0, 0], 2, RelocTarget::Label(1)),
         (Inst::Call { target: RelocTarget::Function(7) }, &[0xe8, 0, 0, 0, 0], 1, RelocTarget::Function(7)),
@@ -182,6 +185,18 @@ fn fixup_forms_leave_a_zero_field_and_record_it() {
             &[0x4c, 0x8d, 0x2d, 0, 0, 0, 0],
             3,
             RelocTarget::Data(0),
+        ),
+        (
+            Inst::AluRRip { op: AluOp::Cmp, dst: r(4), target: RelocTarget::Data(1) },
+            &[0x48, 0x3b, 0x25, 0, 0, 0, 0],
+            3,
+            RelocTarget::Data(1),
+        ),
+        (
+            Inst::AluRRip { op: AluOp::Sub, dst: r(11), target: RelocTarget::Data(1) },
+            &[0x4c, 0x2b, 0x1d, 0, 0, 0, 0],
+            3,
+            RelocTarget::Data(1),
         ),
     ];
     for (inst, bytes, field, target) in cases {

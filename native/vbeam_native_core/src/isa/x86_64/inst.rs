@@ -150,6 +150,12 @@ pub enum Inst {
         dst: Gpr,
         src: Gpr,
     },
+    /// `op dst, qword [rip + disp32]` with a `X86Rel32` fixup to `target`.
+    AluRRip {
+        op: AluOp,
+        dst: Gpr,
+        target: RelocTarget,
+    },
     /// `op dst, imm` (imm8 form when the value fits i8).
     AluRI {
         op: AluOp,

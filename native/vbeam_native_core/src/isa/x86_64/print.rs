@@ -26,6 +26,9 @@ impl Inst {
         };
         match self {
             Inst::LeaRip { dst, target } => format!("lea {}, [rip + {}]", q(*dst), symbol(target)),
+            Inst::AluRRip { op, dst, target } => {
+                format!("{} {}, qword ptr [rip + {}]", alu(*op), q(*dst), symbol(target))
+            }
             Inst::Jmp { target } => format!("{{disp32}} jmp {}", listing.label(*target)),
             Inst::Jcc { cc: c, target } => format!("{{disp32}} j{} {}", cc(*c), listing.label(*target)),
             Inst::Call { target } => format!("call {}", symbol(target)),
@@ -126,6 +129,7 @@ impl fmt::Display for Inst {
             Inst::Lea { dst, mem: m } => write!(f, "lea {}, {}", q(*dst), mem(m)),
             Inst::LeaRip { dst, .. } => write!(f, "lea {}, [rip]", q(*dst)),
             Inst::AluRR { op, dst, src } => write!(f, "{} {}, {}", alu(*op), q(*dst), q(*src)),
+            Inst::AluRRip { op, dst, .. } => write!(f, "{} {}, qword ptr [rip]", alu(*op), q(*dst)),
             Inst::AluRI { op, dst, imm } => write!(f, "{} {}, {imm}", alu(*op), q(*dst)),
             Inst::TestRR { a, b } => write!(f, "test {}, {}", q(*a), q(*b)),
             Inst::ImulRR { dst, src } => write!(f, "imul {}, {}", q(*dst), q(*src)),
