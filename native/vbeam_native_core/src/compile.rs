@@ -649,10 +649,6 @@ fn finish(
         }))
         .collect();
     let entry = functions.len() - 1;
-    if !os::catches_faults(target) {
-        let executable = format::write(&link::link(target, functions, data, entry)?);
-        return Ok(Compilation { executable, listing, ..Compilation::default() });
-    }
     // The fault report's table of every function but the entry point: its
     // room reserved now, its bytes written once the code's place is known.
     let tabled: Vec<(usize, u32)> =

@@ -16,7 +16,7 @@ use crate::os::{self, Failure, Trap};
 use crate::regalloc::{Allocation, Loc};
 use crate::regs::RegSet;
 use crate::runtime;
-use crate::target::Target;
+use crate::target::{Os, Target};
 
 /// One function ready to lower: renumbered, allocated, with its system
 /// calls planned.
@@ -51,6 +51,13 @@ pub const STACK_PROBE_INTERVAL: u32 = 4096;
 /// Frames of up to this many probe intervals are probed by straight-line
 /// code; larger ones by a loop.
 pub const STACK_PROBES_UNROLLED: u32 = 4;
+/// On UEFI (see `Lowering::checks_stack_limit`), how far below the stack
+/// limit a prologue may move the stack pointer before its check sends it
+/// to the report: a frame up to this size is made, then checked, so it may
+/// overflow into the reserve below the limit (only arm64's frame record is
+/// written there before the check); a larger one is checked before it is
+/// made.
+pub const STACK_LIMIT_OVERSHOOT: u32 = 4096;
 
 /// Frame slots, 8 bytes each: the callee-saved registers the function
 /// saves, then the IR's stack slots, then spill slots.
@@ -115,6 +122,10 @@ pub trait Machine: Sized {
     /// Calls the firmware function whose address is in `function`, its
     /// arguments already in place (see `os::firmware_args`).
     fn call_firmware(l: &mut Lowering<Self>, function: PReg);
+    /// Calls the stack overflow report (`os::STACK_OVERFLOW`) where the
+    /// prologue's check of the stack limit failed, with a frame record
+    /// that names the function and leads to its caller.
+    fn call_stack_overflow(l: &mut Lowering<Self>);
     /// Saves registers around a runtime call, keeping the stack aligned at
     /// the call, and restores them after it.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]);
@@ -142,6 +153,8 @@ pub struct Lowering<'a, M> {
     next_label: u32,
     /// Local label of the call to the division-by-zero routine, once needed.
     div_zero: Option<u32>,
+    /// Local label of the call to the stack overflow report, once needed.
+    stack_overflow: Option<u32>,
     machine: PhantomData<M>,
 }
 
@@ -191,6 +204,7 @@ fn emit_function<M: Machine>(target: Target, f: &FnCtx, buf: &mut CodeBuffer) {
         parked: RegSet::EMPTY,
         next_label: f.first_internal_label(),
         div_zero: None,
+        stack_overflow: None,
         machine: PhantomData::<M>,
     };
     M::prologue(&mut l);
@@ -295,6 +309,30 @@ impl<M: Machine> Lowering<'_, M> {
                 l
             }
         }
+    }
+
+    /// The label of the out-of-line call to the stack overflow report.
+    pub fn stack_overflow_label(&mut self) -> u32 {
+        match self.stack_overflow {
+            Some(l) => l,
+            None => {
+                let l = self.new_label();
+                self.stack_overflow = Some(l);
+                l
+            }
+        }
+    }
+    /// Whether the prologue compares the frame's bottom with the stack
+    /// limit (`os::uefi::STACK_LIMIT`) and calls the report below it: on
+    /// UEFI, in every function but the report itself. The firmware maps
+    /// all memory and handles processor faults itself, so no guard page
+    /// below the stack can catch an overflow. The cost: the limit's load,
+    /// a compare and a branch not taken (x86_64 `cmp rsp, [rip + limit];
+    /// jb`, arm64 `adrp; ldr; cmp; b.lo`); for a frame larger than
+    /// `STACK_LIMIT_OVERSHOOT`, the room above the limit is computed
+    /// first, in two instructions more on x86_64, one or two on arm64.
+    pub fn checks_stack_limit(&self) -> bool {
+        self.target.os == Os::Uefi && self.f.func.name != os::STACK_OVERFLOW
     }
 
     /// Where `r` is during the current instruction.
@@ -508,7 +546,8 @@ impl<M: Machine> Lowering<'_, M> {
     }
 
     /// Code placed after the body: the cold runs, each at its label, then
-    /// the call to the division-by-zero routine. What an instruction's
+    /// the calls to the division-by-zero routine and to the stack
+    /// overflow report. What an instruction's
     /// lowering depends on (its allocation, parked registers, registers
     /// live across it) is kept by index, so a run lowers here as in place.
     fn out_of_line(&mut self, cold: Vec<(u32, Range<usize>)>) {
@@ -521,6 +560,11 @@ impl<M: Machine> Lowering<'_, M> {
             self.buf.bind_label(label);
             let target = self.buf.function_symbol(runtime::DIV_ZERO);
             M::call(self, target);
+        }
+        if let Some(label) = self.stack_overflow {
+            self.buf.list_ir(None);
+            self.buf.bind_label(label);
+            M::call_stack_overflow(self);
         }
     }
 }

@@ -57,7 +57,8 @@ fn object_reads_headers_sections_relocations_and_symbols() {
         assert_eq!((optional.section_alignment(), optional.file_alignment()), (0x1000, 0x200));
         let image_base = optional.image_base();
 
-        // Code r-x, data rw-, relocations read-only: never writable and
+        // Code r-x, read-only data (the runtime's texts and function
+        // table) r--, data rw-, relocations read-only: never writable and
         // executable at once.
         let sections: Vec<(String, u32, u64, u64)> = file
             .section_table()
@@ -68,7 +69,7 @@ fn object_reads_headers_sections_relocations_and_symbols() {
             })
             .collect();
         let names: Vec<&str> = sections.iter().map(|s| s.0.as_str()).collect();
-        assert_eq!(names, [".text", ".data", ".reloc"], "{isa}");
+        assert_eq!(names, [".text", ".rdata", ".data", ".reloc"], "{isa}");
         for (name, flags, rva, _) in &sections {
             assert_eq!(rva % 0x1000, 0, "{isa}: {name} page aligned");
             let writable = flags & pe::IMAGE_SCN_MEM_WRITE != 0;
@@ -76,14 +77,15 @@ fn object_reads_headers_sections_relocations_and_symbols() {
             assert!(!(writable && executable), "{isa}: {name} is W+X");
         }
         assert_ne!(sections[0].1 & pe::IMAGE_SCN_MEM_EXECUTE, 0);
-        assert_ne!(sections[1].1 & pe::IMAGE_SCN_MEM_WRITE, 0);
+        assert_eq!(sections[1].1 & (pe::IMAGE_SCN_MEM_WRITE | pe::IMAGE_SCN_MEM_EXECUTE), 0);
+        assert_ne!(sections[2].1 & pe::IMAGE_SCN_MEM_WRITE, 0);
 
         // Every stored address has its relocation, and holds an address of
         // the image: three header and three table entries' data addresses,
         // two function addresses.
         let relocations = dir64_relocations(&file);
         assert_eq!(relocations.len(), 8, "{isa}");
-        let data = &sections[1];
+        let data = &sections[2];
         let image_end = image_base + optional.size_of_image() as u64;
         let data_section = file.section_by_name(".data").unwrap();
         let contents = data_section.data().unwrap();

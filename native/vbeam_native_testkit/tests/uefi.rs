@@ -185,3 +185,111 @@ fn arguments_are_empty_on_firmware() {
     let boot = boot.unwrap();
     assert_eq!((String::from_utf8_lossy(&boot.console).as_ref(), boot.status), ("0\r\n", 0));
 }
+
+/// A module of `functions` (IR text, `A0` and `RET` standing for the first
+/// argument and the result register) compiled for `isa` as a PE and
+/// booted.
+fn boot_functions(isa: Isa, name: &str, functions: &str) -> uefi::Boot {
+    let (a0, ret) = match isa {
+        Isa::X86_64 => ("{preg, rdi}", "{preg, rax}"),
+        Isa::Arm64 => ("{preg, x0}", "{preg, x0}"),
+    };
+    let functions = functions.replace("A0", a0).replace("RET", ret);
+    let text = format!(
+        "#{{target => {}, format => pe, functions => [{functions}], data => [], bss => [], imports => []}}.",
+        isa.name()
+    );
+    let pe = compile_term(&&vbeam_native_ir_text::parse(&text).unwrap(), None, None).unwrap();
+    let work = work_dir(&format!("uefi_{name}_{}", isa.name()));
+    std::fs::create_dir_all(&work).unwrap();
+    let boot = uefi::boot(isa, &pe, &work, BOOT_TIMEOUT);
+    let _ = std::fs::remove_dir_all(&work);
+    boot.unwrap_or_else(|e| panic!("{}: {e}", isa.name()))
+}
+
+/// `depth(n)` returns n by recursing n deep, each frame holding a stack
+/// slot besides the frame record and saved registers.
+const DEPTH: &str = "
+    #{name => <<\"depth\">>, arity => 1, exported => false, params => [{vreg, 0}], locals => 3,
+      body => [{cmp, {vreg, 0}, {imm, 0}}, {jcc, ne, <<\"more\">>}, {mov, RET, {imm, 0}}, ret,
+               {label, <<\"more\">>}, {mov, {stack, 0}, {vreg, 0}},
+               {sub, {vreg, 1}, {vreg, 0}, {imm, 1}}, {mov, A0, {vreg, 1}}, {call, {sym, <<\"depth\">>}},
+               {mov, {vreg, 2}, RET}, {add, {vreg, 2}, {vreg, 2}, {imm, 1}}, {mov, RET, {vreg, 2}}, ret]},
+    #{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+      body => [{mov_imm, A0, 100000}, {call, {sym, <<\"depth\">>}}, {mov, {vreg, 1}, RET},
+               {print_int, {vreg, 1}}, ret]}";
+
+/// The firmware's stack holds some thousands of frames; the program's own,
+/// 8 MiB as on Linux, a recursion 100,000 deep.
+#[test]
+fn a_deep_recursion_runs_on_the_programs_own_stack() {
+    for isa in [Isa::X86_64, Isa::Arm64] {
+        let boot = boot_functions(isa, "depth", DEPTH);
+        assert_eq!((String::from_utf8_lossy(&boot.console).as_ref(), boot.status), ("100000\r\n", 0), "{isa:?}");
+    }
+}
+
+/// `down(n)` calls `down(n + 1)` without end, from `main`; with
+/// `{stack, K}` in its body, its frame holds K + 1 slots.
+fn runaway(frame_slots: &str) -> String {
+    format!(
+        "#{{name => <<\"down\">>, arity => 1, exported => false, params => [{{vreg, 0}}], locals => 3,
+            body => [{frame_slots}{{add, {{vreg, 1}}, {{vreg, 0}}, {{imm, 1}}}}, {{mov, A0, {{vreg, 1}}}},
+                     {{call, {{sym, <<\"down\">>}}}}, {{mov, {{vreg, 2}}, RET}},
+                     {{add, {{vreg, 2}}, {{vreg, 2}}, {{vreg, 0}}}}, {{mov, RET, {{vreg, 2}}}}, ret]}},
+         #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+            body => [{{mov_imm, A0, 0}}, {{call, {{sym, <<\"down\">>}}}}, {{mov, {{vreg, 1}}, RET}},
+                     {{print_int, {{vreg, 1}}}}, ret]}}"
+    )
+}
+
+/// The console of a runaway `down` (see `runaway`) shows what Linux's
+/// stderr does, `hidden` the number of callers left out, and the status
+/// of a panic.
+fn check_stack_overflow_report(isa: Isa, boot: &uefi::Boot) -> u64 {
+    let console = String::from_utf8_lossy(&boot.console);
+    assert_eq!(boot.status, 1, "{isa:?}: {console}");
+    let lines: Vec<&str> = console.split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), 1 + 16 + 1 + 4, "{isa:?}: {console}");
+    assert_eq!(lines[0], "V panic: stack overflow in down", "{isa:?}");
+    assert!(lines[1..17].iter().chain(&lines[18..21]).all(|l| *l == "  called from down"), "{console}");
+    assert_eq!(lines[21], "  called from main", "{isa:?}");
+    lines[17]
+        .strip_prefix("  ... and ")
+        .and_then(|l| l.strip_suffix(" more callers"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{isa:?}: {}", lines[17]))
+}
+
+/// A runaway recursion meets the stack's limit and is reported as on
+/// Linux: the function, its callers (the chain shortened), then the status
+/// of a panic.
+#[test]
+fn a_stack_overflow_is_reported_as_a_panic() {
+    for isa in [Isa::X86_64, Isa::Arm64] {
+        let hidden = check_stack_overflow_report(isa, &boot_functions(isa, "runaway", &runaway("")));
+        // Frames of some tens of bytes fill 8 MiB.
+        assert!(hidden > 50_000, "{isa:?}: {hidden}");
+    }
+}
+
+/// Frames larger than the reserve below the limit are checked before they
+/// are made: 64 KiB frames, and one larger than the whole stack.
+#[test]
+fn a_large_frame_is_checked_before_it_is_made() {
+    for isa in [Isa::X86_64, Isa::Arm64] {
+        let hidden = check_stack_overflow_report(
+            isa,
+            &boot_functions(isa, "large_frames", &runaway("{mov, {stack, 8191}, {vreg, 0}}, ")),
+        );
+        // 8 MiB holds 127 frames of 64 KiB and some bytes: the 128th
+        // `down` overflows, 20 of its 128 callers are printed.
+        assert_eq!(hidden, 128 - 20, "{isa:?}");
+        let boot = boot_functions(isa, "huge_frame", &runaway("{mov, {stack, 2097152}, {vreg, 0}}, "));
+        assert_eq!(
+            (String::from_utf8_lossy(&boot.console).as_ref(), boot.status),
+            ("V panic: stack overflow in down\r\n  called from main\r\n", 1),
+            "{isa:?}"
+        );
+    }
+}

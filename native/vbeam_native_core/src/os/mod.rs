@@ -92,6 +92,10 @@ pub const CATCH_FAULTS: &str = "__vbeam_os_catch_faults";
 /// (`runtime::faults`) the handler calls; never returns. `lr` is the link
 /// register on arm64 (unused on x86_64).
 pub const FAULT_REPORT: &str = "__vbeam_fault_report";
+/// `stack_overflow()`: the runtime's report (`runtime::faults`) that a
+/// function calls from its prologue when its frame would pass the stack
+/// limit (UEFI: see `Lowering::checks_stack_limit`); never returns.
+pub const STACK_OVERFLOW: &str = "__vbeam_stack_overflow";
 /// The zero-filled entries the start-up code keeps argc and argv in, for
 /// the runtime's `arguments` (`runtime::system`).
 pub const ARGC: &str = "__vbeam_argc";
@@ -207,6 +211,8 @@ pub enum StartStep {
     Zero(PReg),
     /// Keeps `reg`'s value in the zero-filled entry named.
     Save(PReg, &'static str),
+    /// The stack pointer := `reg`.
+    SwitchStack(PReg),
     /// Keeps argc and argv, which the kernel leaves at the top of the
     /// stack (`[sp]`, `sp + 8`), in the entries named.
     SaveStackArguments { argc: &'static str, argv: &'static str },
@@ -251,11 +257,16 @@ pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<Star
             }
             steps.push(StartStep::Call(CATCH_FAULTS));
         }
-        // The firmware calls `efi_main(ImageHandle, SystemTable)`.
+        // The firmware calls `efi_main(ImageHandle, SystemTable)`. The
+        // program runs on the stack `INIT` makes, its outermost frame
+        // marked as on Linux. The firmware's stack pointer is not kept:
+        // `Exit` returns to the firmware's own stack wherever it is called.
         Os::Uefi => {
             steps.push(StartStep::RealignAfterCall);
             steps.extend(uefi::entry_arguments(target).map(|(reg, entry)| StartStep::Save(reg, entry)));
             steps.push(StartStep::Call(uefi::INIT));
+            steps.push(StartStep::SwitchStack(target.cc.result));
+            steps.push(StartStep::Zero(target.cc.frame_pointer));
         }
     }
     if allocates {
@@ -267,11 +278,12 @@ pub fn start(target: Target, allocates: bool, keeps_arguments: bool) -> Vec<Star
     steps
 }
 
-/// The routines every program of `target` links: what its start-up calls.
+/// The routines every program of `target` links: what its start-up calls,
+/// and on UEFI the report every prologue may call.
 pub fn start_routines(target: Target) -> &'static [&'static str] {
     match target.os {
         Os::Linux | Os::Darwin => &[EXIT, CATCH_FAULTS],
-        Os::Uefi => &[EXIT, uefi::INIT],
+        Os::Uefi => &[EXIT, uefi::INIT, STACK_OVERFLOW],
     }
 }
 

@@ -16,15 +16,19 @@
 //!   `SetMem`; 0 when the firmware refuses.
 //!
 //! The start-up also turns off the watchdog the boot manager arms (five
-//! minutes), so long programs are not reset.
+//! minutes), so long programs are not reset, and gives the program a stack
+//! of its own (`init`): the firmware's is small (128 KiB or more, the
+//! specification says), and running past it resets the machine.
 
 use super::Builder;
 use super::{BUFFER, CLOCK_MS, EXIT, PAGES, RANDOM, SLEEP, WRITE};
 use crate::ir::{BinOp, Cond, Isa, PReg, Reg, Src, Width};
+use crate::lower::STACK_LIMIT_OVERSHOOT;
 use crate::regs::{arm64, x86};
+use crate::runtime::OUT_OF_MEMORY;
 use crate::target::Target;
 
-/// `os_init()`: what an application does first.
+/// `os_init() -> stack top`: what an application does first (see `init`).
 pub const INIT: &str = "__vbeam_os_init";
 /// Where the start-up keeps the firmware's two arguments.
 pub const IMAGE_HANDLE: &str = "__vbeam_efi_image_handle";
@@ -35,10 +39,25 @@ const TEXT: &str = "__vbeam_efi_text";
 const TEXT_CHUNK: i64 = 254;
 /// `AllocatePages` stores the address it allocated here.
 const PAGES_ADDRESS: &str = "__vbeam_efi_pages_address";
+/// The lowest address a function's frame may reach: every function's
+/// prologue compares its frame's bottom with it (see
+/// `Lowering::checks_stack_limit`). 0, below every frame, until the
+/// program's stack exists, and again once the report of its overflow runs.
+pub const STACK_LIMIT: &str = "__vbeam_efi_stack_limit";
 
 /// The primitives' zero-filled entries: (name, size).
 pub const BSS: &[(&str, u64)] =
-    &[(IMAGE_HANDLE, 8), (SYSTEM_TABLE, 8), (TEXT, 2 * (TEXT_CHUNK as u64 + 2)), (PAGES_ADDRESS, 8)];
+    &[(IMAGE_HANDLE, 8), (SYSTEM_TABLE, 8), (TEXT, 2 * (TEXT_CHUNK as u64 + 2)), (PAGES_ADDRESS, 8), (STACK_LIMIT, 8)];
+
+/// The program's stack: 8 MiB above the limit, as Linux gives a process
+/// by default.
+const STACK_SIZE: i64 = 8 << 20;
+/// Below the limit, room for what runs on the program's stack beyond its
+/// frames: the firmware's services and interrupt handlers, a prologue's
+/// overshoot (`STACK_LIMIT_OVERSHOOT`), and the overflow report.
+const STACK_RESERVE: i64 = 64 << 10;
+// Most of the reserve is left to the report and the firmware.
+const _: () = assert!(STACK_LIMIT_OVERSHOOT as i64 <= STACK_RESERVE / 4);
 
 /// `EFI_SYSTEM_TABLE` fields.
 const CON_OUT: i32 = 64;
@@ -123,11 +142,27 @@ fn boot_service(b: &mut Builder, offset: i32) -> Reg {
     field(b, services, offset)
 }
 
-/// `SetWatchdogTimer(0, 0, 0, NULL)`: no watchdog.
+/// `init() -> stack top`: `SetWatchdogTimer(0, 0, 0, NULL)` (no
+/// watchdog), then the program's stack, `STACK_RESERVE` and `STACK_SIZE`
+/// of loader data (not zeroed, as a process's stack is not), its limit set;
+/// out of memory when the firmware has not that much.
 fn init(b: &mut Builder) {
     let set_watchdog = boot_service(b, SET_WATCHDOG_TIMER);
     b.call_firmware(set_watchdog, &[Src::Imm(0), Src::Imm(0), Src::Imm(0), Src::Imm(0)]);
-    b.ret_void();
+    let pages = (STACK_RESERVE + STACK_SIZE) >> EFI_PAGE_SHIFT;
+    let (status, address) = allocate_pages(b, Src::Imm(pages));
+    let refused = b.label();
+    b.cmp(status, Src::Imm(0));
+    b.jcc(Cond::Ne, refused);
+    let base = b.load(address, 0);
+    let limit = b.op(BinOp::Add, base, Src::Imm(STACK_RESERVE));
+    let at = b.lea(STACK_LIMIT);
+    b.store(at, 0, Src::Reg(limit));
+    let top = b.op(BinOp::Add, limit, Src::Imm(STACK_SIZE));
+    b.ret(Src::Reg(top));
+    b.bind(refused);
+    b.call_void(OUT_OF_MEMORY, &[]);
+    b.trap();
 }
 
 /// `write(fd, ptr, len) -> len`, or −EBADF for another stream.
@@ -248,10 +283,7 @@ fn pages(b: &mut Builder) {
     let [bytes] = b.params();
     let rounded = b.op(BinOp::Add, bytes, Src::Imm((1 << EFI_PAGE_SHIFT) - 1));
     let count = b.op(BinOp::Shr, rounded, Src::Imm(EFI_PAGE_SHIFT));
-    let allocate = boot_service(b, ALLOCATE_PAGES);
-    let address = b.lea(PAGES_ADDRESS);
-    let args = [Src::Imm(ALLOCATE_ANY_PAGES), Src::Imm(EFI_LOADER_DATA), Src::Reg(count), Src::Reg(address)];
-    let status = b.call_firmware(allocate, &args);
+    let (status, address) = allocate_pages(b, Src::Reg(count));
     let refused = b.label();
     b.cmp(status, Src::Imm(0));
     b.jcc(Cond::Ne, refused);
@@ -262,6 +294,15 @@ fn pages(b: &mut Builder) {
     b.ret(Src::Reg(base));
     b.bind(refused);
     b.ret(Src::Imm(0));
+}
+
+/// `AllocatePages` of `count` pages of loader data anywhere: the status,
+/// and where the first page's address is stored.
+fn allocate_pages(b: &mut Builder, count: Src) -> (Reg, Reg) {
+    let allocate = boot_service(b, ALLOCATE_PAGES);
+    let address = b.lea(PAGES_ADDRESS);
+    let args = [Src::Imm(ALLOCATE_ANY_PAGES), Src::Imm(EFI_LOADER_DATA), count, Src::Reg(address)];
+    (b.call_firmware(allocate, &args), address)
 }
 
 /// The firmware's arguments to the entry point, and where the start-up

@@ -11,6 +11,10 @@
 //! frame records every function keeps: the frame pointer (rbp / x29)
 //! points at the caller's frame pointer, with the return address after it.
 //!
+//! UEFI catches no fault: there the prologues find a stack overflow before
+//! it happens (see `Lowering::checks_stack_limit`) and call
+//! `STACK_OVERFLOW`, which reports it the same way, with a panic's status.
+//!
 //! The table, in read-only data beside the code (so it needs no
 //! relocation wherever the image is loaded):
 //! - `i64` the code's start minus the table's address;
@@ -25,7 +29,7 @@
 use super::{text, FORMAT_INT, STDERR};
 use crate::image::FunctionSymbol;
 use crate::ir::{BinOp, Cond, Isa, Reg, Src};
-use crate::os::{self, Builder, Fault, FAULT_REPORT as REPORT};
+use crate::os::{self, uefi, Builder, Fault, FAULT_REPORT as REPORT, STACK_OVERFLOW};
 /// `write_hex(value)`: "0x" and the hexadecimal digits on stderr.
 const WRITE_HEX: &str = "__vbeam_fault_write_hex";
 /// `callers(ra, frame, sp, from, to) -> count`: see `callers`.
@@ -108,6 +112,7 @@ pub fn table_bytes(entries: &[TableEntry], text_from_table: i64) -> Vec<u8> {
 pub fn routine(b: &mut Builder, name: &str) -> bool {
     match name {
         REPORT => report(b),
+        STACK_OVERFLOW => stack_overflow(b),
         WRITE_HEX => write_hex(b),
         FIND => find(b),
         CALLERS => callers(b),
@@ -228,6 +233,36 @@ fn report(b: &mut Builder) {
     b.call_void(CALLER_CHAIN, &[Src::Reg(ra), Src::Reg(frame), Src::Reg(sp)]);
     let status = b.op(BinOp::Add, signal, Src::Imm(128));
     b.exit(Src::Reg(status));
+}
+
+/// `stack_overflow()`, called from the prologue of a function f whose
+/// frame would pass the stack limit, once f's frame record is made (UEFI:
+/// see `Lowering::checks_stack_limit`): "V panic: stack overflow in f"
+/// and f's callers, as a fault's report, then the exit status of a panic.
+fn stack_overflow(b: &mut Builder) {
+    // The reserve below the limit opened to the report: no function
+    // checks the limit any more.
+    let limit = b.lea(uefi::STACK_LIMIT);
+    b.store(limit, 0, Src::Imm(0));
+    let table = b.lea(FUNCTION_TABLE);
+    let text_from_table = b.load(table, 0);
+    let text = b.op(BinOp::Add, table, Src::Reg(text_from_table));
+    write_text(b, "__vbeam_msg_panic");
+    write_text(b, "__vbeam_msg_stack_overflow");
+    // This routine's record holds f's frame pointer and the return address
+    // after the call in f, which may be f's last instruction.
+    let own = b.frame_pointer();
+    let return_address = b.load(own, 8);
+    let offset = b.op(BinOp::Sub, return_address, Src::Reg(text));
+    b.bin(BinOp::Sub, offset, offset, Src::Imm(1));
+    let entry = b.call(FIND, &[Src::Reg(offset)]);
+    write_place(b, table, entry, return_address);
+    write_text(b, "__vbeam_newline");
+    let fp = b.load(own, 0);
+    let ra = b.load(fp, 8);
+    let frame = b.load(fp, 0);
+    b.call_void(CALLER_CHAIN, &[Src::Reg(ra), Src::Reg(frame), Src::Reg(own)]);
+    b.exit(Src::Imm(1));
 }
 
 fn caller_chain(b: &mut Builder) {

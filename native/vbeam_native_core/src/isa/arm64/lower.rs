@@ -16,8 +16,8 @@ use super::inst::{AluOp, Cond as C, Dr, FpuOp, ImmOp, Inst, ShiftOp, Width, Xr, 
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp};
 use crate::isa::divisor::{Adjust, ConstantDivisor};
-use crate::lower::{Lowering, Machine, STACK_PROBES_UNROLLED, STACK_PROBE_INTERVAL};
-use crate::os::{StartStep, Trap};
+use crate::lower::{Lowering, Machine, STACK_LIMIT_OVERSHOOT, STACK_PROBES_UNROLLED, STACK_PROBE_INTERVAL};
+use crate::os::{self, uefi, StartStep, Trap};
 use crate::regalloc::Loc;
 use crate::regs::arm64::*;
 
@@ -138,6 +138,7 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
                     Inst::Store { width: Width::B64, src: reg, base: X9, offset: 0 },
                 ]
             }
+            StartStep::SwitchStack(reg) => vec![Inst::MovSp { dst: SP, src: reg }],
             StartStep::SaveStackArguments { argc, argv } => {
                 // argc at [sp], argv from sp + 8.
                 let mut insts = Vec::new();
@@ -221,6 +222,37 @@ fn allocate_frame(l: &mut Lowering<Arm64>, size: u32) {
     }
 }
 
+/// x16 := the stack limit (see `Lowering::checks_stack_limit`); x16 holds
+/// nothing at a function's entry.
+fn load_stack_limit(l: &mut Lowering<Arm64>) {
+    let target = l.buf.data_symbol(uefi::STACK_LIMIT);
+    l.emit(Inst::Adrp { dst: X16, target });
+    l.emit(Inst::LoadLo12 { dst: X16, base: X16, target });
+}
+
+/// `sub sp, sp, #size` for a frame up to `STACK_LIMIT_OVERSHOOT` on UEFI,
+/// checked once its record is made.
+fn allocate_small_frame(l: &mut Lowering<Arm64>, size: u32) {
+    emit_all(l, add_imm(SP, SP, -i64::from(size)).expect("a frame within an add's immediates"));
+}
+
+/// `sub sp, sp, #size` on UEFI once the room above the stack limit is
+/// known to hold a frame larger than `STACK_LIMIT_OVERSHOOT`, without
+/// probes: the limit guards the stack. A frame of 16 MiB or more, beyond
+/// an add's immediates, is larger than the whole stack: it always
+/// overflows.
+fn check_room_for_frame(l: &mut Lowering<Arm64>, size: u32) {
+    let overflow = l.stack_overflow_label();
+    let Some(limit_plus_frame) = add_imm(X16, X16, i64::from(size)) else {
+        return l.emit(Inst::B { target: overflow });
+    };
+    load_stack_limit(l);
+    emit_all(l, limit_plus_frame);
+    l.emit(Inst::CmpSp { b: X16 });
+    l.emit(Inst::BCond { cond: C::Lo, target: overflow });
+    allocate_small_frame(l, size);
+}
+
 /// Emits a sequence of instructions.
 fn emit_all(l: &mut Lowering<Arm64>, insts: Vec<Inst>) {
     for inst in insts {
@@ -236,12 +268,26 @@ impl Machine for Arm64 {
     }
 
     fn prologue(l: &mut Lowering<Self>) {
-        l.buf.frame_size = l.frame.size() + RECORD as u32;
-        allocate_frame(l, l.buf.frame_size);
+        let total = l.frame.size() + RECORD as u32;
+        l.buf.frame_size = total;
+        if !l.checks_stack_limit() {
+            allocate_frame(l, total);
+        } else if total > STACK_LIMIT_OVERSHOOT {
+            check_room_for_frame(l, total);
+        } else {
+            allocate_small_frame(l, total);
+        }
         // The record, at the bottom, is the frame's last probe.
         l.emit(Inst::Stp { a: FP, b: LR, base: SP, offset: 0 });
         l.emit(Inst::MovSp { dst: FP, src: SP });
         l.buf.frame_ready = l.buf.bytes.len() as u32;
+        if l.checks_stack_limit() && total <= STACK_LIMIT_OVERSHOOT {
+            // x29 is sp, which `cmp` (shifted register) cannot name.
+            load_stack_limit(l);
+            l.emit(Inst::AluRRR { op: AluOp::Subs, dst: XZR, a: FP, b: X16 });
+            let overflow = l.stack_overflow_label();
+            l.emit(Inst::BCond { cond: C::Lo, target: overflow });
+        }
         for k in 0..l.frame.saved.len() {
             Self::store_slot(l, l.frame.saved[k], l.frame.saved_slot(k));
         }
@@ -340,6 +386,17 @@ impl Machine for Arm64 {
     /// UEFI's arm64 convention is AAPCS64, the program's own.
     fn call_firmware(l: &mut Lowering<Self>, function: PReg) {
         l.emit(Inst::Blr { reg: function });
+    }
+    /// A frame larger than `STACK_LIMIT_OVERSHOOT` is checked before it
+    /// is made: the call gets a record of its own, where the frame's
+    /// would be.
+    fn call_stack_overflow(l: &mut Lowering<Self>) {
+        if l.frame.size() + RECORD as u32 > STACK_LIMIT_OVERSHOOT {
+            l.emit(Inst::StpPre { a: FP, b: LR, base: SP, offset: -(RECORD as i16) });
+            l.emit(Inst::MovSp { dst: FP, src: SP });
+        }
+        let target = l.buf.function_symbol(os::STACK_OVERFLOW);
+        l.emit(Inst::Bl { target });
     }
     /// Stores the registers in pairs, keeping sp 16-byte aligned.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]) {

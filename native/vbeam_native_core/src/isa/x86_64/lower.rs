@@ -12,8 +12,8 @@ use super::inst::{AluOp, Amode, Inst, Narrow, Scale, ShiftOp, SseOp, Xmm, CC};
 use crate::code::{CodeBuffer, RelocTarget};
 use crate::ir::{self, BinOp, Cond, FloatOp, PReg, Reg, Src, UnOp, Width};
 use crate::isa::divisor::{Adjust, ConstantDivisor};
-use crate::lower::{Lowering, Machine, STACK_PROBES_UNROLLED, STACK_PROBE_INTERVAL};
-use crate::os::{StartStep, Trap};
+use crate::lower::{Lowering, Machine, STACK_LIMIT_OVERSHOOT, STACK_PROBES_UNROLLED, STACK_PROBE_INTERVAL};
+use crate::os::{self, uefi, StartStep, Trap};
 use crate::regalloc::Loc;
 use crate::regs::{x86::*, RegSet};
 
@@ -134,6 +134,7 @@ pub fn emit_start(buf: &mut CodeBuffer, steps: &[StartStep]) {
                 Inst::LeaRip { dst: R11, target }.emit(buf);
                 Inst::Store { mem: Amode::base_disp(R11, 0), src: reg }
             }
+            StartStep::SwitchStack(reg) => Inst::MovRR { dst: RSP, src: reg },
             StartStep::SaveStackArguments { argc, argv } => {
                 // argc at [rsp], argv from rsp + 8.
                 for (value, entry) in [
@@ -199,6 +200,30 @@ fn allocate_frame(l: &mut Lowering<X86_64>, size: u32) {
     }
 }
 
+/// `sub rsp, size` on UEFI, where the stack limit guards the stack (see
+/// `Lowering::checks_stack_limit`) and probes would guard nothing: a
+/// frame up to `STACK_LIMIT_OVERSHOOT` is made, then its bottom compared
+/// with the limit; a larger one is made once the room above the limit
+/// (r11, free at the entry as for the probes) is known to hold it.
+fn allocate_checked_frame(l: &mut Lowering<X86_64>, size: u32) {
+    let limit = l.buf.data_symbol(uefi::STACK_LIMIT);
+    let overflow = l.stack_overflow_label();
+    let sub = Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: size as i32 };
+    if size <= STACK_LIMIT_OVERSHOOT {
+        if size > 0 {
+            l.emit(sub);
+        }
+        l.emit(Inst::AluRRip { op: AluOp::Cmp, dst: RSP, target: limit });
+        l.emit(Inst::Jcc { cc: CC::B, target: overflow });
+    } else {
+        l.emit(Inst::MovRR { dst: R11, src: RSP });
+        l.emit(Inst::AluRRip { op: AluOp::Sub, dst: R11, target: limit });
+        l.emit(Inst::AluRI { op: AluOp::Cmp, dst: R11, imm: size as i32 });
+        l.emit(Inst::Jcc { cc: CC::B, target: overflow });
+        l.emit(sub);
+    }
+}
+
 /// Frame slot k (see `lower::Frame`) below the frame pointer.
 fn slot(k: u32) -> Amode {
     Amode::base_disp(RBP, -8 * (k as i32 + 1))
@@ -218,7 +243,11 @@ impl Machine for X86_64 {
         l.emit(Inst::MovRR { dst: RBP, src: RSP });
         l.buf.frame_ready = l.buf.bytes.len() as u32;
         l.buf.frame_size = l.frame.size();
-        allocate_frame(l, l.frame.size());
+        if l.checks_stack_limit() {
+            allocate_checked_frame(l, l.frame.size());
+        } else {
+            allocate_frame(l, l.frame.size());
+        }
         for k in 0..l.frame.saved.len() {
             let mem = slot(l.frame.saved_slot(k));
             l.emit(Inst::Store { mem, src: l.frame.saved[k] });
@@ -278,6 +307,12 @@ impl Machine for X86_64 {
         l.emit(Inst::AluRI { op: AluOp::Sub, dst: RSP, imm: SHADOW_SPACE });
         l.emit(Inst::CallR { reg: function });
         l.emit(Inst::AluRI { op: AluOp::Add, dst: RSP, imm: SHADOW_SPACE });
+    }
+    /// The frame record is made before the check, and the stack pointer
+    /// is 16-byte aligned there.
+    fn call_stack_overflow(l: &mut Lowering<Self>) {
+        let target = l.buf.function_symbol(os::STACK_OVERFLOW);
+        l.emit(Inst::Call { target });
     }
     /// Pushes each register, then 8 bytes of padding for an odd count.
     fn save_for_call(l: &mut Lowering<Self>, regs: &[PReg]) {
