@@ -80,9 +80,6 @@ const STR_2_ADDEND: i64 = 5;
 const HEADERS: [(usize, i64); 2] = [(2, STR_2_ADDEND), (3, 0)];
 /// The self-recursive function main calls.
 const REC: &str = "rec";
-/// How deep programs booted on UEFI firmware recurse: its stack is the
-/// firmware's, 128 KiB at least.
-pub const UEFI_RECURSION_DEPTH: u64 = 200;
 /// A struct this large has fields up to 64 KiB.
 const BIG_STRUCT: i64 = (64 << 10) + 8;
 /// Float bit patterns that found bugs: zeros, infinities, NaNs (quiet,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use vbeam_native_core::compile_term;
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_testkit::difftest::{run_many, work_dir, BOOT_TIMEOUT};
-use vbeam_native_testkit::gen::{Config, UEFI_RECURSION_DEPTH};
+use vbeam_native_testkit::gen::Config;
 use vbeam_native_testkit::uefi;
 
 fn fixtures_dir() -> PathBuf {
@@ -119,8 +119,8 @@ fn every_fixture_boots_and_runs_on_firmware() {
 #[test]
 fn generated_programs_boot_and_agree_with_the_interpreter() {
     let count = std::env::var("VBEAM_UEFI_COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(20);
-    let cfg = Config { recursion_depth: UEFI_RECURSION_DEPTH, ..Config::default() };
-    let summary = run_many(&[Isa::X86_64, Isa::Arm64], &[Format::Pe], 2_000_000, count, &cfg, &work_dir("uefi"));
+    let summary =
+        run_many(&[Isa::X86_64, Isa::Arm64], &[Format::Pe], 2_000_000, count, &Config::default(), &work_dir("uefi"));
     let failures = summary.failures;
     println!("uefi difftest: {} passed, {} failed", summary.total - failures.len() as u64, failures.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));

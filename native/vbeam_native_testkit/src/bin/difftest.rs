@@ -7,7 +7,7 @@
 
 use vbeam_native_core::ir::{Format, Isa};
 use vbeam_native_testkit::difftest::{run_many, work_dir};
-use vbeam_native_testkit::gen::{Config, UEFI_RECURSION_DEPTH};
+use vbeam_native_testkit::gen::Config;
 
 fn main() {
     let mut targets = vec![Isa::X86_64, Isa::Arm64];
@@ -39,10 +39,6 @@ fn main() {
             "--keep-dir" => work = value().into(),
             other => panic!("unknown option {other}"),
         }
-    }
-    if formats.contains(&Format::Pe) {
-        // A firmware's stack is small (UEFI promises 128 KiB).
-        cfg.recursion_depth = cfg.recursion_depth.min(UEFI_RECURSION_DEPTH);
     }
     let summary = run_many(&targets, &formats, seed, count, &cfg, &work);
     for f in &summary.failures {
