@@ -739,6 +739,7 @@ fn compile_function(
         buf.listing = Some(Box::new(code::Listing::new(request.number, func.labels.clone())));
     }
     if !func.sources.is_empty() {
+        assert_eq!(func.sources.len(), func.body.len(), "every pass keeps a place per instruction");
         buf.ir_starts = Some(Vec::new());
     }
     match target.isa {
