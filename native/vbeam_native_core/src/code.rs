@@ -76,9 +76,10 @@ pub struct CodeBuffer {
     /// (`-g`) is asked for.
     pub ir_starts: Option<Vec<(u32, u32)>>,
     /// With `-g`: where the code of each IR instruction starts and where
-    /// the instruction is in the module's text (`Function::sources`), for
-    /// the line table.
+    /// the instruction comes from (`Function::sources`), for the line
+    /// table; and the places its `loc` instructions name.
     pub lines: Vec<(u32, u32)>,
+    pub locs: Vec<crate::ir::SourceLoc>,
     /// The bytes between the stack pointer at the call and the frame
     /// record, once the frame is made (arm64's frame record is at the
     /// frame's bottom): for the debug information's call frames.

@@ -165,6 +165,7 @@ fn header(f: &Function) -> Function {
         body: Vec::new(),
         labels: Vec::new(),
         sources: Vec::new(),
+        locs: Vec::new(),
         ..*f
     }
 }
@@ -670,6 +671,7 @@ fn finish(
             .enumerate()
             .map(|(i, f)| DebugFunction {
                 lines: std::mem::take(&mut f.code.lines),
+                locs: std::mem::take(&mut f.code.locs),
                 framed: i < from_ir,
                 frame_ready: f.code.frame_ready,
                 frame_size: f.code.frame_size,
@@ -753,6 +755,7 @@ fn compile_function(
     if let Some(starts) = buf.ir_starts.take() {
         let source = |i: u32| func.sources.get(i as usize).copied().unwrap_or(NO_SOURCE);
         buf.lines = starts.into_iter().map(|(offset, i)| (offset, source(i))).collect();
+        buf.locs = std::mem::take(&mut func.locs);
     }
     Ok((buf, listed))
 }

@@ -14,6 +14,8 @@
 //!   moves the stack pointer more than once (arm64's, or a probed frame),
 //!   the entry's rule holds until the frame pointer is set.
 
+use std::collections::HashMap;
+
 use gimli::write::{
     Address, AttributeValue, CallFrameInstruction, CommonInformationEntry, DwarfUnit, EndianVec, FileId,
     FrameDescriptionEntry, FrameTable, LineProgram, LineString, Sections,
@@ -21,7 +23,7 @@ use gimli::write::{
 use gimli::{Encoding, Format, LineEncoding, LittleEndian, Register};
 
 use crate::image::Image;
-use crate::ir::{Isa, NO_SOURCE};
+use crate::ir::{Isa, SourceLoc, LOC_PLACE, NO_SOURCE};
 
 /// The line and column (1-based) of each byte offset of the module's text;
 /// none for a module without text.
@@ -31,8 +33,10 @@ pub type Positions<'a> = &'a dyn Fn(&[usize]) -> Vec<(usize, usize)>;
 /// functions of `Image::functions`, in the same order).
 pub struct DebugFunction {
     /// Rows of the line table: an offset in the function's code and the
-    /// place in the text of the instruction whose code starts there.
+    /// place of the instruction whose code starts there (`Function::sources`).
     pub lines: Vec<(u32, u32)>,
+    /// The places its `loc` instructions name.
+    pub locs: Vec<SourceLoc>,
     /// Whether it keeps a frame record, set `frame_ready` bytes in, with
     /// the caller's stack pointer `frame_size` bytes above it on arm64.
     pub framed: bool,
@@ -60,13 +64,24 @@ pub fn sections(
         LineString::String(source_name.as_bytes().to_vec()),
         None,
     );
-    let directory = program.default_directory();
-    let file = program.add_file(LineString::String(source_name.as_bytes().to_vec()), directory, None);
+    let mut files = Files { ids: HashMap::new() };
+    let file = files.id(&mut program, source_name);
     let places = Places::of(functions, positions);
-    let first_lines: Vec<Option<u64>> = functions
+    let first_lines: Vec<Option<(FileId, u64)>> = functions
         .iter()
         .zip(&image.functions)
-        .map(|(f, symbol)| add_sequence(&mut program, file, &places, f, image.function_addr(symbol), symbol.size))
+        .map(|(f, symbol)| {
+            let place = |at: u32| match at {
+                NO_SOURCE => None,
+                at if at >= LOC_PLACE => {
+                    let loc = &f.locs[(at - LOC_PLACE) as usize];
+                    Some((files.id(&mut program, &loc.file), u64::from(loc.line), u64::from(loc.column)))
+                }
+                at => places.get(at).map(|(line, column)| (file, line, column)),
+            };
+            let rows = rows(f, place);
+            add_sequence(&mut program, &rows, image.function_addr(symbol), symbol.size)
+        })
         .collect();
     dwarf.unit.line_program = program;
 
@@ -91,7 +106,7 @@ pub fn sections(
         if f.runtime {
             sub.set(gimli::DW_AT_artificial, AttributeValue::Flag(true));
         }
-        if let Some(line) = first_line {
+        if let Some((file, line)) = first_line {
             sub.set(gimli::DW_AT_decl_file, AttributeValue::FileIndex(Some(file)));
             sub.set(gimli::DW_AT_decl_line, AttributeValue::Udata(line));
         }
@@ -121,7 +136,7 @@ struct Places {
 impl Places {
     fn of(functions: &[DebugFunction], positions: Positions) -> Places {
         let mut offsets: Vec<u32> =
-            functions.iter().flat_map(|f| f.lines.iter().map(|&(_, at)| at)).filter(|&at| at != NO_SOURCE).collect();
+            functions.iter().flat_map(|f| f.lines.iter().map(|&(_, at)| at)).filter(|&at| at < LOC_PLACE).collect();
         offsets.sort_unstable();
         offsets.dedup();
         let wide: Vec<usize> = offsets.iter().map(|&at| at as usize).collect();
@@ -134,44 +149,61 @@ impl Places {
     }
 }
 
-/// The function's rows as a sequence of the line table; its first line.
-fn add_sequence(
-    program: &mut LineProgram,
-    file: FileId,
-    places: &Places,
-    f: &DebugFunction,
-    addr: u64,
-    size: u32,
-) -> Option<u64> {
-    // The last place named at each offset (an instruction with no code
-    // shares its offset with the next).
-    let mut rows: Vec<(u32, (u64, u64))> = Vec::new();
+/// The files of the line table, each added once: the module's text, and
+/// those `loc` instructions name.
+struct Files {
+    ids: HashMap<String, FileId>,
+}
+
+impl Files {
+    fn id(&mut self, program: &mut LineProgram, name: &str) -> FileId {
+        *self.ids.entry(name.to_string()).or_insert_with(|| {
+            let directory = program.default_directory();
+            program.add_file(LineString::String(name.as_bytes().to_vec()), directory, None)
+        })
+    }
+}
+
+/// A row of the line table: a code offset, and its file, line and column.
+type Row = (u32, (FileId, u64, u64));
+
+/// The function's rows: the last place named at each offset (an
+/// instruction with no code shares its offset with the next), where the
+/// place changes.
+fn rows(f: &DebugFunction, mut place: impl FnMut(u32) -> Option<(FileId, u64, u64)>) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
     for &(offset, at) in &f.lines {
-        let Some(place) = places.get(at) else { continue };
+        let Some(place) = place(at) else { continue };
         match rows.last_mut() {
             Some(last) if last.0 == offset => last.1 = place,
             Some(last) if last.1 == place => {}
             _ => rows.push((offset, place)),
         }
     }
-    let &(body_start, (first_line, first_column)) = rows.first()?;
+    rows
+}
+
+/// The function's rows as a sequence of the line table; its first file
+/// and line.
+fn add_sequence(program: &mut LineProgram, rows: &[Row], addr: u64, size: u32) -> Option<(FileId, u64)> {
+    let &(body_start, first) = rows.first()?;
     program.begin_sequence(Some(Address::Constant(addr)));
     if body_start > 0 {
         // The prologue.
         let row = program.row();
         row.address_offset = 0;
-        (row.file, row.line, row.column) = (file, first_line, first_column);
+        (row.file, row.line, row.column) = first;
         program.generate_row();
     }
-    for (k, &(offset, (line, column))) in rows.iter().enumerate() {
+    for (k, &(offset, place)) in rows.iter().enumerate() {
         let row = program.row();
         row.address_offset = u64::from(offset);
-        (row.file, row.line, row.column) = (file, line, column);
+        (row.file, row.line, row.column) = place;
         row.prologue_end = k == 0;
         program.generate_row();
     }
     program.end_sequence(u64::from(size));
-    Some(first_line)
+    Some((first.0, first.1))
 }
 
 /// The call frame information of every function with a frame record.

@@ -292,8 +292,17 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Isa)
     };
     let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term))?;
     let arity = arity.unwrap_or(params.len() as u32);
-    let function =
-        Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new(), sources: Vec::new() };
+    let function = Function {
+        name,
+        arity,
+        exported,
+        params,
+        locals,
+        body: Vec::new(),
+        labels: Vec::new(),
+        sources: Vec::new(),
+        locs: Vec::new(),
+    };
     Ok((function, body))
 }
 
@@ -321,10 +330,42 @@ fn decode_body<T: Term + std::fmt::Debug>(
         function.body.push(decoded);
     }
     if sources {
-        function.sources = items.iter().map(|inst| inst.text_offset().map_or(NO_SOURCE, |at| at as u32)).collect();
+        // Each instruction is where it is written, until a `loc` names a
+        // place, which holds until the next.
+        let mut named = None;
+        function.sources = items
+            .iter()
+            .map(|inst| {
+                if let Some(loc) = as_loc(inst) {
+                    named = Some(LOC_PLACE + function.locs.len() as u32);
+                    function.locs.push(loc);
+                    return NO_SOURCE;
+                }
+                let written = inst.text_offset().and_then(|at| u32::try_from(at).ok()).filter(|&at| at < LOC_PLACE);
+                named.or(written).unwrap_or(NO_SOURCE)
+            })
+            .collect();
     }
     function.labels = labels.names;
     Ok(())
+}
+
+/// The place a `{loc, File, Line, Column}` instruction names, if `inst` is
+/// one.
+fn as_loc<T: Term>(inst: &T) -> Option<SourceLoc> {
+    with_tagged_known(inst, |tag, a| match (tag, a) {
+        (Atom::Loc, [file, line, column]) => source_loc(file, line, column),
+        _ => None,
+    })
+}
+
+fn source_loc<T: Term>(file: &T, line: &T, column: &T) -> Option<SourceLoc> {
+    let number = |t: &T| t.int64_bits().and_then(|n| u32::try_from(n).ok());
+    Some(SourceLoc {
+        file: String::from_utf8_lossy(file.bytes()?).into_owned(),
+        line: number(line)?,
+        column: number(column)?,
+    })
 }
 
 /// Interns label names into dense per-function indices.
@@ -524,6 +565,8 @@ fn decode_tagged<T: Term>(tag: Atom, a: &[T], target: Isa, labels: &mut LabelTab
         (Atom::Syscall, []) => Inst::Syscall,
         (Atom::Label, [l]) => Inst::Label(labels.intern(l.bytes()?)?),
         (Atom::Comment, [_]) | (Atom::Nop, []) => Inst::Nop,
+        // Only a place for the debug information (see `decode_body`).
+        (Atom::Loc, [file, line, column]) => source_loc(file, line, column).map(|_| Inst::Nop)?,
         // arm64 instructions are 4 bytes: other sizes would misalign the rest.
         (Atom::Raw, [b]) if target == Isa::Arm64 && !b.bytes()?.len().is_multiple_of(4) => return None,
         (Atom::Raw, [b]) => Inst::Raw(b.bytes()?.to_vec()),

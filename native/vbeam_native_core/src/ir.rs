@@ -117,16 +117,31 @@ pub struct Function {
     /// Label names, indexed by `Label`.
     pub labels: Vec<String>,
     /// For debug information only (`Options::debug`), else empty: per
-    /// instruction of `body`, where the instruction it comes from is in
-    /// the module's text (a byte offset, `NO_SOURCE` for none). What an
-    /// instruction expands into, and a copy of it, keeps its place; an
-    /// inlined body takes the call's.
+    /// instruction of `body`, where the instruction it comes from is: a
+    /// byte offset in the module's text below `LOC_PLACE`, `LOC_PLACE + k`
+    /// for the place `locs[k]` a `loc` instruction named, `NO_SOURCE` for
+    /// none. What an instruction expands into, and a copy of it, keeps its
+    /// place; an inlined body takes the call's.
     pub sources: Vec<u32>,
+    /// The places the body's `loc` instructions name (with `sources`).
+    pub locs: Vec<SourceLoc>,
+}
+
+/// A place a `{loc, File, Line, Column}` instruction names: in the source
+/// a front end compiled, not in the `.ir` text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLoc {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
 }
 
 /// The place (`Function::sources`) of an instruction that comes from none
 /// in the text.
 pub const NO_SOURCE: u32 = u32::MAX;
+/// Places from here on (`Function::sources`) are `loc`s; text offsets
+/// beyond are not kept.
+pub const LOC_PLACE: u32 = 1 << 31;
 
 /// A physical register: its hardware number on the module's target
 /// (x86_64: rax=0 … r15=15; arm64: x0=0 … x30=30).

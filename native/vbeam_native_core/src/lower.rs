@@ -58,6 +58,9 @@ pub const STACK_PROBES_UNROLLED: u32 = 4;
 /// written there before the check); a larger one is checked before it is
 /// made.
 pub const STACK_LIMIT_OVERSHOOT: u32 = 4096;
+// Most of the reserve below the limit is left to the report and the
+// firmware.
+const _: () = assert!(STACK_LIMIT_OVERSHOOT as i64 <= os::uefi::STACK_RESERVE / 4);
 
 /// Frame slots, 8 bytes each: the callee-saved registers the function
 /// saves, then the IR's stack slots, then spill slots.
@@ -720,6 +723,7 @@ mod tests {
                 .concat(),
                 labels: vec!["ok".into()],
                 sources: Vec::new(),
+                locs: Vec::new(),
             };
             let n = regalloc::renumber(&mut func).len();
             let alloc = regalloc::allocate(&func, n, target.cc, &NoInfo, RegSet::EMPTY);

@@ -122,6 +122,7 @@ mod tests {
             body,
             labels: vec![],
             sources: Vec::new(),
+            locs: Vec::new(),
         }
     }
     fn fadd(d: u32, a: u32, b: u32) -> Inst {

@@ -431,6 +431,7 @@ mod tests {
             body,
             labels: (0..labels).map(|i| format!("l{i}")).collect(),
             sources: Vec::new(),
+            locs: Vec::new(),
         }
     }
 

@@ -16,7 +16,7 @@ mod system;
 mod text;
 
 use crate::ir::*;
-use crate::os;
+use crate::os::{self, OUT_OF_MEMORY};
 use crate::target::{Os, Target};
 use os::Builder;
 
@@ -42,7 +42,6 @@ pub const MAP_GET: &str = "__vbeam_map_get";
 pub const MAP_PUT: &str = "__vbeam_map_put";
 pub const MAP_DELETE: &str = "__vbeam_map_delete";
 pub const DIV_ZERO: &str = "__vbeam_div_zero";
-pub const OUT_OF_MEMORY: &str = "__vbeam_out_of_memory";
 
 /// The heap's current region ends here (0 until the first region exists).
 const HEAP_END: &str = "__vbeam_heap_end";

@@ -157,7 +157,7 @@ known_atoms! {
     ArrayAppend = "array_append", StructNew = "struct_new", FieldGet = "field_get", FieldSet = "field_set",
     MapNew = "map_new", MapPut = "map_put", MapGet = "map_get", MapDelete = "map_delete", Fadd = "fadd",
     Fsub = "fsub", Fmul = "fmul", Fdiv = "fdiv", IntToFloat = "int_to_float", FloatToInt = "float_to_int",
-    PrintFloat = "print_float", MethodCall = "method_call",
+    PrintFloat = "print_float", MethodCall = "method_call", Loc = "loc",
     // conditions
     Eq = "eq", Ne = "ne", Lt = "lt", Le = "le", Gt = "gt", Ge = "ge", Ltu = "ltu", Leu = "leu", Gtu = "gtu",
     Geu = "geu",

@@ -16,6 +16,7 @@ fn function(body: Vec<Inst>) -> Function {
         body,
         labels: vec!["top".into(), "out".into()],
         sources: Vec::new(),
+        locs: Vec::new(),
     }
 }
 

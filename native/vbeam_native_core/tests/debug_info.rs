@@ -197,3 +197,43 @@ fn lldb_reads_a_macho_executables_dsym() {
     }
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// `{loc, File, Line, Column}` places what follows it in another source:
+/// the line table names it, gdb stops there; it makes no code.
+#[test]
+fn loc_instructions_point_the_line_table_at_the_front_ends_source() {
+    let text = |loc: &str| {
+        format!(
+            "#{{target => x86_64, format => elf64, functions => [
+               #{{name => <<\"main\">>, arity => 0, exported => true, params => [], locals => 2,
+                  body => [{loc}, {{print_int, {{imm, 5}}}},
+                           {{loc, <<\"lib/other.v\">>, 10, 1}}, {{print_int, {{imm, 7}}}}, ret]}}],
+               data => [], bss => [], imports => []}}."
+        )
+    };
+    let with_locs = text("{loc, <<\"hello.v\">>, 4, 5}");
+    let work = work_dir("loc");
+    let exe = work.join("loc");
+    let executable = compile(&with_locs, Some("loc.ir"), 1);
+    assert_eq!(loaded_sections(&executable), loaded_sections(&compile(&text("nop"), None, 1)), "loc made code");
+    common::write_executable(&exe, &executable);
+    verify(&exe, "loc");
+    let lines = Command::new("llvm-dwarfdump").arg("--debug-line").arg(&exe).output().unwrap();
+    let table = String::from_utf8_lossy(&lines.stdout);
+    assert!(table.contains("name: \"hello.v\"") && table.contains("name: \"lib/other.v\""), "{table}");
+    let out = Command::new("gdb")
+        .args(["-batch", "-ex", "break hello.v:4", "-ex", "run", "-ex", "bt", "-ex", "next", "-ex", "info line *$pc"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("main () at hello.v:4"), "{out}");
+    assert!(out.contains("Line 10 of \"lib/other.v\""), "{out}");
+    // A malformed one is an invalid instruction.
+    let malformed = text("{loc, hello, 4, 5}");
+    let doc = Document::parse(malformed.as_bytes()).unwrap();
+    let error = compile_term_with(&doc.terms()[0], None, None, &Options::default()).unwrap_err();
+    assert!(format!("{error:?}").contains("InvalidInstruction"), "{error:?}");
+    let _ = std::fs::remove_dir_all(&work);
+}

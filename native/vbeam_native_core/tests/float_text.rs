@@ -48,6 +48,7 @@ fn printing_program(isa: Isa, values: &[u64]) -> Module {
         body,
         labels: vec!["top".into(), "done".into()],
         sources: Vec::new(),
+        locs: Vec::new(),
     };
     let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     Module {

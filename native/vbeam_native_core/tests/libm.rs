@@ -97,6 +97,7 @@ fn program(isa: Isa, cases: &[Case]) -> Module {
         body,
         labels,
         sources: Vec::new(),
+        locs: Vec::new(),
     };
     let bytes = cases.iter().flat_map(|c| [c.function as u64, c.x, c.y]).flat_map(u64::to_le_bytes).collect();
     Module {

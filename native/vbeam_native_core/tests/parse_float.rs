@@ -81,6 +81,7 @@ fn program(isa: Isa, cases: &[(usize, String)]) -> Module {
         body,
         labels,
         sources: Vec::new(),
+        locs: Vec::new(),
     };
     let mut texts = Vec::new();
     let mut table = Vec::new();

@@ -273,6 +273,7 @@ fn random_function(seed: u64, len: usize) -> Function {
         body,
         labels: (0..LABELS).map(|l| format!("l{l}")).collect(),
         sources: Vec::new(),
+        locs: Vec::new(),
     }
 }
 

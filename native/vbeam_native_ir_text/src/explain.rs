@@ -47,6 +47,8 @@ enum Kind {
     Label,
     /// A binary (a label's name).
     LabelName,
+    /// A binary (a source file's name, `loc`).
+    FileName,
     /// A binary of whole instructions (`raw`).
     Code,
     /// A condition atom.
@@ -107,6 +109,7 @@ const OPCODES: &[(&str, &[Form])] = &[
     ("label", &[&[(LabelName, "Name")]]),
     ("comment", &[&[(Any, "Text")]]),
     ("nop", NONE),
+    ("loc", &[&[(FileName, "File"), (Size, "Line"), (Size, "Column")]]),
     ("raw", &[&[(Code, "Bytes")]]),
     ("print_int", &[&[(Src, "Src")]]),
     (
@@ -412,6 +415,7 @@ fn operand<T: Term + Debug>(kind: Kind, t: &T, isa: Option<Isa>, role: &str) -> 
             }
         }
         LabelName => binary(t, "a label's name"),
+        FileName => binary(t, "a file's name"),
         Address => match with_tagged_known(t, |tag, args| match (tag, args) {
             (Atom::DataRef | Atom::Sym, [n]) => Some(*n),
             _ => None,

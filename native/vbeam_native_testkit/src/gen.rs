@@ -260,6 +260,7 @@ fn recursive(rng: &mut Rng, target: Isa) -> Function {
         body,
         labels: vec!["base".into()],
         sources: Vec::new(),
+        locs: Vec::new(),
     }
 }
 
@@ -298,6 +299,7 @@ fn leaf(rng: &mut Rng, target: Isa) -> Function {
         ],
         labels: vec!["other".into()],
         sources: Vec::new(),
+        locs: Vec::new(),
     }
 }
 
@@ -318,6 +320,7 @@ fn method(target: Isa) -> Function {
         ],
         labels: Vec::new(),
         sources: Vec::new(),
+        locs: Vec::new(),
     }
 }
 
@@ -546,6 +549,7 @@ impl<'r> FnGen<'r> {
             body: self.body,
             labels: self.labels,
             sources: Vec::new(),
+            locs: Vec::new(),
         }
     }
 

@@ -70,6 +70,7 @@ pub fn module(target: Isa, shape: Shape, instructions: usize) -> Module {
         body: b.body,
         labels: b.labels,
         sources: Vec::new(),
+        locs: Vec::new(),
     };
     Module {
         isa: target,

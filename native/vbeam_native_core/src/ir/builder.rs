@@ -24,6 +24,7 @@ impl<T> Builder<T> {
             locals: 0,
             body: Vec::new(),
             sources: Vec::new(),
+            locs: Vec::new(),
             labels: Vec::new(),
         };
         Builder { target, result, func, next_vreg: 0 }

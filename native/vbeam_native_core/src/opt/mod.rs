@@ -138,6 +138,7 @@ pub(crate) mod tests {
             body,
             labels: (0..labels).map(|n| format!("l{n}")).collect(),
             sources: Vec::new(),
+            locs: Vec::new(),
         }
     }
 

@@ -88,6 +88,9 @@ pub const RANDOM: &str = "__vbeam_os_random";
 /// `os_catch_faults()`: the runtime's fault report (`FAULT_REPORT`)
 /// installed as the handler of `fault_signals`, on an alternate stack.
 pub const CATCH_FAULTS: &str = "__vbeam_os_catch_faults";
+/// `out_of_memory()`: the runtime's panic (`runtime`) when the system
+/// refuses the program memory; never returns.
+pub const OUT_OF_MEMORY: &str = "__vbeam_out_of_memory";
 /// `report(signal, fault_address, pc, sp, fp, lr)`: the runtime's routine
 /// (`runtime::faults`) the handler calls; never returns. `lr` is the link
 /// register on arm64 (unused on x86_64).

@@ -21,11 +21,9 @@
 //! specification says), and running past it resets the machine.
 
 use super::Builder;
-use super::{BUFFER, CLOCK_MS, EXIT, PAGES, RANDOM, SLEEP, WRITE};
+use super::{BUFFER, CLOCK_MS, EXIT, OUT_OF_MEMORY, PAGES, RANDOM, SLEEP, WRITE};
 use crate::ir::{BinOp, Cond, Isa, PReg, Reg, Src, Width};
-use crate::lower::STACK_LIMIT_OVERSHOOT;
 use crate::regs::{arm64, x86};
-use crate::runtime::OUT_OF_MEMORY;
 use crate::target::Target;
 
 /// `os_init() -> stack top`: what an application does first (see `init`).
@@ -54,10 +52,8 @@ pub const BSS: &[(&str, u64)] =
 const STACK_SIZE: i64 = 8 << 20;
 /// Below the limit, room for what runs on the program's stack beyond its
 /// frames: the firmware's services and interrupt handlers, a prologue's
-/// overshoot (`STACK_LIMIT_OVERSHOOT`), and the overflow report.
-const STACK_RESERVE: i64 = 64 << 10;
-// Most of the reserve is left to the report and the firmware.
-const _: () = assert!(STACK_LIMIT_OVERSHOOT as i64 <= STACK_RESERVE / 4);
+/// overshoot (`lower::STACK_LIMIT_OVERSHOOT`), and the overflow report.
+pub(crate) const STACK_RESERVE: i64 = 64 << 10;
 
 /// `EFI_SYSTEM_TABLE` fields.
 const CON_OUT: i32 = 64;
