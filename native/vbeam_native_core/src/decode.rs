@@ -335,8 +335,10 @@ fn decode_body<T: Term + std::fmt::Debug>(
         let mut named = None;
         function.sources = items
             .iter()
-            .map(|inst| {
-                if let Some(loc) = as_loc(inst) {
+            .zip(&function.body)
+            .map(|(inst, decoded)| {
+                // A `loc` decodes as a `nop`.
+                if let Some(loc) = (*decoded == Inst::Nop).then(|| as_loc(inst)).flatten() {
                     named = Some(LOC_PLACE + function.locs.len() as u32);
                     function.locs.push(loc);
                     return NO_SOURCE;
