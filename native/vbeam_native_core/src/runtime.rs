@@ -397,45 +397,36 @@ fn grow(b: &mut Builder) {
 /// `memcpy(dst, src, n)`: forward copy, a word at a time, then bytes.
 fn memcpy(b: &mut Builder) {
     let [dst, src, n] = b.params();
-    let (blocks, vectors, words, bytes, done) = (b.label(), b.label(), b.label(), b.label(), b.label());
-    b.bind(blocks);
-    b.cmp(n, Src::Imm(64));
-    b.jcc(Cond::Lt, vectors);
-    for k in 0..4 {
-        b.copy16(dst, 16 * k, src, 16 * k);
-    }
-    b.bin(BinOp::Add, dst, dst, Src::Imm(64));
-    b.bin(BinOp::Add, src, src, Src::Imm(64));
-    b.bin(BinOp::Sub, n, n, Src::Imm(64));
-    b.jmp(blocks);
-    b.bind(vectors);
-    b.cmp(n, Src::Imm(16));
-    b.jcc(Cond::Lt, words);
-    b.copy16(dst, 0, src, 0);
-    b.bin(BinOp::Add, dst, dst, Src::Imm(16));
-    b.bin(BinOp::Add, src, src, Src::Imm(16));
-    b.bin(BinOp::Sub, n, n, Src::Imm(16));
-    b.jmp(vectors);
-    b.bind(words);
-    b.cmp(n, Src::Imm(8));
-    b.jcc(Cond::Lt, bytes);
-    let w = b.load(src, 0);
-    b.store(dst, 0, Src::Reg(w));
-    b.bin(BinOp::Add, dst, dst, Src::Imm(8));
-    b.bin(BinOp::Add, src, src, Src::Imm(8));
-    b.bin(BinOp::Sub, n, n, Src::Imm(8));
-    b.jmp(words);
-    b.bind(bytes);
-    b.cmp(n, Src::Imm(0));
-    b.jcc(Cond::Le, done);
-    let c = b.load_byte(src, 0);
-    b.store_byte(dst, 0, Src::Reg(c));
-    b.bin(BinOp::Add, dst, dst, Src::Imm(1));
-    b.bin(BinOp::Add, src, src, Src::Imm(1));
-    b.bin(BinOp::Sub, n, n, Src::Imm(1));
-    b.jmp(bytes);
-    b.bind(done);
+    copy_while_left(b, [dst, src, n], 64, |b| {
+        for k in 0..4 {
+            b.copy16(dst, 16 * k, src, 16 * k);
+        }
+    });
+    copy_while_left(b, [dst, src, n], 16, |b| b.copy16(dst, 0, src, 0));
+    copy_while_left(b, [dst, src, n], 8, |b| {
+        let w = b.load(src, 0);
+        b.store(dst, 0, Src::Reg(w));
+    });
+    copy_while_left(b, [dst, src, n], 1, |b| {
+        let c = b.load_byte(src, 0);
+        b.store_byte(dst, 0, Src::Reg(c));
+    });
     b.ret_void();
+}
+
+/// While at least `step` of the `n` bytes are left: `copy` writes the
+/// `step` bytes at `src` to `dst`, and all three move on by `step`.
+fn copy_while_left(b: &mut Builder, [dst, src, n]: [Reg; 3], step: i64, copy: impl Fn(&mut Builder)) {
+    let (top, done) = (b.label(), b.label());
+    b.bind(top);
+    b.cmp(n, Src::Imm(step));
+    b.jcc(Cond::Lt, done);
+    copy(b);
+    b.bin(BinOp::Add, dst, dst, Src::Imm(step));
+    b.bin(BinOp::Add, src, src, Src::Imm(step));
+    b.bin(BinOp::Sub, n, n, Src::Imm(step));
+    b.jmp(top);
+    b.bind(done);
 }
 
 /// `string_new(ptr, len) -> string header`.
