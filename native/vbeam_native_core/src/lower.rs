@@ -62,6 +62,12 @@ pub const STACK_LIMIT_OVERSHOOT: u32 = 4096;
 // firmware.
 const _: () = assert!(STACK_LIMIT_OVERSHOOT as i64 <= os::uefi::STACK_RESERVE / 4);
 
+/// The next of the lowering's own labels, counted by `next`.
+fn take_label(next: &mut u32) -> u32 {
+    *next += 1;
+    *next - 1
+}
+
 /// Frame slots, 8 bytes each: the callee-saved registers the function
 /// saves, then the IR's stack slots, then spill slots.
 #[derive(Clone, Debug)]
@@ -299,31 +305,15 @@ impl<M: Machine> Lowering<'_, M> {
         M::encode(inst, self.buf);
     }
     pub fn new_label(&mut self) -> u32 {
-        self.next_label += 1;
-        self.next_label - 1
+        take_label(&mut self.next_label)
     }
     /// The label of the out-of-line call to the division-by-zero routine.
     pub fn div_zero_label(&mut self) -> u32 {
-        match self.div_zero {
-            Some(l) => l,
-            None => {
-                let l = self.new_label();
-                self.div_zero = Some(l);
-                l
-            }
-        }
+        *self.div_zero.get_or_insert_with(|| take_label(&mut self.next_label))
     }
-
     /// The label of the out-of-line call to the stack overflow report.
     pub fn stack_overflow_label(&mut self) -> u32 {
-        match self.stack_overflow {
-            Some(l) => l,
-            None => {
-                let l = self.new_label();
-                self.stack_overflow = Some(l);
-                l
-            }
-        }
+        *self.stack_overflow.get_or_insert_with(|| take_label(&mut self.next_label))
     }
     /// Whether the prologue compares the frame's bottom with the stack
     /// limit (`os::uefi::STACK_LIMIT`) and calls the report below it: on
@@ -722,8 +712,7 @@ mod tests {
                 ]
                 .concat(),
                 labels: vec!["ok".into()],
-                sources: Vec::new(),
-                locs: Vec::new(),
+                ..Default::default()
             };
             let n = regalloc::renumber(&mut func).len();
             let alloc = regalloc::allocate(&func, n, target.cc, &NoInfo, RegSet::EMPTY);

@@ -22,7 +22,7 @@
 
 use super::Builder;
 use super::{BUFFER, CLOCK_MS, EXIT, OUT_OF_MEMORY, PAGES, RANDOM, SLEEP, WRITE};
-use crate::ir::{BinOp, Cond, Isa, PReg, Reg, Src, Width};
+use crate::ir::{BinOp, Cond, Isa, Label, PReg, Reg, Src, Width};
 use crate::regs::{arm64, x86};
 use crate::target::Target;
 
@@ -146,11 +146,8 @@ fn init(b: &mut Builder) {
     let set_watchdog = boot_service(b, SET_WATCHDOG_TIMER);
     b.call_firmware(set_watchdog, &[Src::Imm(0), Src::Imm(0), Src::Imm(0), Src::Imm(0)]);
     let pages = (STACK_RESERVE + STACK_SIZE) >> EFI_PAGE_SHIFT;
-    let (status, address) = allocate_pages(b, Src::Imm(pages));
     let refused = b.label();
-    b.cmp(status, Src::Imm(0));
-    b.jcc(Cond::Ne, refused);
-    let base = b.load(address, 0);
+    let base = allocate_pages(b, Src::Imm(pages), refused);
     let limit = b.op(BinOp::Add, base, Src::Imm(STACK_RESERVE));
     let at = b.lea(STACK_LIMIT);
     b.store(at, 0, Src::Reg(limit));
@@ -279,11 +276,8 @@ fn pages(b: &mut Builder) {
     let [bytes] = b.params();
     let rounded = b.op(BinOp::Add, bytes, Src::Imm((1 << EFI_PAGE_SHIFT) - 1));
     let count = b.op(BinOp::Shr, rounded, Src::Imm(EFI_PAGE_SHIFT));
-    let (status, address) = allocate_pages(b, Src::Reg(count));
     let refused = b.label();
-    b.cmp(status, Src::Imm(0));
-    b.jcc(Cond::Ne, refused);
-    let base = b.load(address, 0);
+    let base = allocate_pages(b, Src::Reg(count), refused);
     let size = b.op(BinOp::Shl, count, Src::Imm(EFI_PAGE_SHIFT));
     let set_mem = boot_service(b, SET_MEM);
     b.call_firmware(set_mem, &[Src::Reg(base), Src::Reg(size), Src::Imm(0)]);
@@ -292,13 +286,17 @@ fn pages(b: &mut Builder) {
     b.ret(Src::Imm(0));
 }
 
-/// `AllocatePages` of `count` pages of loader data anywhere: the status,
-/// and where the first page's address is stored.
-fn allocate_pages(b: &mut Builder, count: Src) -> (Reg, Reg) {
+/// `AllocatePages` of `count` pages of loader data anywhere: the first
+/// page's address, or a jump to `refused` when the firmware has not that
+/// much.
+fn allocate_pages(b: &mut Builder, count: Src, refused: Label) -> Reg {
     let allocate = boot_service(b, ALLOCATE_PAGES);
     let address = b.lea(PAGES_ADDRESS);
     let args = [Src::Imm(ALLOCATE_ANY_PAGES), Src::Imm(EFI_LOADER_DATA), count, Src::Reg(address)];
-    (b.call_firmware(allocate, &args), address)
+    let status = b.call_firmware(allocate, &args);
+    b.cmp(status, Src::Imm(0));
+    b.jcc(Cond::Ne, refused);
+    b.load(address, 0)
 }
 
 /// The firmware's arguments to the entry point, and where the start-up
