@@ -161,12 +161,11 @@ pub fn compile(module: Module) -> Result<Vec<u8>, CompileError> {
 fn header(f: &Function) -> Function {
     Function {
         name: f.name.clone(),
+        arity: f.arity,
+        exported: f.exported,
         params: f.params.clone(),
-        body: Vec::new(),
-        labels: Vec::new(),
-        sources: Vec::new(),
-        locs: Vec::new(),
-        ..*f
+        locals: f.locals,
+        ..Function::default()
     }
 }
 

@@ -292,17 +292,8 @@ fn decode_header<T: Term + std::fmt::Debug>(term: &T, index: usize, target: Isa)
     };
     let body = field(Atom::Body).ok_or_else(|| field_error(Atom::Body, name_term))?;
     let arity = arity.unwrap_or(params.len() as u32);
-    let function = Function {
-        name,
-        arity,
-        exported,
-        params,
-        locals,
-        body: Vec::new(),
-        labels: Vec::new(),
-        sources: Vec::new(),
-        locs: Vec::new(),
-    };
+    let function =
+        Function { name, arity, exported, params, locals, body: Vec::new(), labels: Vec::new(), ..Default::default() };
     Ok((function, body))
 }
 

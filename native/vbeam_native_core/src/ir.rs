@@ -104,7 +104,7 @@ pub struct BssEntry {
     pub size: u64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Function {
     pub name: String,
     pub arity: u32,

@@ -902,8 +902,7 @@ mod tests {
             locals: VREGS as u32,
             body,
             labels: (0..LABELS).map(|l| format!("l{l}")).collect(),
-            sources: Vec::new(),
-            locs: Vec::new(),
+            ..Default::default()
         }
     }
     const VREGS: u64 = 6;
@@ -1019,8 +1018,7 @@ mod tests {
             locals: 4,
             body,
             labels: vec!["outer".into(), "inner".into(), "ok".into()],
-            sources: Vec::new(),
-            locs: Vec::new(),
+            ..Default::default()
         };
         let live = analyze(&f, 4, call_conv(Isa::X86_64), &NoInfo, RegSet::EMPTY);
         assert_eq!(live.use_weights, [1.0 + 8.0, 8.0 + 8.0, 64.0 + 64.0, 1.0 + 1.0]);

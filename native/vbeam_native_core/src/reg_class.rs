@@ -121,8 +121,7 @@ mod tests {
             locals: 0,
             body,
             labels: vec![],
-            sources: Vec::new(),
-            locs: Vec::new(),
+            ..Default::default()
         }
     }
     fn fadd(d: u32, a: u32, b: u32) -> Inst {

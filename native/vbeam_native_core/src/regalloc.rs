@@ -430,8 +430,7 @@ mod tests {
             locals: 0,
             body,
             labels: (0..labels).map(|i| format!("l{i}")).collect(),
-            sources: Vec::new(),
-            locs: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -15,8 +15,7 @@ fn function(body: Vec<Inst>) -> Function {
         locals: 1,
         body,
         labels: vec!["top".into(), "out".into()],
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -47,8 +47,7 @@ fn printing_program(isa: Isa, values: &[u64]) -> Module {
         locals: 3,
         body,
         labels: vec!["top".into(), "done".into()],
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     };
     let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     Module {

@@ -96,8 +96,7 @@ fn program(isa: Isa, cases: &[Case]) -> Module {
         locals: 6,
         body,
         labels,
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     };
     let bytes = cases.iter().flat_map(|c| [c.function as u64, c.x, c.y]).flat_map(u64::to_le_bytes).collect();
     Module {

@@ -80,8 +80,7 @@ fn program(isa: Isa, cases: &[(usize, String)]) -> Module {
         locals: 7,
         body,
         labels,
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     };
     let mut texts = Vec::new();
     let mut table = Vec::new();

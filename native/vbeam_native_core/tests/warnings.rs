@@ -272,8 +272,7 @@ fn random_function(seed: u64, len: usize) -> Function {
         locals: VREGS as u32,
         body,
         labels: (0..LABELS).map(|l| format!("l{l}")).collect(),
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -259,8 +259,7 @@ fn recursive(rng: &mut Rng, target: Isa) -> Function {
         locals: 6,
         body,
         labels: vec!["base".into()],
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -298,8 +297,7 @@ fn leaf(rng: &mut Rng, target: Isa) -> Function {
             Inst::Ret,
         ],
         labels: vec!["other".into()],
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -319,8 +317,7 @@ fn method(target: Isa) -> Function {
             Inst::Ret,
         ],
         labels: Vec::new(),
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     }
 }
 
@@ -548,8 +545,7 @@ impl<'r> FnGen<'r> {
             locals: self.vregs_used,
             body: self.body,
             labels: self.labels,
-            sources: Vec::new(),
-            locs: Vec::new(),
+            ..Default::default()
         }
     }
 

@@ -69,8 +69,7 @@ pub fn module(target: Isa, shape: Shape, instructions: usize) -> Module {
         locals: b.next_vreg,
         body: b.body,
         labels: b.labels,
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     };
     Module {
         isa: target,

@@ -82,8 +82,7 @@ fn program(isa: Isa, table: &[[u64; 3]], texts: &[u8]) -> Module {
         locals: 7,
         body,
         labels,
-        sources: Vec::new(),
-        locs: Vec::new(),
+        ..Default::default()
     };
     let data = |name: &str, bytes: Vec<u8>| DataEntry { name: name.into(), align: 8, bytes, refs: Vec::new() };
     let rows = table.iter().flatten().flat_map(|w| w.to_le_bytes()).collect();

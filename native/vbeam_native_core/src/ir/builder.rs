@@ -16,17 +16,7 @@ pub struct Builder<T> {
 impl<T> Builder<T> {
     /// A function `name` whose `ret` returns values in `result`.
     pub fn new(target: T, result: PReg, name: &str) -> Builder<T> {
-        let func = Function {
-            name: name.into(),
-            arity: 0,
-            exported: false,
-            params: Vec::new(),
-            locals: 0,
-            body: Vec::new(),
-            sources: Vec::new(),
-            locs: Vec::new(),
-            labels: Vec::new(),
-        };
+        let func = Function { name: name.into(), ..Function::default() };
         Builder { target, result, func, next_vreg: 0 }
     }
     /// Declares the routine's N parameters (before any other vreg).

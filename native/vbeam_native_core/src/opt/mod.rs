@@ -137,8 +137,7 @@ pub(crate) mod tests {
             locals: 0,
             body,
             labels: (0..labels).map(|n| format!("l{n}")).collect(),
-            sources: Vec::new(),
-            locs: Vec::new(),
+            ..Default::default()
         }
     }
 
